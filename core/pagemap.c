@@ -1,0 +1,46 @@
+/* Page map: page number -> span, a two-level radix tree over the 48-bit user
+ * address space. The root lives in .bss (1 MiB of untouched zero pages);
+ * leaves are mapped on demand under the page heap lock. Reads are lock-free:
+ * the scanner probes arbitrary words with hs__pagemap_get. */
+#include "internal.h"
+
+#define ADDR_BITS 48
+#define PAGE_BITS (ADDR_BITS - HS_PAGE_SHIFT)   /* 35 */
+#define ROOT_BITS 17
+#define LEAF_BITS (PAGE_BITS - ROOT_BITS)       /* 18 */
+#define LEAF_LEN ((size_t)1 << LEAF_BITS)
+
+typedef struct leaf {
+  _Atomic(hs_span_t *) spans[LEAF_LEN];
+} leaf_t;
+
+static _Atomic(leaf_t *) root[(size_t)1 << ROOT_BITS];
+size_t hs__pagemap_bytes;
+
+hs_span_t *hs__pagemap_get(uintptr_t a) {
+  uintptr_t page = a >> HS_PAGE_SHIFT;
+  if (HS_UNLIKELY(page >> PAGE_BITS)) return NULL;
+  leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_acquire);
+  if (HS_UNLIKELY(!l)) return NULL;
+  return atomic_load_explicit(&l->spans[page & (LEAF_LEN - 1)],
+                              memory_order_acquire);
+}
+
+/* Caller holds the page heap lock. */
+bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s) {
+  uintptr_t page = start >> HS_PAGE_SHIFT;
+  for (size_t i = 0; i < npages; i++, page++) {
+    if (page >> PAGE_BITS) return false;
+    _Atomic(leaf_t *) *slot = &root[page >> LEAF_BITS];
+    leaf_t *l = atomic_load_explicit(slot, memory_order_relaxed);
+    if (!l) {
+      l = hs__os_map(sizeof(leaf_t));
+      if (!l) return false;
+      hs__pagemap_bytes += sizeof(leaf_t);
+      atomic_store_explicit(slot, l, memory_order_release);
+    }
+    atomic_store_explicit(&l->spans[page & (LEAF_LEN - 1)], s,
+                          memory_order_release);
+  }
+  return true;
+}

@@ -1,0 +1,48 @@
+/* OS primitives for Linux. Every call here is a raw system call wrapper:
+ * none of them allocates, and all of them leave errno as they found it. */
+#include "internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void *hs__os_map(size_t size) {
+  int saved = errno;
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  errno = saved;
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void *hs__os_map_aligned(size_t size, size_t align) {
+  size_t total = size + align;
+  char *p = hs__os_map(total);
+  if (!p) return NULL;
+  uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = a - (uintptr_t)p, tail = total - head - size;
+  if (head) hs__os_unmap(p, head);
+  if (tail) hs__os_unmap((char *)a + size, tail);
+  return (void *)a;
+}
+
+void hs__os_unmap(void *p, size_t size) {
+  int saved = errno;
+  munmap(p, size);
+  errno = saved;
+}
+
+void hs__os_release(void *p, size_t size) {
+  int saved = errno;
+  madvise(p, size, MADV_DONTNEED);
+  errno = saved;
+}
+
+uint64_t hs__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int hs__gettid(void) { return (int)syscall(SYS_gettid); }
