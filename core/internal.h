@@ -132,12 +132,14 @@ enum hs_span_kind {
 /* Per-object side record, kept when recording is on.
  * bucket == 0 means "not live or not recorded". */
 typedef struct hs_rec {
-  uint32_t bucket;  /* stack bucket id (core/depot.c) */
-  uint32_t gen;     /* generation at birth; bit 31 = ignored, bit 30 = mark */
+  uint32_t bucket;  /* stack bucket id (core/depot.c); 0 = not live */
+  uint32_t gen;     /* generation at birth | HS_REC_* flags */
+  uint32_t size;    /* requested size (LARGE spans: see large_size) */
 } hs_rec_t;
-#define HS_REC_IGNORED 0x80000000u
-#define HS_REC_MARK 0x40000000u
+#define HS_REC_IGNORED 0x80000000u  /* never a leak; marking roots from it */
+#define HS_REC_MARK 0x40000000u     /* reached by the current mark */
 #define HS_REC_GEN_MASK 0x3fffffffu
+#define HS_REC_FREED HS_REC_GEN_MASK /* with bucket 0: freed while recording */
 
 typedef struct hs_span {
   uintptr_t start;          /* first byte; page aligned */
@@ -155,6 +157,8 @@ typedef struct hs_span {
   size_t large_size;        /* LARGE: requested size */
   _Atomic(hs_rec_t *) records; /* SMALL: per-object records, lazily made */
   hs_rec_t large_rec;       /* LARGE: the one object's record */
+  /* Invariant: a SMALL object at index i is live and recorded iff
+   * records && records[i].bucket != 0; a LARGE span iff large_rec.bucket. */
 } hs_span_t;
 
 /* Lock-free lookup: the span owning address a, or NULL. */

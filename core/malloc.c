@@ -249,10 +249,18 @@ HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return realloc(p, n);
+  if (HOOKED()) return hs__realloc_recorded(p, n);
+  if (!p) return hs__alloc(n);
+  if (n == 0) {
+    hs__dealloc(p);
+    return NULL;
+  }
+  return realloc_plain(p, n);
 }
 
-static void *memalign_impl(size_t align, size_t n) {
+/* Inlined into every entry point: the recorder expects to be called directly
+ * by the public function whose caller is the user. */
+static inline __attribute__((always_inline)) void *memalign_impl(size_t align, size_t n) {
   if (HOOKED()) return hs__alloc_recorded(n, align, false);
   return hs__alloc_aligned(align, n);
 }

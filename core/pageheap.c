@@ -210,7 +210,7 @@ hs_span_t *hs__pageheap_alloc_locked(size_t npages, uint8_t kind) {
   s->in_list = 0;
   s->max_gen = 0;
   s->large_size = 0;
-  s->large_rec = (hs_rec_t){0, 0};
+  memset(&s->large_rec, 0, sizeof s->large_rec);
   atomic_store_explicit(&s->records, NULL, memory_order_relaxed);
   size_t b = span_bytes(s);
   if (kind == HS_SPAN_LARGE) stats.large_bytes += b;

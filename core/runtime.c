@@ -1,13 +1,37 @@
-/* Process-level wiring: library constructor, fork handlers. */
-#include "internal.h"
+/* Process-level wiring: the library constructor that starts the profiler
+ * and the leak checker, and the fork handlers that keep every runtime lock
+ * consistent across fork (gperftools #1425: profiler locks must be held
+ * around fork too). */
+#include "profile.h"
 
 #include <pthread.h>
 
-static void prefork(void) { hs__allocator_prefork(); }
-static void postfork_parent(void) { hs__allocator_postfork_parent(); }
-static void postfork_child(void) { hs__allocator_postfork_child(); }
+void hs__heapprof_init(void);
+void hs__heapprof_prefork(void);
+void hs__heapprof_postfork(bool child);
+__attribute__((weak)) void hs__leakcheck_init(void) {}
+
+/* Lock order: profiler dump, depot, then the allocator's own order. */
+static void prefork(void) {
+  hs__heapprof_prefork();
+  hs__depot_prefork();
+  hs__allocator_prefork();
+}
+static void postfork_parent(void) {
+  hs__allocator_postfork_parent();
+  hs__depot_postfork(false);
+  hs__heapprof_postfork(false);
+}
+static void postfork_child(void) {
+  hs__allocator_postfork_child();
+  hs__depot_postfork(true);
+  hs__heapprof_postfork(true);
+}
 
 __attribute__((constructor(101))) static void runtime_init(void) {
   hs__ensure_init();
+  hs__stack_scan_modules();
   pthread_atfork(prefork, postfork_parent, postfork_child);
+  hs__heapprof_init();
+  hs__leakcheck_init();
 }

@@ -1,0 +1,90 @@
+/* Stack depot: identical stacks share one bucket (gperftools' Bucket:
+ * allocs, frees, alloc bytes, free bytes). Lookups are lock-free (chains
+ * are only ever prepended, with release stores); inserts take depot_lock.
+ * Buckets live on the internal heap and are never freed, so ids and
+ * pointers stay valid for the life of the process. */
+#include "profile.h"
+
+#include <string.h>
+
+#define TABLE_BITS 16
+#define TABLE_SIZE (1u << TABLE_BITS)
+#define CHUNK_BITS 12
+#define CHUNK_LEN (1u << CHUNK_BITS)
+#define MAX_CHUNKS 4096 /* 16M distinct stacks */
+
+static _Atomic(hs_bucket_t *) table[TABLE_SIZE];
+static _Atomic(hs_bucket_t **) by_id[MAX_CHUNKS];
+static _Atomic uint32_t max_id;
+static hs_lock_t depot_lock;
+uint32_t hs__modules_epoch(void);
+
+static uint64_t hash_stack(const uintptr_t *pcs, int depth) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)depth;
+  for (int i = 0; i < depth; i++) {
+    h ^= pcs[i];
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  return h;
+}
+
+static hs_bucket_t *find(hs_bucket_t *b, uint64_t h, const uintptr_t *pcs, int depth) {
+  for (; b; b = b->next)
+    if (b->hash == h && b->depth == (uint32_t)depth &&
+        !memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs))
+      return b;
+  return NULL;
+}
+
+uint32_t hs__depot_intern(const uintptr_t *pcs, int depth) {
+  uint64_t h = hash_stack(pcs, depth);
+  _Atomic(hs_bucket_t *) *head = &table[h & (TABLE_SIZE - 1)];
+  hs_bucket_t *b = find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth);
+  if (HS_LIKELY(b != NULL)) return b->id;
+  hs__lock(&depot_lock);
+  b = find(atomic_load_explicit(head, memory_order_relaxed), h, pcs, depth);
+  if (!b) {
+    uint32_t id = atomic_load_explicit(&max_id, memory_order_relaxed) + 1;
+    uint32_t chunk = id >> CHUNK_BITS;
+    hs_bucket_t **slots = chunk < MAX_CHUNKS
+                              ? atomic_load_explicit(&by_id[chunk], memory_order_relaxed)
+                              : NULL;
+    if (chunk < MAX_CHUNKS && !slots) {
+      slots = hs__arena_alloc(CHUNK_LEN * sizeof *slots);
+      atomic_store_explicit(&by_id[chunk], slots, memory_order_release);
+    }
+    if (slots)
+      b = hs__arena_alloc(sizeof *b + (size_t)depth * sizeof *pcs);
+    if (b) {
+      b->hash = h;
+      b->id = id;
+      b->depth = (uint32_t)depth;
+      b->epoch = hs__modules_epoch();
+      memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
+      b->next = atomic_load_explicit(head, memory_order_relaxed);
+      slots[id & (CHUNK_LEN - 1)] = b;
+      atomic_store_explicit(&max_id, id, memory_order_release);
+      atomic_store_explicit(head, b, memory_order_release);
+    }
+  }
+  hs__unlock(&depot_lock);
+  return b ? b->id : 0;
+}
+
+hs_bucket_t *hs__depot_get(uint32_t id) {
+  if (id == 0 || id > atomic_load_explicit(&max_id, memory_order_acquire)) return NULL;
+  hs_bucket_t **slots = atomic_load_explicit(&by_id[id >> CHUNK_BITS], memory_order_acquire);
+  return slots ? slots[id & (CHUNK_LEN - 1)] : NULL;
+}
+
+uint32_t hs__depot_max_id(void) {
+  return atomic_load_explicit(&max_id, memory_order_acquire);
+}
+
+void hs__depot_prefork(void) { hs__lock(&depot_lock); }
+void hs__depot_postfork(bool child) {
+  if (child) hs__lock_reset(&depot_lock);
+  else hs__unlock(&depot_lock);
+}
+__attribute__((weak)) uint32_t hs__modules_epoch(void) { return 0; }

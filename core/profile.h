@@ -1,0 +1,62 @@
+/* The profile table: stack capture, the stack depot (buckets), and the
+ * per-object records kept in span side arrays. Shared by the heap profiler
+ * (core/heapprof.c) and the leak checker (leakcheck/). */
+#ifndef HEAPSCOPE_CORE_PROFILE_H
+#define HEAPSCOPE_CORE_PROFILE_H
+
+#include "internal.h"
+
+#define HS_MAX_DEPTH 64
+
+/* ---- stack capture (core/stack.c) ---- */
+enum hs_unwinder { HS_UNWIND_FP, HS_UNWIND_LIBUNWIND, HS_UNWIND_AUTO };
+extern int hs__unwinder;      /* HEAPSCOPE_UNWINDER */
+extern int hs__stack_depth;   /* HEAPSCOPE_STACK_DEPTH, 1..64 */
+void hs__stack_init(void);    /* reads the environment; no allocation */
+void hs__stack_scan_modules(void); /* (re)learn which code lacks frame pointers */
+/* Capture the user's stack from inside a recording entry function.
+ * frame = __builtin_frame_address(0) of that function, which the public
+ * malloc-family entry point called directly. pcs[0] is the caller of the
+ * public entry point. Returns the depth (>= 1 unless the stack is unknown). */
+int hs__capture(uintptr_t *pcs, int max, void *frame);
+
+/* ---- stack depot (core/depot.c) ---- */
+typedef struct hs_bucket {
+  struct hs_bucket *next;   /* hash chain */
+  uint64_t hash;
+  uint32_t id;
+  uint32_t depth;
+  uint32_t epoch;           /* module-map epoch when first seen */
+  _Atomic uint64_t allocs, frees, alloc_bytes, free_bytes;
+  uintptr_t pcs[];
+} hs_bucket_t;
+/* Find or add the bucket for a stack. Lock-free when it exists. 0 on OOM. */
+uint32_t hs__depot_intern(const uintptr_t *pcs, int depth);
+hs_bucket_t *hs__depot_get(uint32_t id);
+uint32_t hs__depot_max_id(void);        /* ids are 1..max */
+void hs__depot_prefork(void);
+void hs__depot_postfork(bool child);
+
+/* ---- recording (core/record.c) ---- */
+extern _Atomic int hs__recording;       /* records are being written */
+extern _Atomic uint32_t hs__generation; /* current generation, from 1 */
+extern bool hs__records_complete;       /* recording since the first malloc */
+extern int64_t hs__sample_bytes;        /* 0 = record every allocation */
+void hs__recording_start(void);
+void hs__recording_stop(void);
+/* Live recorded objects born at generation >= gen; exact while fewer than
+ * HS_GEN_RING generations separate gen from now, else an upper bound. */
+uint64_t hs__live_since(uint32_t gen);
+#define HS_GEN_RING 4096
+/* The record for a block start p (NULL if p is not a live user block). */
+hs_rec_t *hs__record_of(uintptr_t p, hs_span_t **span_out, size_t *size_out);
+/* Visit every live recorded object born at >= gen. The caller makes the
+ * picture stable (page heap lock, or a stopped world). */
+typedef void (*hs_live_fn)(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx);
+void hs__for_each_live(uint32_t gen, hs_live_fn fn, void *ctx);
+
+/* Profiler notifications (core/heapprof.c), called outside allocator locks. */
+void hs__heapprof_on_alloc(size_t n);
+void hs__heapprof_on_free(size_t n);
+
+#endif

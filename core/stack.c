@@ -1,0 +1,150 @@
+/* Stack capture for recorded allocations.
+ *
+ * Frame pointers are the fast path (a few ns per frame) but only code built
+ * with them keeps the chain: Debian's libc, libstdc++ and libcmocka are not.
+ * When the caller of malloc is in such code (strdup, getline, fopen,
+ * operator new, cmocka's test_malloc...) a frame-pointer walk skips the
+ * frame that matters most: the user function that called into the library.
+ * "auto" therefore walks frame pointers and switches to libunwind (DWARF
+ * CFI) only when frame #0 lies in a system library. Every frame-pointer step
+ * is validated against the thread's stack bounds, so a broken chain ends the
+ * walk instead of faulting. */
+#include "profile.h"
+
+#include <pthread.h>
+#include <string.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <link.h>
+
+int hs__unwinder = HS_UNWIND_AUTO;
+int hs__stack_depth = 30;
+
+extern void *__libc_stack_end;
+
+typedef struct text_range {
+  uintptr_t lo, hi;
+} text_range_t;
+#define MAX_NOFP 64
+static text_range_t nofp[MAX_NOFP];
+static _Atomic int nofp_count;
+
+static HS_TLS uintptr_t stack_hi;
+
+void hs__stack_init(void) {
+  const char *u = hs__getenv("HEAPSCOPE_UNWINDER");
+  if (u && *u) {
+    if (!strcmp(u, "fp")) hs__unwinder = HS_UNWIND_FP;
+    else if (!strcmp(u, "libunwind")) hs__unwinder = HS_UNWIND_LIBUNWIND;
+    else if (!strcmp(u, "auto")) hs__unwinder = HS_UNWIND_AUTO;
+    else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected fp, libunwind or auto); using auto", u);
+  }
+  hs__stack_depth = (int)hs__env_int("HEAPSCOPE_STACK_DEPTH", 30, 1, HS_MAX_DEPTH);
+}
+
+static bool is_system_path(const char *p) {
+  return !strncmp(p, "/lib/", 5) || !strncmp(p, "/lib64/", 7) ||
+         !strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/lib64/", 11);
+}
+
+static int scan_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
+  int *n = ctx;
+  if (!info->dlpi_name || !is_system_path(info->dlpi_name)) return 0;
+  /* Our own runtime keeps frame pointers even when installed system-wide. */
+  if (strstr(info->dlpi_name, "libheapscope")) return 0;
+  for (int i = 0; i < info->dlpi_phnum && *n < MAX_NOFP; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    nofp[*n].lo = info->dlpi_addr + ph->p_vaddr;
+    nofp[*n].hi = nofp[*n].lo + ph->p_memsz;
+    (*n)++;
+  }
+  return 0;
+}
+
+void hs__stack_scan_modules(void) {
+  int n = 0;
+  dl_iterate_phdr(scan_cb, &n);
+  atomic_store_explicit(&nofp_count, n, memory_order_release);
+}
+
+static bool in_nofp_code(uintptr_t pc) {
+  int n = atomic_load_explicit(&nofp_count, memory_order_acquire);
+  for (int i = 0; i < n; i++)
+    if (pc >= nofp[i].lo && pc < nofp[i].hi) return true;
+  return false;
+}
+
+static uintptr_t thread_stack_hi(void) {
+  if (HS_LIKELY(stack_hi)) return stack_hi;
+  uintptr_t hi = 0;
+  pthread_attr_t attr;
+  hs__runtime_enter(); /* pthread_getattr_np allocates */
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) hi = (uintptr_t)addr + size;
+    pthread_attr_destroy(&attr);
+  }
+  hs__runtime_leave();
+  if (!hi) hi = (uintptr_t)__libc_stack_end; /* main thread fallback */
+  stack_hi = hi;
+  return hi;
+}
+
+static int capture_fp(uintptr_t *pcs, int max, void *frame) {
+  uintptr_t hi = thread_stack_hi();
+  uintptr_t *fp = frame;
+  int n = 0;
+  /* frame[0] is the public entry point's frame; its return address is the
+   * user's frame #0. */
+  uintptr_t *next = (uintptr_t *)fp[0];
+  if ((uintptr_t)next <= (uintptr_t)fp || (uintptr_t)next >= hi) return 0;
+  fp = next;
+  while (n < max) {
+    uintptr_t ret = fp[1];
+    if (ret < 4096) break;
+    pcs[n++] = ret;
+    next = (uintptr_t *)fp[0];
+    if ((uintptr_t)next <= (uintptr_t)fp || (uintptr_t)next + 16 > hi ||
+        ((uintptr_t)next & 7))
+      break;
+    fp = next;
+  }
+  return n;
+}
+
+static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
+  /* The entry point's return address marks where the user's frames start. */
+  uintptr_t entry_ret = ((uintptr_t *)frame)[1];
+  void *buf[HS_MAX_DEPTH + 8];
+  hs__runtime_enter();
+  int got = unw_backtrace(buf, max + 8 < HS_MAX_DEPTH + 8 ? max + 8 : HS_MAX_DEPTH + 8);
+  hs__runtime_leave();
+  int start = -1;
+  for (int i = 0; i < got; i++)
+    if ((uintptr_t)buf[i] == entry_ret) {
+      start = i + 1;
+      break;
+    }
+  if (start < 0) return 0;
+  int n = 0;
+  for (int i = start; i < got && n < max; i++) pcs[n++] = (uintptr_t)buf[i];
+  return n;
+}
+
+int hs__capture(uintptr_t *pcs, int max, void *frame) {
+  if (max > hs__stack_depth) max = hs__stack_depth;
+  switch (hs__unwinder) {
+  case HS_UNWIND_FP:
+    return capture_fp(pcs, max, frame);
+  case HS_UNWIND_LIBUNWIND:
+    return capture_libunwind(pcs, max, frame);
+  default: {
+    int n = capture_fp(pcs, max, frame);
+    if (n > 0 && !in_nofp_code(pcs[0])) return n;
+    int m = capture_libunwind(pcs, max, frame);
+    return m > 0 ? m : n;
+  }
+  }
+}

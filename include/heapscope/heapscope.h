@@ -1,0 +1,111 @@
+/* heapscope: public C API of the runtime (libheapscope).
+ *
+ * Error convention: functions returning int return 0 on success or a
+ * negative errno value; functions returning pointers return NULL when there
+ * is nothing to return (documented per function). None of them may be called
+ * from a signal handler.
+ */
+#ifndef HEAPSCOPE_HEAPSCOPE_H
+#define HEAPSCOPE_HEAPSCOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(HEAPSCOPE_BUILDING)
+#define HEAPSCOPE_API __attribute__((visibility("default")))
+#else
+#define HEAPSCOPE_API
+#endif
+
+/* ---- modes (gperftools' names) ------------------------------------------- */
+typedef enum heapscope_mode {
+  HEAPSCOPE_MODE_OFF = 0,
+  HEAPSCOPE_MODE_MINIMAL,   /* like normal; pre-main allocations never count */
+  HEAPSCOPE_MODE_NORMAL,    /* unreachable live objects are leaks */
+  HEAPSCOPE_MODE_STRICT,    /* normal, checked after global destructors */
+  HEAPSCOPE_MODE_DRACONIAN, /* every live object is a leak (unless ignored) */
+  HEAPSCOPE_MODE_AS_IS,     /* normal, with HEAP_CHECK_* knobs as given */
+  HEAPSCOPE_MODE_LOCAL      /* explicit checks only; no exit-time check */
+} heapscope_mode_t;
+
+/* Parse "minimal", "normal", "strict", "draconian", "as-is", "local" (also
+ * "1"/"true" = normal). Returns 0, or -EINVAL for anything else. */
+HEAPSCOPE_API int heapscope_parse_mode(const char *name, heapscope_mode_t *out);
+HEAPSCOPE_API const char *heapscope_mode_name(heapscope_mode_t mode);
+
+/* Non-zero when allocations are being recorded (HEAPCHECK, HEAPPROFILE, or
+ * heapscope_start_recording). Leak checks need recording. */
+HEAPSCOPE_API int heapscope_is_recording(void);
+/* Turn recording on from code. Objects allocated before stay unrecorded
+ * (they are scanned for pointers but never reported). Returns 0. */
+HEAPSCOPE_API int heapscope_start_recording(void);
+
+/* ---- snapshot / diff ------------------------------------------------------ */
+typedef struct heapscope_snapshot {
+  uint32_t generation; /* objects born in this generation or later are new */
+  uint32_t flags;
+  uint64_t live_at_snapshot; /* recorded live objects when taken */
+} heapscope_snapshot_t;
+
+/* Start a new generation; objects allocated from now on belong to it. */
+HEAPSCOPE_API heapscope_snapshot_t heapscope_snapshot(void);
+
+typedef struct heapscope_leak_group {
+  int direct;                /* 1: no leaked object points to these */
+  size_t bytes;
+  size_t objects;
+  size_t depth;              /* frames in pcs, caller of malloc first */
+  const uintptr_t *pcs;      /* return addresses */
+} heapscope_leak_group_t;
+
+typedef struct heapscope_leaks {
+  size_t bytes, objects;                 /* totals (direct + indirect) */
+  size_t direct_bytes, direct_objects;
+  size_t indirect_bytes, indirect_objects;
+  size_t group_count;
+  heapscope_leak_group_t *groups;        /* largest bytes first */
+} heapscope_leaks_t;
+
+/* Leaks among the objects allocated since snapshot s and still live, under
+ * mode (NORMAL/STRICT/MINIMAL/AS_IS: only unreachable ones; DRACONIAN: every
+ * one not ignored). Returns NULL when there are none: that answer costs time
+ * proportional to what was allocated since s, not to the heap. Otherwise the
+ * caller frees the result with heapscope_leaks_free. */
+HEAPSCOPE_API heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
+                                                       heapscope_mode_t mode);
+/* The whole-program check: every live recorded object. */
+HEAPSCOPE_API heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode);
+/* The symbolized LeakSanitizer-shaped report ("Direct leak of N byte(s) in M
+ * object(s) allocated from:" blocks, then "SUMMARY: heapscope: ..."). The
+ * string belongs to l. title, if not NULL, is printed first as a line. */
+HEAPSCOPE_API const char *heapscope_leaks_report(heapscope_leaks_t *l);
+/* Write the report to fd. Returns 0 or -errno. */
+HEAPSCOPE_API int heapscope_leaks_print(heapscope_leaks_t *l, int fd);
+HEAPSCOPE_API void heapscope_leaks_free(heapscope_leaks_t *l);
+
+/* ---- controls ------------------------------------------------------------- */
+/* p (a heap block) and everything reachable from it are never leaks. Returns
+ * p, so `static T *t = heapscope_ignore_object(malloc(..))` works. */
+HEAPSCOPE_API void *heapscope_ignore_object(const void *p);
+HEAPSCOPE_API void heapscope_unignore_object(const void *p);
+/* Between disable and enable (per thread, nestable), allocations are treated
+ * as ignored objects: deliberately kept memory. */
+HEAPSCOPE_API void heapscope_disable(void);
+HEAPSCOPE_API void heapscope_enable(void);
+
+/* Run the whole-program check now and report (as at exit). Returns the number
+ * of leaked objects (0 = clean), or -ENOSYS when recording is off. */
+HEAPSCOPE_API long heapscope_check_now(void);
+
+/* Symbolize one return address into buf as "FUNCTION FILE:LINE" (or the
+ * module+offset when unknown). Returns 0 or -errno. */
+HEAPSCOPE_API int heapscope_symbolize(uintptr_t pc, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
