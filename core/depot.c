@@ -87,4 +87,3 @@ void hs__depot_postfork(bool child) {
   if (child) hs__lock_reset(&depot_lock);
   else hs__unlock(&depot_lock);
 }
-__attribute__((weak)) uint32_t hs__modules_epoch(void) { return 0; }

@@ -235,8 +235,19 @@ typedef struct hs_thread_state {
   int in_hook;              /* recording guard */
 } hs_thread_state_t;
 extern HS_TLS hs_thread_state_t hs__tstate;
-static inline void hs__runtime_enter(void) { hs__tstate.in_runtime++; }
-static inline void hs__runtime_leave(void) { hs__tstate.in_runtime--; }
+/* Entering also adds 2 to hs__hooked (a global count; bit 0 is left for
+ * "recording on") so the public malloc family takes its slow path, which
+ * checks in_runtime and routes to the internal heap, even when recording is
+ * off. */
+extern _Atomic int hs__hooked;
+static inline void hs__runtime_enter(void) {
+  hs__tstate.in_runtime++;
+  atomic_fetch_add_explicit(&hs__hooked, 2, memory_order_relaxed);
+}
+static inline void hs__runtime_leave(void) {
+  atomic_fetch_sub_explicit(&hs__hooked, 2, memory_order_relaxed);
+  hs__tstate.in_runtime--;
+}
 
 /* ---- allocator core (core/malloc.c) ------------------------------------ */
 void hs__ensure_init(void);

@@ -19,6 +19,9 @@ void hs__stack_scan_modules(void); /* (re)learn which code lacks frame pointers 
  * malloc-family entry point called directly. pcs[0] is the caller of the
  * public entry point. Returns the depth (>= 1 unless the stack is unknown). */
 int hs__capture(uintptr_t *pcs, int max, void *frame);
+/* The dynamic linker's code: what it allocates (DTVs, dynamic TLS blocks,
+ * link maps) is libc's own bookkeeping, never the program's leak. */
+extern uintptr_t hs__ldso_lo, hs__ldso_hi;
 
 /* ---- stack depot (core/depot.c) ---- */
 typedef struct hs_bucket {

@@ -129,7 +129,8 @@ static void record_alloc(void *p, size_t n, void *frame) {
   atomic_fetch_add_explicit(&b->alloc_bytes, n, memory_order_relaxed);
   uint32_t gen = atomic_load_explicit(&hs__generation, memory_order_relaxed);
   r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-  r->gen = gen | (hs__disabled_depth ? HS_REC_IGNORED : 0);
+  bool from_loader = pcs[0] >= hs__ldso_lo && pcs[0] < hs__ldso_hi;
+  r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);
   atomic_store_explicit((_Atomic uint32_t *)&r->bucket, id, memory_order_release);
   bump_max_gen(s, gen);
   atomic_fetch_add_explicit(&live_by_gen[gen % HS_GEN_RING], 1, memory_order_relaxed);

@@ -1,5 +1,5 @@
-/* Process-level wiring: the library constructor that starts the profiler
- * and the leak checker, and the fork handlers that keep every runtime lock
+/* Process-level wiring: the library constructor that starts the profiler,
+ * and the fork handlers that keep every runtime lock
  * consistent across fork (gperftools #1425: profiler locks must be held
  * around fork too). */
 #include "profile.h"
@@ -9,7 +9,6 @@
 void hs__heapprof_init(void);
 void hs__heapprof_prefork(void);
 void hs__heapprof_postfork(bool child);
-__attribute__((weak)) void hs__leakcheck_init(void) {}
 
 /* Lock order: profiler dump, depot, then the allocator's own order. */
 static void prefork(void) {
@@ -33,5 +32,4 @@ __attribute__((constructor(101))) static void runtime_init(void) {
   hs__stack_scan_modules();
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();
-  hs__leakcheck_init();
 }

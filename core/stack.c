@@ -16,6 +16,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <link.h>
+#include <sys/auxv.h>
 
 int hs__unwinder = HS_UNWIND_AUTO;
 int hs__stack_depth = 30;
@@ -30,6 +31,22 @@ static text_range_t nofp[MAX_NOFP];
 static _Atomic int nofp_count;
 
 static HS_TLS uintptr_t stack_hi;
+uintptr_t hs__ldso_lo, hs__ldso_hi;
+
+/* The dynamic linker's code range, from AT_BASE and its program headers in
+ * memory: usable from the first malloc, before dl_iterate_phdr is safe. */
+static void find_ldso(void) {
+  uintptr_t base = (uintptr_t)getauxval(AT_BASE);
+  if (!base) return;
+  const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)base;
+  if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) return;
+  const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + eh->e_phoff);
+  for (int i = 0; i < eh->e_phnum; i++)
+    if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
+      hs__ldso_lo = base + ph[i].p_vaddr;
+      hs__ldso_hi = hs__ldso_lo + ph[i].p_memsz;
+    }
+}
 
 void hs__stack_init(void) {
   const char *u = hs__getenv("HEAPSCOPE_UNWINDER");
@@ -40,6 +57,7 @@ void hs__stack_init(void) {
     else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected fp, libunwind or auto); using auto", u);
   }
   hs__stack_depth = (int)hs__env_int("HEAPSCOPE_STACK_DEPTH", 30, 1, HS_MAX_DEPTH);
+  find_ldso();
 }
 
 static bool is_system_path(const char *p) {

@@ -1,0 +1,301 @@
+/* Snapshot / diff: the API the adapters and the exit-time check call.
+ *
+ * heapscope_leaks_since(s) first asks the per-generation live counters
+ * whether anything born since s is still live; when nothing is (the common
+ * case after a clean test) it returns NULL without touching the heap. Only
+ * when candidates exist does it stop the world and mark. */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct collect {
+  lc_vec_t *objs;
+  uint32_t gen;
+  bool with_marked;   /* false: only unmarked candidates (leaks) */
+  size_t count;
+} collect_t;
+
+static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
+  collect_t *c = ctx;
+  if (rec->gen & HS_REC_IGNORED) return;
+  if ((rec->gen & HS_REC_GEN_MASK) < c->gen) return;
+  if (!c->with_marked && (rec->gen & HS_REC_MARK)) return;
+  c->count++;
+  if (c->objs) {
+    lc_object_t o = {p, size, rec, rec->bucket, 0};
+    lc_vec_push(c->objs, &o);
+  }
+}
+
+/* Zero the stack below us so that stale pointers left in dead frames (the
+ * test that just returned) cannot be mistaken for references by frames we
+ * push during the check. */
+static HS_NOINLINE void scrub_stack(void) {
+  volatile char pad[32 << 10];
+  memset((char *)pad, 0, sizeof pad);
+  __asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+static int cmp_addr(const void *a, const void *b) {
+  const lc_object_t *x = a, *y = b;
+  return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int cmp_group(const void *a, const void *b) {
+  const lc_object_t *x = a, *y = b;
+  int dx = !!(x->flags & LC_DIRECT), dy = !!(y->flags & LC_DIRECT);
+  if (dx != dy) return dy - dx;
+  return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
+}
+
+/* Direct leaks are not pointed to by any other leaked object; indirect ones
+ * are reachable from a direct one. A cycle with no way in gets one direct
+ * member (the lowest address) so that every leak is accounted for. */
+static void flood(lc_vec_t *objs, size_t from, lc_vec_t *stack) {
+  lc_vec_push(stack, &from);
+  while (stack->len) {
+    size_t i = LC_AT(stack, size_t, --stack->len);
+    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
+    for (uintptr_t p = o->addr; p + 8 <= o->addr + o->size; p += 8) {
+      long j = lc_find_object(objs, *(uintptr_t *)p);
+      if (j < 0 || (size_t)j == i) continue;
+      lc_object_t *t = &LC_AT(objs, lc_object_t, j);
+      if (t->flags & (LC_REACHED | LC_DIRECT)) continue;
+      t->flags |= LC_REACHED;
+      size_t jj = (size_t)j;
+      lc_vec_push(stack, &jj);
+    }
+  }
+}
+
+static void classify(lc_vec_t *objs) {
+  qsort(objs->data, objs->len, sizeof(lc_object_t), cmp_addr);
+  for (size_t i = 0; i < objs->len; i++) {
+    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
+    for (uintptr_t p = o->addr; p + 8 <= o->addr + o->size; p += 8) {
+      long j = lc_find_object(objs, *(uintptr_t *)p);
+      if (j >= 0 && (size_t)j != i) LC_AT(objs, lc_object_t, j).flags |= LC_POINTED;
+    }
+  }
+  lc_vec_t stack = {.elem = sizeof(size_t)};
+  for (size_t i = 0; i < objs->len; i++) {
+    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
+    if (!(o->flags & LC_POINTED)) {
+      o->flags |= LC_DIRECT;
+      flood(objs, i, &stack);
+    }
+  }
+  for (size_t i = 0; i < objs->len; i++) {
+    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
+    if (!(o->flags & (LC_REACHED | LC_DIRECT))) {
+      o->flags |= LC_DIRECT;
+      flood(objs, i, &stack);
+    }
+  }
+  lc_vec_free(&stack);
+}
+
+static int cmp_groups_out(const void *a, const void *b) {
+  const heapscope_leak_group_t *x = a, *y = b;
+  if (x->direct != y->direct) return y->direct - x->direct;
+  if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+  return x->objects < y->objects ? 1 : x->objects > y->objects ? -1 : 0;
+}
+
+static lc_leaks_t *build_result(lc_vec_t *objs) {
+  qsort(objs->data, objs->len, sizeof(lc_object_t), cmp_group);
+  size_t ngroups = 0;
+  for (size_t i = 0; i < objs->len; i++)
+    if (i == 0 || cmp_group(&LC_AT(objs, lc_object_t, i - 1), &LC_AT(objs, lc_object_t, i)))
+      ngroups++;
+  lc_leaks_t *l = hs__arena_alloc(sizeof *l);
+  if (!l) return NULL;
+  l->pub.groups = hs__arena_alloc((ngroups ? ngroups : 1) * sizeof *l->pub.groups);
+  if (!l->pub.groups) {
+    hs__arena_free(l);
+    return NULL;
+  }
+  size_t g = (size_t)-1;
+  for (size_t i = 0; i < objs->len; i++) {
+    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
+    if (i == 0 || cmp_group(&LC_AT(objs, lc_object_t, i - 1), o)) {
+      g++;
+      heapscope_leak_group_t *grp = &l->pub.groups[g];
+      hs_bucket_t *b = hs__depot_get(o->bucket);
+      grp->direct = (o->flags & LC_DIRECT) != 0;
+      grp->depth = b ? b->depth : 0;
+      grp->pcs = b ? b->pcs : NULL;
+    }
+    heapscope_leak_group_t *grp = &l->pub.groups[g];
+    grp->bytes += o->size;
+    grp->objects++;
+  }
+  l->pub.group_count = ngroups;
+  /* Suppressions apply per stack; suppressed groups leave the result. */
+  size_t kept = 0;
+  for (size_t i = 0; i < ngroups; i++) {
+    heapscope_leak_group_t *grp = &l->pub.groups[i];
+    hs_bucket_t *b = NULL;
+    if (grp->pcs) b = (hs_bucket_t *)((char *)grp->pcs - offsetof(hs_bucket_t, pcs));
+    if (lc_has_suppressions() && grp->pcs && lc_suppressed_counted(grp->pcs, grp->depth, b->epoch, grp->bytes, grp->objects)) {
+      l->suppressed_bytes += grp->bytes;
+      l->suppressed_objects += grp->objects;
+      continue;
+    }
+    l->pub.groups[kept++] = *grp;
+  }
+  l->pub.group_count = kept;
+  qsort(l->pub.groups, kept, sizeof *l->pub.groups, cmp_groups_out);
+  for (size_t i = 0; i < kept; i++) {
+    heapscope_leak_group_t *grp = &l->pub.groups[i];
+    l->pub.bytes += grp->bytes;
+    l->pub.objects += grp->objects;
+    if (grp->direct) {
+      l->pub.direct_bytes += grp->bytes;
+      l->pub.direct_objects += grp->objects;
+    } else {
+      l->pub.indirect_bytes += grp->bytes;
+      l->pub.indirect_objects += grp->objects;
+    }
+  }
+  return l;
+}
+
+static bool marks_anything(heapscope_mode_t mode, lc_roots_t *roots) {
+  roots->globals = roots->threads = true;
+  if (mode == HEAPSCOPE_MODE_DRACONIAN) {
+    roots->globals = roots->threads = false;
+  } else if (mode == HEAPSCOPE_MODE_AS_IS) {
+    roots->globals = lc_config.ignore_global_live;
+    roots->threads = lc_config.ignore_thread_live;
+  }
+  return true;
+}
+
+static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
+  if (!atomic_load(&hs__recording)) return NULL;
+  if (hs__live_since(gen) == 0) return NULL;
+  scrub_stack();
+  __builtin_unwind_init(); /* callee-saved registers onto our stack */
+  lc_roots_t roots;
+  marks_anything(mode, &roots);
+
+  lc_vec_t threads = {.elem = sizeof(lc_thread_t)};
+  lc_thread_t self;
+  memset(&self, 0, sizeof self);
+  self.tid = hs__gettid();
+  self.sp = (uintptr_t)__builtin_frame_address(0);
+  self.tp = (uintptr_t)pthread_self();
+  lc_vec_push(&threads, &self);
+
+  lc_vec_t objs = {.elem = sizeof(lc_object_t)};
+  lc_vec_t segments = {.elem = sizeof(lc_range_t)};
+  hs__runtime_enter();
+  if (roots.globals) lc_gather_segments(&segments);
+  hs__lock(&hs__pageheap_lock); /* span structures stay still while stopped */
+  lc_stop_world(&threads);
+  collect_t c = {NULL, gen, true, 0};
+  hs__for_each_live(gen, candidate_cb, &c);
+  if (c.count) {
+    lc_mark(&roots, &threads, &segments, gen, c.count);
+    collect_t leaks = {&objs, gen, false, 0};
+    hs__for_each_live(gen, candidate_cb, &leaks);
+    lc_clear_marks();
+  }
+  lc_resume_world();
+  hs__unlock(&hs__pageheap_lock);
+
+  lc_leaks_t *l = NULL;
+  if (objs.len) {
+    classify(&objs);
+    l = build_result(&objs);
+  }
+  lc_vec_free(&objs);
+  lc_vec_free(&threads);
+  lc_vec_free(&segments);
+  hs__runtime_leave();
+  if (l && l->pub.group_count == 0 && l->suppressed_objects == 0) {
+    heapscope_leaks_free(&l->pub);
+    return NULL;
+  }
+  if (l && l->pub.group_count == 0) {
+    heapscope_leaks_free(&l->pub); /* everything suppressed */
+    return NULL;
+  }
+  return l ? &l->pub : NULL;
+}
+
+HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
+  hs__ensure_init();
+  heapscope_snapshot_t s;
+  memset(&s, 0, sizeof s);
+  s.generation = atomic_fetch_add(&hs__generation, 1) + 1;
+  s.live_at_snapshot = hs__live_since(0) == UINT64_MAX ? 0 : hs__live_since(1);
+  return s;
+}
+
+HS_EXPORT heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
+                                                   heapscope_mode_t mode) {
+  if (!s) return NULL;
+  return leaks_from(s->generation, mode);
+}
+
+uint32_t lc_whole_program_gen = 0;
+
+HS_EXPORT heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode) {
+  return leaks_from(lc_whole_program_gen, mode);
+}
+
+HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {
+  if (!pub) return;
+  lc_leaks_t *l = (lc_leaks_t *)pub;
+  hs__arena_free(l->report);
+  hs__arena_free(l->pub.groups);
+  hs__arena_free(l);
+}
+
+HS_EXPORT const char *heapscope_leaks_report(heapscope_leaks_t *pub) {
+  if (!pub) return "";
+  lc_leaks_t *l = (lc_leaks_t *)pub;
+  if (!l->report) {
+    hs_strbuf_t sb = {0};
+    hs__runtime_enter();
+    lc_format_report(pub, &sb);
+    hs__runtime_leave();
+    l->report = sb.data;
+  }
+  return l->report ? l->report : "";
+}
+
+HS_EXPORT int heapscope_leaks_print(heapscope_leaks_t *pub, int fd) {
+  const char *r = heapscope_leaks_report(pub);
+  return hs__write_all(fd, r, strlen(r)) ? 0 : -EIO;
+}
+
+HS_EXPORT int heapscope_is_recording(void) { return atomic_load(&hs__recording); }
+
+HS_EXPORT int heapscope_start_recording(void) {
+  hs__ensure_init();
+  hs__recording_start();
+  return 0;
+}
+
+HS_EXPORT void *heapscope_ignore_object(const void *p) {
+  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL, NULL);
+  if (r) __atomic_fetch_or(&r->gen, HS_REC_IGNORED, __ATOMIC_RELAXED);
+  return (void *)p;
+}
+
+HS_EXPORT void heapscope_unignore_object(const void *p) {
+  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL, NULL);
+  if (r) __atomic_fetch_and(&r->gen, ~HS_REC_IGNORED, __ATOMIC_RELAXED);
+}
+
+extern HS_TLS int hs__disabled_depth;
+HS_EXPORT void heapscope_disable(void) { hs__disabled_depth++; }
+HS_EXPORT void heapscope_enable(void) {
+  if (hs__disabled_depth > 0) hs__disabled_depth--;
+}

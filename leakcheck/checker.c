@@ -1,0 +1,150 @@
+/* HEAPCHECK: configuration, modes and the exit-time whole-program check.
+ *
+ * Modes keep gperftools' names. minimal/normal/strict/as-is check
+ * reachability; draconian reports every live object not ignored; local
+ * only enables the explicit API. gperftools forced its check after global
+ * destructors in every mode (so strict never differed from normal in its
+ * code); ours always runs after them too, from a destructor of priority
+ * 101, which runs after the program's own destructors and atexit handlers.
+ * A clean exit costs nothing extra: no sleep, no symbolization. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+lc_config_t lc_config = {
+    .mode = HEAPSCOPE_MODE_OFF,
+    .exit_code = 1,
+    .max_leaks = 20,
+    .ignore_thread_live = true,
+    .ignore_global_live = true,
+};
+extern uint32_t lc_whole_program_gen;
+bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
+static pid_t main_pid;
+
+static const struct {
+  const char *name;
+  heapscope_mode_t mode;
+} modes[] = {
+    {"minimal", HEAPSCOPE_MODE_MINIMAL},   {"normal", HEAPSCOPE_MODE_NORMAL},
+    {"strict", HEAPSCOPE_MODE_STRICT},     {"draconian", HEAPSCOPE_MODE_DRACONIAN},
+    {"as-is", HEAPSCOPE_MODE_AS_IS},       {"local", HEAPSCOPE_MODE_LOCAL},
+};
+
+HS_EXPORT int heapscope_parse_mode(const char *name, heapscope_mode_t *out) {
+  if (!name) return -EINVAL;
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (!strcmp(name, modes[i].name)) {
+      if (out) *out = modes[i].mode;
+      return 0;
+    }
+  return -EINVAL;
+}
+
+HS_EXPORT const char *heapscope_mode_name(heapscope_mode_t mode) {
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (modes[i].mode == mode) return modes[i].name;
+  return "off";
+}
+
+static void read_report_config(void) {
+  lc_config.exit_code = (int)hs__env_int("HEAPSCOPE_EXIT_CODE", 1, 0, 255);
+  lc_config.max_leaks = (long)hs__env_int("HEAP_CHECK_MAX_LEAKS", 20, -1000000000, 1000000000);
+  if (lc_config.mode == HEAPSCOPE_MODE_AS_IS) {
+    lc_config.ignore_thread_live = hs__env_bool("HEAP_CHECK_IGNORE_THREAD_LIVE", true);
+    lc_config.ignore_global_live = hs__env_bool("HEAP_CHECK_IGNORE_GLOBAL_LIVE", true);
+  }
+  const char *log = hs__getenv("HEAPSCOPE_LOG_PATH");
+  char lsan_log[1024];
+  if (log && *log) {
+    hs__snprintf(lc_config.log_path, sizeof lc_config.log_path, "%s", log);
+  } else if (lc_sanitizer_option(hs__getenv("LSAN_OPTIONS"), "log_path", lsan_log, sizeof lsan_log) ||
+             lc_sanitizer_option(hs__getenv("ASAN_OPTIONS"), "log_path", lsan_log, sizeof lsan_log)) {
+    if (strcmp(lsan_log, "stderr") != 0) {
+      hs__snprintf(lc_config.log_path, sizeof lc_config.log_path, "%s", lsan_log);
+      lc_config.log_from_lsan = true;
+    }
+  }
+  const char *prof = hs__getenv("HEAPSCOPE_LEAK_PROFILE");
+  if (prof && *prof) hs__snprintf(lc_config.leak_profile, sizeof lc_config.leak_profile, "%s", prof);
+  const char *fmt = hs__getenv("HEAPSCOPE_REPORT");
+  if (fmt && *fmt) {
+    if (!strcmp(fmt, "text")) lc_config.report_format = LC_REPORT_TEXT;
+    else if (!strcmp(fmt, "json")) lc_config.report_format = LC_REPORT_JSON;
+    else if (!strcmp(fmt, "github")) lc_config.report_format = LC_REPORT_GITHUB;
+    else hs__errorf("invalid HEAPSCOPE_REPORT='%s' (expected text, json or github); using text", fmt);
+  }
+}
+
+/* The report goes to stderr, or to LOG_PATH.PID when a log path is set; in
+ * that case stderr gets one line that CTest's memcheck parser does not
+ * count, so each leak is one defect, not two. */
+void lc_emit_report(heapscope_leaks_t *l, const char *title) {
+  const char *text = heapscope_leaks_report(l);
+  int fd = 2;
+  char path[1100];
+  if (lc_config.log_path[0]) {
+    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      hs__errorf("cannot write leak report to %s: %s; writing it to stderr", path, strerror(errno));
+      fd = 2;
+    }
+  }
+  if (title && fd == 2) hs__write_all(2, title, strlen(title));
+  hs__write_all(fd, text, strlen(text));
+  if (fd != 2) {
+    close(fd);
+    hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
+               l->bytes, l->objects, path);
+  }
+  if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
+}
+
+/* After core's constructor (101): the allocator and profiler are up. */
+__attribute__((constructor(102))) static void leakcheck_init(void) {
+  main_pid = getpid();
+  const char *hc = hs__getenv("HEAPCHECK");
+  if (!hc || !*hc) return;
+  heapscope_mode_t mode;
+  if (heapscope_parse_mode(hc, &mode) != 0) {
+    hs__errorf("invalid HEAPCHECK='%s' (valid modes: minimal, normal, strict, draconian, as-is, local)", hc);
+    _exit(2);
+  }
+  lc_config.mode = mode;
+  read_report_config();
+  lc_suppressions_load();
+  /* minimal: what was allocated before the checker started is never
+   * reported (gperftools: "starts as late as possible"). */
+  if (mode == HEAPSCOPE_MODE_MINIMAL) lc_whole_program_gen = heapscope_snapshot().generation;
+}
+
+HS_EXPORT long heapscope_check_now(void) {
+  if (!atomic_load(&hs__recording)) return -ENOSYS;
+  heapscope_mode_t mode = lc_config.mode;
+  if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
+  heapscope_leaks_t *l = heapscope_leaks_all(mode);
+  if (!l) return 0;
+  long n = (long)l->objects;
+  lc_emit_report(l, NULL);
+  heapscope_leaks_free(l);
+  return n;
+}
+
+__attribute__((destructor(101))) static void exit_check(void) {
+  heapscope_mode_t mode = lc_config.mode;
+  if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
+  if (getpid() != main_pid && !hs__env_bool("HEAPSCOPE_CHECK_CHILDREN", false)) return;
+  heapscope_leaks_t *l = heapscope_leaks_all(mode);
+  if (!l) return;
+  lc_emit_report(l, NULL);
+  heapscope_leaks_free(l);
+  /* Like gperftools, exit with an error instead of crashing; flush stdio
+   * first so the program's own output is not lost. */
+  fflush(NULL);
+  _exit(lc_config.exit_code);
+}

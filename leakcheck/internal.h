@@ -1,0 +1,110 @@
+/* Leak checker internals (leakcheck/ over core/).
+ *
+ * Pipeline: collect candidates (live objects born since a generation) ->
+ * stop the other threads -> mark from roots through the live heap ->
+ * resume -> unmarked candidates are leaks -> split direct/indirect ->
+ * group by stack -> suppress -> symbolize -> report. Only the marking
+ * runs with the world stopped, and it neither allocates from a heap nor
+ * takes a lock that a stopped thread could hold: its memory comes from
+ * mmap (lc_vec_t). */
+#ifndef HEAPSCOPE_LEAKCHECK_INTERNAL_H
+#define HEAPSCOPE_LEAKCHECK_INTERNAL_H
+
+#include "core/profile.h"
+#include <heapscope/heapscope.h>
+
+/* A growable array backed directly by mmap: safe while the world is
+ * stopped, when a suspended thread may hold any allocator lock. */
+typedef struct lc_vec {
+  char *data;
+  size_t len, cap, elem;
+} lc_vec_t;
+bool lc_vec_push(lc_vec_t *v, const void *item);
+void lc_vec_free(lc_vec_t *v);
+#define LC_AT(v, type, i) (((type *)(v)->data)[i])
+
+/* ---- stopping the world (leakcheck/stopworld.c) ---- */
+typedef struct lc_thread {
+  int tid;
+  uintptr_t sp;     /* interrupted stack pointer */
+  uintptr_t tp;     /* thread pointer (TCB); its static TLS lies below */
+  uintptr_t regs[24];
+  int nregs;
+} lc_thread_t;
+/* Suspends every other thread of the process and fills threads (the
+ * caller's own entry first). Returns the count, or -1 if the world could
+ * not be stopped. */
+int lc_stop_world(lc_vec_t *threads);
+void lc_resume_world(void);
+
+/* ---- marking (leakcheck/scan.c) ---- */
+typedef struct lc_roots {
+  bool globals;        /* writable segments of loaded ELF objects */
+  bool threads;        /* stacks, registers and static TLS of live threads */
+} lc_roots_t;
+/* Marks (HS_REC_MARK) every live object reachable from the roots and from
+ * ignored objects. Stops early once all cand_count candidates (live, born
+ * at >= cand_gen, not ignored) are marked: then nothing leaked. */
+typedef struct lc_range {
+  uintptr_t lo, hi;
+} lc_range_t;
+void lc_gather_segments(lc_vec_t *segments); /* before stopping the world */
+void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
+             uint32_t cand_gen, size_t cand_count);
+void lc_clear_marks(void);
+/* Scan [lo, hi) for pointers to live objects in `objs` (sorted by addr);
+ * calls fn with the index of each one found. */
+typedef struct lc_object {
+  uintptr_t addr;
+  size_t size;
+  hs_rec_t *rec;
+  uint32_t bucket;
+  uint32_t flags;     /* LC_* below */
+} lc_object_t;
+#define LC_DIRECT 1u
+#define LC_REACHED 2u
+#define LC_POINTED 4u
+#define LC_SUPPRESSED 8u
+long lc_find_object(const lc_vec_t *objs, uintptr_t v);
+
+/* ---- report (leakcheck/report.c) ---- */
+void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out);
+void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
+/* Suppressions (leakcheck/suppress.c). Returns true if the stack matches. */
+bool lc_suppressed(const uintptr_t *pcs, size_t depth, uint32_t epoch);
+/* Same, and charges bytes/objects to the matching rule's statistics. */
+bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, size_t bytes,
+                           size_t objects);
+bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
+void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
+/* Write the report where the configuration says (stderr or LOG_PATH.PID). */
+void lc_emit_report(heapscope_leaks_t *l, const char *title);
+bool lc_has_suppressions(void);
+void lc_suppressions_load(void);
+void lc_suppressions_report(hs_strbuf_t *out);
+
+/* ---- configuration (leakcheck/checker.c) ---- */
+typedef struct lc_config {
+  heapscope_mode_t mode;
+  int exit_code;
+  long max_leaks;           /* HEAP_CHECK_MAX_LEAKS; <= 0 prints all */
+  bool ignore_thread_live;  /* as-is knobs */
+  bool ignore_global_live;
+  char log_path[1024];      /* report file prefix; "" = stderr */
+  bool log_from_lsan;       /* log_path came from LSAN_OPTIONS/ASAN_OPTIONS */
+  char leak_profile[1024];  /* HEAPSCOPE_LEAK_PROFILE */
+  int report_format;        /* LC_REPORT_* */
+} lc_config_t;
+enum { LC_REPORT_TEXT = 0, LC_REPORT_JSON = 1, LC_REPORT_GITHUB = 2 };
+extern lc_config_t lc_config;
+
+/* Internal leak structure behind heapscope_leaks_t. */
+typedef struct lc_leaks {
+  heapscope_leaks_t pub;
+  uint32_t *group_bucket;   /* bucket id per group */
+  uint32_t *group_epoch;
+  size_t suppressed_bytes, suppressed_objects;
+  char *report;             /* lazily formatted */
+} lc_leaks_t;
+
+#endif

@@ -1,0 +1,113 @@
+/* Leak reports in LeakSanitizer's shape, so people, CTest's memcheck parser
+ * (`(Direct|Indirect) leak of`) and LSan-aware tooling read them:
+ *
+ *   Direct leak of 24 byte(s) in 1 object(s) allocated from:
+ *       #0 0x55d0c0de1234 in make_node /src/tests/tree.c:42
+ *   SUMMARY: heapscope: 24 byte(s) leaked in 1 allocation(s).
+ *
+ * Frame #0 is the caller of malloc. Inlined frames get their own number at
+ * the same address, as in LSan. Symbolization is in-process (libdw) and
+ * runs on the internal heap. */
+#include "internal.h"
+#include "core/symbolize.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct frame_ctx {
+  hs_strbuf_t *out;
+  uintptr_t pc;
+  int *num;
+} frame_ctx_t;
+
+static const char *strip_prefix(const char *path) {
+  const char *prefix = hs__getenv("HEAPSCOPE_STRIP_PATH_PREFIX");
+  if (path && prefix && *prefix) {
+    size_t n = strlen(prefix);
+    if (!strncmp(path, prefix, n)) return path + n;
+  }
+  return path;
+}
+
+static void emit_frame(const hs_symbol_t *sym, void *ctx_) {
+  frame_ctx_t *ctx = ctx_;
+  hs__sb_printf(ctx->out, "    #%d 0x%lx", (*ctx->num)++, (unsigned long)ctx->pc);
+  if (sym->function) hs__sb_printf(ctx->out, " in %s", sym->function);
+  if (sym->file && sym->line > 0)
+    hs__sb_printf(ctx->out, " %s:%d\n", strip_prefix(sym->file), sym->line);
+  else if (sym->module)
+    hs__sb_printf(ctx->out, " (%s+0x%lx)\n", sym->module, (unsigned long)sym->module_offset);
+  else
+    hs__sb_printf(ctx->out, "\n");
+}
+
+static uint32_t group_epoch(const heapscope_leak_group_t *g) {
+  if (!g->pcs) return 0;
+  const hs_bucket_t *b = (const hs_bucket_t *)((const char *)g->pcs - offsetof(hs_bucket_t, pcs));
+  return b->epoch;
+}
+
+void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out) {
+  int num = 0;
+  for (size_t i = 0; i < depth; i++) {
+    if (!pcs[i]) continue;
+    frame_ctx_t ctx = {out, pcs[i], &num};
+    hs__symbolize(pcs[i], epoch, emit_frame, &ctx);
+  }
+  if (num == 0) hs__sb_printf(out, "    <empty stack>\n");
+}
+
+void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out) {
+  hs__modules_refresh();
+  hs__sb_printf(out, "\n=================================================================\n");
+  hs__sb_printf(out, "==%d==ERROR: heapscope: detected memory leaks\n", (int)getpid());
+  size_t shown = l->group_count;
+  if (lc_config.max_leaks > 0 && (size_t)lc_config.max_leaks < shown)
+    shown = (size_t)lc_config.max_leaks;
+  for (size_t i = 0; i < shown; i++) {
+    const heapscope_leak_group_t *g = &l->groups[i];
+    hs__sb_printf(out, "\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
+                  g->direct ? "Direct" : "Indirect", g->bytes, g->objects);
+    lc_format_stack(g->pcs, g->depth, group_epoch(g), out);
+  }
+  if (shown < l->group_count)
+    hs__sb_printf(out, "\n(%zu more leak stack(s) not shown; HEAP_CHECK_MAX_LEAKS=0 shows all)\n",
+                  l->group_count - shown);
+  lc_suppressions_report(out);
+  hs__sb_printf(out, "\nSUMMARY: heapscope: %zu byte(s) leaked in %zu allocation(s).\n",
+                l->bytes, l->objects);
+}
+
+/* The leaked stacks as a heap profile (one line per stack), so pprof can
+ * draw the leaks: `pprof --text prog leaks.heap`. */
+void lc_write_leak_profile(heapscope_leaks_t *l, const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    hs__errorf("cannot write leak profile %s: %s", path, strerror(errno));
+    return;
+  }
+  hs_strbuf_t sb = {0};
+  hs__sb_printf(&sb, "heap profile: %6zu: %8zu [%6zu: %8zu] @ heapprofile\n", l->objects,
+                l->bytes, l->objects, l->bytes);
+  for (size_t i = 0; i < l->group_count; i++) {
+    const heapscope_leak_group_t *g = &l->groups[i];
+    hs__sb_printf(&sb, "%6zu: %8zu [%6zu: %8zu] @", g->objects, g->bytes, g->objects, g->bytes);
+    for (size_t k = 0; k < g->depth; k++) hs__sb_printf(&sb, " 0x%016lx", (unsigned long)g->pcs[k]);
+    if (!g->depth) hs__sb_printf(&sb, " 0x0000000000000000");
+    hs__sb_printf(&sb, "\n");
+  }
+  hs__sb_printf(&sb, "\nMAPPED_LIBRARIES:\n");
+  int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps >= 0) {
+    char tmp[4096];
+    ssize_t n;
+    while ((n = read(maps, tmp, sizeof tmp)) > 0) hs__sb_append(&sb, tmp, (size_t)n);
+    close(maps);
+  }
+  if (sb.data && !hs__write_all(fd, sb.data, sb.len))
+    hs__errorf("short write to leak profile %s", path);
+  close(fd);
+  hs__sb_free(&sb);
+}

@@ -1,0 +1,234 @@
+/* Conservative marking: the one fragile part of a leak checker, kept small.
+ *
+ * Roots: writable PT_LOAD segments of every loaded ELF object, the live
+ * threads' stacks (from the interrupted stack pointer, minus the red zone,
+ * to the end of the mapping that holds it), saved registers, static TLS and
+ * the thread control block (pthread_setspecific values live there), and
+ * every object flagged HS_REC_IGNORED. Exited threads are not roots even
+ * though glibc keeps their stacks mapped in its cache: only threads listed
+ * in /proc/self/task are scanned (gperftools #540 scanned dead stacks).
+ *
+ * Policy: any aligned word that points anywhere inside a live block (its
+ * usable size, not only the first byte) keeps it alive: C code keeps
+ * interior pointers (container_of, arrays walked by pointer). Only the
+ * requested bytes of a block are scanned, never the stale tail.
+ *
+ * Runs with the world stopped: no heap allocation, no locks (memory for
+ * the work list comes from mmap via lc_vec_t). */
+#include "internal.h"
+#include "core/symbolize.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void _dl_get_tls_static_info(size_t *sizep, size_t *alignp);
+
+bool lc_vec_push(lc_vec_t *v, const void *item) {
+  if (v->len == v->cap) {
+    size_t cap = v->cap ? v->cap * 2 : 4096;
+    char *d = hs__os_map(cap * v->elem);
+    if (!d) return false;
+    if (v->data) {
+      memcpy(d, v->data, v->len * v->elem);
+      hs__os_unmap(v->data, v->cap * v->elem);
+    }
+    v->data = d;
+    v->cap = cap;
+  }
+  memcpy(v->data + v->len * v->elem, item, v->elem);
+  v->len++;
+  return true;
+}
+
+void lc_vec_free(lc_vec_t *v) {
+  if (v->data) hs__os_unmap(v->data, v->cap * v->elem);
+  v->data = NULL;
+  v->len = v->cap = 0;
+}
+
+
+typedef struct marker {
+  lc_vec_t work;       /* lc_range_t: blocks to scan */
+  uint32_t cand_gen;   /* candidates: born at >= cand_gen, not ignored */
+  size_t remaining;    /* candidates not yet marked */
+} marker_t;
+
+/* The block containing v, if it is a live recorded user block. */
+static hs_rec_t *block_of(uintptr_t v, uintptr_t *start, size_t *scan_len) {
+  hs_span_t *s = hs__pagemap_get(v);
+  if (!s) return NULL;
+  uintptr_t off = v - s->start;
+  if (off >= (s->npages << HS_PAGE_SHIFT)) return NULL;
+  if (s->kind == HS_SPAN_SMALL) {
+    hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
+    if (!recs) return NULL;
+    uint32_t cls = s->sizeclass;
+    uint32_t idx = hs__obj_index(cls, off);
+    if (idx >= hs__classes[cls].objects || !recs[idx].bucket) return NULL;
+    *start = s->start + (uintptr_t)idx * hs__classes[cls].size;
+    *scan_len = recs[idx].size;
+    return &recs[idx];
+  }
+  if (s->kind == HS_SPAN_LARGE && s->large_rec.bucket && v >= s->carve) {
+    *start = s->carve;
+    *scan_len = s->large_size;
+    return &s->large_rec;
+  }
+  return NULL;
+}
+
+static void mark_word(marker_t *m, uintptr_t v) {
+  if (v < 4096 || (v >> 47)) return;
+  uintptr_t start;
+  size_t len;
+  hs_rec_t *r = block_of(v, &start, &len);
+  if (!r || (r->gen & HS_REC_MARK)) return;
+  r->gen |= HS_REC_MARK;
+  if ((r->gen & HS_REC_GEN_MASK) >= m->cand_gen && !(r->gen & HS_REC_IGNORED) && m->remaining)
+    m->remaining--;
+  lc_range_t rg = {start, start + len};
+  lc_vec_push(&m->work, &rg);
+}
+
+static void scan_range(marker_t *m, uintptr_t lo, uintptr_t hi) {
+  lo = (lo + 7) & ~(uintptr_t)7;
+  for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t))
+    mark_word(m, *(const uintptr_t *)p);
+}
+
+static void drain(marker_t *m) {
+  while (m->work.len) {
+    lc_range_t rg = LC_AT(&m->work, lc_range_t, m->work.len - 1);
+    m->work.len--;
+    scan_range(m, rg.lo, rg.hi);
+  }
+}
+
+static void segment_cb(uintptr_t lo, uintptr_t hi, const char *path, void *ctx) {
+  (void)path;
+  lc_range_t rg = {lo, hi};
+  lc_vec_push(ctx, &rg);
+}
+
+/* dl_iterate_phdr takes the loader's lock, which a stopped thread may
+ * hold: the segment list is gathered before the world stops. */
+void lc_gather_segments(lc_vec_t *segments) {
+  hs__for_each_writable_segment(segment_cb, segments);
+}
+
+/* /proc/self/maps, read into an mmap'd buffer: the end of the mapping
+ * containing addr (0 if none). */
+typedef struct maps {
+  char *text;
+  size_t len, cap;
+} maps_t;
+
+static void maps_load(maps_t *mp) {
+  mp->cap = 1 << 20;
+  mp->text = hs__os_map(mp->cap);
+  mp->len = 0;
+  if (!mp->text) return;
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n;
+  while (mp->len < mp->cap - 1 && (n = read(fd, mp->text + mp->len, mp->cap - 1 - mp->len)) > 0)
+    mp->len += (size_t)n;
+  close(fd);
+  mp->text[mp->len] = 0;
+}
+
+static uintptr_t hex(const char **s) {
+  uintptr_t v = 0;
+  for (;; (*s)++) {
+    char c = **s;
+    if (c >= '0' && c <= '9') v = v * 16 + (uintptr_t)(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + (uintptr_t)(c - 'a' + 10);
+    else return v;
+  }
+}
+
+static uintptr_t maps_end_of(const maps_t *mp, uintptr_t addr) {
+  const char *s = mp->text, *end = mp->text + mp->len;
+  while (s && s < end) {
+    uintptr_t lo = hex(&s);
+    if (*s == '-') s++;
+    uintptr_t hi = hex(&s);
+    if (addr >= lo && addr < hi) return hi;
+    s = memchr(s, '\n', (size_t)(end - s));
+    if (s) s++;
+  }
+  return 0;
+}
+
+static void scan_thread(marker_t *m, const maps_t *mp, const lc_thread_t *t, size_t tls_size) {
+  for (int r = 0; r < t->nregs; r++) mark_word(m, t->regs[r]);
+  uintptr_t lo = t->sp >= 128 ? t->sp - 128 : t->sp; /* x86-64 red zone */
+  uintptr_t hi = maps_end_of(mp, t->sp);
+  if (hi) scan_range(m, lo, hi);
+  if (t->tp && tls_size) {
+    uintptr_t tls_lo = t->tp - tls_size;
+    uintptr_t tcb_hi = t->tp + 2304; /* sizeof(struct pthread), glibc 2.36 x86-64 */
+    uintptr_t map_hi = maps_end_of(mp, t->tp);
+    if (map_hi && tcb_hi > map_hi) tcb_hi = map_hi;
+    if (maps_end_of(mp, tls_lo) && map_hi) scan_range(m, tls_lo, tcb_hi);
+  }
+  drain(m);
+}
+
+static void ignored_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
+  marker_t *m = ctx;
+  if (!(rec->gen & HS_REC_IGNORED) || (rec->gen & HS_REC_MARK)) return;
+  rec->gen |= HS_REC_MARK;
+  lc_range_t rg = {p, p + size};
+  lc_vec_push(&m->work, &rg);
+}
+
+void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
+             uint32_t cand_gen, size_t cand_count) {
+  marker_t m;
+  memset(&m, 0, sizeof m);
+  m.work.elem = sizeof(lc_range_t);
+  m.cand_gen = cand_gen;
+  m.remaining = cand_count;
+  maps_t mp;
+  maps_load(&mp);
+  size_t tls_size = 0, tls_align = 0;
+  _dl_get_tls_static_info(&tls_size, &tls_align);
+
+  /* Ignored objects first: they are roots in every mode. */
+  hs__for_each_live(0, ignored_cb, &m);
+  drain(&m);
+  if (roots->threads && m.remaining) {
+    for (size_t i = 0; i < threads->len && m.remaining; i++)
+      scan_thread(&m, &mp, &LC_AT(threads, lc_thread_t, i), tls_size);
+  }
+  for (size_t i = 0; roots->globals && i < segments->len && m.remaining; i++) {
+    lc_range_t rg = LC_AT(segments, lc_range_t, i);
+    scan_range(&m, rg.lo, rg.hi);
+    drain(&m);
+  }
+  lc_vec_free(&m.work);
+  if (mp.text) hs__os_unmap(mp.text, mp.cap);
+}
+
+static void clear_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
+  (void)p;
+  (void)size;
+  (void)ctx;
+  rec->gen &= ~HS_REC_MARK;
+}
+
+void lc_clear_marks(void) { hs__for_each_live(0, clear_cb, NULL); }
+
+long lc_find_object(const lc_vec_t *objs, uintptr_t v) {
+  size_t lo = 0, hi = objs->len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const lc_object_t *o = &LC_AT(objs, lc_object_t, mid);
+    if (v < o->addr) hi = mid;
+    else if (v >= o->addr + (o->size ? o->size : 1)) lo = mid + 1;
+    else return (long)mid;
+  }
+  return -1;
+}
