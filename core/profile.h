@@ -22,6 +22,9 @@ int hs__capture(uintptr_t *pcs, int max, void *frame);
 /* The dynamic linker's code: what it allocates (DTVs, dynamic TLS blocks,
  * link maps) is libc's own bookkeeping, never the program's leak. */
 extern uintptr_t hs__ldso_lo, hs__ldso_hi;
+/* The runtime's own code when it is a shared library (else 0, 0): stacks
+ * that pass through it (an adapter calling a test) are cut there. */
+extern uintptr_t hs__self_lo, hs__self_hi;
 
 /* ---- stack depot (core/depot.c) ---- */
 typedef struct hs_bucket {

@@ -65,8 +65,25 @@ static bool is_system_path(const char *p) {
          !strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/lib64/", 11);
 }
 
+uintptr_t hs__self_lo, hs__self_hi;
+
+static void note_self(const struct dl_phdr_info *info) {
+  uintptr_t me = (uintptr_t)&hs__capture;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
+      hs__self_lo = lo;
+      hs__self_hi = lo + ph->p_memsz;
+    }
+  }
+}
+
 static int scan_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
   int *n = ctx;
+  /* Linked statically into the program, the runtime shares its text with
+   * the user's code: then there is no range of our own to trim. */
+  if (info->dlpi_name && info->dlpi_name[0]) note_self(info);
   if (!info->dlpi_name || !is_system_path(info->dlpi_name)) return 0;
   /* Our own runtime keeps frame pointers even when installed system-wide. */
   if (strstr(info->dlpi_name, "libheapscope")) return 0;

@@ -134,6 +134,11 @@ static lc_leaks_t *build_result(lc_vec_t *objs) {
     grp->objects++;
   }
   l->pub.group_count = ngroups;
+  l->addrs = hs__arena_alloc(objs->len * sizeof *l->addrs);
+  if (l->addrs) {
+    for (size_t i = 0; i < objs->len; i++) l->addrs[i] = LC_AT(objs, lc_object_t, i).addr;
+    l->naddrs = objs->len;
+  }
   /* Suppressions apply per stack; suppressed groups leave the result. */
   size_t kept = 0;
   for (size_t i = 0; i < ngroups; i++) {
@@ -164,15 +169,16 @@ static lc_leaks_t *build_result(lc_vec_t *objs) {
   return l;
 }
 
-static bool marks_anything(heapscope_mode_t mode, lc_roots_t *roots) {
-  roots->globals = roots->threads = true;
+/* draconian: every object is a leak unless ignored, or held by a system
+ * library's own state (libc's stdio buffers are not the program's). */
+static void choose_roots(heapscope_mode_t mode, lc_roots_t *roots) {
+  roots->globals = roots->threads = roots->system_globals = true;
   if (mode == HEAPSCOPE_MODE_DRACONIAN) {
     roots->globals = roots->threads = false;
   } else if (mode == HEAPSCOPE_MODE_AS_IS) {
     roots->globals = lc_config.ignore_global_live;
     roots->threads = lc_config.ignore_thread_live;
   }
-  return true;
 }
 
 static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
@@ -181,7 +187,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
   scrub_stack();
   __builtin_unwind_init(); /* callee-saved registers onto our stack */
   lc_roots_t roots;
-  marks_anything(mode, &roots);
+  choose_roots(mode, &roots);
 
   lc_vec_t threads = {.elem = sizeof(lc_thread_t)};
   lc_thread_t self;
@@ -194,7 +200,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
   lc_vec_t objs = {.elem = sizeof(lc_object_t)};
   lc_vec_t segments = {.elem = sizeof(lc_range_t)};
   hs__runtime_enter();
-  if (roots.globals) lc_gather_segments(&segments);
+  if (roots.globals || roots.system_globals) lc_gather_segments(&segments);
   hs__lock(&hs__pageheap_lock); /* span structures stay still while stopped */
   lc_stop_world(&threads);
   collect_t c = {NULL, gen, true, 0};
@@ -217,12 +223,8 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
   lc_vec_free(&threads);
   lc_vec_free(&segments);
   hs__runtime_leave();
-  if (l && l->pub.group_count == 0 && l->suppressed_objects == 0) {
+  if (l && l->pub.group_count == 0) { /* everything was suppressed */
     heapscope_leaks_free(&l->pub);
-    return NULL;
-  }
-  if (l && l->pub.group_count == 0) {
-    heapscope_leaks_free(&l->pub); /* everything suppressed */
     return NULL;
   }
   return l ? &l->pub : NULL;
@@ -252,6 +254,7 @@ HS_EXPORT heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode) {
 HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {
   if (!pub) return;
   lc_leaks_t *l = (lc_leaks_t *)pub;
+  hs__arena_free(l->addrs);
   hs__arena_free(l->report);
   hs__arena_free(l->pub.groups);
   hs__arena_free(l);
@@ -273,6 +276,12 @@ HS_EXPORT const char *heapscope_leaks_report(heapscope_leaks_t *pub) {
 HS_EXPORT int heapscope_leaks_print(heapscope_leaks_t *pub, int fd) {
   const char *r = heapscope_leaks_report(pub);
   return hs__write_all(fd, r, strlen(r)) ? 0 : -EIO;
+}
+
+HS_EXPORT void heapscope_leaks_ignore(heapscope_leaks_t *pub) {
+  if (!pub) return;
+  lc_leaks_t *l = (lc_leaks_t *)pub;
+  for (size_t i = 0; i < l->naddrs; i++) heapscope_ignore_object((void *)l->addrs[i]);
 }
 
 HS_EXPORT int heapscope_is_recording(void) { return atomic_load(&hs__recording); }

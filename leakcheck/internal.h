@@ -40,6 +40,7 @@ void lc_resume_world(void);
 /* ---- marking (leakcheck/scan.c) ---- */
 typedef struct lc_roots {
   bool globals;        /* writable segments of loaded ELF objects */
+  bool system_globals; /* those of system libraries only (draconian) */
   bool threads;        /* stacks, registers and static TLS of live threads */
 } lc_roots_t;
 /* Marks (HS_REC_MARK) every live object reachable from the roots and from
@@ -47,6 +48,7 @@ typedef struct lc_roots {
  * at >= cand_gen, not ignored) are marked: then nothing leaked. */
 typedef struct lc_range {
   uintptr_t lo, hi;
+  bool system;   /* a system library's data (libc's stdio buffers...) */
 } lc_range_t;
 void lc_gather_segments(lc_vec_t *segments); /* before stopping the world */
 void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
@@ -104,6 +106,8 @@ typedef struct lc_leaks {
   uint32_t *group_bucket;   /* bucket id per group */
   uint32_t *group_epoch;
   size_t suppressed_bytes, suppressed_objects;
+  uintptr_t *addrs;         /* every leaked block, for heapscope_leaks_ignore */
+  size_t naddrs;
   char *report;             /* lazily formatted */
 } lc_leaks_t;
 

@@ -53,6 +53,7 @@ void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strb
   int num = 0;
   for (size_t i = 0; i < depth; i++) {
     if (!pcs[i]) continue;
+    if (i > 0 && pcs[i] >= hs__self_lo && pcs[i] < hs__self_hi) break; /* our runner */
     frame_ctx_t ctx = {out, pcs[i], &num};
     hs__symbolize(pcs[i], epoch, emit_frame, &ctx);
   }

@@ -87,7 +87,7 @@ static void mark_word(marker_t *m, uintptr_t v) {
   r->gen |= HS_REC_MARK;
   if ((r->gen & HS_REC_GEN_MASK) >= m->cand_gen && !(r->gen & HS_REC_IGNORED) && m->remaining)
     m->remaining--;
-  lc_range_t rg = {start, start + len};
+  lc_range_t rg = {start, start + len, false};
   lc_vec_push(&m->work, &rg);
 }
 
@@ -105,9 +105,14 @@ static void drain(marker_t *m) {
   }
 }
 
+static bool is_system_library(const char *path) {
+  return path && (!strncmp(path, "/lib/", 5) || !strncmp(path, "/lib64/", 7) ||
+                  !strncmp(path, "/usr/lib/", 9) || !strncmp(path, "/usr/lib64/", 11)) &&
+         !strstr(path, "libheapscope");
+}
+
 static void segment_cb(uintptr_t lo, uintptr_t hi, const char *path, void *ctx) {
-  (void)path;
-  lc_range_t rg = {lo, hi};
+  lc_range_t rg = {lo, hi, is_system_library(path)};
   lc_vec_push(ctx, &rg);
 }
 
@@ -180,7 +185,7 @@ static void ignored_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   marker_t *m = ctx;
   if (!(rec->gen & HS_REC_IGNORED) || (rec->gen & HS_REC_MARK)) return;
   rec->gen |= HS_REC_MARK;
-  lc_range_t rg = {p, p + size};
+  lc_range_t rg = {p, p + size, false};
   lc_vec_push(&m->work, &rg);
 }
 
@@ -203,8 +208,9 @@ void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
     for (size_t i = 0; i < threads->len && m.remaining; i++)
       scan_thread(&m, &mp, &LC_AT(threads, lc_thread_t, i), tls_size);
   }
-  for (size_t i = 0; roots->globals && i < segments->len && m.remaining; i++) {
+  for (size_t i = 0; i < segments->len && m.remaining; i++) {
     lc_range_t rg = LC_AT(segments, lc_range_t, i);
+    if (!roots->globals && !(roots->system_globals && rg.system)) continue;
     scan_range(&m, rg.lo, rg.hi);
     drain(&m);
   }

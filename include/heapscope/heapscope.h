@@ -81,11 +81,14 @@ HEAPSCOPE_API heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_
 HEAPSCOPE_API heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode);
 /* The symbolized LeakSanitizer-shaped report ("Direct leak of N byte(s) in M
  * object(s) allocated from:" blocks, then "SUMMARY: heapscope: ..."). The
- * string belongs to l. title, if not NULL, is printed first as a line. */
+ * string belongs to l. */
 HEAPSCOPE_API const char *heapscope_leaks_report(heapscope_leaks_t *l);
 /* Write the report to fd. Returns 0 or -errno. */
 HEAPSCOPE_API int heapscope_leaks_print(heapscope_leaks_t *l, int fd);
 HEAPSCOPE_API void heapscope_leaks_free(heapscope_leaks_t *l);
+/* Mark every object of l as ignored, so later checks (another test's, or
+ * the exit-time check) do not report the same leak again. */
+HEAPSCOPE_API void heapscope_leaks_ignore(heapscope_leaks_t *l);
 
 /* ---- controls ------------------------------------------------------------- */
 /* p (a heap block) and everything reachable from it are never leaks. Returns

@@ -1,0 +1,404 @@
+/* CMocka adapter: every test leak-checked on its own.
+ *
+ * Zero-change mode interposes CMocka's group runner, _cmocka_run_group_tests
+ * (libheapscope is preloaded or linked before libcmocka, so the suite's call
+ * binds here), and hands the real runner a copy of the test array whose
+ * fixtures are ours:
+ *
+ *   our setup     snapshot (a new generation), then the test's own setup
+ *   our test      the test's body, then its teardown (run here, in the test
+ *                 phase, so that a leak fails the test as FAILED through
+ *                 _fail(); teardown's frees are seen before the check), then
+ *                 the leak check
+ *   our teardown  if the body did not return normally (an assertion failed,
+ *                 a skip): the test's teardown and the leak check, failing
+ *                 through the teardown path (ERROR), so a test that both
+ *                 fails and leaks reports both
+ *
+ * The report reaches CMocka through cm_print_error (exported by libcmocka
+ * but not declared in cmocka.h 1.1.5), which collects the failure message
+ * CMocka prints and writes into its XML/TAP/subunit output. Leaked objects
+ * are then marked ignored so neither a later test nor the exit-time check
+ * reports them again.
+ *
+ * CMUnitTest has no user-data slot, and CMocka runs the tests of a group in
+ * array order on one thread, so our fixtures find their test through a
+ * cursor advanced by our setup. We hand CMocka only the tests that will
+ * run (HEAPSCOPE_CMOCKA_FILTER and the patterns given to
+ * cmocka_set_test_filter/cmocka_set_skip_filter, which we also interpose),
+ * so the cursor and CMocka's order agree.
+ *
+ * libcmocka is found with dlsym at run time: libheapscope has no link
+ * dependency on it. */
+#include "leakcheck/internal.h"
+#include "core/symbolize.h"
+
+#include <dlfcn.h>
+#include <heapscope/cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+/* CMocka's ABI (identical in 1.1.5 and 2.0). */
+typedef void (*cm_test_fn)(void **state);
+typedef int (*cm_fixture_fn)(void **state);
+struct CMUnitTest {
+  const char *name;
+  cm_test_fn test_func;
+  cm_fixture_fn setup_func;
+  cm_fixture_fn teardown_func;
+  void *initial_state;
+};
+typedef int (*run_group_fn)(const char *, const struct CMUnitTest *, size_t, cm_fixture_fn,
+                            cm_fixture_fn);
+typedef void (*print_error_fn)(const char *format, ...);
+typedef void (*fail_fn)(const char *file, int line);
+typedef void (*set_filter_fn)(const char *pattern);
+
+typedef struct cm_api {
+  run_group_fn run_group;
+  print_error_fn print_error;
+  fail_fn fail;
+  set_filter_fn set_test_filter, set_skip_filter;
+} cm_api_t;
+
+static cm_api_t api;
+static bool api_ready;
+
+static void *find(const char *name) {
+  void *p = dlsym(RTLD_NEXT, name);
+  return p ? p : dlsym(RTLD_DEFAULT, name);
+}
+
+static void load_api(void) {
+  if (api_ready) return;
+  hs__runtime_enter(); /* dlsym may allocate its error state */
+  api.run_group = (run_group_fn)find("_cmocka_run_group_tests");
+  api.print_error = (print_error_fn)find("cm_print_error");
+  if (!api.print_error) api.print_error = (print_error_fn)find("cmocka_print_error");
+  api.fail = (fail_fn)find("_fail");
+  api.set_test_filter = (set_filter_fn)find("cmocka_set_test_filter");
+  api.set_skip_filter = (set_filter_fn)find("cmocka_set_skip_filter");
+  hs__runtime_leave();
+  api_ready = true;
+}
+
+/* ---- per-test state ------------------------------------------------------ */
+
+typedef struct test_ctx {
+  const struct CMUnitTest *orig;
+  bool check;               /* leak-check this test */
+} test_ctx_t;
+
+typedef struct run_state {
+  test_ctx_t *tests;
+  size_t count, cursor;
+  heapscope_mode_t mode;
+  test_ctx_t *current;
+  heapscope_snapshot_t snap;
+  bool teardown_done;
+  bool skip_requested;
+  long expect_objects;      /* -1: no expectation */
+} run_state_t;
+
+static run_state_t run; /* CMocka runs one group at a time, on one thread */
+static char test_filter[256], skip_filter[256];
+
+static bool glob_match(const char *p, const char *s) {
+  for (; *p; p++, s++) {
+    if (*p == '*') {
+      while (*p == '*') p++;
+      if (!*p) return true;
+      for (; *s; s++)
+        if (glob_match(p, s)) return true;
+      return glob_match(p, s);
+    }
+    if (!*s || (*p != '?' && *p != *s)) return false;
+  }
+  return *s == '\0';
+}
+
+static bool matches_any(const char *list, const char *name) {
+  char pat[256];
+  while (list && *list) {
+    size_t n = strcspn(list, ",");
+    if (n && n < sizeof pat) {
+      memcpy(pat, list, n);
+      pat[n] = 0;
+      if (glob_match(pat, name)) return true;
+    }
+    list += n;
+    if (*list == ',') list++;
+  }
+  return false;
+}
+
+/* Location of the first symbolized frame with a file, for _fail(). */
+typedef struct where {
+  char file[512];
+  int line;
+} where_t;
+
+static void where_cb(const hs_symbol_t *sym, void *ctx_) {
+  where_t *w = ctx_;
+  if (w->line || !sym->file || sym->line <= 0) return;
+  hs__snprintf(w->file, sizeof w->file, "%s", sym->file);
+  w->line = sym->line;
+}
+
+static void leak_location(heapscope_leaks_t *l, where_t *w) {
+  memset(w, 0, sizeof *w);
+  for (size_t g = 0; g < l->group_count && !w->line; g++) {
+    const heapscope_leak_group_t *grp = &l->groups[g];
+    const hs_bucket_t *b =
+        grp->pcs ? (const hs_bucket_t *)((const char *)grp->pcs - offsetof(hs_bucket_t, pcs)) : NULL;
+    for (size_t i = 0; b && i < grp->depth && !w->line; i++)
+      hs__symbolize(grp->pcs[i], b->epoch, where_cb, w);
+  }
+}
+
+/* cm_print_error formats into a 1 KiB buffer and mishandles longer text
+ * (cmocka 1.1.5 reuses a consumed va_list), so the report goes in pieces
+ * of whole lines under that size. */
+static void print_long(const char *text) {
+  while (*text) {
+    size_t n = 0;
+    while (text[n]) {
+      const char *nl = strchr(text + n, '\n');
+      size_t end = nl ? (size_t)(nl - text) + 1 : strlen(text);
+      if (end > 900) {
+        if (!n) n = 900;
+        break;
+      }
+      n = end;
+    }
+    api.print_error("%.*s", (int)n, text);
+    text += n;
+  }
+}
+
+/* Hand the report to CMocka as the failure message. */
+static void report_leaks(heapscope_leaks_t *l, const char *name, where_t *w) {
+  api.print_error("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)\n", name, l->bytes,
+                  l->objects);
+  print_long(heapscope_leaks_report(l));
+  leak_location(l, w);
+  heapscope_leaks_ignore(l);
+}
+
+/* The check after a test's teardown. Returns true if the test must fail;
+ * *w says where. */
+static bool check_current(where_t *w) {
+  test_ctx_t *t = run.current;
+  memset(w, 0, sizeof *w);
+  if (!t || !t->check || run.skip_requested) return false;
+  heapscope_leaks_t *l = heapscope_leaks_since(&run.snap, run.mode);
+  if (run.expect_objects >= 0) {
+    size_t got = l ? l->objects : 0;
+    bool ok = got == (size_t)run.expect_objects;
+    if (!ok) {
+      api.print_error("heapscope: test '%s' was expected to leak %ld object(s) but leaked %zu\n",
+                      t->orig->name, run.expect_objects, got);
+      if (l) report_leaks(l, t->orig->name, w);
+    } else if (l) {
+      heapscope_leaks_ignore(l);
+    }
+    heapscope_leaks_free(l);
+    return !ok;
+  }
+  if (!l) return false;
+  report_leaks(l, t->orig->name, w);
+  heapscope_leaks_free(l);
+  return true;
+}
+
+static int our_setup(void **state) {
+  run.current = run.cursor < run.count ? &run.tests[run.cursor++] : NULL;
+  run.teardown_done = false;
+  run.skip_requested = false;
+  run.expect_objects = -1;
+  /* Before the test's setup: what setup allocates and teardown does not
+   * free is the test's leak too (CMocka's and CppUTest's rule). */
+  run.snap = heapscope_snapshot();
+  if (run.current && run.current->orig->setup_func) return run.current->orig->setup_func(state);
+  return 0;
+}
+
+static int run_teardown(void **state) {
+  run.teardown_done = true;
+  if (run.current && run.current->orig->teardown_func)
+    return run.current->orig->teardown_func(state);
+  return 0;
+}
+
+static void our_test(void **state) {
+  test_ctx_t *t = run.current;
+  if (t && t->orig->test_func) t->orig->test_func(state);
+  /* The body returned normally: tear down here, then check, so a leak
+   * fails this test (FAILED) rather than its fixture (ERROR). */
+  int rc = run_teardown(state);
+  if (rc != 0) {
+    api.print_error("Test teardown failed\n");
+    api.fail(__FILE__, __LINE__);
+  }
+  where_t w;
+  if (check_current(&w)) {
+    if (w.line) api.fail(w.file, w.line);
+    else api.fail(t && t->orig->name ? t->orig->name : "heapscope", 0);
+  }
+}
+
+static int our_teardown(void **state) {
+  if (run.teardown_done) return 0; /* the body path already did it all */
+  int rc = run_teardown(state);
+  where_t w;
+  bool leaked = check_current(&w);
+  return rc != 0 || leaked ? -1 : 0;
+}
+
+static heapscope_mode_t per_test_mode(bool explicit_runner) {
+  const char *hc = hs__getenv("HEAPCHECK");
+  heapscope_mode_t mode;
+  if (hc && *hc && heapscope_parse_mode(hc, &mode) == 0) {
+    if (mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
+    return mode;
+  }
+  return explicit_runner ? HEAPSCOPE_MODE_NORMAL : HEAPSCOPE_MODE_OFF;
+}
+
+static int run_group(run_group_fn real, const char *group_name, const struct CMUnitTest *tests,
+                     size_t count, cm_fixture_fn gsetup, cm_fixture_fn gteardown,
+                     bool explicit_runner) {
+  load_api();
+  if (!real) {
+    hs__errorf("CMocka's _cmocka_run_group_tests was not found; is libcmocka loaded?");
+    return -1;
+  }
+  heapscope_mode_t mode = per_test_mode(explicit_runner);
+  const char *filter = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
+  const char *skip = hs__getenv("HEAPSCOPE_CMOCKA_SKIP");
+  bool list = hs__env_bool("HEAPSCOPE_CMOCKA_LIST", false);
+  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list)
+    return real(group_name, tests, count, gsetup, gteardown);
+  if (list) {
+    for (size_t i = 0; i < count; i++)
+      if (tests[i].name) printf("heapscope-cmocka-test: %s\n", tests[i].name);
+    fflush(stdout);
+    return 0;
+  }
+  if (mode != HEAPSCOPE_MODE_OFF && !atomic_load(&hs__recording)) heapscope_start_recording();
+  if (run.tests) {
+    hs__errorf("nested CMocka group runs are not leak-checked");
+    return real(group_name, tests, count, gsetup, gteardown);
+  }
+
+  /* The adapter's own bookkeeping lives on the internal heap, invisible to
+   * the checks it performs. */
+  struct CMUnitTest *wrapped = hs__arena_alloc((count ? count : 1) * sizeof *wrapped);
+  test_ctx_t *ctx = hs__arena_alloc((count ? count : 1) * sizeof *ctx);
+  if (!wrapped || !ctx) {
+    hs__errorf("out of memory wrapping CMocka tests; running them unchecked");
+    hs__arena_free(wrapped);
+    hs__arena_free(ctx);
+    return real(group_name, tests, count, gsetup, gteardown);
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < count; i++) {
+    const struct CMUnitTest *t = &tests[i];
+    if (!t->name || (!t->test_func && !t->setup_func && !t->teardown_func)) continue;
+    if (filter && *filter && !glob_match(filter, t->name)) continue;
+    if (test_filter[0] && !glob_match(test_filter, t->name)) continue;
+    if (skip_filter[0] && glob_match(skip_filter, t->name)) continue;
+    ctx[n].orig = t;
+    ctx[n].check = mode != HEAPSCOPE_MODE_OFF && !matches_any(skip, t->name);
+    wrapped[n] = (struct CMUnitTest){t->name, our_test, our_setup, our_teardown, t->initial_state};
+    n++;
+  }
+  if (filter && *filter && n == 0)
+    hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test in group %s", filter, group_name);
+  run = (run_state_t){ctx, n, 0, mode, NULL, {0, 0, 0}, false, false, -1};
+  int rc = real(group_name, wrapped, n, gsetup, gteardown);
+  run = (run_state_t){0};
+  run.expect_objects = -1;
+  hs__arena_free(wrapped);
+  hs__arena_free(ctx);
+  return rc;
+}
+
+/* ---- interposed CMocka entry points ---------------------------------------- */
+
+HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests,
+                                      size_t count, cm_fixture_fn gsetup,
+                                      cm_fixture_fn gteardown) {
+  load_api();
+  if ((void *)api.run_group == (void *)_cmocka_run_group_tests) {
+    /* Statically linked with no libcmocka behind us: nothing to wrap. */
+    hs__errorf("libcmocka not found behind heapscope's _cmocka_run_group_tests");
+    return -1;
+  }
+  return run_group(api.run_group, group_name, tests, count, gsetup, gteardown, false);
+}
+
+HS_EXPORT void cmocka_set_test_filter(const char *pattern) {
+  load_api();
+  hs__snprintf(test_filter, sizeof test_filter, "%s", pattern ? pattern : "");
+  if (api.set_test_filter && (void *)api.set_test_filter != (void *)cmocka_set_test_filter)
+    api.set_test_filter(pattern);
+}
+
+HS_EXPORT void cmocka_set_skip_filter(const char *pattern) {
+  load_api();
+  hs__snprintf(skip_filter, sizeof skip_filter, "%s", pattern ? pattern : "");
+  if (api.set_skip_filter && (void *)api.set_skip_filter != (void *)cmocka_set_skip_filter)
+    api.set_skip_filter(pattern);
+}
+
+/* ---- explicit mode ------------------------------------------------------------ */
+
+HS_EXPORT int _heapscope_cmocka_run_group_tests(const char *group_name,
+                                                const struct CMUnitTest *tests, size_t count,
+                                                heapscope_cm_fixture_t gsetup,
+                                                heapscope_cm_fixture_t gteardown) {
+  load_api();
+  run_group_fn real = api.run_group;
+  if ((void *)real == (void *)_cmocka_run_group_tests) real = NULL;
+  return run_group(real, group_name, tests, count, gsetup, gteardown, true);
+}
+
+#define MAX_REGIONS 16
+static HS_TLS heapscope_snapshot_t regions[MAX_REGIONS];
+static HS_TLS int region_depth;
+
+HS_EXPORT void _heapscope_region_begin(void) {
+  if (!atomic_load(&hs__recording)) heapscope_start_recording();
+  if (region_depth < MAX_REGIONS) regions[region_depth] = heapscope_snapshot();
+  region_depth++;
+}
+
+HS_EXPORT void _heapscope_region_end(size_t max_bytes, const char *file, int line) {
+  load_api();
+  if (region_depth == 0) {
+    api.print_error("%s:%d: assert_no_leaks_end() without assert_no_leaks_begin()\n", file, line);
+    api.fail(file, line);
+    return;
+  }
+  region_depth--;
+  if (region_depth >= MAX_REGIONS) return;
+  heapscope_mode_t mode = per_test_mode(true);
+  heapscope_leaks_t *l = heapscope_leaks_since(&regions[region_depth], mode);
+  if (!l) return;
+  bool fail = l->bytes > max_bytes;
+  if (fail) {
+    api.print_error("%s:%d: %zu byte(s) leaked in %zu object(s) in this region (at most %zu allowed)\n",
+                    file, line, l->bytes, l->objects, max_bytes);
+    print_long(heapscope_leaks_report(l));
+  }
+  heapscope_leaks_ignore(l); /* reported (or allowed) once, here */
+  heapscope_leaks_free(l);
+  if (fail) api.fail(file, line);
+}
+
+HS_EXPORT void heapscope_cmocka_skip_leak_check(void) { run.skip_requested = true; }
+
+HS_EXPORT void heapscope_cmocka_expect_leaks(size_t objects) {
+  run.expect_objects = (long)objects;
+}
