@@ -82,8 +82,16 @@ static void read_report_config(void) {
 
 /* The report goes to stderr, or to LOG_PATH.PID when a log path is set; in
  * that case stderr gets one line that CTest's memcheck parser does not
- * count, so each leak is one defect, not two. */
+ * count, so each leak is one defect, not two.
+ *
+ * HEAPSCOPE_REPORT adds a CI format to the text report, never replaces it
+ * (see report_ci.c): github puts "::error" annotations on stderr ahead of
+ * the text (none under CTest's LSan memcheck, where they would be counted
+ * as defects); json writes one JSON line to HEAPSCOPE_REPORT_PATH ("%p" =
+ * pid; truncated by a process's first report, appended to by later ones),
+ * or to stderr after the text when no path is set. */
 void lc_emit_report(heapscope_leaks_t *l, const char *title) {
+  static int json_pid; /* the process that last wrote HEAPSCOPE_REPORT_PATH */
   const char *text = heapscope_leaks_report(l);
   int fd = 2;
   char path[1100];
@@ -95,12 +103,60 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
       fd = 2;
     }
   }
+  hs_strbuf_t ci = {0};
+  if (lc_config.report_format == LC_REPORT_GITHUB && !lc_config.log_from_lsan) {
+    hs__runtime_enter();
+    lc_format_github(l, &ci);
+    hs__runtime_leave();
+    /* Annotations are the leading "::" lines; the text report follows. */
+    size_t n = 0;
+    while (ci.data && !strncmp(ci.data + n, "::", 2)) {
+      const char *nl = strchr(ci.data + n, '\n');
+      n = nl ? (size_t)(nl - ci.data) + 1 : ci.len;
+    }
+    if (n) hs__write_all(2, ci.data, n);
+    hs__sb_free(&ci);
+  }
   if (title && fd == 2) hs__write_all(2, title, strlen(title));
   hs__write_all(fd, text, strlen(text));
   if (fd != 2) {
     close(fd);
     hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
                l->bytes, l->objects, path);
+  }
+  if (lc_config.report_format == LC_REPORT_JSON) {
+    hs__runtime_enter();
+    lc_format_json(l, &ci);
+    hs__runtime_leave();
+    const char *rp = hs__getenv("HEAPSCOPE_REPORT_PATH");
+    int jfd = 2;
+    if (rp && *rp) {
+      char jpath[1100];
+      size_t k = 0;
+      for (const char *c = rp; *c && k + 12 < sizeof jpath; c++) {
+        if (c[0] == '%' && c[1] == 'p') {
+          k += (size_t)hs__snprintf(jpath + k, sizeof jpath - k, "%d", (int)getpid());
+          c++;
+        } else {
+          jpath[k++] = *c;
+        }
+      }
+      jpath[k] = '\0';
+      bool first = json_pid != (int)getpid();
+      jfd = open(jpath, O_WRONLY | O_CREAT | O_CLOEXEC | (first ? O_TRUNC : O_APPEND), 0644);
+      if (jfd < 0) {
+        hs__errorf("cannot write JSON leak report to %s: %s; writing it to stderr", jpath,
+                   strerror(errno));
+        jfd = 2;
+      } else {
+        json_pid = (int)getpid();
+      }
+    }
+    if (ci.data && !hs__write_all(jfd, ci.data, ci.len))
+      hs__errorf("short write of the JSON leak report");
+    if (ci.oom) hs__errorf("out of memory formatting the JSON leak report");
+    if (jfd != 2) close(jfd);
+    hs__sb_free(&ci);
   }
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
 }

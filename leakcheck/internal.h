@@ -72,6 +72,10 @@ long lc_find_object(const lc_vec_t *objs, uintptr_t v);
 /* ---- report (leakcheck/report.c) ---- */
 void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out);
 void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
+/* CI formats (leakcheck/report_ci.c): one-line JSON document, and GitHub
+ * Actions ::error annotations followed by the text report. */
+void lc_format_json(heapscope_leaks_t *l, hs_strbuf_t *out);
+void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out);
 /* Suppressions (leakcheck/suppress.c). Returns true if the stack matches. */
 bool lc_suppressed(const uintptr_t *pcs, size_t depth, uint32_t epoch);
 /* Same, and charges bytes/objects to the matching rule's statistics. */

@@ -153,18 +153,23 @@ static uintptr_t hex(const char **s) {
   }
 }
 
-static uintptr_t maps_end_of(const maps_t *mp, uintptr_t addr) {
+static uintptr_t maps_find(const maps_t *mp, uintptr_t addr, uintptr_t *lo_out) {
   const char *s = mp->text, *end = mp->text + mp->len;
   while (s && s < end) {
     uintptr_t lo = hex(&s);
     if (*s == '-') s++;
     uintptr_t hi = hex(&s);
-    if (addr >= lo && addr < hi) return hi;
+    if (addr >= lo && addr < hi) {
+      if (lo_out) *lo_out = lo;
+      return hi;
+    }
     s = memchr(s, '\n', (size_t)(end - s));
     if (s) s++;
   }
   return 0;
 }
+
+static uintptr_t maps_end_of(const maps_t *mp, uintptr_t addr) { return maps_find(mp, addr, NULL); }
 
 static void scan_thread(marker_t *m, const maps_t *mp, const lc_thread_t *t, size_t tls_size) {
   for (int r = 0; r < t->nregs; r++) mark_word(m, t->regs[r]);
@@ -172,11 +177,18 @@ static void scan_thread(marker_t *m, const maps_t *mp, const lc_thread_t *t, siz
   uintptr_t hi = maps_end_of(mp, t->sp);
   if (hi) scan_range(m, lo, hi);
   if (t->tp && tls_size) {
+    /* Static TLS sits below the thread pointer, the TCB (struct pthread,
+     * with pthread_setspecific's values) above it. tls_size includes the
+     * loader's surplus, which may reach below the block's own mapping. */
+    uintptr_t map_lo = 0;
+    uintptr_t map_hi = maps_find(mp, t->tp, &map_lo);
     uintptr_t tls_lo = t->tp - tls_size;
     uintptr_t tcb_hi = t->tp + 2304; /* sizeof(struct pthread), glibc 2.36 x86-64 */
-    uintptr_t map_hi = maps_end_of(mp, t->tp);
-    if (map_hi && tcb_hi > map_hi) tcb_hi = map_hi;
-    if (maps_end_of(mp, tls_lo) && map_hi) scan_range(m, tls_lo, tcb_hi);
+    if (map_hi) {
+      if (tls_lo < map_lo && !maps_end_of(mp, tls_lo)) tls_lo = map_lo;
+      if (tcb_hi > map_hi) tcb_hi = map_hi;
+      scan_range(m, tls_lo, tcb_hi);
+    }
   }
   drain(m);
 }

@@ -1,0 +1,263 @@
+/* Machine-readable leak reports for CI: JSON and GitHub Actions annotations.
+ *
+ * Selected with HEAPSCOPE_REPORT (read in checker.c, dispatched by
+ * lc_emit_report). The LeakSanitizer-shaped text report never goes away:
+ * people and CTest (exit code, --output-on-failure, memcheck's
+ * "(Direct|Indirect) leak of" parser) read it, so both formats come *in
+ * addition* to it:
+ *
+ *   HEAPSCOPE_REPORT=json    the text report goes where it always goes
+ *                            (stderr, or HEAPSCOPE_LOG_PATH.PID); the JSON
+ *                            document goes to HEAPSCOPE_REPORT_PATH, or, when
+ *                            that is unset, to stderr after the text, on one
+ *                            line of its own starting with {"tool":"heapscope"
+ *                            (so `grep '^{"tool":"heapscope"'` extracts it).
+ *                            "%p" in the path is replaced by the pid. The
+ *                            first report of a process truncates the file,
+ *                            later ones (per-test checks) append a line each:
+ *                            one check gives a JSON document, several give
+ *                            JSON Lines.
+ *   HEAPSCOPE_REPORT=github  "::error file=F,line=L,title=heapscope leak::..."
+ *                            workflow commands, one per leak stack, on stderr
+ *                            (the Actions runner reads commands from both
+ *                            streams), then the text report. Under CTest's
+ *                            LeakSanitizer memcheck (log_path from
+ *                            LSAN_OPTIONS) no annotations are printed: CTest
+ *                            counts every "Direct leak of" line of the output
+ *                            as a defect, so they would double the count.
+ *
+ * JSON shape (one line; null where a value is unknown):
+ *   {"tool":"heapscope","version":1,"pid":N,"mode":"normal",
+ *    "leaks":[{"kind":"direct","bytes":N,"objects":N,
+ *              "frames":[{"pc":"0x..","function":"f","file":"/src/a.c",
+ *                         "line":3,"module":"/bin/prog","offset":"0x..",
+ *                         "inlined":false}]}],
+ *    "summary":{"bytes":N,"objects":N,"direct_bytes":N,"direct_objects":N,
+ *               "indirect_bytes":N,"indirect_objects":N},
+ *    "suppressed":{"bytes":N,"objects":N}}
+ * Every leak stack is listed (HEAP_CHECK_MAX_LEAKS only shortens the text),
+ * largest first. Strings are escaped per RFC 8259; bytes that are not valid
+ * UTF-8 (file names may hold any) become U+FFFD.
+ *
+ * Annotation location: the first frame whose source file lies under
+ * $GITHUB_WORKSPACE, else under the current directory (printed relative to
+ * that root), else the first frame whose file exists on disk, else the first
+ * frame with any file (HEAPSCOPE_STRIP_PATH_PREFIX applied, as in the text).
+ * FUNC is that frame's function.
+ *
+ * Both formatters run on the internal heap and never call the public malloc;
+ * symbolization (hs__symbolize) is cached, so formatting the text and a CI
+ * format costs one symbolization. */
+#include "internal.h"
+#include "core/symbolize.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* Same as report.c: a group's pcs live inside its depot bucket, which
+ * remembers the module epoch of the stack's capture. */
+static uint32_t group_epoch(const heapscope_leak_group_t *g) {
+  if (!g->pcs) return 0;
+  const hs_bucket_t *b = (const hs_bucket_t *)((const char *)g->pcs - offsetof(hs_bucket_t, pcs));
+  return b->epoch;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s) {
+  unsigned c = s[0];
+  size_t n;
+  unsigned min;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) n = 2, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, min = 0x10000;
+  else return 0;
+  unsigned cp = c & (0x7f >> n);
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+static void json_string(hs_strbuf_t *out, const char *s) {
+  if (!s) {
+    hs__sb_append(out, "null", 4);
+    return;
+  }
+  hs__sb_append(out, "\"", 1);
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    const unsigned char *run = p;
+    /* Copy runs of plain characters in one go. */
+    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+    if (p > run) hs__sb_append(out, (const char *)run, (size_t)(p - run));
+    if (!*p) break;
+    unsigned c = *p;
+    if (c == '"') hs__sb_append(out, "\\\"", 2), p++;
+    else if (c == '\\') hs__sb_append(out, "\\\\", 2), p++;
+    else if (c == '\n') hs__sb_append(out, "\\n", 2), p++;
+    else if (c == '\r') hs__sb_append(out, "\\r", 2), p++;
+    else if (c == '\t') hs__sb_append(out, "\\t", 2), p++;
+    else if (c < 0x20) hs__sb_printf(out, "\\u%04x", c), p++;
+    else {
+      size_t n = utf8_len(p);
+      if (n) hs__sb_append(out, (const char *)p, n), p += n;
+      else hs__sb_append(out, "\\ufffd", 6), p++;
+    }
+  }
+  hs__sb_append(out, "\"", 1);
+}
+
+typedef struct json_frames {
+  hs_strbuf_t *out;
+  uintptr_t pc;
+  bool first;
+} json_frames_t;
+
+static void json_frame(const hs_symbol_t *sym, void *ctx_) {
+  json_frames_t *ctx = ctx_;
+  hs_strbuf_t *out = ctx->out;
+  hs__sb_printf(out, "%s{\"pc\":\"0x%lx\",\"function\":", ctx->first ? "" : ",",
+                (unsigned long)ctx->pc);
+  ctx->first = false;
+  json_string(out, sym->function);
+  hs__sb_append(out, ",\"file\":", 8);
+  json_string(out, sym->file);
+  if (sym->line > 0) hs__sb_printf(out, ",\"line\":%d", sym->line);
+  else hs__sb_append(out, ",\"line\":null", 12);
+  hs__sb_append(out, ",\"module\":", 10);
+  json_string(out, sym->module);
+  hs__sb_printf(out, ",\"offset\":\"0x%lx\",\"inlined\":%s}", (unsigned long)sym->module_offset,
+                sym->inlined ? "true" : "false");
+}
+
+void lc_format_json(heapscope_leaks_t *l, hs_strbuf_t *out) {
+  hs__modules_refresh();
+  hs__sb_printf(out, "{\"tool\":\"heapscope\",\"version\":1,\"pid\":%d,\"mode\":", (int)getpid());
+  json_string(out, heapscope_mode_name(lc_config.mode));
+  hs__sb_append(out, ",\"leaks\":[", 10);
+  for (size_t i = 0; i < l->group_count; i++) {
+    const heapscope_leak_group_t *g = &l->groups[i];
+    hs__sb_printf(out, "%s{\"kind\":\"%s\",\"bytes\":%zu,\"objects\":%zu,\"frames\":[",
+                  i ? "," : "", g->direct ? "direct" : "indirect", g->bytes, g->objects);
+    json_frames_t ctx = {out, 0, true};
+    uint32_t epoch = group_epoch(g);
+    for (size_t k = 0; k < g->depth; k++) {
+      if (!g->pcs[k]) continue;
+      ctx.pc = g->pcs[k];
+      hs__symbolize(g->pcs[k], epoch, json_frame, &ctx);
+    }
+    hs__sb_append(out, "]}", 2);
+  }
+  const lc_leaks_t *in = (const lc_leaks_t *)l;
+  hs__sb_printf(out,
+                "],\"summary\":{\"bytes\":%zu,\"objects\":%zu,\"direct_bytes\":%zu,"
+                "\"direct_objects\":%zu,\"indirect_bytes\":%zu,\"indirect_objects\":%zu},"
+                "\"suppressed\":{\"bytes\":%zu,\"objects\":%zu}}\n",
+                l->bytes, l->objects, l->direct_bytes, l->direct_objects, l->indirect_bytes,
+                l->indirect_objects, in->suppressed_bytes, in->suppressed_objects);
+}
+
+/* ---- GitHub Actions annotations --------------------------------------------- */
+
+enum { PICK_NONE, PICK_ANY, PICK_EXISTS, PICK_CWD, PICK_WORKSPACE };
+
+typedef struct gh_pick {
+  const char *workspace, *cwd; /* roots, NULL when unknown */
+  int rank;                    /* PICK_* of the best frame so far */
+  const char *file, *function;
+  int line;
+  size_t root_len;             /* prefix of file to drop (root + '/') */
+  const char *first_function;  /* frame #0's, for stacks without files */
+} gh_pick_t;
+
+static size_t under_root(const char *file, const char *root) {
+  if (!root || !*root || file[0] != '/') return 0;
+  size_t n = strlen(root);
+  while (n > 1 && root[n - 1] == '/') n--;
+  if (strncmp(file, root, n) != 0 || file[n] != '/') return 0;
+  return n + 1;
+}
+
+static void gh_frame(const hs_symbol_t *sym, void *ctx_) {
+  gh_pick_t *p = ctx_;
+  if (!p->first_function && sym->function) p->first_function = sym->function;
+  if (!sym->file || p->rank == PICK_WORKSPACE) return;
+  int rank = PICK_ANY;
+  size_t cut = 0;
+  if ((cut = under_root(sym->file, p->workspace))) rank = PICK_WORKSPACE;
+  else if ((cut = under_root(sym->file, p->cwd))) rank = PICK_CWD;
+  else if (sym->file[0] == '/' && access(sym->file, F_OK) == 0) rank = PICK_EXISTS;
+  if (rank <= p->rank) return; /* an earlier frame of the same rank wins */
+  p->rank = rank;
+  p->file = sym->file;
+  p->root_len = cut;
+  p->line = sym->line;
+  p->function = sym->function;
+}
+
+/* Workflow-command escaping: data escapes % CR LF; property values also
+ * ':' and ','. */
+static void gh_escape(hs_strbuf_t *out, const char *s, bool property) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '%': hs__sb_append(out, "%25", 3); break;
+    case '\r': hs__sb_append(out, "%0D", 3); break;
+    case '\n': hs__sb_append(out, "%0A", 3); break;
+    case ':':
+      if (property) hs__sb_append(out, "%3A", 3);
+      else hs__sb_append(out, s, 1);
+      break;
+    case ',':
+      if (property) hs__sb_append(out, "%2C", 3);
+      else hs__sb_append(out, s, 1);
+      break;
+    default: hs__sb_append(out, s, 1);
+    }
+  }
+}
+
+static const char *strip_prefix(const char *path) {
+  const char *prefix = hs__getenv("HEAPSCOPE_STRIP_PATH_PREFIX");
+  if (path && prefix && *prefix) {
+    size_t n = strlen(prefix);
+    if (!strncmp(path, prefix, n)) return path + n;
+  }
+  return path;
+}
+
+void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
+  hs__modules_refresh();
+  char cwd[4096];
+  const char *ws = hs__getenv("GITHUB_WORKSPACE");
+  const char *here = getcwd(cwd, sizeof cwd) ? cwd : NULL;
+  size_t shown = l->group_count;
+  if (lc_config.max_leaks > 0 && (size_t)lc_config.max_leaks < shown)
+    shown = (size_t)lc_config.max_leaks;
+  for (size_t i = 0; i < shown; i++) {
+    const heapscope_leak_group_t *g = &l->groups[i];
+    gh_pick_t pick = {.workspace = ws, .cwd = here, .rank = PICK_NONE};
+    uint32_t epoch = group_epoch(g);
+    for (size_t k = 0; k < g->depth && pick.rank != PICK_WORKSPACE; k++)
+      if (g->pcs[k]) hs__symbolize(g->pcs[k], epoch, gh_frame, &pick);
+    hs__sb_append(out, "::error ", 8);
+    if (pick.file) {
+      const char *file = pick.root_len ? pick.file + pick.root_len : strip_prefix(pick.file);
+      hs__sb_append(out, "file=", 5);
+      gh_escape(out, file, true);
+      if (pick.line > 0) hs__sb_printf(out, ",line=%d", pick.line);
+      hs__sb_append(out, ",", 1);
+    }
+    hs__sb_printf(out, "title=heapscope leak::%s leak of %zu byte(s) in %zu object(s) allocated from ",
+                  g->direct ? "Direct" : "Indirect", g->bytes, g->objects);
+    const char *fn = pick.file ? pick.function : pick.first_function;
+    gh_escape(out, fn ? fn : "<unknown>", false);
+    hs__sb_append(out, "\n", 1);
+  }
+  const char *text = heapscope_leaks_report(l);
+  hs__sb_append(out, text, strlen(text));
+}
