@@ -235,7 +235,6 @@ HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
   heapscope_snapshot_t s;
   memset(&s, 0, sizeof s);
   s.generation = atomic_fetch_add(&hs__generation, 1) + 1;
-  s.live_at_snapshot = hs__live_since(0) == UINT64_MAX ? 0 : hs__live_since(1);
   return s;
 }
 

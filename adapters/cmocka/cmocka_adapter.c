@@ -94,6 +94,7 @@ typedef struct run_state {
   size_t count, cursor;
   heapscope_mode_t mode;
   test_ctx_t *current;
+  void **current_state;     /* &CMocka's state slot: one per test */
   heapscope_snapshot_t snap;
   bool teardown_done;
   bool skip_requested;
@@ -217,14 +218,24 @@ static bool check_current(where_t *w) {
   return true;
 }
 
-static int our_setup(void **state) {
+/* Called by whichever of our fixtures runs first for a test. CMocka passes
+ * every fixture of one test the same state slot, and each test its own, so
+ * the slot tells a new test from the next phase of the current one even
+ * when a setup failed or longjmp'd out. */
+static void begin_test(void **state) {
+  if (run.current && run.current_state == state) return;
   run.current = run.cursor < run.count ? &run.tests[run.cursor++] : NULL;
+  run.current_state = state;
   run.teardown_done = false;
   run.skip_requested = false;
   run.expect_objects = -1;
   /* Before the test's setup: what setup allocates and teardown does not
    * free is the test's leak too (CMocka's and CppUTest's rule). */
   run.snap = heapscope_snapshot();
+}
+
+static int our_setup(void **state) {
+  begin_test(state);
   if (run.current && run.current->orig->setup_func) return run.current->orig->setup_func(state);
   return 0;
 }
@@ -242,6 +253,7 @@ static int run_teardown(void **state) {
 }
 
 static void our_test(void **state) {
+  begin_test(state);
   test_ctx_t *t = run.current;
   if (t && t->orig->test_func) t->orig->test_func(state);
   /* The body returned normally: tear down here, then check, so a leak
@@ -259,6 +271,7 @@ static void our_test(void **state) {
 }
 
 static int our_teardown(void **state) {
+  begin_test(state);
   if (run.teardown_done) return 0; /* the body path already did it all */
   int rc = run_teardown(state);
   where_t w;
@@ -321,12 +334,16 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     if (skip_filter[0] && glob_match(skip_filter, t->name)) continue;
     ctx[n].orig = t;
     ctx[n].check = mode != HEAPSCOPE_MODE_OFF && !matches_any(skip, t->name);
-    wrapped[n] = (struct CMUnitTest){t->name, our_test, our_setup, our_teardown, t->initial_state};
+    /* Each fixture CMocka runs costs it a setjmp and ten sigaction calls:
+     * wrap setup only when the test has one. Teardown is always ours: it
+     * is where a test whose body failed still gets its leak check. */
+    wrapped[n] = (struct CMUnitTest){t->name, our_test, t->setup_func ? our_setup : NULL,
+                                     our_teardown, t->initial_state};
     n++;
   }
   if (filter && *filter && n == 0)
     hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test in group %s", filter, group_name);
-  run = (run_state_t){ctx, n, 0, mode, NULL, {0, 0, 0}, false, false, -1};
+  run = (run_state_t){ctx, n, 0, mode, NULL, NULL, {0, 0}, false, false, -1};
   int rc = real(group_name, wrapped, n, gsetup, gteardown);
   run = (run_state_t){0};
   run.expect_objects = -1;

@@ -47,8 +47,7 @@ HEAPSCOPE_API int heapscope_start_recording(void);
 /* ---- snapshot / diff ------------------------------------------------------ */
 typedef struct heapscope_snapshot {
   uint32_t generation; /* objects born in this generation or later are new */
-  uint32_t flags;
-  uint64_t live_at_snapshot; /* recorded live objects when taken */
+  uint32_t reserved;
 } heapscope_snapshot_t;
 
 /* Start a new generation; objects allocated from now on belong to it. */
