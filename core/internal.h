@@ -210,6 +210,7 @@ typedef struct hs_freelist {
 typedef struct hs_tcache {
   hs_freelist_t lists[HS_NUM_CLASSES];
   uint8_t state;            /* 0 new, 1 live, 2 destroyed (thread exiting) */
+  size_t capacity;          /* sum of max_len * size: bounds what it can hold */
   struct hs_tcache *next, *prev; /* registry for stats; tcache registry lock */
 } hs_tcache_t;
 extern HS_TLS hs_tcache_t hs__tcache;

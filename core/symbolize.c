@@ -101,7 +101,7 @@ static const char *intern(const char *s) { return s ? intern_n(s, strlen(s)) : N
 typedef struct centry {
   struct centry *next;
   uintptr_t addr;
-  const hs_module_t *mod;
+  const void *owner; /* dwobj_t, or the hs_module_t when it has none */
   int n;
   hs_symbol_t f[];
 } centry_t;
@@ -109,15 +109,15 @@ typedef struct centry {
 static centry_t **ctab;
 static size_t ctab_cap, ctab_len;
 
-static inline size_t chash(uintptr_t addr, const hs_module_t *m) {
+static inline size_t chash(uintptr_t addr, const void *m) {
   uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)m;
   return (size_t)(h ^ (h >> 29));
 }
 
-static centry_t *cache_find(uintptr_t addr, const hs_module_t *m) {
+static centry_t *cache_find(uintptr_t addr, const void *owner) {
   if (!ctab_cap) return NULL;
-  for (centry_t *e = ctab[chash(addr, m) & (ctab_cap - 1)]; e; e = e->next)
-    if (e->addr == addr && e->mod == m) return e;
+  for (centry_t *e = ctab[chash(addr, owner) & (ctab_cap - 1)]; e; e = e->next)
+    if (e->addr == addr && e->owner == owner) return e;
   return NULL;
 }
 
@@ -130,7 +130,7 @@ static void cache_insert(centry_t *e) {
         centry_t *x = ctab[i];
         while (x) {
           centry_t *next = x->next;
-          size_t b = chash(x->addr, x->mod) & (cap - 1);
+          size_t b = chash(x->addr, x->owner) & (cap - 1);
           x->next = t[b];
           t[b] = x;
           x = next;
@@ -143,7 +143,7 @@ static void cache_insert(centry_t *e) {
       return; /* out of memory: just do not cache */
     }
   }
-  size_t b = chash(e->addr, e->mod) & (ctab_cap - 1);
+  size_t b = chash(e->addr, e->owner) & (ctab_cap - 1);
   e->next = ctab[b];
   ctab[b] = e;
   ctab_len++;
@@ -189,11 +189,11 @@ static bool debuginfo_candidate(Dwfl_Module *mod, const char *file_name,
   }
 
   const char *path = debuginfo_path ? debuginfo_path : default_debuginfo_path;
-  char buf[8192];
+  char buf[4096 + 1024];
   while (*path) {
     const char *end = strchr(path, ':');
     size_t len = end ? (size_t)(end - path) : strlen(path);
-    char elem[4096];
+    char elem[1024];
     if (len >= sizeof elem) len = sizeof elem - 1;
     memcpy(elem, path, len);
     elem[len] = '\0';
@@ -299,11 +299,27 @@ static void setup(void) {
   }
 }
 
-/* ---- per-module Dwfl ------------------------------------------------------------- */
+/* ---- opened files ---------------------------------------------------------------- */
+
+/* One Dwfl session per file, reported at bias 0 and queried with module
+ * offsets, so that all records of the same object (a library dlopen'd and
+ * dlclose'd in a loop, wherever it lands) share one session and one cache.
+ * Records share only when their build-ids match (the loaded bytes are the
+ * same); records without a build-id get a session of their own. */
+typedef struct dwobj {
+  struct dwobj *next;
+  const char *path;
+  uint8_t build_id_len;
+  uint8_t build_id[HS_BUILD_ID_MAX];
+  Dwfl *dwfl;
+  Dwfl_Module *mod;
+} dwobj_t;
+
+static dwobj_t *dwobjs; /* sym_lock */
 
 static Dwfl_Module *report(Dwfl *d, const hs_module_t *m, const char *file) {
   dwfl_report_begin(d);
-  Dwfl_Module *dm = dwfl_report_elf(d, m->path, file, -1, m->base, true);
+  Dwfl_Module *dm = dwfl_report_elf(d, m->path, file, -1, 0, true);
   dwfl_report_end(d, NULL, NULL);
   if (!dm) return NULL;
   if (m->build_id_len) {
@@ -316,18 +332,9 @@ static Dwfl_Module *report(Dwfl *d, const hs_module_t *m, const char *file) {
   return dm;
 }
 
-static Dwfl_Module *module_dwfl(hs_module_t *m) {
-  if (m->sym_state) return m->sym_state > 0 ? m->sym_dwmod : NULL;
-  m->sym_state = -1;
-  if (m->path[0] != '/') {
-    m->sym_error = "no file";
-    return NULL;
-  }
+static dwobj_t *open_obj(const hs_module_t *m) {
   Dwfl *d = dwfl_begin(&callbacks);
-  if (!d) {
-    m->sym_error = "dwfl_begin failed";
-    return NULL;
-  }
+  if (!d) return NULL;
   Dwfl_Module *dm = report(d, m, m->path);
   if (!dm && m->is_main) {
     /* Deleted or replaced since exec: the kernel still has the original. */
@@ -335,25 +342,62 @@ static Dwfl_Module *module_dwfl(hs_module_t *m) {
     d = dwfl_begin(&callbacks);
     dm = d ? report(d, m, "/proc/self/exe") : NULL;
   }
-  if (!dm) {
-    m->sym_error = "cannot open the file, or it changed on disk (build-id mismatch)";
+  dwobj_t *o = dm ? hs__arena_alloc(sizeof *o) : NULL;
+  if (!o) {
     if (d) dwfl_end(d);
     return NULL;
   }
-  m->sym_dwfl = d;
-  m->sym_dwmod = dm;
+  o->path = m->path;
+  o->build_id_len = m->build_id_len;
+  memcpy(o->build_id, m->build_id, m->build_id_len);
+  o->dwfl = d;
+  o->mod = dm;
+  return o;
+}
+
+static dwobj_t *module_obj(hs_module_t *m) {
+  if (m->sym_state) return m->sym_state > 0 ? m->sym_obj : NULL;
+  m->sym_state = -1;
+  if (m->path[0] != '/') {
+    m->sym_error = "no file";
+    return NULL;
+  }
+  dwobj_t *o = NULL;
+  if (m->build_id_len) {
+    for (o = dwobjs; o; o = o->next)
+      if (o->build_id_len == m->build_id_len &&
+          memcmp(o->build_id, m->build_id, m->build_id_len) == 0 &&
+          strcmp(o->path, m->path) == 0)
+        break;
+  }
+  if (!o) {
+    o = open_obj(m);
+    if (!o) {
+      m->sym_error = "cannot open the file, or it changed on disk (build-id mismatch)";
+      return NULL;
+    }
+    if (m->build_id_len) {
+      o->next = dwobjs;
+      dwobjs = o;
+    }
+  }
+  m->sym_obj = o;
   m->sym_state = 1;
-  return dm;
+  return o;
 }
 
 /* ---- resolving one address ------------------------------------------------------- */
 
+/* A C++ (mangled) linkage name, demangled later, carries the scope and the
+ * signature; otherwise the source name: C linkage names only differ for asm
+ * labels such as glibc's "__GI_getaddrinfo" for getaddrinfo. */
 static const char *die_name(Dwarf_Die *die) {
   Dwarf_Attribute a;
-  const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-  if (!n) n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
-  if (!n) n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
-  return n;
+  const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+  if (!link) link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+  if (link && link[0] == '_' && link[1] == 'Z') return link;
+  const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+  return name ? name : link;
 }
 
 static const char *intern_function(const char *name) {
@@ -372,11 +416,14 @@ static const char *intern_function(const char *name) {
   return intern(name);
 }
 
-/* file, made absolute with comp_dir when it is relative. */
+/* file, made absolute with comp_dir when it is relative and comp_dir is
+ * absolute. (Distribution builds map the build root away, e.g. glibc's
+ * comp_dir "./stdlib" with files "./stdlib/msort.c": those are relative to
+ * the source root, and joining them would only repeat the directory.) */
 static const char *intern_file(const char *file, const char *comp_dir) {
   if (!file) return NULL;
-  if (file[0] != '/' && comp_dir && comp_dir[0]) {
-    char buf[8192];
+  if (file[0] != '/' && comp_dir && comp_dir[0] == '/') {
+    char buf[4096];
     int n = hs__snprintf(buf, sizeof buf, "%s/%s", comp_dir, file);
     if (n > 0 && (size_t)n < sizeof buf) return intern(buf);
   }
@@ -398,13 +445,14 @@ static loc_t call_site(Dwarf_Die *die, Dwarf_Files *files, const char *comp_dir)
   return l;
 }
 
-/* Fill out[] with the logical frames at addr in m; returns the count (>= 1). */
-static int resolve(hs_module_t *m, uintptr_t addr, hs_symbol_t *out) {
+/* Fill out[] with the logical frames at file address addr of o (m's
+ * file); returns the count (>= 1). */
+static int resolve(const hs_module_t *m, dwobj_t *o, uintptr_t addr, hs_symbol_t *out) {
   int n = 0;
   memset(out, 0, sizeof(hs_symbol_t));
   out[0].module = m->path;
-  Dwfl_Module *dm = module_dwfl(m);
-  if (!dm) return 1;
+  if (!o) return 1;
+  Dwfl_Module *dm = o->mod;
 
   GElf_Off off;
   GElf_Sym sym;
@@ -496,14 +544,19 @@ static int symbolize_at(uintptr_t pc, uintptr_t addr, uint32_t epoch,
   frames = &one;
   if (m) {
     hs__lock(&sym_lock);
-    e = cache_find(addr, m);
+    /* Cache by (file address, opened file) when the file could be opened,
+     * so reloads of a library share entries; else by (address, record). */
+    dwobj_t *o = module_obj((hs_module_t *)m);
+    const void *owner = o ? (const void *)o : (const void *)m;
+    uintptr_t key = o ? addr - m->base : addr;
+    e = cache_find(key, owner);
     if (!e) {
       hs_symbol_t tmp[MAX_FRAMES];
-      n = resolve((hs_module_t *)m, addr, tmp);
+      n = resolve(m, o, addr - m->base, tmp);
       e = hs__arena_alloc(sizeof *e + (size_t)n * sizeof(hs_symbol_t));
       if (e) {
-        e->addr = addr;
-        e->mod = m;
+        e->addr = key;
+        e->owner = owner;
         e->n = n;
         memcpy(e->f, tmp, (size_t)n * sizeof(hs_symbol_t));
         cache_insert(e);

@@ -50,8 +50,7 @@ typedef struct hs_module {
   uint32_t scan_gen;       /* private to the tracker (its lock) */
   /* -- symbolizer state, guarded by the symbolizer's lock -- */
   int sym_state;           /* 0 not tried, 1 open, -1 failed */
-  void *sym_dwfl;          /* Dwfl * */
-  void *sym_dwmod;         /* Dwfl_Module * */
+  void *sym_obj;           /* the (shared) opened file, see symbolize.c */
   const char *sym_error;   /* why opening failed (static string), or NULL */
 } hs_module_t;
 

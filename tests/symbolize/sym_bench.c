@@ -1,0 +1,74 @@
+/* First-symbolization cost: cold (module's Dwfl not open yet) and warm
+ * (cached) timings for a main-program frame and libc frames (libc has
+ * separate debug info when libc6-dbg is installed). Prints; always passes
+ * unless symbolization fails. */
+#include "check.h"
+#include "core/internal.h"
+#include "core/symbolize.h"
+
+#include <dlfcn.h>
+#include <elfutils/libdwfl.h>
+#include <netdb.h>
+#include <stdint.h>
+
+/* dwfl_begin's address inside libdw (not a canonical PLT entry of a non-PIE
+ * executable, which &dwfl_begin may be). */
+static uintptr_t libdw_dwfl_begin(void) {
+  void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
+  void *p = h ? dlsym(h, "dwfl_begin") : NULL;
+  if (h) dlclose(h);
+  return (uintptr_t)p;
+}
+
+static uintptr_t g_pc, g_libc_pc;
+__attribute__((noinline)) static void capture(void) {
+  g_pc = (uintptr_t)__builtin_return_address(0);
+}
+__attribute__((noinline)) static void caller(void) {
+  capture();
+  __asm__ volatile("" ::: "memory");
+}
+static int cmp_int(const void *a, const void *b) {
+  if (!g_libc_pc) g_libc_pc = (uintptr_t)__builtin_return_address(0);
+  return *(const int *)a - *(const int *)b;
+}
+
+typedef struct last {
+  const char *fn, *file;
+  int line, n;
+} last_t;
+static void keep(const hs_symbol_t *s, void *ctx) {
+  last_t *l = ctx;
+  if (!l->n++) {
+    l->fn = s->function;
+    l->file = s->file;
+    l->line = s->line;
+  }
+}
+
+static void timeit(const char *what, uintptr_t pc) {
+  last_t l = {0};
+  uint64_t t0 = hs__now_ns();
+  hs__symbolize(pc, hs__modules_epoch(), keep, &l);
+  uint64_t t1 = hs__now_ns();
+  last_t w = {0};
+  const int reps = 1000;
+  for (int i = 0; i < reps; i++) hs__symbolize(pc, hs__modules_epoch(), keep, &w);
+  uint64_t t2 = hs__now_ns();
+  printf("%-34s cold %9.3f ms   warm %7.3f us   -> %s %s:%d\n", what, (t1 - t0) / 1e6,
+         (t2 - t1) / 1e3 / reps, l.fn ? l.fn : "??", l.file ? l.file : "??", l.line);
+  CHECK(l.n >= 1);
+}
+
+int main(void) {
+  caller();
+  int arr[6] = {3, 1, 2, 6, 5, 4};
+  qsort(arr, 6, sizeof arr[0], cmp_int);
+  hs__modules_refresh();
+  timeit("main program (first ever)", g_pc);
+  timeit("libc qsort callback (module cold)", g_libc_pc);
+  timeit("libc printf (module warm, new CU)", (uintptr_t)&printf + 1);
+  timeit("libc getaddrinfo (new CU)", (uintptr_t)&getaddrinfo + 1);
+  timeit("libdw dwfl_begin (no debuginfo)", libdw_dwfl_begin() + 1);
+  CHECK_DONE();
+}
