@@ -19,26 +19,33 @@ static _Atomic uint32_t max_id;
 static hs_lock_t depot_lock;
 uint32_t hs__modules_epoch(void);
 
-static uint64_t hash_stack(const uintptr_t *pcs, int depth) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)depth;
-  for (int i = 0; i < depth; i++) {
-    h ^= pcs[i];
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-  }
-  return h;
+/* Every frame is multiplied independently and the products summed, so the
+ * multiplies pipeline instead of forming one 30-deep dependency chain (this
+ * runs on every recorded allocation). Position enters through the per-frame
+ * seed, so reordered frames hash differently. */
+uint64_t hs__stack_hash(const uintptr_t *pcs, int depth) {
+  uint64_t acc = 0;
+  for (int i = 0; i < depth; i++) acc += HS_FRAME_HASH(pcs[i], i);
+  return hs__stack_hash_final(acc, depth);
+}
+
+static bool same_stack(const uintptr_t *a, const uintptr_t *b, int depth) {
+  for (int i = 0; i < depth; i++)
+    if (a[i] != b[i]) return false;
+  return true;
 }
 
 static hs_bucket_t *find(hs_bucket_t *b, uint64_t h, const uintptr_t *pcs, int depth) {
   for (; b; b = b->next)
-    if (b->hash == h && b->depth == (uint32_t)depth &&
-        !memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs))
-      return b;
+    if (b->hash == h && b->depth == (uint32_t)depth && same_stack(b->pcs, pcs, depth)) return b;
   return NULL;
 }
 
 uint32_t hs__depot_intern(const uintptr_t *pcs, int depth) {
-  uint64_t h = hash_stack(pcs, depth);
+  return hs__depot_intern_hashed(pcs, depth, hs__stack_hash(pcs, depth));
+}
+
+uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h) {
   _Atomic(hs_bucket_t *) *head = &table[h & (TABLE_SIZE - 1)];
   hs_bucket_t *b = find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth);
   if (HS_LIKELY(b != NULL)) return b->id;

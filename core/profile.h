@@ -19,6 +19,8 @@ void hs__stack_scan_modules(void); /* (re)learn which code lacks frame pointers 
  * malloc-family entry point called directly. pcs[0] is the caller of the
  * public entry point. Returns the depth (>= 1 unless the stack is unknown). */
 int hs__capture(uintptr_t *pcs, int max, void *frame);
+/* Same, also returning hs__stack_hash of the result. */
+int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash);
 /* The dynamic linker's code: what it allocates (DTVs, dynamic TLS blocks,
  * link maps) is libc's own bookkeeping, never the program's leak. */
 extern uintptr_t hs__ldso_lo, hs__ldso_hi;
@@ -38,6 +40,21 @@ typedef struct hs_bucket {
 } hs_bucket_t;
 /* Find or add the bucket for a stack. Lock-free when it exists. 0 on OOM. */
 uint32_t hs__depot_intern(const uintptr_t *pcs, int depth);
+/* Same, with h = hs__stack_hash(pcs, depth) already known (the unwinder
+ * computes it while walking). */
+uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h);
+/* Stack hash: the sum of independent per-frame products (they pipeline,
+ * unlike a chained hash; this runs on every recorded allocation), position
+ * entering through a per-frame seed, then a final mix. */
+#define HS_FRAME_HASH(pc, i) \
+  (((uint64_t)(pc) ^ ((uint64_t)((i) + 1) * 0x632be59bd9b4e019ull)) * 0xff51afd7ed558ccdull)
+static inline uint64_t hs__stack_hash_final(uint64_t acc, int depth) {
+  acc += (uint64_t)depth * 0x9e3779b97f4a7c15ull;
+  acc ^= acc >> 29;
+  acc *= 0xbf58476d1ce4e5b9ull;
+  return acc ^ (acc >> 32);
+}
+uint64_t hs__stack_hash(const uintptr_t *pcs, int depth);
 hs_bucket_t *hs__depot_get(uint32_t id);
 uint32_t hs__depot_max_id(void);        /* ids are 1..max */
 void hs__depot_prefork(void);

@@ -115,13 +115,15 @@ static void record_alloc(void *p, size_t n, void *frame) {
   hs_rec_t *r = slot_for(p, s, true);
   if (!r) return;
   uintptr_t pcs[HS_MAX_DEPTH];
+  uint64_t hash;
   hs__tstate.in_runtime++;
-  int depth = hs__capture(pcs, HS_MAX_DEPTH, frame);
+  int depth = hs__capture_hashed(pcs, HS_MAX_DEPTH, frame, &hash);
   if (depth <= 0) {
     pcs[0] = 0; /* unknown stack: still counted, in one bucket */
     depth = 1;
+    hash = hs__stack_hash(pcs, depth);
   }
-  uint32_t id = hs__depot_intern(pcs, depth);
+  uint32_t id = hs__depot_intern_hashed(pcs, depth, hash);
   hs__tstate.in_runtime--;
   hs_bucket_t *b = hs__depot_get(id);
   if (!b) return;

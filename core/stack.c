@@ -127,25 +127,29 @@ static uintptr_t thread_stack_hi(void) {
   return hi;
 }
 
-static int capture_fp(uintptr_t *pcs, int max, void *frame) {
+/* Walks the frame-pointer chain, hashing as it goes (saves a second pass
+ * over the frames on the hot path). */
+static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   uintptr_t hi = thread_stack_hi();
-  uintptr_t *fp = frame;
+  uintptr_t fp = (uintptr_t)frame;
+  uint64_t acc = 0;
   int n = 0;
   /* frame[0] is the public entry point's frame; its return address is the
-   * user's frame #0. */
-  uintptr_t *next = (uintptr_t *)fp[0];
-  if ((uintptr_t)next <= (uintptr_t)fp || (uintptr_t)next >= hi) return 0;
+   * user's frame #0. Each next frame must lie above the current one, below
+   * the stack top, and be aligned, or the chain is broken. */
+  uintptr_t next = ((uintptr_t *)fp)[0];
+  if (next <= fp || next + 16 > hi || (next & 7)) return 0;
   fp = next;
   while (n < max) {
-    uintptr_t ret = fp[1];
+    uintptr_t ret = ((uintptr_t *)fp)[1];
     if (ret < 4096) break;
+    acc += HS_FRAME_HASH(ret, n);
     pcs[n++] = ret;
-    next = (uintptr_t *)fp[0];
-    if ((uintptr_t)next <= (uintptr_t)fp || (uintptr_t)next + 16 > hi ||
-        ((uintptr_t)next & 7))
-      break;
+    next = ((uintptr_t *)fp)[0];
+    if (next <= fp || next + 16 > hi || (next & 7)) break;
     fp = next;
   }
+  *hash = hs__stack_hash_final(acc, n);
   return n;
 }
 
@@ -168,18 +172,32 @@ static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
   return n;
 }
 
-int hs__capture(uintptr_t *pcs, int max, void *frame) {
+int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   if (max > hs__stack_depth) max = hs__stack_depth;
+  int n;
   switch (hs__unwinder) {
   case HS_UNWIND_FP:
-    return capture_fp(pcs, max, frame);
+    return capture_fp(pcs, max, frame, hash);
   case HS_UNWIND_LIBUNWIND:
-    return capture_libunwind(pcs, max, frame);
-  default: {
-    int n = capture_fp(pcs, max, frame);
+    n = capture_libunwind(pcs, max, frame);
+    break;
+  default:
+    n = capture_fp(pcs, max, frame, hash);
     if (n > 0 && !in_nofp_code(pcs[0])) return n;
-    int m = capture_libunwind(pcs, max, frame);
-    return m > 0 ? m : n;
+    uintptr_t fp_pcs[HS_MAX_DEPTH];
+    int fp_n = n;
+    for (int i = 0; i < fp_n; i++) fp_pcs[i] = pcs[i];
+    n = capture_libunwind(pcs, max, frame);
+    if (n <= 0) {
+      for (int i = 0; i < fp_n; i++) pcs[i] = fp_pcs[i];
+      n = fp_n;
+    }
   }
-  }
+  *hash = hs__stack_hash(pcs, n);
+  return n;
+}
+
+int hs__capture(uintptr_t *pcs, int max, void *frame) {
+  uint64_t hash;
+  return hs__capture_hashed(pcs, max, frame, &hash);
 }
