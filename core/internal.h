@@ -28,6 +28,7 @@
 #define HS_MAX_SMALL ((size_t)256 << 10)   /* largest size served by a class */
 #define HS_NUM_CLASSES 100                 /* upper bound; real count below */
 #define HS_MIN_ALIGN 16
+#define HS_RETAIN_MIN ((size_t)32 << 20) /* free pages kept mapped (core/pageheap.c) */
 
 /* ---- formatting and diagnostics (core/fmt.c) --------------------------- */
 /* printf subset: %d %i %u %x %X %p %s %c %% with l/ll/z/j modifiers, flags
@@ -181,6 +182,9 @@ void hs__pageheap_free(hs_span_t *s);                       /* locks */
 hs_span_t *hs__pageheap_alloc_locked(size_t npages, uint8_t kind);
 void hs__pageheap_free_locked(hs_span_t *s);
 void hs__pageheap_release_all(void);
+/* Extend an in-use span to npages with the free pages right after it;
+ * false if they are not free. */
+bool hs__pageheap_try_grow(hs_span_t *s, size_t npages);
 void hs__pageheap_stats(hs_heap_stats_t *out);
 /* Every span struct ever made (never freed; reused). Walk with all_next;
  * for a stable picture hold hs__pageheap_lock. */

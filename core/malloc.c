@@ -184,6 +184,14 @@ static void *realloc_plain(void *p, size_t n) {
     if (s->kind == HS_SPAN_LARGE) s->large_size = n;
     return p;
   }
+  /* A large block grows in place when the pages after it are free. */
+  if (s->kind == HS_SPAN_LARGE && n > old && n <= ((size_t)1 << 46)) {
+    size_t want = ((uintptr_t)p - s->start + n + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+    if (hs__pageheap_try_grow(s, want)) {
+      s->large_size = n;
+      return p;
+    }
+  }
   void *q = hs__alloc(n);
   if (!q) return NULL;
   memcpy(q, p, old < n ? old : n);

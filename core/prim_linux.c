@@ -10,8 +10,11 @@
 
 void *hs__os_map(size_t size) {
   int saved = errno;
+  /* No MAP_NORESERVE: the kernel's overcommit heuristic must refuse sizes
+   * no machine could back (as it does for glibc), or malloc(1 << 45) would
+   * succeed and the page map, 8 bytes per page, would exhaust memory. */
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   errno = saved;
   return p == MAP_FAILED ? NULL : p;
 }

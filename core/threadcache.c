@@ -1,8 +1,11 @@
 /* Per-thread caches: one free list per size class in initial-exec TLS, so
  * the malloc/free fast paths touch no lock and no atomic. Lists refill from
  * and spill to the central lists in batches; a list's limit grows with use
- * (slow start, as in tcmalloc) and the whole cache is trimmed when it holds
- * more than CACHE_LIMIT bytes. A thread's cache goes back to the central
+ * (slow start, as in tcmalloc). Every list keeps len <= max_len, so the
+ * cache never holds more than its capacity, the sum of max_len * size; the
+ * capacity is kept under CACHE_LIMIT by shrinking the other lists' limits
+ * when one grows. (Bounding the limits rather than counting bytes keeps the
+ * fast paths free of accounting.) A thread's cache goes back to the central
  * lists when the thread exits (pthread key destructor); after that the
  * thread allocates straight from the central lists.
  *
@@ -43,6 +46,7 @@ static void tcache_destroy(void *arg) {
   hs_tcache_t *tc = arg;
   flush_all(tc);
   for (uint32_t c = 0; c < HS_NUM_CLASSES; c++) tc->lists[c].max_len = 0;
+  tc->capacity = 0;
   tc->state = TC_DEAD;
   hs__lock(&registry_lock);
   if (tc->prev) tc->prev->next = tc->next;
@@ -59,7 +63,9 @@ void hs__tcache_global_init(void) {
 
 static void tcache_init(hs_tcache_t *tc) {
   tc->state = TC_LIVE;
-  for (uint32_t c = 1; c < hs__num_classes; c++) tc->lists[c].max_len = 1;
+  /* Limits start at 0 and grow on misses: a limit of 1 everywhere would
+   * already be 3 MiB of capacity, most of it in classes never used. */
+  tc->capacity = 0;
   hs__lock(&registry_lock);
   tc->prev = NULL;
   tc->next = registry;
@@ -74,6 +80,24 @@ static uint32_t list_cap(uint32_t cls) {
   size_t cap = LIST_BYTES_CAP / ci->size;
   if (cap < 2 * (size_t)ci->batch) cap = 2 * (size_t)ci->batch;
   return cap > 8 * ci->batch ? 8 * ci->batch : (uint32_t)cap;
+}
+
+/* Capacity over the limit after list `keep` grew: halve every other list's
+ * limit (and its contents down to it) until the capacity fits again. */
+static void shrink_others(hs_tcache_t *tc, uint32_t keep) {
+  while (tc->capacity > CACHE_LIMIT) {
+    bool shrunk = false;
+    for (uint32_t c = 1; c < hs__num_classes; c++) {
+      hs_freelist_t *l = &tc->lists[c];
+      if (c == keep || !l->max_len) continue;
+      uint32_t m = l->max_len / 2;
+      if (l->len > m) release_n(tc, c, l->len - m);
+      tc->capacity -= (size_t)(l->max_len - m) * hs__classes[c].size;
+      l->max_len = m;
+      shrunk = true;
+    }
+    if (!shrunk) break;
+  }
 }
 
 void *hs__tcache_alloc_slow(uint32_t cls) {
@@ -94,8 +118,12 @@ void *hs__tcache_alloc_slow(uint32_t cls) {
   }
   /* Slow start: each miss lets the list hold one more batch. */
   uint32_t batch = hs__classes[cls].batch;
-  if (l->max_len < list_cap(cls))
-    l->max_len = l->max_len < batch ? l->max_len + 1 : l->max_len + batch;
+  if (l->max_len < list_cap(cls)) {
+    uint32_t grow = l->max_len < batch ? 1 : batch;
+    l->max_len += grow;
+    tc->capacity += (size_t)grow * hs__classes[cls].size;
+    if (tc->capacity > CACHE_LIMIT) shrink_others(tc, cls);
+  }
   uint32_t want = l->max_len < batch ? l->max_len : batch;
   void *head;
   uint32_t got = hs__central_fetch(&hs__central[cls], cls, HS_SPAN_SMALL, want,
@@ -105,18 +133,6 @@ void *hs__tcache_alloc_slow(uint32_t cls) {
   l->head = *(void **)head;
   l->len += got - 1;
   return p;
-}
-
-static void maybe_scavenge(hs_tcache_t *tc) {
-  size_t total = 0;
-  for (uint32_t c = 1; c < hs__num_classes; c++)
-    total += (size_t)tc->lists[c].len * hs__classes[c].size;
-  if (total <= CACHE_LIMIT) return;
-  for (uint32_t c = 1; c < hs__num_classes; c++) {
-    hs_freelist_t *l = &tc->lists[c];
-    release_n(tc, c, (l->len + 1) / 2);
-    if (l->max_len > hs__classes[c].batch) l->max_len -= hs__classes[c].batch;
-  }
 }
 
 void hs__tcache_free_slow(void *p, uint32_t cls) {
@@ -134,7 +150,6 @@ void hs__tcache_free_slow(void *p, uint32_t cls) {
   if (l->len > l->max_len) {
     uint32_t batch = hs__classes[cls].batch;
     release_n(tc, cls, l->len > batch ? batch : l->len);
-    maybe_scavenge(tc);
   }
 }
 
