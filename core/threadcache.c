@@ -150,6 +150,14 @@ void hs__tcache_free_slow(void *p, uint32_t cls) {
   if (l->len > l->max_len) {
     uint32_t batch = hs__classes[cls].batch;
     release_n(tc, cls, l->len > batch ? batch : l->len);
+    /* Slow start on the free side too (tcmalloc's ListTooLong): a thread
+     * that only frees (a consumer) must not take the central lock per
+     * free. bench/xthread: 0.86 s -> 0.52 s. */
+    if (l->max_len < batch) {
+      l->max_len++;
+      tc->capacity += hs__classes[cls].size;
+      if (tc->capacity > CACHE_LIMIT) shrink_others(tc, cls);
+    }
   }
 }
 
