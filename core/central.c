@@ -45,6 +45,7 @@ uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
       if (!s) break;
       s->sizeclass = (uint8_t)cls;
       s->carve = s->start;
+      if (kind == HS_SPAN_SMALL) hs__pagemap_set_class(s->start, s->npages, cls);
       c->span_count++;
       push_span(c, s);
     }
@@ -98,6 +99,7 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
   hs__unlock(&c->lock);
   while (empty) {
     hs_span_t *next = empty->next;
+    if (empty->kind == HS_SPAN_SMALL) hs__pagemap_set_class(empty->start, empty->npages, 0);
     hs_rec_t *recs = atomic_exchange(&empty->records, NULL);
     if (recs) hs__arena_free(recs);
     hs__pageheap_free(empty);

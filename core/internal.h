@@ -165,6 +165,9 @@ typedef struct hs_span {
 /* Lock-free lookup: the span owning address a, or NULL. */
 hs_span_t *hs__pagemap_get(uintptr_t a);
 bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
+/* Size class of a user small-object page (0 for anything else). */
+uint32_t hs__pagemap_class(uintptr_t a);
+void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
 
 typedef struct hs_heap_stats {
   size_t heap_bytes;        /* mapped from the OS for the page heap */

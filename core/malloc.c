@@ -137,14 +137,12 @@ HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) {
 
 void hs__dealloc(void *p) {
   if (HS_UNLIKELY(!p)) return;
-  hs_span_t *s = hs__pagemap_get((uintptr_t)p);
-  if (HS_LIKELY(s && s->kind == HS_SPAN_SMALL &&
-                (uintptr_t)p - s->start < (s->npages << HS_PAGE_SHIFT) &&
-                ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
-    uint32_t cls = s->sizeclass;
+  /* Fast path: a user small-object page (its class byte is set only while
+   * its span belongs to a class) and a 16-byte aligned pointer. */
+  uint32_t cls = hs__pagemap_class((uintptr_t)p);
+  if (HS_LIKELY(cls != 0 && ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
     hs_freelist_t *l = &hs__tcache.lists[cls];
-    if (HS_UNLIKELY(l->head == p))
-      hs__invalid_free(p, "double free");
+    if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
     if (HS_LIKELY(l->len < l->max_len)) {
       *(void **)p = l->head;
       l->head = p;
@@ -154,7 +152,7 @@ void hs__dealloc(void *p) {
     hs__tcache_free_slow(p, cls);
     return;
   }
-  dealloc_slow(p, s);
+  dealloc_slow(p, hs__pagemap_get((uintptr_t)p));
 }
 
 size_t hs__usable_size(const void *p) {

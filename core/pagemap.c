@@ -12,6 +12,10 @@
 
 typedef struct leaf {
   _Atomic(hs_span_t *) spans[LEAF_LEN];
+  /* Size class of each page of an in-use user SMALL span, else 0: free()'s
+   * fast path reads this byte instead of the span struct (one cache line
+   * fewer, as tcmalloc's sizemap cache). */
+  uint8_t classes[LEAF_LEN];
 } leaf_t;
 
 static _Atomic(leaf_t *) root[(size_t)1 << ROOT_BITS];
@@ -24,6 +28,26 @@ hs_span_t *hs__pagemap_get(uintptr_t a) {
   if (HS_UNLIKELY(!l)) return NULL;
   return atomic_load_explicit(&l->spans[page & (LEAF_LEN - 1)],
                               memory_order_acquire);
+}
+
+uint32_t hs__pagemap_class(uintptr_t a) {
+  uintptr_t page = a >> HS_PAGE_SHIFT;
+  if (HS_UNLIKELY(page >> PAGE_BITS)) return 0;
+  leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_acquire);
+  if (HS_UNLIKELY(!l)) return 0;
+  return l->classes[page & (LEAF_LEN - 1)];
+}
+
+/* The span's pages are already in the map (hs__pagemap_set_range). Called
+ * when a span is given to or taken from a size class, while no object of it
+ * is in anyone's hands. */
+void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls) {
+  uintptr_t page = start >> HS_PAGE_SHIFT;
+  for (size_t i = 0; i < npages; i++, page++) {
+    leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
+    if (l) l->classes[page & (LEAF_LEN - 1)] = (uint8_t)cls;
+  }
+  atomic_thread_fence(memory_order_release);
 }
 
 /* Caller holds the page heap lock. */
