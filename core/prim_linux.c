@@ -13,10 +13,12 @@ void *hs__os_map(size_t size) {
   /* No MAP_NORESERVE: the kernel's overcommit heuristic must refuse sizes
    * no machine could back (as it does for glibc), or malloc(1 << 45) would
    * succeed and the page map, 8 bytes per page, would exhaust memory. */
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  /* Raw system calls: the runtime exports mmap/munmap for HEAP_PROFILE_MMAP
+   * (core/mmap_profile.c), and its own mappings must not be profiled. */
+  long r = syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   errno = saved;
-  return p == MAP_FAILED ? NULL : p;
+  return (unsigned long)r >= (unsigned long)-4095 ? NULL : (void *)r;
 }
 
 void *hs__os_map_aligned(size_t size, size_t align) {
@@ -32,7 +34,7 @@ void *hs__os_map_aligned(size_t size, size_t align) {
 
 void hs__os_unmap(void *p, size_t size) {
   int saved = errno;
-  munmap(p, size);
+  syscall(SYS_munmap, p, size);
   errno = saved;
 }
 

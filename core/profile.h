@@ -78,6 +78,8 @@ hs_rec_t *hs__record_of(uintptr_t p, hs_span_t **span_out, size_t *size_out);
 typedef void (*hs_live_fn)(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx);
 void hs__for_each_live(uint32_t gen, hs_live_fn fn, void *ctx);
 
+/* HEAP_PROFILE_MMAP (core/mmap_profile.c): set when the profiler starts. */
+extern bool hs__mmap_profiling;
 /* Profiler notifications (core/heapprof.c), called outside allocator locks. */
 void hs__heapprof_on_alloc(size_t n);
 void hs__heapprof_on_free(size_t n);
