@@ -6,7 +6,10 @@
  * heap and takes no allocator lock: buckets are read with atomic loads, and
  * text goes through a static buffer guarded by dump_lock. A dump triggered
  * from inside malloc only ever trylocks, so it can not deadlock against a
- * dump in progress on another thread (it is skipped, as gperftools does). */
+ * dump in progress on another thread (it is skipped, as gperftools does).
+ *
+ * HEAPSCOPE_PROFILE_FORMAT=proto writes self-symbolized profile.proto
+ * instead (PREFIX.NNNN.pb.gz, or .pb without zlib): core/heapprof_proto.c. */
 #include "profile.h"
 
 #include <errno.h>
@@ -19,7 +22,13 @@
 
 typedef struct prof_config {
   int64_t alloc_interval, dealloc_interval, inuse_interval, time_interval_ns;
+  bool proto; /* HEAPSCOPE_PROFILE_FORMAT=proto */
 } prof_config_t;
+
+/* core/heapprof_proto.c */
+typedef void (*hs_prof_counts_fn)(const hs_bucket_t *b, int64_t out[4]);
+bool hs__heapprof_proto_gzip(void);
+bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment);
 
 static prof_config_t cfg;
 static char prefix[4096];
@@ -28,10 +37,20 @@ static _Atomic int dump_count;
 static hs_lock_t dump_lock;
 static bool use_pid;
 static bool warned_unwritable;
+static bool atexit_registered;
 static _Atomic int64_t total_alloc, total_free;
 static int64_t last_alloc, last_free, high_water;
 static uint64_t last_time;
-static _Atomic uint32_t events;
+/* Interval accounting is batched per thread: a shared counter bumped with a
+ * locked add on every malloc and free bounced one cache line between all
+ * allocating threads and cost a few % even single-threaded. A thread
+ * publishes its pending bytes every FLUSH_EVENTS events or flush_bytes
+ * bytes, whichever comes first, and only then checks the triggers (and
+ * the clock), so a dump comes at most flush_bytes per thread late. */
+#define FLUSH_EVENTS 256
+static int64_t flush_bytes = 1 << 20; /* set by start() from the intervals */
+static HS_TLS int64_t pend_alloc, pend_free;
+static HS_TLS uint32_t pend_events;
 
 typedef struct writer {
   int fd;
@@ -101,6 +120,15 @@ static counts_t bucket_counts(const hs_bucket_t *b) {
   return c;
 }
 
+/* For the proto writer: inuse objs, inuse bytes, alloc objs, alloc bytes. */
+static void proto_counts(const hs_bucket_t *b, int64_t out[4]) {
+  counts_t c = bucket_counts(b);
+  out[0] = c.inuse_objs;
+  out[1] = c.inuse_bytes;
+  out[2] = c.alloc_objs;
+  out[3] = c.alloc_bytes;
+}
+
 static void write_line(writer_t *w, const counts_t *c) {
   w_printf(w, "%6lld: %8lld [%6lld: %8lld] @", (long long)c->inuse_objs,
            (long long)c->inuse_bytes, (long long)c->alloc_objs, (long long)c->alloc_bytes);
@@ -120,11 +148,17 @@ static void write_maps(writer_t *w) {
 
 static void write_profile(writer_t *w) {
   uint32_t max = hs__depot_max_id();
+  /* One snapshot of the counters, so the header is the sum of the lines
+   * even while other threads allocate (without it, a dump taken under
+   * load contradicts itself). Two passes over the live counters if the
+   * snapshot can not be allocated. */
+  counts_t *snap = max ? hs__arena_alloc((size_t)max * sizeof *snap) : NULL;
   counts_t total = {0, 0, 0, 0};
   for (uint32_t id = 1; id <= max; id++) {
     hs_bucket_t *b = hs__depot_get(id);
-    if (!b) continue;
-    counts_t c = bucket_counts(b);
+    counts_t c = {0, 0, 0, 0};
+    if (b) c = bucket_counts(b);
+    if (snap) snap[id - 1] = c;
     total.inuse_objs += c.inuse_objs;
     total.inuse_bytes += c.inuse_bytes;
     total.alloc_objs += c.alloc_objs;
@@ -136,25 +170,34 @@ static void write_profile(writer_t *w) {
   for (uint32_t id = 1; id <= max; id++) {
     hs_bucket_t *b = hs__depot_get(id);
     if (!b) continue;
-    counts_t c = bucket_counts(b);
+    counts_t c = snap ? snap[id - 1] : bucket_counts(b);
     if (c.alloc_objs == 0) continue;
     write_line(w, &c);
     for (uint32_t i = 0; i < b->depth; i++)
       w_printf(w, " 0x%016lx", (unsigned long)b->pcs[i]);
     w_printf(w, "\n");
   }
+  hs__arena_free(snap);
   write_maps(w);
 }
 
-/* Called with dump_lock held. */
+/* Called with dump_lock held. The trigger baselines move on every attempt,
+ * also a failed one: an unwritable prefix must not turn every later malloc
+ * into another open() attempt. */
 static void dump_locked(const char *reason) {
   if (!atomic_load(&running)) return;
+  int64_t a = atomic_load(&total_alloc), f = atomic_load(&total_free);
+  last_alloc = a;
+  last_free = f;
+  last_time = hs__now_ns();
+  if (a - f > high_water) high_water = a - f; /* as gperftools: after any dump */
   int n = atomic_fetch_add(&dump_count, 1) + 1;
+  const char *ext = !cfg.proto ? "heap" : hs__heapprof_proto_gzip() ? "pb.gz" : "pb";
   char path[4200];
   if (use_pid)
-    hs__snprintf(path, sizeof path, "%s_%d.%04d.heap", prefix, (int)getpid(), n);
+    hs__snprintf(path, sizeof path, "%s_%d.%04d.%s", prefix, (int)getpid(), n, ext);
   else
-    hs__snprintf(path, sizeof path, "%s.%04d.heap", prefix, n);
+    hs__snprintf(path, sizeof path, "%s.%04d.%s", prefix, n, ext);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     if (!warned_unwritable)
@@ -164,18 +207,41 @@ static void dump_locked(const char *reason) {
     return;
   }
   hs__errorf("dumping heap profile to %s (%s)", path, reason);
-  writer_t *w = &dump_writer;
-  w->fd = fd;
-  w->len = 0;
-  w->failed = false;
-  w->sb = NULL;
-  write_profile(w);
-  w_flush(w);
-  if (w->failed) hs__errorf("short write to heap profile %s", path);
+  bool failed;
+  if (cfg.proto) {
+    failed = !hs__heapprof_write_proto(fd, proto_counts, reason);
+  } else {
+    writer_t *w = &dump_writer;
+    w->fd = fd;
+    w->len = 0;
+    w->failed = false;
+    w->sb = NULL;
+    write_profile(w);
+    w_flush(w);
+    failed = w->failed;
+  }
+  if (failed) hs__errorf("short write to heap profile %s", path);
   close(fd);
-  last_alloc = atomic_load(&total_alloc);
-  last_free = atomic_load(&total_free);
-  last_time = hs__now_ns();
+}
+
+/* Which interval trigger fires now, if any (reason filled in). Racy reads of
+ * the baselines are fine outside the lock: dump() asks again under it. */
+static bool due(char *reason, size_t size, bool check_time) {
+  int64_t a = atomic_load_explicit(&total_alloc, memory_order_relaxed);
+  int64_t f = atomic_load_explicit(&total_free, memory_order_relaxed);
+  if (cfg.alloc_interval > 0 && a - last_alloc >= cfg.alloc_interval)
+    hs__snprintf(reason, size, "%lld MB allocated", (long long)(a >> 20));
+  else if (cfg.dealloc_interval > 0 && f - last_free >= cfg.dealloc_interval)
+    hs__snprintf(reason, size, "%lld MB freed", (long long)(f >> 20));
+  else if (cfg.inuse_interval > 0 && a - f > high_water + cfg.inuse_interval)
+    hs__snprintf(reason, size, "%lld MB in use", (long long)((a - f) >> 20));
+  else if (check_time && cfg.time_interval_ns > 0 &&
+           hs__now_ns() - last_time >= (uint64_t)cfg.time_interval_ns)
+    hs__snprintf(reason, size, "%lld sec since the last dump",
+                 (long long)(cfg.time_interval_ns / 1000000000));
+  else
+    return false;
+  return true;
 }
 
 static void dump(const char *reason, bool blocking) {
@@ -183,43 +249,46 @@ static void dump(const char *reason, bool blocking) {
   if (blocking) hs__lock(&dump_lock);
   else if (!hs__trylock(&dump_lock)) return;
   hs__runtime_enter();
-  dump_locked(reason);
+  char why[128];
+  /* A triggered dump (reason NULL) re-checks under the lock, so two threads
+   * that both saw the same interval pass do not write two dumps. */
+  if (reason || due(why, sizeof why, true)) dump_locked(reason ? reason : why);
   hs__runtime_leave();
   hs__unlock(&dump_lock);
   errno = saved;
 }
 
-static void check_triggers(void) {
-  int64_t a = atomic_load_explicit(&total_alloc, memory_order_relaxed);
-  int64_t f = atomic_load_explicit(&total_free, memory_order_relaxed);
+static void flush_pending(void) {
+  if (pend_alloc) atomic_fetch_add_explicit(&total_alloc, pend_alloc, memory_order_relaxed);
+  if (pend_free) atomic_fetch_add_explicit(&total_free, pend_free, memory_order_relaxed);
+  pend_alloc = pend_free = 0;
+  pend_events = 0;
   char reason[128];
-  reason[0] = 0;
-  if (cfg.alloc_interval > 0 && a - last_alloc >= cfg.alloc_interval)
-    hs__snprintf(reason, sizeof reason, "%lld MB allocated", (long long)(a >> 20));
-  else if (cfg.dealloc_interval > 0 && f - last_free >= cfg.dealloc_interval)
-    hs__snprintf(reason, sizeof reason, "%lld MB freed", (long long)(f >> 20));
-  else if (cfg.inuse_interval > 0 && a - f > high_water + cfg.inuse_interval) {
-    high_water = a - f;
-    hs__snprintf(reason, sizeof reason, "%lld MB in use", (long long)((a - f) >> 20));
-  } else if (cfg.time_interval_ns > 0 &&
-             (atomic_fetch_add_explicit(&events, 1, memory_order_relaxed) & 1023) == 0 &&
-             hs__now_ns() - last_time >= (uint64_t)cfg.time_interval_ns)
-    hs__snprintf(reason, sizeof reason, "%lld sec since the last dump",
-                 (long long)(cfg.time_interval_ns / 1000000000));
-  if (reason[0]) dump(reason, false);
+  if (due(reason, sizeof reason, true)) dump(NULL, false);
+}
+
+/* In sampled mode only sampled objects reach these hooks: count each as the
+ * bytes it stands for (size / P(sampled)), so the interval triggers see the
+ * program's real allocation volume. */
+static int64_t weight(size_t n) {
+  if (hs__sample_bytes <= 0 || n == 0) return (int64_t)n;
+  double p = 1.0 - exp(-(double)n / (double)hs__sample_bytes);
+  return p > 0 ? (int64_t)((double)n / p + 0.5) : (int64_t)n;
 }
 
 void hs__heapprof_on_alloc(size_t n) {
   if (!atomic_load_explicit(&running, memory_order_relaxed)) return;
-  atomic_fetch_add_explicit(&total_alloc, (int64_t)n, memory_order_relaxed);
-  check_triggers();
+  pend_alloc += weight(n);
+  if (++pend_events >= FLUSH_EVENTS || pend_alloc >= flush_bytes) flush_pending();
 }
 
 void hs__heapprof_on_free(size_t n) {
   if (!atomic_load_explicit(&running, memory_order_relaxed)) return;
-  atomic_fetch_add_explicit(&total_free, (int64_t)n, memory_order_relaxed);
-  if (cfg.dealloc_interval > 0) check_triggers();
+  pend_free += weight(n);
+  if (++pend_events >= FLUSH_EVENTS || pend_free >= flush_bytes) flush_pending();
 }
+
+static void at_exit_dump(void);
 
 static void start(const char *p) {
   if (atomic_load(&running)) return;
@@ -233,7 +302,19 @@ static void start(const char *p) {
   cfg.dealloc_interval = hs__env_int("HEAP_PROFILE_DEALLOCATION_INTERVAL", 0, 0, 1ll << 50);
   cfg.inuse_interval = hs__env_int("HEAP_PROFILE_INUSE_INTERVAL", 100ll << 20, 0, 1ll << 50);
   cfg.time_interval_ns = hs__env_int("HEAP_PROFILE_TIME_INTERVAL", 0, 0, 1ll << 31) * 1000000000ll;
+  /* Batch at most 1/64 of the smallest byte interval (1 MiB at most). */
+  int64_t fb = 1 << 20;
+  int64_t iv[3] = {cfg.alloc_interval, cfg.dealloc_interval, cfg.inuse_interval};
+  for (int i = 0; i < 3; i++)
+    if (iv[i] > 0 && iv[i] / 64 < fb) fb = iv[i] / 64;
+  flush_bytes = fb > 0 ? fb : 1;
   use_pid = use_pid || hs__env_bool("HEAPPROFILE_USE_PID", false);
+  hs__mmap_profiling = hs__env_bool("HEAP_PROFILE_MMAP", false);
+  const char *fmt = hs__getenv("HEAPSCOPE_PROFILE_FORMAT");
+  cfg.proto = false;
+  if (fmt && !strcmp(fmt, "proto")) cfg.proto = true;
+  else if (fmt && *fmt && strcmp(fmt, "text") && strcmp(fmt, "legacy"))
+    hs__errorf("invalid HEAPSCOPE_PROFILE_FORMAT='%s' (expected text or proto); using text", fmt);
   last_alloc = atomic_load(&total_alloc);
   last_free = atomic_load(&total_free);
   high_water = 0;
@@ -241,6 +322,12 @@ static void start(const char *p) {
   warned_unwritable = false;
   hs__recording_start();
   atomic_store(&running, 1);
+  /* gperftools dumps at exit whenever the profiler is running, however it
+   * was started (HeapProfileEndWriter). */
+  if (!atexit_registered) {
+    atexit_registered = true;
+    atexit(at_exit_dump);
+  }
 }
 
 HS_EXPORT void HeapProfilerStart(const char *p) {
@@ -253,6 +340,7 @@ HS_EXPORT void HeapProfilerStart(const char *p) {
 }
 
 HS_EXPORT int IsHeapProfilerRunning(void) { return atomic_load(&running); }
+bool hs__heapprof_running(void) { return atomic_load_explicit(&running, memory_order_relaxed); }
 
 HS_EXPORT void HeapProfilerStop(void) { atomic_store(&running, 0); }
 
@@ -276,7 +364,12 @@ HS_EXPORT char *GetHeapProfile(void) {
   hs__unlock(&dump_lock);
   char *out = NULL;
   if (!sb.oom && sb.data) {
-    out = hs__alloc(sb.len + 1); /* the caller frees it with free() */
+    /* The caller frees it with free(), so it must be an ordinary, recorded
+     * user block (as gperftools' malloc'd buffer): an unrecorded block in a
+     * slot whose record says "freed" would make that free() abort as a
+     * double free whenever records are complete. hs__alloc_recorded
+     * attributes it to GetHeapProfile's caller. */
+    out = hs__alloc_recorded(sb.len + 1, 0, false);
     if (out) memcpy(out, sb.data, sb.len + 1);
   }
   hs__sb_free(&sb);
@@ -294,10 +387,7 @@ static void at_exit_dump(void) {
 
 void hs__heapprof_init(void) {
   const char *p = hs__getenv("HEAPPROFILE");
-  if (p && *p) {
-    start(p);
-    if (atomic_load(&running)) atexit(at_exit_dump);
-  }
+  if (p && *p) start(p);
 }
 
 void hs__heapprof_prefork(void) { hs__lock(&dump_lock); }
