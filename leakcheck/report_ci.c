@@ -97,17 +97,24 @@ static void json_string(hs_strbuf_t *out, const char *s) {
     if (p > run) hs__sb_append(out, (const char *)run, (size_t)(p - run));
     if (!*p) break;
     unsigned c = *p;
-    if (c == '"') hs__sb_append(out, "\\\"", 2), p++;
-    else if (c == '\\') hs__sb_append(out, "\\\\", 2), p++;
-    else if (c == '\n') hs__sb_append(out, "\\n", 2), p++;
-    else if (c == '\r') hs__sb_append(out, "\\r", 2), p++;
-    else if (c == '\t') hs__sb_append(out, "\\t", 2), p++;
-    else if (c < 0x20) hs__sb_printf(out, "\\u%04x", c), p++;
-    else {
-      size_t n = utf8_len(p);
-      if (n) hs__sb_append(out, (const char *)p, n), p += n;
-      else hs__sb_append(out, "\\ufffd", 6), p++;
+    size_t n = 1; /* bytes consumed */
+    switch (c) {
+    case '"': hs__sb_append(out, "\\\"", 2); break;
+    case '\\': hs__sb_append(out, "\\\\", 2); break;
+    case '\n': hs__sb_append(out, "\\n", 2); break;
+    case '\r': hs__sb_append(out, "\\r", 2); break;
+    case '\t': hs__sb_append(out, "\\t", 2); break;
+    default:
+      if (c < 0x20) {
+        hs__sb_printf(out, "\\u%04x", c);
+      } else if ((n = utf8_len(p)) != 0) {
+        hs__sb_append(out, (const char *)p, n);
+      } else {
+        hs__sb_append(out, "\\ufffd", 6);
+        n = 1;
+      }
     }
+    p += n;
   }
   hs__sb_append(out, "\"", 1);
 }
