@@ -80,29 +80,17 @@ static void read_report_config(void) {
   }
 }
 
-/* The report goes to stderr, or to LOG_PATH.PID when a log path is set; in
- * that case stderr gets one line that CTest's memcheck parser does not
- * count, so each leak is one defect, not two.
- *
- * HEAPSCOPE_REPORT adds a CI format to the text report, never replaces it
+/* HEAPSCOPE_REPORT adds a CI format to the text report, never replaces it
  * (see report_ci.c): github puts "::error" annotations on stderr ahead of
  * the text (none under CTest's LSan memcheck, where they would be counted
  * as defects); json writes one JSON line to HEAPSCOPE_REPORT_PATH ("%p" =
  * pid; truncated by a process's first report, appended to by later ones),
- * or to stderr after the text when no path is set. */
-void lc_emit_report(heapscope_leaks_t *l, const char *title) {
+ * or to stderr after the text when no path is set.
+ *
+ * These are the outputs besides the text report (plus the leak profile);
+ * the CMocka adapter calls this too, after handing the text to CMocka. */
+void lc_emit_extras(heapscope_leaks_t *l) {
   static int json_pid; /* the process that last wrote HEAPSCOPE_REPORT_PATH */
-  const char *text = heapscope_leaks_report(l);
-  int fd = 2;
-  char path[1100];
-  if (lc_config.log_path[0]) {
-    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      hs__errorf("cannot write leak report to %s: %s; writing it to stderr", path, strerror(errno));
-      fd = 2;
-    }
-  }
   hs_strbuf_t ci = {0};
   if (lc_config.report_format == LC_REPORT_GITHUB && !lc_config.log_from_lsan) {
     hs__runtime_enter();
@@ -116,13 +104,6 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
     }
     if (n) hs__write_all(2, ci.data, n);
     hs__sb_free(&ci);
-  }
-  if (title && fd == 2) hs__write_all(2, title, strlen(title));
-  hs__write_all(fd, text, strlen(text));
-  if (fd != 2) {
-    close(fd);
-    hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
-               l->bytes, l->objects, path);
   }
   if (lc_config.report_format == LC_REPORT_JSON) {
     hs__runtime_enter();
@@ -159,6 +140,31 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
     hs__sb_free(&ci);
   }
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
+}
+
+/* The report goes to stderr, or to LOG_PATH.PID when a log path is set; in
+ * that case stderr gets one line that CTest's memcheck parser does not
+ * count, so each leak is one defect, not two. */
+void lc_emit_report(heapscope_leaks_t *l, const char *title) {
+  const char *text = heapscope_leaks_report(l);
+  int fd = 2;
+  char path[1100];
+  if (lc_config.log_path[0]) {
+    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      hs__errorf("cannot write leak report to %s: %s; writing it to stderr", path, strerror(errno));
+      fd = 2;
+    }
+  }
+  if (title && fd == 2) hs__write_all(2, title, strlen(title));
+  hs__write_all(fd, text, strlen(text));
+  if (fd != 2) {
+    close(fd);
+    hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
+               l->bytes, l->objects, path);
+  }
+  lc_emit_extras(l);
 }
 
 /* After core's constructor (101): the allocator and profiler are up. */

@@ -85,6 +85,8 @@ bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t si
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
+/* Only the machine outputs (GitHub annotations, JSON, leak profile). */
+void lc_emit_extras(heapscope_leaks_t *l);
 bool lc_has_suppressions(void);
 void lc_suppressions_load(void);
 void lc_suppressions_report(hs_strbuf_t *out);

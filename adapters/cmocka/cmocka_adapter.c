@@ -182,6 +182,7 @@ static void report_leaks(heapscope_leaks_t *l, const char *name, where_t *w) {
   api.print_error("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)\n", name, l->bytes,
                   l->objects);
   print_long(heapscope_leaks_report(l));
+  lc_emit_extras(l); /* JSON, GitHub annotations, leak profile */
   leak_location(l, w);
   heapscope_leaks_ignore(l);
 }
