@@ -89,8 +89,7 @@ static void read_report_config(void) {
  *
  * These are the outputs besides the text report (plus the leak profile);
  * the CMocka adapter calls this too, after handing the text to CMocka. */
-void lc_emit_extras(heapscope_leaks_t *l) {
-  static int json_pid; /* the process that last wrote HEAPSCOPE_REPORT_PATH */
+static void emit_github(heapscope_leaks_t *l) {
   hs_strbuf_t ci = {0};
   if (lc_config.report_format == LC_REPORT_GITHUB && !lc_config.log_from_lsan) {
     hs__runtime_enter();
@@ -105,6 +104,11 @@ void lc_emit_extras(heapscope_leaks_t *l) {
     if (n) hs__write_all(2, ci.data, n);
     hs__sb_free(&ci);
   }
+}
+
+static void emit_json_and_profile(heapscope_leaks_t *l) {
+  static int json_pid; /* the process that last wrote HEAPSCOPE_REPORT_PATH */
+  hs_strbuf_t ci = {0};
   if (lc_config.report_format == LC_REPORT_JSON) {
     hs__runtime_enter();
     lc_format_json(l, &ci);
@@ -142,6 +146,11 @@ void lc_emit_extras(heapscope_leaks_t *l) {
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
 }
 
+void lc_emit_extras(heapscope_leaks_t *l) {
+  emit_github(l);
+  emit_json_and_profile(l);
+}
+
 /* The report goes to stderr, or to LOG_PATH.PID when a log path is set; in
  * that case stderr gets one line that CTest's memcheck parser does not
  * count, so each leak is one defect, not two. */
@@ -157,6 +166,7 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
       fd = 2;
     }
   }
+  emit_github(l); /* annotations lead, the text follows */
   if (title && fd == 2) hs__write_all(2, title, strlen(title));
   hs__write_all(fd, text, strlen(text));
   if (fd != 2) {
@@ -164,7 +174,7 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
     hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
                l->bytes, l->objects, path);
   }
-  lc_emit_extras(l);
+  emit_json_and_profile(l);
 }
 
 /* After core's constructor (101): the allocator and profiler are up. */
