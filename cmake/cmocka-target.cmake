@@ -5,7 +5,7 @@ if(cmocka_FOUND AND NOT TARGET cmocka::cmocka)
   if(TARGET cmocka)
     add_library(cmocka::cmocka ALIAS cmocka)
   elseif(CMOCKA_LIBRARY)
-    add_library(cmocka::cmocka UNKNOWN IMPORTED)
+    add_library(cmocka::cmocka UNKNOWN IMPORTED GLOBAL)
     set_target_properties(cmocka::cmocka PROPERTIES
       IMPORTED_LOCATION "${CMOCKA_LIBRARY}"
       INTERFACE_INCLUDE_DIRECTORIES "${CMOCKA_INCLUDE_DIR}")
