@@ -86,11 +86,23 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
     *(void **)head = s->freelist;
     s->freelist = head;
     s->allocated--;
-    if (s->allocated == 0) {
+    /* Internal spans stay with the internal heap: if their pages went back
+     * to the page heap, a dangling pointer the program keeps to a freed
+     * runtime object (a freed heapscope_leaks_t) could point into a user
+     * block carved there later and hide that block's leak. */
+    if (s->allocated == 0 && s->kind != HS_SPAN_INTERNAL) {
       if (s->in_list) unlink_span(s);
       c->span_count--;
       s->next = empty;
       empty = s;
+    } else if (s->allocated == 0) {
+      /* An empty internal span: give its pages' memory back but keep the
+       * addresses (and start carving afresh, since the free list lived in
+       * the released pages). */
+      hs__os_release((void *)s->start, s->npages << HS_PAGE_SHIFT);
+      s->freelist = NULL;
+      s->carve = s->start;
+      if (!s->in_list) push_span(c, s);
     } else if (!s->in_list) {
       push_span(c, s);
     }

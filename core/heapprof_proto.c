@@ -307,9 +307,12 @@ static uint64_t location(builder_t *b, uintptr_t pc, uint32_t epoch) {
   hs_strbuf_t *loc = &b->msg;
   loc->len = 0;
   pb_uint(loc, 1, e->val);
-  if (m) {
+  /* A module first seen after build() counted them (a dlopen racing with
+   * the dump) gets no Mapping message, so its locations name none: pprof
+   * rejects a mapping_id without a mapping. */
+  if (m && m->index < b->nmods) {
     pb_uint(loc, 2, (uint64_t)m->index + 1);
-    if (m->index < b->nmods) b->mod_used[m->index] = 1;
+    b->mod_used[m->index] = 1;
   }
   pb_uint(loc, 3, pc ? pc - 1 : 0);
   frames_t f = {b, loc, 0};

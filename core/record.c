@@ -188,6 +188,10 @@ alloc_and_record(size_t n, size_t align, bool zero, void *frame) {
   p = align > HS_MIN_ALIGN ? hs__alloc_aligned(align, n) : hs__alloc(n);
   if (!p) return NULL;
   if (zero) memset(p, 0, n);
+  /* The free-list link left in the first word would read as a pointer to
+   * the next free (soon allocated) block: leaked blocks would look indirect
+   * and a stale link in a live block could hide a real leak. */
+  else if (n >= sizeof(void *)) *(void **)p = NULL;
   if (atomic_load_explicit(&hs__recording, memory_order_relaxed)) record_alloc(p, n, frame);
   return p;
 }

@@ -30,15 +30,6 @@ static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   }
 }
 
-/* Zero the stack below us so that stale pointers left in dead frames (the
- * test that just returned) cannot be mistaken for references by frames we
- * push during the check. */
-static HS_NOINLINE void scrub_stack(void) {
-  volatile char pad[32 << 10];
-  memset((char *)pad, 0, sizeof pad);
-  __asm__ volatile("" ::"r"(pad) : "memory");
-}
-
 static int cmp_addr(const void *a, const void *b) {
   const lc_object_t *x = a, *y = b;
   return x->addr < y->addr ? -1 : x->addr > y->addr;
@@ -181,11 +172,32 @@ static void choose_roots(heapscope_mode_t mode, lc_roots_t *roots) {
   }
 }
 
-static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
+/* The calling thread as a root: its stack from the frame of whoever called
+ * the public entry point upward, and the callee-saved registers as they
+ * were at that call. Our own frames are never scanned: they are pushed over
+ * the dead frames of the code that just ran (a test that returned), and
+ * their unwritten slots would hand stale copies of its pointers to the
+ * marker. At exit no stack at all (caller NULL): main has returned or called
+ * exit, so what only the exit path's frames point to was never freed
+ * (gperftools users complained of locals in main hiding leaks, #384). */
+typedef struct caller {
+  uintptr_t sp;
+  uintptr_t regs[6];
+} caller_t;
+
+#define CAPTURE_CALLER(c)                                                             \
+  do {                                                                                \
+    (c).sp = (uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *);              \
+    __asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"   \
+                     "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"     \
+                     :                                                                \
+                     : "r"((c).regs)                                                  \
+                     : "memory");                                                     \
+  } while (0)
+
+static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const caller_t *caller) {
   if (!atomic_load(&hs__recording)) return NULL;
   if (hs__live_since(gen) == 0) return NULL;
-  scrub_stack();
-  __builtin_unwind_init(); /* callee-saved registers onto our stack */
   lc_roots_t roots;
   choose_roots(mode, &roots);
 
@@ -193,14 +205,20 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode) {
   lc_thread_t self;
   memset(&self, 0, sizeof self);
   self.tid = hs__gettid();
-  self.sp = (uintptr_t)__builtin_frame_address(0);
+  /* Static TLS and the TCB are always roots; the stack only if asked. */
+  self.sp = caller ? caller->sp : 0;
   self.tp = (uintptr_t)pthread_self();
+  if (caller) {
+    self.nregs = 6;
+    for (int r = 0; r < 6; r++) self.regs[r] = caller->regs[r];
+  }
   lc_vec_push(&threads, &self);
 
   lc_vec_t objs = {.elem = sizeof(lc_object_t)};
   lc_vec_t segments = {.elem = sizeof(lc_range_t)};
   hs__runtime_enter();
   if (roots.globals || roots.system_globals) lc_gather_segments(&segments);
+  roots.tls_below_tp = lc_static_tls_extent();
   hs__lock(&hs__pageheap_lock); /* span structures stay still while stopped */
   lc_stop_world(&threads);
   collect_t c = {NULL, gen, true, 0};
@@ -238,16 +256,24 @@ HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
   return s;
 }
 
-HS_EXPORT heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
+HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
                                                    heapscope_mode_t mode) {
   if (!s) return NULL;
-  return leaks_from(s->generation, mode);
+  caller_t c;
+  CAPTURE_CALLER(c);
+  return leaks_from(s->generation, mode, &c);
 }
 
 uint32_t lc_whole_program_gen = 0;
 
-HS_EXPORT heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode) {
-  return leaks_from(lc_whole_program_gen, mode);
+HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode) {
+  caller_t c;
+  CAPTURE_CALLER(c);
+  return leaks_from(lc_whole_program_gen, mode, &c);
+}
+
+heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode) {
+  return leaks_from(lc_whole_program_gen, mode, NULL);
 }
 
 HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {

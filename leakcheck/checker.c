@@ -9,6 +9,7 @@
  * A clean exit costs nothing extra: no sleep, no symbolization. */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,6 +38,11 @@ static const struct {
 
 HS_EXPORT int heapscope_parse_mode(const char *name, heapscope_mode_t *out) {
   if (!name) return -EINVAL;
+  /* gperftools' README said HEAPCHECK=1 means normal; people type it. */
+  if (!strcmp(name, "1") || !strcmp(name, "true")) {
+    if (out) *out = HEAPSCOPE_MODE_NORMAL;
+    return 0;
+  }
   for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
     if (!strcmp(name, modes[i].name)) {
       if (out) *out = modes[i].mode;
@@ -184,15 +190,47 @@ __attribute__((constructor(102))) static void leakcheck_init(void) {
   if (!hc || !*hc) return;
   heapscope_mode_t mode;
   if (heapscope_parse_mode(hc, &mode) != 0) {
-    hs__errorf("invalid HEAPCHECK='%s' (valid modes: minimal, normal, strict, draconian, as-is, local)", hc);
+    hs__errorf("invalid HEAPCHECK='%s' (valid modes: minimal, normal, strict, draconian, as-is, "
+               "local; 1 or true mean normal)", hc);
     _exit(2);
   }
   lc_config.mode = mode;
   read_report_config();
   lc_suppressions_load();
-  /* minimal: what was allocated before the checker started is never
-   * reported (gperftools: "starts as late as possible"). */
+  /* minimal: until main starts (see __libc_start_main below); this covers
+   * a statically linked runtime, whose start hook may not be used. */
   if (mode == HEAPSCOPE_MODE_MINIMAL) lc_whole_program_gen = heapscope_snapshot().generation;
+}
+
+/* HEAPCHECK=minimal: what the program allocates before main (its
+ * constructors included) is never reported (gperftools: "you can leak some
+ * memory in your initialization routines (that run before main())"). The
+ * runtime's constructor runs before the program's, so the generation is
+ * bumped when main starts: glibc's __libc_start_main runs the program's
+ * constructors and then calls main, here through a trampoline. Other modes
+ * pass main through untouched. */
+typedef int (*main_fn)(int, char **, char **);
+typedef int (*start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
+                             void (*)(void), void *);
+static main_fn program_main;
+
+static int minimal_main(int argc, char **argv, char **envp) {
+  lc_whole_program_gen = heapscope_snapshot().generation;
+  return program_main(argc, argv, envp);
+}
+
+HS_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+                                void (*fini)(void), void (*rtld_fini)(void), void *stack_end) {
+  start_main_fn real = (start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+  if (!real) {
+    hs__errorf("cannot find glibc's __libc_start_main");
+    _exit(127);
+  }
+  if (lc_config.mode == HEAPSCOPE_MODE_MINIMAL) {
+    program_main = main;
+    main = minimal_main;
+  }
+  return real(main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 HS_EXPORT long heapscope_check_now(void) {
@@ -211,7 +249,7 @@ __attribute__((destructor(101))) static void exit_check(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
   if (getpid() != main_pid && !hs__env_bool("HEAPSCOPE_CHECK_CHILDREN", false)) return;
-  heapscope_leaks_t *l = heapscope_leaks_all(mode);
+  heapscope_leaks_t *l = lc_leaks_at_exit(mode);
   if (!l) return;
   lc_emit_report(l, NULL);
   heapscope_leaks_free(l);

@@ -39,6 +39,7 @@ void lc_resume_world(void);
 
 /* ---- marking (leakcheck/scan.c) ---- */
 typedef struct lc_roots {
+  size_t tls_below_tp; /* extent of static TLS below the thread pointer */
   bool globals;        /* writable segments of loaded ELF objects */
   bool system_globals; /* those of system libraries only (draconian) */
   bool threads;        /* stacks, registers and static TLS of live threads */
@@ -51,6 +52,9 @@ typedef struct lc_range {
   bool system;   /* a system library's data (libc's stdio buffers...) */
 } lc_range_t;
 void lc_gather_segments(lc_vec_t *segments); /* before stopping the world */
+/* How far below the thread pointer the static TLS blocks reach (the same
+ * for every thread). Before stopping the world. */
+size_t lc_static_tls_extent(void);
 void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
              uint32_t cand_gen, size_t cand_count);
 void lc_clear_marks(void);
@@ -83,6 +87,9 @@ bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, s
                            size_t objects);
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
+/* The exit-time check: like heapscope_leaks_all, but the exiting thread's
+ * stack is not a root. */
+heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
 /* Only the machine outputs (GitHub annotations, JSON, leak profile). */

@@ -22,7 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-extern void _dl_get_tls_static_info(size_t *sizep, size_t *alignp);
+#include <link.h>
+#include <pthread.h>
 
 bool lc_vec_push(lc_vec_t *v, const void *item) {
   if (v->len == v->cap) {
@@ -48,32 +49,81 @@ void lc_vec_free(lc_vec_t *v) {
 }
 
 
+/* Blocks without a record, visited once each: only when recording started
+ * late (heapscope_start_recording), so blocks allocated before may still
+ * hold the only pointers to recorded ones. Open addressing on mmap. */
+typedef struct visited {
+  uintptr_t *slots;
+  size_t cap, len;
+} visited_t;
+
+static bool visit_once(visited_t *v, uintptr_t a) {
+  if (v->len * 2 >= v->cap) {
+    size_t ncap = v->cap ? v->cap * 2 : 4096;
+    uintptr_t *ns = hs__os_map(ncap * sizeof *ns);
+    if (!ns) return false;
+    for (size_t i = 0; i < v->cap; i++) {
+      uintptr_t x = v->slots[i];
+      if (!x) continue;
+      size_t h = (x >> 4) * 0x9e3779b97f4a7c15ull & (ncap - 1);
+      while (ns[h]) h = (h + 1) & (ncap - 1);
+      ns[h] = x;
+    }
+    if (v->slots) hs__os_unmap(v->slots, v->cap * sizeof *v->slots);
+    v->slots = ns;
+    v->cap = ncap;
+  }
+  size_t h = (a >> 4) * 0x9e3779b97f4a7c15ull & (v->cap - 1);
+  while (v->slots[h]) {
+    if (v->slots[h] == a) return false;
+    h = (h + 1) & (v->cap - 1);
+  }
+  v->slots[h] = a;
+  v->len++;
+  return true;
+}
+
 typedef struct marker {
   lc_vec_t work;       /* lc_range_t: blocks to scan */
+  visited_t unrecorded;
   uint32_t cand_gen;   /* candidates: born at >= cand_gen, not ignored */
   size_t remaining;    /* candidates not yet marked */
 } marker_t;
 
-/* The block containing v, if it is a live recorded user block. */
-static hs_rec_t *block_of(uintptr_t v, uintptr_t *start, size_t *scan_len) {
+/* The block containing v, if it is a live recorded user block. When
+ * recording started late, an unrecorded block is queued for scanning
+ * (once) and NULL returned. */
+static hs_rec_t *block_of(marker_t *m, uintptr_t v, uintptr_t *start, size_t *scan_len) {
   hs_span_t *s = hs__pagemap_get(v);
   if (!s) return NULL;
   uintptr_t off = v - s->start;
   if (off >= (s->npages << HS_PAGE_SHIFT)) return NULL;
   if (s->kind == HS_SPAN_SMALL) {
-    hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
-    if (!recs) return NULL;
     uint32_t cls = s->sizeclass;
     uint32_t idx = hs__obj_index(cls, off);
-    if (idx >= hs__classes[cls].objects || !recs[idx].bucket) return NULL;
+    if (idx >= hs__classes[cls].objects) return NULL;
     *start = s->start + (uintptr_t)idx * hs__classes[cls].size;
-    *scan_len = recs[idx].size;
-    return &recs[idx];
+    hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
+    if (recs && recs[idx].bucket) {
+      *scan_len = recs[idx].size;
+      return &recs[idx];
+    }
+    if (!hs__records_complete && *start < s->carve && visit_once(&m->unrecorded, *start)) {
+      lc_range_t rg = {*start, *start + hs__classes[cls].size, false};
+      lc_vec_push(&m->work, &rg);
+    }
+    return NULL;
   }
-  if (s->kind == HS_SPAN_LARGE && s->large_rec.bucket && v >= s->carve) {
+  if (s->kind == HS_SPAN_LARGE && v >= s->carve) {
     *start = s->carve;
-    *scan_len = s->large_size;
-    return &s->large_rec;
+    if (s->large_rec.bucket) {
+      *scan_len = s->large_size;
+      return &s->large_rec;
+    }
+    if (!hs__records_complete && visit_once(&m->unrecorded, *start)) {
+      lc_range_t rg = {*start, *start + s->large_size, false};
+      lc_vec_push(&m->work, &rg);
+    }
   }
   return NULL;
 }
@@ -82,7 +132,7 @@ static void mark_word(marker_t *m, uintptr_t v) {
   if (v < 4096 || (v >> 47)) return;
   uintptr_t start;
   size_t len;
-  hs_rec_t *r = block_of(v, &start, &len);
+  hs_rec_t *r = block_of(m, v, &start, &len);
   if (!r || (r->gen & HS_REC_MARK)) return;
   r->gen |= HS_REC_MARK;
   if ((r->gen & HS_REC_GEN_MASK) >= m->cand_gen && !(r->gen & HS_REC_IGNORED) && m->remaining)
@@ -120,6 +170,29 @@ static void segment_cb(uintptr_t lo, uintptr_t hi, const char *path, void *ctx) 
  * hold: the segment list is gathered before the world stops. */
 void lc_gather_segments(lc_vec_t *segments) {
   hs__for_each_writable_segment(segment_cb, segments);
+}
+
+/* Each module's static TLS block sits at a fixed distance below the thread
+ * pointer in every thread; the calling thread's block addresses (from
+ * dl_iterate_phdr) give those distances exactly. Scanning a guessed size
+ * instead strayed into neighbouring anonymous mappings (the kernel merges
+ * them), such as the page heap's span structs, whose start fields point at
+ * the first block of every span and hid those blocks' leaks. */
+static int tls_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
+  size_t *extent = ctx;
+  if (size < offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(void *) || !info->dlpi_tls_data)
+    return 0;
+  uintptr_t tp = (uintptr_t)pthread_self();
+  uintptr_t block = (uintptr_t)info->dlpi_tls_data;
+  if (block >= tp || tp - block > ((size_t)1 << 20)) return 0; /* dynamic TLS */
+  if (tp - block > *extent) *extent = tp - block;
+  return 0;
+}
+
+size_t lc_static_tls_extent(void) {
+  size_t extent = 0;
+  dl_iterate_phdr(tls_cb, &extent);
+  return extent;
 }
 
 /* /proc/self/maps, read into an mmap'd buffer: the end of the mapping
@@ -171,18 +244,17 @@ static uintptr_t maps_find(const maps_t *mp, uintptr_t addr, uintptr_t *lo_out) 
 
 static uintptr_t maps_end_of(const maps_t *mp, uintptr_t addr) { return maps_find(mp, addr, NULL); }
 
-static void scan_thread(marker_t *m, const maps_t *mp, const lc_thread_t *t, size_t tls_size) {
+static void scan_thread(marker_t *m, const maps_t *mp, const lc_thread_t *t, size_t tls_below) {
   for (int r = 0; r < t->nregs; r++) mark_word(m, t->regs[r]);
   uintptr_t lo = t->sp >= 128 ? t->sp - 128 : t->sp; /* x86-64 red zone */
-  uintptr_t hi = maps_end_of(mp, t->sp);
+  uintptr_t hi = t->sp ? maps_end_of(mp, t->sp) : 0; /* sp 0: stack not a root */
   if (hi) scan_range(m, lo, hi);
-  if (t->tp && tls_size) {
-    /* Static TLS sits below the thread pointer, the TCB (struct pthread,
-     * with pthread_setspecific's values) above it. tls_size includes the
-     * loader's surplus, which may reach below the block's own mapping. */
+  if (t->tp) {
+    /* Static TLS below the thread pointer, the TCB (struct pthread, with
+     * pthread_setspecific's values) above it. */
     uintptr_t map_lo = 0;
     uintptr_t map_hi = maps_find(mp, t->tp, &map_lo);
-    uintptr_t tls_lo = t->tp - tls_size;
+    uintptr_t tls_lo = t->tp - tls_below;
     uintptr_t tcb_hi = t->tp + 2304; /* sizeof(struct pthread), glibc 2.36 x86-64 */
     if (map_hi) {
       if (tls_lo < map_lo && !maps_end_of(mp, tls_lo)) tls_lo = map_lo;
@@ -210,15 +282,13 @@ void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
   m.remaining = cand_count;
   maps_t mp;
   maps_load(&mp);
-  size_t tls_size = 0, tls_align = 0;
-  _dl_get_tls_static_info(&tls_size, &tls_align);
 
   /* Ignored objects first: they are roots in every mode. */
   hs__for_each_live(0, ignored_cb, &m);
   drain(&m);
   if (roots->threads && m.remaining) {
     for (size_t i = 0; i < threads->len && m.remaining; i++)
-      scan_thread(&m, &mp, &LC_AT(threads, lc_thread_t, i), tls_size);
+      scan_thread(&m, &mp, &LC_AT(threads, lc_thread_t, i), roots->tls_below_tp);
   }
   for (size_t i = 0; i < segments->len && m.remaining; i++) {
     lc_range_t rg = LC_AT(segments, lc_range_t, i);
@@ -227,6 +297,7 @@ void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
     drain(&m);
   }
   lc_vec_free(&m.work);
+  if (m.unrecorded.slots) hs__os_unmap(m.unrecorded.slots, m.unrecorded.cap * sizeof(uintptr_t));
   if (mp.text) hs__os_unmap(mp.text, mp.cap);
 }
 

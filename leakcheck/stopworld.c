@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_THREADS 4096
@@ -73,6 +74,77 @@ static int choose_signal(void) {
   return sig;
 }
 
+/* Read a small /proc file into buf (NUL-terminated); length or -1. */
+static int read_proc(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n < 0) return -1;
+  buf[n] = 0;
+  return (int)n;
+}
+
+static unsigned long long parse_hex(const char *s) {
+  unsigned long long v = 0;
+  if (s[0] == '0' && s[1] == 'x') s += 2;
+  for (;; s++) {
+    int d = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+    if (d < 0) return v;
+    v = v * 16 + (unsigned)d;
+  }
+}
+
+/* Does thread tid block sig? (SigBlk in /proc/self/task/TID/status.) */
+static bool blocks_signal(int tid, int sig) {
+  char path[64], buf[2048];
+  hs__snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+  if (read_proc(path, buf, sizeof buf) < 0) return false;
+  const char *p = strstr(buf, "SigBlk:");
+  if (!p) return false;
+  unsigned long long mask = parse_hex(p + 7 + strspn(p + 7, " \t"));
+  return (mask >> (sig - 1)) & 1;
+}
+
+/* In rt_sigtimedwait (sigwait, sigwaitinfo), a thread's blocked set omits
+ * the signals it waits for, so /proc shows them unblocked: our signal would
+ * be returned to the program by sigwait instead of running our handler. */
+static bool in_sigwait(int tid) {
+  char path[64], buf[64];
+  hs__snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  return read_proc(path, buf, sizeof buf) > 0 && !strncmp(buf, "128 ", 4); /* x86-64 */
+}
+
+/* A thread that blocks our signal (a sigwait() loop, say) cannot be paused.
+ * Signalling it anyway would hand sigwait() a signal it never asked for, so
+ * it is left alone; if it sits in a system call, /proc reports its stack
+ * pointer and its stack is still scanned (its static TLS and TCB lie in the
+ * same mapping, above the stack). */
+static bool unstoppable_thread(int tid, lc_thread_t *t) {
+  char path[64], buf[512];
+  hs__snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  /* "running" means it is between system calls; such threads are usually
+   * about to block (in sigwait), so give them a moment. */
+  for (int tries = 0;; tries++) {
+    if (read_proc(path, buf, sizeof buf) <= 0) return false;
+    if (buf[0] >= '0' && buf[0] <= '9') break;
+    if (tries == 50) return false;
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  /* "NR arg1 ... arg6 SP PC" */
+  const char *p = buf;
+  for (int field = 0; field < 7 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  if (!p) return false;
+  memset(t, 0, sizeof *t);
+  t->tid = tid;
+  t->sp = (uintptr_t)parse_hex(p);
+  return t->sp != 0;
+}
+
 struct linux_dirent64 {
   uint64_t d_ino;
   int64_t d_off;
@@ -108,6 +180,14 @@ int lc_stop_world(lc_vec_t *threads) {
         int tid = 0;
         for (const char *c = d->d_name; *c; c++) tid = tid * 10 + (*c - '0');
         if (tid == self) continue;
+        if (in_sigwait(tid) || blocks_signal(tid, stop_signal)) {
+          lc_thread_t t;
+          if (unstoppable_thread(tid, &t)) lc_vec_push(threads, &t);
+          else
+            hs__errorf("thread %d blocks signal %d and is running: its stack is not scanned "
+                       "(HEAPSCOPE_STOP_SIGNAL picks another signal)", tid, stop_signal);
+          continue;
+        }
         if (syscall(SYS_tgkill, pid, tid, stop_signal) == 0) sent++;
       }
     }
