@@ -33,6 +33,8 @@ bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comm
 static prof_config_t cfg;
 static char prefix[4096];
 static _Atomic int running;
+static bool holds_recording; /* this profiler's use of recording */
+extern bool hs__heapprof_early_user;
 static _Atomic int dump_count;
 static hs_lock_t dump_lock;
 static bool use_pid;
@@ -320,7 +322,9 @@ static void start(const char *p) {
   high_water = 0;
   last_time = hs__now_ns();
   warned_unwritable = false;
-  hs__recording_start();
+  if (hs__heapprof_early_user) hs__heapprof_early_user = false; /* ours already */
+  else if (!holds_recording) hs__recording_start();
+  holds_recording = true;
   atomic_store(&running, 1);
   /* gperftools dumps at exit whenever the profiler is running, however it
    * was started (HeapProfileEndWriter). */
@@ -342,7 +346,14 @@ HS_EXPORT void HeapProfilerStart(const char *p) {
 HS_EXPORT int IsHeapProfilerRunning(void) { return atomic_load(&running); }
 bool hs__heapprof_running(void) { return atomic_load_explicit(&running, memory_order_relaxed); }
 
-HS_EXPORT void HeapProfilerStop(void) { atomic_store(&running, 0); }
+/* Stops dumping and, unless the leak checker still needs them, recording:
+ * a stopped profiler costs nothing afterwards. */
+HS_EXPORT void HeapProfilerStop(void) {
+  if (atomic_exchange(&running, 0) && holds_recording) {
+    holds_recording = false;
+    hs__recording_stop();
+  }
+}
 
 HS_EXPORT void HeapProfilerDump(const char *reason) {
   dump(reason ? reason : "explicit dump", true);

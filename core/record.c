@@ -31,14 +31,37 @@ HS_TLS int hs__disabled_depth;
 
 void *hs__realloc_plain(void *p, size_t n);
 
+/* Recording is on while anyone needs it: the leak checker (HEAPCHECK, or
+ * heapscope_start_recording) and the heap profiler each hold one use. */
+static _Atomic int recording_users;
+bool hs__heapprof_early_user; /* HEAPPROFILE's use, taken at the first malloc */
+
 void hs__recording_start(void) {
-  if (atomic_exchange(&hs__recording, 1) == 0) atomic_fetch_or(&hs__hooked, 1);
+  if (atomic_fetch_add(&recording_users, 1) == 0 && atomic_exchange(&hs__recording, 1) == 0)
+    atomic_fetch_or(&hs__hooked, 1);
+}
+
+/* Once recording is off, frees no longer clear records: forget them all now,
+ * or a later restart would take freed (and reused) blocks for live ones. */
+static void forget_records(void) {
+  hs__lock(&hs__pageheap_lock);
+  for (hs_span_t *s = hs__span_registry(); s; s = s->all_next) {
+    if (!s->npages) continue;
+    hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
+    if (s->kind == HS_SPAN_SMALL && recs)
+      memset(recs, 0, (size_t)hs__classes[s->sizeclass].objects * sizeof *recs);
+    else if (s->kind == HS_SPAN_LARGE)
+      memset(&s->large_rec, 0, sizeof s->large_rec);
+  }
+  hs__unlock(&hs__pageheap_lock);
 }
 
 void hs__recording_stop(void) {
+  if (atomic_fetch_sub(&recording_users, 1) != 1) return;
   if (atomic_exchange(&hs__recording, 0) == 1) {
     atomic_fetch_and(&hs__hooked, ~1);
-    hs__records_complete = false; /* later frees may meet stale records */
+    hs__records_complete = false;
+    forget_records();
   }
 }
 
@@ -55,7 +78,11 @@ void hs__record_early_init(void) {
       hs__sample_bytes = 0;
     }
     hs__records_complete = hs__sample_bytes == 0;
-    hs__recording_start();
+    if (checking) hs__recording_start();
+    if (prof && *prof) {
+      hs__recording_start();
+      hs__heapprof_early_user = true; /* handed to the profiler when it starts */
+    }
   }
 }
 

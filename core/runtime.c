@@ -33,3 +33,8 @@ __attribute__((constructor(101))) static void runtime_init(void) {
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();
 }
+
+/* Referenced by the link options of heapscope::static, so that linking the
+ * static library keeps this file (and its constructor) even though nothing
+ * in the program calls into it. */
+HS_EXPORT void hs__runtime_anchor(void) {}
