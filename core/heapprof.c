@@ -322,6 +322,7 @@ static void start(const char *p) {
   high_water = 0;
   last_time = hs__now_ns();
   warned_unwritable = false;
+  hs__count_buckets = true;
   if (hs__heapprof_early_user) hs__heapprof_early_user = false; /* ours already */
   else if (!holds_recording) hs__recording_start();
   holds_recording = true;

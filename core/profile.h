@@ -65,6 +65,7 @@ extern _Atomic int hs__recording;       /* records are being written */
 extern _Atomic uint32_t hs__generation; /* current generation, from 1 */
 extern bool hs__records_complete;       /* recording since the first malloc */
 extern int64_t hs__sample_bytes;        /* 0 = record every allocation */
+extern bool hs__count_buckets;          /* bucket counters kept (profiler on) */
 void hs__recording_start(void);
 void hs__recording_stop(void);
 /* Live recorded objects born at generation >= gen; exact while fewer than

@@ -24,7 +24,27 @@ _Atomic uint32_t hs__generation = 1;
 bool hs__records_complete;
 int64_t hs__sample_bytes;
 HS_TLS hs_thread_state_t hs__tstate;
-static _Atomic int64_t live_by_gen[HS_GEN_RING];
+/* Live objects per generation, sharded by thread: with one shared counter
+ * every recorded malloc and free of every thread hit the same cache line
+ * (2 threads ran at 4x glibc). A block freed on another thread than the
+ * one that allocated it makes two shards disagree; only the sum counts. */
+#define LIVE_SHARDS 8
+static struct {
+  _Atomic int64_t n[HS_GEN_RING];
+} live_shard[LIVE_SHARDS];
+static _Atomic unsigned next_shard;
+static HS_TLS unsigned my_shard_plus1;
+
+static inline _Atomic int64_t *live_counter(uint32_t gen) {
+  if (HS_UNLIKELY(!my_shard_plus1))
+    my_shard_plus1 = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % LIVE_SHARDS + 1;
+  return &live_shard[my_shard_plus1 - 1].n[gen % HS_GEN_RING];
+}
+
+/* Bucket counters feed heap profiles only; the leak checker reads per-object
+ * records. Skipping them when no profiler runs keeps threads that allocate
+ * from the same stacks from contending on the same bucket. */
+bool hs__count_buckets;
 static HS_TLS int64_t until_sample;
 static HS_TLS uint64_t sample_rng;
 HS_TLS int hs__disabled_depth;
@@ -80,6 +100,7 @@ void hs__record_early_init(void) {
     hs__records_complete = hs__sample_bytes == 0;
     if (checking) hs__recording_start();
     if (prof && *prof) {
+      hs__count_buckets = true;
       hs__recording_start();
       hs__heapprof_early_user = true; /* handed to the profiler when it starts */
     }
@@ -152,17 +173,19 @@ static void record_alloc(void *p, size_t n, void *frame) {
   }
   uint32_t id = hs__depot_intern_hashed(pcs, depth, hash);
   hs__tstate.in_runtime--;
-  hs_bucket_t *b = hs__depot_get(id);
-  if (!b) return;
-  atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&b->alloc_bytes, n, memory_order_relaxed);
+  if (!id) return;
+  if (hs__count_buckets) {
+    hs_bucket_t *b = hs__depot_get(id);
+    atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->alloc_bytes, n, memory_order_relaxed);
+  }
   uint32_t gen = atomic_load_explicit(&hs__generation, memory_order_relaxed);
   r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   bool from_loader = pcs[0] >= hs__ldso_lo && pcs[0] < hs__ldso_hi;
   r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);
   atomic_store_explicit((_Atomic uint32_t *)&r->bucket, id, memory_order_release);
   bump_max_gen(s, gen);
-  atomic_fetch_add_explicit(&live_by_gen[gen % HS_GEN_RING], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
   hs__heapprof_on_alloc(n);
 }
 
@@ -189,13 +212,14 @@ static size_t record_free(void *p, hs_span_t *s) {
     return 0;
   }
   size_t size = s->kind == HS_SPAN_LARGE ? s->large_size : r->size;
-  hs_bucket_t *b = hs__depot_get(id);
-  if (b) {
-    atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->free_bytes, size, memory_order_relaxed);
+  if (hs__count_buckets) {
+    hs_bucket_t *b = hs__depot_get(id);
+    if (b) {
+      atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&b->free_bytes, size, memory_order_relaxed);
+    }
   }
-  atomic_fetch_sub_explicit(&live_by_gen[(r->gen & HS_REC_GEN_MASK) % HS_GEN_RING], 1,
-                            memory_order_relaxed);
+  atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
   r->bucket = 0;
   r->gen = HS_REC_FREED;
   hs__heapprof_on_free(size);
@@ -260,8 +284,9 @@ uint64_t hs__live_since(uint32_t gen) {
   if (gen > now) return 0;
   if (now - gen >= HS_GEN_RING) return UINT64_MAX;
   int64_t sum = 0;
-  for (uint32_t g = gen; g <= now; g++)
-    sum += atomic_load_explicit(&live_by_gen[g % HS_GEN_RING], memory_order_relaxed);
+  for (int sh = 0; sh < LIVE_SHARDS; sh++)
+    for (uint32_t g = gen; g <= now; g++)
+      sum += atomic_load_explicit(&live_shard[sh].n[g % HS_GEN_RING], memory_order_relaxed);
   return sum > 0 ? (uint64_t)sum : 0;
 }
 
