@@ -30,16 +30,41 @@ static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   }
 }
 
-static int cmp_addr(const void *a, const void *b) {
-  const lc_object_t *x = a, *y = b;
-  return x->addr < y->addr ? -1 : x->addr > y->addr;
+/* Leaked blocks sorted by address, for lc_find_object. LSD radix sort on
+ * address bits 4..51 (blocks are 16-byte aligned, user space is 47 bits):
+ * a million leaks sort in milliseconds, where qsort's comparison calls took
+ * a third of the report's time. */
+static void sort_by_addr(lc_vec_t *objs) {
+  size_t n = objs->len;
+  if (n < 2) return;
+  lc_object_t *a = (lc_object_t *)objs->data;
+  lc_object_t *tmp = hs__os_map(n * sizeof *tmp);
+  if (!tmp) return;
+  for (int shift = 4; shift < 52; shift += 8) {
+    size_t count[257] = {0};
+    for (size_t i = 0; i < n; i++) count[((a[i].addr >> shift) & 0xff) + 1]++;
+    if (count[((a[0].addr >> shift) & 0xff) + 1] == n) continue; /* one bucket */
+    for (int k = 0; k < 256; k++) count[k + 1] += count[k];
+    for (size_t i = 0; i < n; i++) tmp[count[(a[i].addr >> shift) & 0xff]++] = a[i];
+    lc_object_t *t = a;
+    a = tmp;
+    tmp = t;
+  }
+  if (a != (lc_object_t *)objs->data) {
+    memcpy(objs->data, a, n * sizeof *a);
+    tmp = a;
+  }
+  hs__os_unmap(tmp, n * sizeof *tmp);
 }
 
-static int cmp_group(const void *a, const void *b) {
-  const lc_object_t *x = a, *y = b;
-  int dx = !!(x->flags & LC_DIRECT), dy = !!(y->flags & LC_DIRECT);
-  if (dx != dy) return dy - dx;
-  return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
+/* The leaked block containing v; a range check first, since most words
+ * scanned in leaked blocks are not pointers at all. */
+static long find_leaked(const lc_vec_t *objs, uintptr_t v) {
+  if (!objs->len) return -1;
+  const lc_object_t *first = &LC_AT(objs, lc_object_t, 0);
+  const lc_object_t *last = &LC_AT(objs, lc_object_t, objs->len - 1);
+  if (v < first->addr || v >= last->addr + last->size + 16) return -1;
+  return lc_find_object(objs, v);
 }
 
 /* Direct leaks are not pointed to by any other leaked object; indirect ones
@@ -51,7 +76,7 @@ static void flood(lc_vec_t *objs, size_t from, lc_vec_t *stack) {
     size_t i = LC_AT(stack, size_t, --stack->len);
     lc_object_t *o = &LC_AT(objs, lc_object_t, i);
     for (uintptr_t p = o->addr; p + 8 <= o->addr + o->size; p += 8) {
-      long j = lc_find_object(objs, *(uintptr_t *)p);
+      long j = find_leaked(objs, *(uintptr_t *)p);
       if (j < 0 || (size_t)j == i) continue;
       lc_object_t *t = &LC_AT(objs, lc_object_t, j);
       if (t->flags & (LC_REACHED | LC_DIRECT)) continue;
@@ -63,11 +88,11 @@ static void flood(lc_vec_t *objs, size_t from, lc_vec_t *stack) {
 }
 
 static void classify(lc_vec_t *objs) {
-  qsort(objs->data, objs->len, sizeof(lc_object_t), cmp_addr);
+  sort_by_addr(objs);
   for (size_t i = 0; i < objs->len; i++) {
     lc_object_t *o = &LC_AT(objs, lc_object_t, i);
     for (uintptr_t p = o->addr; p + 8 <= o->addr + o->size; p += 8) {
-      long j = lc_find_object(objs, *(uintptr_t *)p);
+      long j = find_leaked(objs, *(uintptr_t *)p);
       if (j >= 0 && (size_t)j != i) LC_AT(objs, lc_object_t, j).flags |= LC_POINTED;
     }
   }
@@ -96,34 +121,42 @@ static int cmp_groups_out(const void *a, const void *b) {
   return x->objects < y->objects ? 1 : x->objects > y->objects ? -1 : 0;
 }
 
+/* Groups are (stack bucket, direct or not); objects are counted into them
+ * through a bucket-indexed table instead of being sorted. */
 static lc_leaks_t *build_result(lc_vec_t *objs) {
-  qsort(objs->data, objs->len, sizeof(lc_object_t), cmp_group);
+  uint32_t max_id = hs__depot_max_id();
+  size_t table_bytes = ((size_t)max_id + 1) * 2 * sizeof(uint32_t);
+  uint32_t *group_of = hs__os_map(table_bytes); /* index + 1, 0 = none */
+  if (!group_of) return NULL;
   size_t ngroups = 0;
-  for (size_t i = 0; i < objs->len; i++)
-    if (i == 0 || cmp_group(&LC_AT(objs, lc_object_t, i - 1), &LC_AT(objs, lc_object_t, i)))
-      ngroups++;
-  lc_leaks_t *l = hs__arena_alloc(sizeof *l);
-  if (!l) return NULL;
-  l->pub.groups = hs__arena_alloc((ngroups ? ngroups : 1) * sizeof *l->pub.groups);
-  if (!l->pub.groups) {
-    hs__arena_free(l);
-    return NULL;
-  }
-  size_t g = (size_t)-1;
   for (size_t i = 0; i < objs->len; i++) {
     lc_object_t *o = &LC_AT(objs, lc_object_t, i);
-    if (i == 0 || cmp_group(&LC_AT(objs, lc_object_t, i - 1), o)) {
-      g++;
-      heapscope_leak_group_t *grp = &l->pub.groups[g];
-      hs_bucket_t *b = hs__depot_get(o->bucket);
+    uint32_t *slot = &group_of[(size_t)(o->bucket <= max_id ? o->bucket : 0) * 2 +
+                               ((o->flags & LC_DIRECT) != 0)];
+    if (!*slot) *slot = (uint32_t)++ngroups;
+  }
+  lc_leaks_t *l = hs__arena_alloc(sizeof *l);
+  if (l) l->pub.groups = hs__arena_alloc((ngroups ? ngroups : 1) * sizeof *l->pub.groups);
+  if (!l || !l->pub.groups) {
+    hs__arena_free(l);
+    hs__os_unmap(group_of, table_bytes);
+    return NULL;
+  }
+  for (size_t i = 0; i < objs->len; i++) {
+    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
+    uint32_t id = o->bucket <= max_id ? o->bucket : 0;
+    heapscope_leak_group_t *grp =
+        &l->pub.groups[group_of[(size_t)id * 2 + ((o->flags & LC_DIRECT) != 0)] - 1];
+    if (!grp->objects) {
+      hs_bucket_t *b = hs__depot_get(id);
       grp->direct = (o->flags & LC_DIRECT) != 0;
       grp->depth = b ? b->depth : 0;
       grp->pcs = b ? b->pcs : NULL;
     }
-    heapscope_leak_group_t *grp = &l->pub.groups[g];
     grp->bytes += o->size;
     grp->objects++;
   }
+  hs__os_unmap(group_of, table_bytes);
   l->pub.group_count = ngroups;
   l->addrs = hs__arena_alloc(objs->len * sizeof *l->addrs);
   if (l->addrs) {
