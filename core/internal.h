@@ -165,8 +165,11 @@ typedef struct hs_span {
 /* Lock-free lookup: the span owning address a, or NULL. */
 hs_span_t *hs__pagemap_get(uintptr_t a);
 bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
-/* Size class of a user small-object page (0 for anything else). */
+/* Size class of a user small-object page (0 for anything else), plus
+ * HS_CLASS_RECORDED when its span keeps per-object records. */
+#define HS_CLASS_RECORDED 0x80u
 uint32_t hs__pagemap_class(uintptr_t a);
+void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
 
 typedef struct hs_heap_stats {
@@ -241,6 +244,10 @@ size_t hs__arena_usable(void *p);
 typedef struct hs_thread_state {
   int in_runtime;           /* nesting depth */
   int in_hook;              /* recording guard */
+  /* Bytes until this thread's next sampled allocation (sampled profiling),
+   * counted down on the malloc fast path; huge when not sampling, 0 in a
+   * new thread so its first malloc takes the slow path and sets it. */
+  int64_t sample_left;
 } hs_thread_state_t;
 extern HS_TLS hs_thread_state_t hs__tstate;
 /* Entering also adds 2 to hs__hooked (a global count; bit 0 is left for
@@ -271,6 +278,11 @@ void hs__allocator_postfork_parent(void);
 void hs__allocator_postfork_child(void);
 
 /* ---- recording hook (core/record.c) ------------------------------------ */
+/* Count n bytes off the sampling budget; true when this allocation must go
+ * to the recording path to be sampled. One TLS subtraction per call. */
+static inline bool hs__sample_due(size_t n) {
+  return HS_UNLIKELY((hs__tstate.sample_left -= (int64_t)n) < 0);
+}
 /* Non-zero when any allocation must go through the recording path. Read on
  * every malloc/free: the only cost recording adds when it is off. */
 extern _Atomic int hs__hooked;

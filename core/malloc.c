@@ -115,6 +115,8 @@ void *hs__alloc_aligned(size_t align, size_t n) {
 
 /* ---- deallocation -------------------------------------------------------- */
 
+void hs__forget_record(void *p, hs_span_t *s);
+
 HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) {
   if (!s || (uintptr_t)p - s->start >= (s->npages << HS_PAGE_SHIFT))
     hs__invalid_free(p, "pointer was not allocated by heapscope");
@@ -122,14 +124,31 @@ HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) {
   case HS_SPAN_LARGE:
     if ((uintptr_t)p != s->carve)
       hs__invalid_free(p, "pointer is inside a block, not its start");
+    if (s->large_rec.bucket) hs__forget_record(p, s); /* a sampled block */
     hs__pageheap_free(s);
     return;
   case HS_SPAN_INTERNAL:
   case HS_SPAN_INTERNAL_LARGE:
     hs__arena_free(p);
     return;
-  case HS_SPAN_SMALL:
-    hs__invalid_free(p, "pointer is inside a block, not its start");
+  case HS_SPAN_SMALL: {
+    uint32_t cls = s->sizeclass;
+    uintptr_t off = (uintptr_t)p - s->start;
+    if ((uintptr_t)hs__obj_index(cls, off) * hs__classes[cls].size != off)
+      hs__invalid_free(p, "pointer is inside a block, not its start");
+    /* A span with records (sampled profiling): clear the block's record. */
+    hs__forget_record(p, s);
+    hs_freelist_t *l = &hs__tcache.lists[cls];
+    if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
+    if (l->len < l->max_len) {
+      *(void **)p = l->head;
+      l->head = p;
+      l->len++;
+      return;
+    }
+    hs__tcache_free_slow(p, cls);
+    return;
+  }
   default:
     hs__invalid_free(p, "block is not allocated (double free?)");
   }
@@ -140,7 +159,9 @@ void hs__dealloc(void *p) {
   /* Fast path: a user small-object page (its class byte is set only while
    * its span belongs to a class) and a 16-byte aligned pointer. */
   uint32_t cls = hs__pagemap_class((uintptr_t)p);
-  if (HS_LIKELY(cls != 0 && ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
+  /* cls >= HS_CLASS_RECORDED: the span keeps records (sampled profiling):
+   * the slow path clears the block's record first. */
+  if (HS_LIKELY(cls != 0 && cls < HS_CLASS_RECORDED && ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
     hs_freelist_t *l = &hs__tcache.lists[cls];
     if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
     if (HS_LIKELY(l->len < l->max_len)) {
@@ -202,7 +223,7 @@ static void *realloc_plain(void *p, size_t n) {
 #define HOOKED() HS_UNLIKELY(atomic_load_explicit(&hs__hooked, memory_order_relaxed))
 
 HS_EXPORT void *malloc(size_t n) {
-  if (HOOKED()) return hs__alloc_recorded(n, 0, false);
+  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, 0, false);
   if (HS_LIKELY(n <= HS_MAX_SMALL)) {
     uint32_t cls = hs__size_to_class(n);
     hs_freelist_t *l = &hs__tcache.lists[cls];
@@ -230,14 +251,14 @@ HS_EXPORT void *calloc(size_t nmemb, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (HOOKED()) return hs__alloc_recorded(n, 0, true);
+  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, 0, true);
   void *p = hs__alloc(n);
   if (p) memset(p, 0, n);
   return p;
 }
 
 HS_EXPORT void *realloc(void *p, size_t n) {
-  if (HOOKED()) return hs__realloc_recorded(p, n);
+  if (HOOKED() || hs__sample_due(n)) return hs__realloc_recorded(p, n);
   if (!p) return hs__alloc(n);
   if (n == 0) {
     hs__dealloc(p);
@@ -255,7 +276,7 @@ HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (HOOKED()) return hs__realloc_recorded(p, n);
+  if (HOOKED() || hs__sample_due(n)) return hs__realloc_recorded(p, n);
   if (!p) return hs__alloc(n);
   if (n == 0) {
     hs__dealloc(p);
@@ -267,7 +288,7 @@ HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
 /* Inlined into every entry point: the recorder expects to be called directly
  * by the public function whose caller is the user. */
 static inline __attribute__((always_inline)) void *memalign_impl(size_t align, size_t n) {
-  if (HOOKED()) return hs__alloc_recorded(n, align, false);
+  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, align, false);
   return hs__alloc_aligned(align, n);
 }
 

@@ -30,6 +30,19 @@ hs_span_t *hs__pagemap_get(uintptr_t a) {
                               memory_order_acquire);
 }
 
+/* Mark (or unmark) a span's pages as keeping records: free()'s fast path
+ * then leaves them to the slow path. */
+void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded) {
+  uintptr_t page = start >> HS_PAGE_SHIFT;
+  for (size_t i = 0; i < npages; i++, page++) {
+    leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
+    if (!l) continue;
+    uint8_t *c = &l->classes[page & (LEAF_LEN - 1)];
+    __atomic_store_n(c, (uint8_t)(recorded ? *c | HS_CLASS_RECORDED : *c & ~HS_CLASS_RECORDED),
+                     __ATOMIC_RELEASE);
+  }
+}
+
 uint32_t hs__pagemap_class(uintptr_t a) {
   uintptr_t page = a >> HS_PAGE_SHIFT;
   if (HS_UNLIKELY(page >> PAGE_BITS)) return 0;

@@ -45,8 +45,8 @@ static inline _Atomic int64_t *live_counter(uint32_t gen) {
  * records. Skipping them when no profiler runs keeps threads that allocate
  * from the same stacks from contending on the same bucket. */
 bool hs__count_buckets;
-static HS_TLS int64_t until_sample;
 static HS_TLS uint64_t sample_rng;
+static HS_TLS bool sample_started;
 HS_TLS int hs__disabled_depth;
 
 void *hs__realloc_plain(void *p, size_t n);
@@ -56,9 +56,14 @@ void *hs__realloc_plain(void *p, size_t n);
 static _Atomic int recording_users;
 bool hs__heapprof_early_user; /* HEAPPROFILE's use, taken at the first malloc */
 
+/* Full recording sends every call down the slow path (hs__hooked bit 0).
+ * Sampled profiling does not: the malloc fast path counts bytes down
+ * (hs__sample_due) and only a sampled allocation leaves it; free leaves it
+ * only for spans that keep records. */
 void hs__recording_start(void) {
-  if (atomic_fetch_add(&recording_users, 1) == 0 && atomic_exchange(&hs__recording, 1) == 0)
-    atomic_fetch_or(&hs__hooked, 1);
+  atomic_fetch_add(&recording_users, 1);
+  atomic_store(&hs__recording, 1);
+  if (hs__sample_bytes == 0) atomic_fetch_or(&hs__hooked, 1);
 }
 
 /* Once recording is off, frees no longer clear records: forget them all now,
@@ -115,7 +120,10 @@ static hs_rec_t *ensure_records(hs_span_t *s) {
   hs_rec_t *fresh = hs__arena_alloc((size_t)hs__classes[s->sizeclass].objects * sizeof *fresh);
   if (!fresh) return NULL;
   hs_rec_t *expected = NULL;
-  if (atomic_compare_exchange_strong(&s->records, &expected, fresh)) return fresh;
+  if (atomic_compare_exchange_strong(&s->records, &expected, fresh)) {
+    hs__pagemap_mark_recorded(s->start, s->npages, true);
+    return fresh;
+  }
   hs__arena_free(fresh);
   return expected;
 }
@@ -143,17 +151,40 @@ static hs_rec_t *slot_for(void *p, hs_span_t *s, bool create) {
   return NULL;
 }
 
-static bool sample_this(size_t n) {
-  if (HS_LIKELY(hs__sample_bytes == 0)) return true;
-  until_sample -= (int64_t)n;
-  if (until_sample > 0) return false;
-  /* Next gap ~ Exp(mean = sample bytes), as tcmalloc's sampler. */
-  if (!sample_rng) sample_rng = (uintptr_t)&until_sample ^ hs__now_ns();
+/* Sampled profiling: one allocation per hs__sample_bytes bytes on average,
+ * the gaps drawn from an exponential distribution as in tcmalloc's sampler,
+ * so every byte has the same chance and the dump can scale counts back. */
+static int64_t next_gap(void) {
+  if (!sample_rng) sample_rng = (uintptr_t)&sample_rng ^ hs__now_ns();
   sample_rng ^= sample_rng << 13;
   sample_rng ^= sample_rng >> 7;
   sample_rng ^= sample_rng << 17;
   double u = ((double)(sample_rng >> 11) + 1.0) / 9007199254740993.0;
-  until_sample = (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
+  return (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
+}
+
+static bool sampling(void) {
+  return hs__sample_bytes > 0 && atomic_load_explicit(&hs__recording, memory_order_relaxed);
+}
+
+/* Not sampling: park the countdown so the fast path stays fast. */
+static void park_countdown(void) { hs__tstate.sample_left = INT64_MAX / 2; }
+
+/* Called on the slow path for an allocation of n bytes. The fast path has
+ * already counted n off unless the call came here for another reason
+ * (hs__hooked), which a non-negative budget tells. */
+static bool sample_this(size_t n) {
+  if (HS_LIKELY(hs__sample_bytes == 0)) return true;
+  if (HS_UNLIKELY(!sample_started)) { /* a new thread: draw its first gap */
+    sample_started = true;
+    hs__tstate.sample_left = next_gap() - (int64_t)n;
+    return hs__tstate.sample_left < 0 ? (hs__tstate.sample_left = next_gap(), true) : false;
+  }
+  if (hs__tstate.sample_left >= 0) {
+    hs__tstate.sample_left -= (int64_t)n;
+    if (hs__tstate.sample_left >= 0) return false;
+  }
+  hs__tstate.sample_left = next_gap();
   return true;
 }
 
@@ -243,8 +274,17 @@ alloc_and_record(size_t n, size_t align, bool zero, void *frame) {
    * the next free (soon allocated) block: leaked blocks would look indirect
    * and a stale link in a live block could hide a real leak. */
   else if (n >= sizeof(void *)) *(void **)p = NULL;
+  if (!sampling()) park_countdown();
   if (atomic_load_explicit(&hs__recording, memory_order_relaxed)) record_alloc(p, n, frame);
   return p;
+}
+
+/* free() of a block in a span that keeps records, outside full recording
+ * (sampled profiling, or records left after recording stopped). */
+void hs__forget_record(void *p, hs_span_t *s) {
+  if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) return;
+  hs_rec_t *r = slot_for(p, s, false);
+  if (r && r->bucket) record_free(p, s); /* full recording cleared it already */
 }
 
 HS_NOINLINE void *hs__alloc_recorded(size_t n, size_t align, bool zero) {
@@ -268,6 +308,7 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
   hs_span_t *s = hs__pagemap_get((uintptr_t)p);
   if (s && (s->kind == HS_SPAN_INTERNAL || s->kind == HS_SPAN_INTERNAL_LARGE))
     return hs__arena_realloc(p, n);
+  if (!sampling()) park_countdown();
   if (hs__tstate.in_runtime || !atomic_load_explicit(&hs__recording, memory_order_relaxed))
     return hs__realloc_plain(p, n);
   size_t old = record_free(p, s);

@@ -213,22 +213,7 @@ static void choose_roots(heapscope_mode_t mode, lc_roots_t *roots) {
  * marker. At exit no stack at all (caller NULL): main has returned or called
  * exit, so what only the exit path's frames point to was never freed
  * (gperftools users complained of locals in main hiding leaks, #384). */
-typedef struct caller {
-  uintptr_t sp;
-  uintptr_t regs[6];
-} caller_t;
-
-#define CAPTURE_CALLER(c)                                                             \
-  do {                                                                                \
-    (c).sp = (uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *);              \
-    __asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"   \
-                     "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"     \
-                     :                                                                \
-                     : "r"((c).regs)                                                  \
-                     : "memory");                                                     \
-  } while (0)
-
-static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const caller_t *caller) {
+static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *caller) {
   if (!atomic_load(&hs__recording)) return NULL;
   if (hs__live_since(gen) == 0) return NULL;
   lc_roots_t roots;
@@ -289,19 +274,24 @@ HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
   return s;
 }
 
+heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
+                                         const lc_caller_t *caller) {
+  return s ? leaks_from(s->generation, mode, caller) : NULL;
+}
+
 HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
                                                    heapscope_mode_t mode) {
   if (!s) return NULL;
-  caller_t c;
-  CAPTURE_CALLER(c);
+  lc_caller_t c;
+  LC_CAPTURE_CALLER(c);
   return leaks_from(s->generation, mode, &c);
 }
 
 uint32_t lc_whole_program_gen = 0;
 
 HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode) {
-  caller_t c;
-  CAPTURE_CALLER(c);
+  lc_caller_t c;
+  LC_CAPTURE_CALLER(c);
   return leaks_from(lc_whole_program_gen, mode, &c);
 }
 
@@ -346,6 +336,7 @@ HS_EXPORT int heapscope_is_recording(void) { return atomic_load(&hs__recording);
 
 HS_EXPORT int heapscope_start_recording(void) {
   hs__ensure_init();
+  hs__sample_bytes = 0; /* leak checks need every allocation */
   hs__recording_start();
   return 0;
 }

@@ -73,6 +73,26 @@ typedef struct lc_object {
 #define LC_SUPPRESSED 8u
 long lc_find_object(const lc_vec_t *objs, uintptr_t v);
 
+typedef struct lc_caller {
+  uintptr_t sp;
+  uintptr_t regs[6];
+} lc_caller_t;
+
+#define LC_CAPTURE_CALLER(c)                                                             \
+  do {                                                                                \
+    (c).sp = (uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *);              \
+    __asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"   \
+                     "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"     \
+                     :                                                                \
+                     : "r"((c).regs)                                                  \
+                     : "memory");                                                     \
+  } while (0)
+
+/* heapscope_leaks_since with the caller captured by the adapter: its own
+ * frames (pushed over the test's dead ones) are then not scanned. */
+heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
+                                         const lc_caller_t *caller);
+
 /* ---- report (leakcheck/report.c) ---- */
 void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out);
 void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);

@@ -95,6 +95,7 @@ typedef struct run_state {
   heapscope_mode_t mode;
   test_ctx_t *current;
   void **current_state;     /* &CMocka's state slot: one per test */
+  lc_caller_t caller;       /* CMocka's frame that called our fixture */
   heapscope_snapshot_t snap;
   bool teardown_done;
   bool skip_requested;
@@ -193,7 +194,9 @@ static bool check_current(where_t *w) {
   test_ctx_t *t = run.current;
   memset(w, 0, sizeof *w);
   if (!t || run.mode == HEAPSCOPE_MODE_OFF) return false;
-  heapscope_leaks_t *l = heapscope_leaks_since(&run.snap, run.mode);
+  /* Roots on this thread: CMocka's frames from the one that called our
+   * fixture upward, never ours: they lie over the test's dead frames. */
+  heapscope_leaks_t *l = lc_leaks_since_caller(&run.snap, run.mode, &run.caller);
   if (!t->check || run.skip_requested) {
     /* Opted out: whatever it keeps is accepted, now and at exit. */
     heapscope_leaks_ignore(l);
@@ -253,7 +256,8 @@ static int run_teardown(void **state) {
   return rc;
 }
 
-static void our_test(void **state) {
+static HS_NOINLINE void our_test(void **state) {
+  LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   test_ctx_t *t = run.current;
   if (t && t->orig->test_func) t->orig->test_func(state);
@@ -271,7 +275,8 @@ static void our_test(void **state) {
   }
 }
 
-static int our_teardown(void **state) {
+static HS_NOINLINE int our_teardown(void **state) {
+  LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   if (run.teardown_done) return 0; /* the body path already did it all */
   int rc = run_teardown(state);
@@ -344,9 +349,13 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   }
   if (filter && *filter && n == 0)
     hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test in group %s", filter, group_name);
-  run = (run_state_t){ctx, n, 0, mode, NULL, NULL, {0, 0}, false, false, -1};
+  memset(&run, 0, sizeof run);
+  run.tests = ctx;
+  run.count = n;
+  run.mode = mode;
+  run.expect_objects = -1;
   int rc = real(group_name, wrapped, n, gsetup, gteardown);
-  run = (run_state_t){0};
+  memset(&run, 0, sizeof run);
   run.expect_objects = -1;
   hs__arena_free(wrapped);
   hs__arena_free(ctx);
@@ -403,7 +412,9 @@ HS_EXPORT void _heapscope_region_begin(void) {
   region_depth++;
 }
 
-HS_EXPORT void _heapscope_region_end(size_t max_bytes, const char *file, int line) {
+HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *file, int line) {
+  lc_caller_t caller; /* the test function's frame: its locals are live */
+  LC_CAPTURE_CALLER(caller);
   load_api();
   if (region_depth == 0) {
     api.print_error("%s:%d: assert_no_leaks_end() without assert_no_leaks_begin()\n", file, line);
@@ -413,7 +424,7 @@ HS_EXPORT void _heapscope_region_end(size_t max_bytes, const char *file, int lin
   region_depth--;
   if (region_depth >= MAX_REGIONS) return;
   heapscope_mode_t mode = per_test_mode(true);
-  heapscope_leaks_t *l = heapscope_leaks_since(&regions[region_depth], mode);
+  heapscope_leaks_t *l = lc_leaks_since_caller(&regions[region_depth], mode, &caller);
   if (!l) return;
   bool fail = l->bytes > max_bytes;
   if (fail) {
