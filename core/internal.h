@@ -155,6 +155,7 @@ typedef struct hs_span {
   void *freelist;           /* free objects; central lock */
   uintptr_t carve;          /* next never-used object (bump carving) */
   uint32_t max_gen;         /* youngest generation recorded here (racy max) */
+  _Atomic uint32_t rec_live; /* live records (sampled profiling only) */
   size_t large_size;        /* LARGE: requested size */
   _Atomic(hs_rec_t *) records; /* SMALL: per-object records, lazily made */
   hs_rec_t large_rec;       /* LARGE: the one object's record */

@@ -212,6 +212,7 @@ hs_span_t *hs__pageheap_alloc_locked(size_t npages, uint8_t kind) {
   s->allocated = 0;
   s->in_list = 0;
   s->max_gen = 0;
+  atomic_store_explicit(&s->rec_live, 0, memory_order_relaxed);
   s->large_size = 0;
   memset(&s->large_rec, 0, sizeof s->large_rec);
   atomic_store_explicit(&s->records, NULL, memory_order_relaxed);

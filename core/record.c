@@ -121,7 +121,7 @@ static hs_rec_t *ensure_records(hs_span_t *s) {
   if (!fresh) return NULL;
   hs_rec_t *expected = NULL;
   if (atomic_compare_exchange_strong(&s->records, &expected, fresh)) {
-    hs__pagemap_mark_recorded(s->start, s->npages, true);
+    if (hs__sample_bytes == 0) hs__pagemap_mark_recorded(s->start, s->npages, true);
     return fresh;
   }
   hs__arena_free(fresh);
@@ -161,6 +161,21 @@ static int64_t next_gap(void) {
   sample_rng ^= sample_rng << 17;
   double u = ((double)(sample_rng >> 11) + 1.0) / 9007199254740993.0;
   return (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
+}
+
+/* Sampled profiling: a span's pages send free() to the slow path only while
+ * the span holds a live sampled block, so the spans the sampler once
+ * touched do not stay slow for good. The lock orders the mark/unmark
+ * transitions of racing threads; each re-reads the count under it. */
+static hs_lock_t mark_lock;
+
+static void sampled_span_changed(hs_span_t *s, int delta) {
+  uint32_t now = atomic_fetch_add_explicit(&s->rec_live, (uint32_t)delta, memory_order_acq_rel) +
+                 (uint32_t)delta;
+  if ((delta > 0 && now != 1) || (delta < 0 && now != 0)) return;
+  hs__lock(&mark_lock);
+  hs__pagemap_mark_recorded(s->start, s->npages, atomic_load(&s->rec_live) != 0);
+  hs__unlock(&mark_lock);
 }
 
 static bool sampling(void) {
@@ -216,6 +231,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
   r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);
   atomic_store_explicit((_Atomic uint32_t *)&r->bucket, id, memory_order_release);
   bump_max_gen(s, gen);
+  if (hs__sample_bytes && s->kind == HS_SPAN_SMALL) sampled_span_changed(s, 1);
   atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
   hs__heapprof_on_alloc(n);
 }
@@ -253,6 +269,7 @@ static size_t record_free(void *p, hs_span_t *s) {
   atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
   r->bucket = 0;
   r->gen = HS_REC_FREED;
+  if (hs__sample_bytes && s->kind == HS_SPAN_SMALL) sampled_span_changed(s, -1);
   hs__heapprof_on_free(size);
   return size;
 }
