@@ -117,14 +117,30 @@ void *hs__alloc_aligned(size_t align, size_t n) {
 
 void hs__forget_record(void *p, hs_span_t *s);
 
-HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) {
+/* Push a small block on this thread's cache list. */
+static inline void tcache_push(void *p, uint32_t cls) {
+  hs_freelist_t *l = &hs__tcache.lists[cls];
+  if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
+  if (HS_LIKELY(l->len < l->max_len)) {
+    *(void **)p = l->head;
+    l->head = p;
+    l->len++;
+    return;
+  }
+  hs__tcache_free_slow(p, cls);
+}
+
+/* Free p, which lies in span s: validates, clears the block's record when
+ * the span keeps records (forget; the full-recording path has done that
+ * already), and returns the block to its cache, span or internal heap. */
+static void dealloc_span(void *p, hs_span_t *s, bool forget) {
   if (!s || (uintptr_t)p - s->start >= (s->npages << HS_PAGE_SHIFT))
     hs__invalid_free(p, "pointer was not allocated by heapscope");
   switch (s->kind) {
   case HS_SPAN_LARGE:
     if ((uintptr_t)p != s->carve)
       hs__invalid_free(p, "pointer is inside a block, not its start");
-    if (s->large_rec.bucket) hs__forget_record(p, s); /* a sampled block */
+    if (forget && s->large_rec.bucket) hs__forget_record(p, s); /* a sampled block */
     hs__pageheap_free(s);
     return;
   case HS_SPAN_INTERNAL:
@@ -136,17 +152,8 @@ HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) {
     uintptr_t off = (uintptr_t)p - s->start;
     if ((uintptr_t)hs__obj_index(cls, off) * hs__classes[cls].size != off)
       hs__invalid_free(p, "pointer is inside a block, not its start");
-    /* A span with records (sampled profiling): clear the block's record. */
-    hs__forget_record(p, s);
-    hs_freelist_t *l = &hs__tcache.lists[cls];
-    if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
-    if (l->len < l->max_len) {
-      *(void **)p = l->head;
-      l->head = p;
-      l->len++;
-      return;
-    }
-    hs__tcache_free_slow(p, cls);
+    if (forget) hs__forget_record(p, s); /* sampled profiling */
+    tcache_push(p, cls);
     return;
   }
   default:
@@ -154,23 +161,20 @@ HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) {
   }
 }
 
+HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) { dealloc_span(p, s, true); }
+
+/* For the full-recording path, which has cleared the record itself. */
+void hs__dealloc_recorded_span(void *p, hs_span_t *s) { dealloc_span(p, s, false); }
+
 void hs__dealloc(void *p) {
   if (HS_UNLIKELY(!p)) return;
   /* Fast path: a user small-object page (its class byte is set only while
-   * its span belongs to a class) and a 16-byte aligned pointer. */
-  uint32_t cls = hs__pagemap_class((uintptr_t)p);
-  /* cls >= HS_CLASS_RECORDED: the span keeps records (sampled profiling):
+   * its span belongs to a class) and a 16-byte aligned pointer.
+   * cls >= HS_CLASS_RECORDED: the span keeps records (sampled profiling):
    * the slow path clears the block's record first. */
+  uint32_t cls = hs__pagemap_class((uintptr_t)p);
   if (HS_LIKELY(cls != 0 && cls < HS_CLASS_RECORDED && ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
-    hs_freelist_t *l = &hs__tcache.lists[cls];
-    if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
-    if (HS_LIKELY(l->len < l->max_len)) {
-      *(void **)p = l->head;
-      l->head = p;
-      l->len++;
-      return;
-    }
-    hs__tcache_free_slow(p, cls);
+    tcache_push(p, cls);
     return;
   }
   dealloc_slow(p, hs__pagemap_get((uintptr_t)p));
@@ -257,7 +261,9 @@ HS_EXPORT void *calloc(size_t nmemb, size_t size) {
   return p;
 }
 
-HS_EXPORT void *realloc(void *p, size_t n) {
+/* Inlined into realloc and reallocarray: the recorder expects to be called
+ * directly by the public entry point. */
+static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n) {
   if (HOOKED() || hs__sample_due(n)) return hs__realloc_recorded(p, n);
   if (!p) return hs__alloc(n);
   if (n == 0) {
@@ -266,6 +272,8 @@ HS_EXPORT void *realloc(void *p, size_t n) {
   }
   return realloc_plain(p, n);
 }
+
+HS_EXPORT void *realloc(void *p, size_t n) { return realloc_impl(p, n); }
 
 /* Used by record.c: realloc without recording decisions. */
 void *hs__realloc_plain(void *p, size_t n) { return realloc_plain(p, n); }
@@ -276,13 +284,7 @@ HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (HOOKED() || hs__sample_due(n)) return hs__realloc_recorded(p, n);
-  if (!p) return hs__alloc(n);
-  if (n == 0) {
-    hs__dealloc(p);
-    return NULL;
-  }
-  return realloc_plain(p, n);
+  return realloc_impl(p, n);
 }
 
 /* Inlined into every entry point: the recorder expects to be called directly

@@ -308,11 +308,17 @@ HS_NOINLINE void *hs__alloc_recorded(size_t n, size_t align, bool zero) {
   return alloc_and_record(n, align, zero, __builtin_frame_address(0));
 }
 
+void hs__dealloc_recorded_span(void *p, hs_span_t *s);
+
 HS_NOINLINE void hs__dealloc_recorded(void *p) {
   if (!p) return;
-  if (atomic_load_explicit(&hs__recording, memory_order_relaxed))
-    record_free(p, hs__pagemap_get((uintptr_t)p));
-  hs__dealloc(p);
+  if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) {
+    hs__dealloc(p);
+    return;
+  }
+  hs_span_t *s = hs__pagemap_get((uintptr_t)p);
+  record_free(p, s); /* validates p against s */
+  hs__dealloc_recorded_span(p, s);
 }
 
 HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {

@@ -95,6 +95,7 @@ heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscop
 
 /* ---- report (leakcheck/report.c) ---- */
 void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out);
+const char *lc_strip_prefix(const char *path);
 void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
 /* CI formats (leakcheck/report_ci.c): one-line JSON document, and GitHub
  * Actions ::error annotations followed by the text report. */

@@ -22,7 +22,8 @@ typedef struct frame_ctx {
   int *num;
 } frame_ctx_t;
 
-static const char *strip_prefix(const char *path) {
+/* HEAPSCOPE_STRIP_PATH_PREFIX, as LSan's strip_path_prefix. */
+const char *lc_strip_prefix(const char *path) {
   const char *prefix = hs__getenv("HEAPSCOPE_STRIP_PATH_PREFIX");
   if (path && prefix && *prefix) {
     size_t n = strlen(prefix);
@@ -36,7 +37,7 @@ static void emit_frame(const hs_symbol_t *sym, void *ctx_) {
   hs__sb_printf(ctx->out, "    #%d 0x%lx", (*ctx->num)++, (unsigned long)ctx->pc);
   if (sym->function) hs__sb_printf(ctx->out, " in %s", sym->function);
   if (sym->file && sym->line > 0)
-    hs__sb_printf(ctx->out, " %s:%d\n", strip_prefix(sym->file), sym->line);
+    hs__sb_printf(ctx->out, " %s:%d\n", lc_strip_prefix(sym->file), sym->line);
   else if (sym->module)
     hs__sb_printf(ctx->out, " (%s+0x%lx)\n", sym->module, (unsigned long)sym->module_offset);
   else

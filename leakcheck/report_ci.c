@@ -228,15 +228,6 @@ static void gh_escape(hs_strbuf_t *out, const char *s, bool property) {
   }
 }
 
-static const char *strip_prefix(const char *path) {
-  const char *prefix = hs__getenv("HEAPSCOPE_STRIP_PATH_PREFIX");
-  if (path && prefix && *prefix) {
-    size_t n = strlen(prefix);
-    if (!strncmp(path, prefix, n)) return path + n;
-  }
-  return path;
-}
-
 void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
   hs__modules_refresh();
   char cwd[4096];
@@ -253,7 +244,7 @@ void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
       if (g->pcs[k]) hs__symbolize(g->pcs[k], epoch, gh_frame, &pick);
     hs__sb_append(out, "::error ", 8);
     if (pick.file) {
-      const char *file = pick.root_len ? pick.file + pick.root_len : strip_prefix(pick.file);
+      const char *file = pick.root_len ? pick.file + pick.root_len : lc_strip_prefix(pick.file);
       hs__sb_append(out, "file=", 5);
       gh_escape(out, file, true);
       if (pick.line > 0) hs__sb_printf(out, ",line=%d", pick.line);

@@ -24,9 +24,10 @@
  * CMUnitTest has no user-data slot, and CMocka runs the tests of a group in
  * array order on one thread, so our fixtures find their test through a
  * cursor advanced by our setup. We hand CMocka only the tests that will
- * run (HEAPSCOPE_CMOCKA_FILTER and the patterns given to
- * cmocka_set_test_filter/cmocka_set_skip_filter, which we also interpose),
- * so the cursor and CMocka's order agree.
+ * run (HEAPSCOPE_CMOCKA_FILTER, CMocka 2.x's CMOCKA_TEST_FILTER and
+ * CMOCKA_SKIP_FILTER, and the patterns given to cmocka_set_test_filter /
+ * cmocka_set_skip_filter, which we also interpose), so the cursor and
+ * CMocka's order agree.
  *
  * libcmocka is found with dlsym at run time: libheapscope has no link
  * dependency on it. */
@@ -306,6 +307,8 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   heapscope_mode_t mode = per_test_mode(explicit_runner);
   const char *filter = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
   const char *skip = hs__getenv("HEAPSCOPE_CMOCKA_SKIP");
+  const char *cm_filter = hs__getenv("CMOCKA_TEST_FILTER");
+  const char *cm_skip = hs__getenv("CMOCKA_SKIP_FILTER");
   bool list = hs__env_bool("HEAPSCOPE_CMOCKA_LIST", false);
   if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list)
     return real(group_name, tests, count, gsetup, gteardown);
@@ -338,6 +341,10 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     if (filter && *filter && !glob_match(filter, t->name)) continue;
     if (test_filter[0] && !glob_match(test_filter, t->name)) continue;
     if (skip_filter[0] && glob_match(skip_filter, t->name)) continue;
+    /* CMocka 2.x filters by these itself; filtering here too keeps the
+     * array we hand it equal to what it runs (1.1.5 ignores them). */
+    if (cm_filter && *cm_filter && !glob_match(cm_filter, t->name)) continue;
+    if (cm_skip && *cm_skip && glob_match(cm_skip, t->name)) continue;
     ctx[n].orig = t;
     ctx[n].check = mode != HEAPSCOPE_MODE_OFF && !matches_any(skip, t->name);
     /* Each fixture CMocka runs costs it a setjmp and ten sigaction calls:
