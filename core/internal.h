@@ -166,10 +166,32 @@ typedef struct hs_span {
 /* Lock-free lookup: the span owning address a, or NULL. */
 hs_span_t *hs__pagemap_get(uintptr_t a);
 bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
+/* Page map geometry (core/pagemap.c): a two-level radix tree over the
+ * 48-bit address space. Exposed so free() can read a page's class inline. */
+#define HS_PM_PAGE_BITS (48 - HS_PAGE_SHIFT)              /* 35 */
+#define HS_PM_ROOT_BITS 17
+#define HS_PM_LEAF_BITS (HS_PM_PAGE_BITS - HS_PM_ROOT_BITS) /* 18 */
+#define HS_PM_LEAF_LEN ((size_t)1 << HS_PM_LEAF_BITS)
+typedef struct hs_pm_leaf {
+  _Atomic(hs_span_t *) spans[HS_PM_LEAF_LEN];
+  /* Size class of each page of an in-use user SMALL span, else 0: free()'s
+   * fast path reads this byte instead of the span struct (one cache line
+   * fewer, as tcmalloc's sizemap cache). */
+  uint8_t classes[HS_PM_LEAF_LEN];
+} hs_pm_leaf_t;
+extern _Atomic(hs_pm_leaf_t *) hs__pagemap_root[(size_t)1 << HS_PM_ROOT_BITS];
+
 /* Size class of a user small-object page (0 for anything else), plus
  * HS_CLASS_RECORDED when its span keeps per-object records. */
 #define HS_CLASS_RECORDED 0x80u
-uint32_t hs__pagemap_class(uintptr_t a);
+static inline uint32_t hs__pagemap_class(uintptr_t a) {
+  uintptr_t page = a >> HS_PAGE_SHIFT;
+  if (HS_UNLIKELY(page >> HS_PM_PAGE_BITS)) return 0;
+  hs_pm_leaf_t *l =
+      atomic_load_explicit(&hs__pagemap_root[page >> HS_PM_LEAF_BITS], memory_order_acquire);
+  if (HS_UNLIKELY(!l)) return 0;
+  return l->classes[page & (HS_PM_LEAF_LEN - 1)];
+}
 void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
 

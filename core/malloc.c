@@ -166,7 +166,7 @@ HS_NOINLINE static void dealloc_slow(void *p, hs_span_t *s) { dealloc_span(p, s,
 /* For the full-recording path, which has cleared the record itself. */
 void hs__dealloc_recorded_span(void *p, hs_span_t *s) { dealloc_span(p, s, false); }
 
-void hs__dealloc(void *p) {
+static inline __attribute__((always_inline)) void dealloc_inline(void *p) {
   if (HS_UNLIKELY(!p)) return;
   /* Fast path: a user small-object page (its class byte is set only while
    * its span belongs to a class) and a 16-byte aligned pointer.
@@ -179,6 +179,8 @@ void hs__dealloc(void *p) {
   }
   dealloc_slow(p, hs__pagemap_get((uintptr_t)p));
 }
+
+void hs__dealloc(void *p) { dealloc_inline(p); }
 
 size_t hs__usable_size(const void *p) {
   if (!p) return 0;
@@ -246,7 +248,7 @@ HS_EXPORT void free(void *p) {
     hs__dealloc_recorded(p);
     return;
   }
-  hs__dealloc(p);
+  dealloc_inline(p);
 }
 
 HS_EXPORT void *calloc(size_t nmemb, size_t size) {

@@ -4,21 +4,13 @@
  * the scanner probes arbitrary words with hs__pagemap_get. */
 #include "internal.h"
 
-#define ADDR_BITS 48
-#define PAGE_BITS (ADDR_BITS - HS_PAGE_SHIFT)   /* 35 */
-#define ROOT_BITS 17
-#define LEAF_BITS (PAGE_BITS - ROOT_BITS)       /* 18 */
-#define LEAF_LEN ((size_t)1 << LEAF_BITS)
+#define PAGE_BITS HS_PM_PAGE_BITS
+#define LEAF_BITS HS_PM_LEAF_BITS
+#define LEAF_LEN HS_PM_LEAF_LEN
+typedef hs_pm_leaf_t leaf_t;
+#define root hs__pagemap_root
 
-typedef struct leaf {
-  _Atomic(hs_span_t *) spans[LEAF_LEN];
-  /* Size class of each page of an in-use user SMALL span, else 0: free()'s
-   * fast path reads this byte instead of the span struct (one cache line
-   * fewer, as tcmalloc's sizemap cache). */
-  uint8_t classes[LEAF_LEN];
-} leaf_t;
-
-static _Atomic(leaf_t *) root[(size_t)1 << ROOT_BITS];
+_Atomic(hs_pm_leaf_t *) hs__pagemap_root[(size_t)1 << HS_PM_ROOT_BITS];
 size_t hs__pagemap_bytes;
 
 hs_span_t *hs__pagemap_get(uintptr_t a) {
@@ -41,14 +33,6 @@ void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded) {
     __atomic_store_n(c, (uint8_t)(recorded ? *c | HS_CLASS_RECORDED : *c & ~HS_CLASS_RECORDED),
                      __ATOMIC_RELEASE);
   }
-}
-
-uint32_t hs__pagemap_class(uintptr_t a) {
-  uintptr_t page = a >> HS_PAGE_SHIFT;
-  if (HS_UNLIKELY(page >> PAGE_BITS)) return 0;
-  leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_acquire);
-  if (HS_UNLIKELY(!l)) return 0;
-  return l->classes[page & (LEAF_LEN - 1)];
 }
 
 /* The span's pages are already in the map (hs__pagemap_set_range). Called
