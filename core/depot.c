@@ -15,6 +15,8 @@
 
 static _Atomic(hs_bucket_t *) table[TABLE_SIZE];
 static _Atomic(hs_bucket_t **) by_id[MAX_CHUNKS];
+const hs_range_t hs__depot_range = {(uintptr_t)table, (uintptr_t)(table + TABLE_SIZE)};
+const hs_range_t hs__depot_ids_range = {(uintptr_t)by_id, (uintptr_t)(by_id + MAX_CHUNKS)};
 static _Atomic uint32_t max_id;
 static hs_lock_t depot_lock;
 uint32_t hs__modules_epoch(void);

@@ -287,6 +287,16 @@ static inline void hs__runtime_leave(void) {
   hs__tstate.in_runtime--;
 }
 
+/* The runtime's large static tables (core/runtime.c): never leak-check
+ * roots, whichever object they are linked into. */
+typedef struct hs_range {
+  uintptr_t lo, hi;
+} hs_range_t;
+extern const hs_range_t *const hs__runtime_tables[];
+extern const size_t hs__runtime_table_count;
+extern const hs_range_t hs__pagemap_range, hs__depot_range, hs__depot_ids_range,
+    hs__live_range;
+
 /* ---- allocator core (core/malloc.c) ------------------------------------ */
 void hs__ensure_init(void);
 extern _Atomic int hs__initialized;

@@ -11,6 +11,8 @@ typedef hs_pm_leaf_t leaf_t;
 #define root hs__pagemap_root
 
 _Atomic(hs_pm_leaf_t *) hs__pagemap_root[(size_t)1 << HS_PM_ROOT_BITS];
+const hs_range_t hs__pagemap_range = {(uintptr_t)hs__pagemap_root,
+                                      (uintptr_t)(hs__pagemap_root + (1 << HS_PM_ROOT_BITS))};
 size_t hs__pagemap_bytes;
 
 hs_span_t *hs__pagemap_get(uintptr_t a) {

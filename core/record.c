@@ -32,6 +32,7 @@ HS_TLS hs_thread_state_t hs__tstate;
 static struct {
   _Atomic int64_t n[HS_GEN_RING];
 } live_shard[LIVE_SHARDS];
+const hs_range_t hs__live_range = {(uintptr_t)live_shard, (uintptr_t)(live_shard + LIVE_SHARDS)};
 static _Atomic unsigned next_shard;
 static HS_TLS unsigned my_shard_plus1;
 

@@ -34,6 +34,10 @@ __attribute__((constructor(101))) static void runtime_init(void) {
   hs__heapprof_init();
 }
 
+const hs_range_t *const hs__runtime_tables[] = {&hs__pagemap_range, &hs__depot_range,
+                                                 &hs__depot_ids_range, &hs__live_range};
+const size_t hs__runtime_table_count = sizeof hs__runtime_tables / sizeof hs__runtime_tables[0];
+
 /* Referenced by the link options of heapscope::static, so that linking the
  * static library keeps this file (and its constructor) even though nothing
  * in the program calls into it. */

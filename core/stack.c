@@ -98,6 +98,15 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
 }
 
 void hs__stack_scan_modules(void) {
+  /* Per-thread caches: libunwind then takes no global lock, and so does not
+   * block and unblock every signal (two sigprocmask calls) per backtrace. */
+  static bool caching_set;
+  if (!caching_set) {
+    caching_set = true;
+    hs__runtime_enter();
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    hs__runtime_leave();
+  }
   int n = 0;
   dl_iterate_phdr(scan_cb, &n);
   atomic_store_explicit(&nofp_count, n, memory_order_release);

@@ -36,6 +36,7 @@
 
 #include <dlfcn.h>
 #include <heapscope/cmocka.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,21 +65,29 @@ typedef struct cm_api {
 
 static cm_api_t api;
 static bool api_ready;
+HS_EXPORT int _cmocka_run_group_tests(const char *, const struct CMUnitTest *, size_t,
+                                      cm_fixture_fn, cm_fixture_fn);
+HS_EXPORT void cm_print_error(const char *format, ...);
+HS_EXPORT void cmocka_print_error(const char *format, ...);
+HS_EXPORT void cmocka_set_test_filter(const char *pattern);
+HS_EXPORT void cmocka_set_skip_filter(const char *pattern);
 
-static void *find(const char *name) {
+static void *find(const char *name, void *ours) {
   void *p = dlsym(RTLD_NEXT, name);
-  return p ? p : dlsym(RTLD_DEFAULT, name);
+  if (!p) p = dlsym(RTLD_DEFAULT, name);
+  return p == ours ? NULL : p; /* never our own interposer */
 }
 
 static void load_api(void) {
   if (api_ready) return;
   hs__runtime_enter(); /* dlsym may allocate its error state */
-  api.run_group = (run_group_fn)find("_cmocka_run_group_tests");
-  api.print_error = (print_error_fn)find("cm_print_error");
-  if (!api.print_error) api.print_error = (print_error_fn)find("cmocka_print_error");
-  api.fail = (fail_fn)find("_fail");
-  api.set_test_filter = (set_filter_fn)find("cmocka_set_test_filter");
-  api.set_skip_filter = (set_filter_fn)find("cmocka_set_skip_filter");
+  api.run_group = (run_group_fn)find("_cmocka_run_group_tests", (void *)_cmocka_run_group_tests);
+  api.print_error = (print_error_fn)find("cm_print_error", (void *)cm_print_error);
+  if (!api.print_error)
+    api.print_error = (print_error_fn)find("cmocka_print_error", (void *)cmocka_print_error);
+  api.fail = (fail_fn)find("_fail", NULL);
+  api.set_test_filter = (set_filter_fn)find("cmocka_set_test_filter", (void *)cmocka_set_test_filter);
+  api.set_skip_filter = (set_filter_fn)find("cmocka_set_skip_filter", (void *)cmocka_set_skip_filter);
   hs__runtime_leave();
   api_ready = true;
 }
@@ -99,6 +108,8 @@ typedef struct run_state {
   lc_caller_t caller;       /* CMocka's frame that called our fixture */
   heapscope_snapshot_t snap;
   bool teardown_done;
+  bool in_body;             /* the test's own body is running */
+  bool body_checked;        /* its failure path already ran the check */
   bool skip_requested;
   long expect_objects;      /* -1: no expectation */
 } run_state_t;
@@ -232,6 +243,8 @@ static void begin_test(void **state) {
   run.current = run.cursor < run.count ? &run.tests[run.cursor++] : NULL;
   run.current_state = state;
   run.teardown_done = false;
+  run.in_body = false;
+  run.body_checked = false;
   run.skip_requested = false;
   run.expect_objects = -1;
   /* Before the test's setup: what setup allocates and teardown does not
@@ -261,7 +274,9 @@ static HS_NOINLINE void our_test(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   test_ctx_t *t = run.current;
+  run.in_body = true;
   if (t && t->orig->test_func) t->orig->test_func(state);
+  run.in_body = false;
   /* The body returned normally: tear down here, then check, so a leak
    * fails this test (FAILED) rather than its fixture (ERROR). */
   int rc = run_teardown(state);
@@ -279,6 +294,7 @@ static HS_NOINLINE void our_test(void **state) {
 static HS_NOINLINE int our_teardown(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
+  run.in_body = false;
   if (run.teardown_done) return 0; /* the body path already did it all */
   int rc = run_teardown(state);
   where_t w;
@@ -347,11 +363,12 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     if (cm_skip && *cm_skip && glob_match(cm_skip, t->name)) continue;
     ctx[n].orig = t;
     ctx[n].check = mode != HEAPSCOPE_MODE_OFF && !matches_any(skip, t->name);
-    /* Each fixture CMocka runs costs it a setjmp and ten sigaction calls:
-     * wrap setup only when the test has one. Teardown is always ours: it
-     * is where a test whose body failed still gets its leak check. */
+    /* Each fixture CMocka runs costs it a setjmp and ten sigaction calls
+     * (3 us a test, more than the check): wrap setup and teardown only when
+     * the test has them. A body that fails without a teardown to follow is
+     * checked from cm_print_error, below. */
     wrapped[n] = (struct CMUnitTest){t->name, our_test, t->setup_func ? our_setup : NULL,
-                                     our_teardown, t->initial_state};
+                                     t->teardown_func ? our_teardown : NULL, t->initial_state};
     n++;
   }
   if (filter && *filter && n == 0)
@@ -375,7 +392,7 @@ HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUni
                                       size_t count, cm_fixture_fn gsetup,
                                       cm_fixture_fn gteardown) {
   load_api();
-  if ((void *)api.run_group == (void *)_cmocka_run_group_tests) {
+  if (!api.run_group) {
     /* Statically linked with no libcmocka behind us: nothing to wrap. */
     hs__errorf("libcmocka not found behind heapscope's _cmocka_run_group_tests");
     return -1;
@@ -386,15 +403,57 @@ HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUni
 HS_EXPORT void cmocka_set_test_filter(const char *pattern) {
   load_api();
   hs__snprintf(test_filter, sizeof test_filter, "%s", pattern ? pattern : "");
-  if (api.set_test_filter && (void *)api.set_test_filter != (void *)cmocka_set_test_filter)
-    api.set_test_filter(pattern);
+  if (api.set_test_filter) api.set_test_filter(pattern);
 }
 
 HS_EXPORT void cmocka_set_skip_filter(const char *pattern) {
   load_api();
   hs__snprintf(skip_filter, sizeof skip_filter, "%s", pattern ? pattern : "");
-  if (api.set_skip_filter && (void *)api.set_skip_filter != (void *)cmocka_set_skip_filter)
-    api.set_skip_filter(pattern);
+  if (api.set_skip_filter) api.set_skip_filter(pattern);
+}
+
+/* CMocka reports every failure (assertion, fail(), leftover mocks, caught
+ * signal) and skip through cm_print_error before it longjmps out of the
+ * test. For a test with no teardown (so no fixture of ours runs after a
+ * failure) that is where its leak check happens: the failing body's frames
+ * are still live and scanned, so what it still points to is not reported.
+ * The message is formatted here (cmocka has no va_list entry point) and
+ * passed on unchanged. */
+static void on_cmocka_error(void (*real)(const char *, ...), const char *msg,
+                            const lc_caller_t *caller) {
+  if (real) real("%s", msg);
+  if (!run.in_body || run.body_checked || !run.current || run.current->orig->teardown_func)
+    return;
+  run.body_checked = true;
+  run.caller = *caller;
+  where_t w;
+  check_current(&w); /* the test fails anyway: the report joins its message */
+}
+
+HS_EXPORT HS_NOINLINE void cm_print_error(const char *format, ...) {
+  lc_caller_t caller;
+  LC_CAPTURE_CALLER(caller);
+  load_api();
+  char msg[4096];
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(msg, sizeof msg, format, ap);
+  va_end(ap);
+  on_cmocka_error(api.print_error, msg, &caller);
+}
+
+HS_EXPORT HS_NOINLINE void cmocka_print_error(const char *format, ...) {
+  lc_caller_t caller;
+  LC_CAPTURE_CALLER(caller);
+  load_api();
+  static void (*real2)(const char *, ...);
+  if (!real2) real2 = (print_error_fn)find("cmocka_print_error", (void *)cmocka_print_error);
+  char msg[4096];
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(msg, sizeof msg, format, ap);
+  va_end(ap);
+  on_cmocka_error(real2 ? real2 : api.print_error, msg, &caller);
 }
 
 /* ---- explicit mode ------------------------------------------------------------ */
@@ -404,9 +463,7 @@ HS_EXPORT int _heapscope_cmocka_run_group_tests(const char *group_name,
                                                 heapscope_cm_fixture_t gsetup,
                                                 heapscope_cm_fixture_t gteardown) {
   load_api();
-  run_group_fn real = api.run_group;
-  if ((void *)real == (void *)_cmocka_run_group_tests) real = NULL;
-  return run_group(real, group_name, tests, count, gsetup, gteardown, true);
+  return run_group(api.run_group, group_name, tests, count, gsetup, gteardown, true);
 }
 
 #define MAX_REGIONS 16
