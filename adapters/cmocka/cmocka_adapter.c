@@ -321,6 +321,8 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     return -1;
   }
   heapscope_mode_t mode = per_test_mode(explicit_runner);
+  /* HEAPSCOPE_CMOCKA=off: leave CMocka alone (whole-program check only). */
+  if (!hs__env_bool("HEAPSCOPE_CMOCKA", true)) mode = HEAPSCOPE_MODE_OFF;
   const char *filter = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
   const char *skip = hs__getenv("HEAPSCOPE_CMOCKA_SKIP");
   const char *cm_filter = hs__getenv("CMOCKA_TEST_FILTER");

@@ -17,6 +17,8 @@
  *   HEAPSCOPE_CMOCKA_SKIP      comma-separated globs: tests not leak-checked
  *   HEAPSCOPE_CMOCKA_LIST=1    print "heapscope-cmocka-test: NAME" for each
  *                              test instead of running the group
+ *   HEAPSCOPE_CMOCKA=off       no per-test checks (the exit-time check of
+ *                              HEAPCHECK still runs)
  */
 #ifndef HEAPSCOPE_CMOCKA_H
 #define HEAPSCOPE_CMOCKA_H
