@@ -234,7 +234,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
   bump_max_gen(s, gen);
   if (hs__sample_bytes && s->kind == HS_SPAN_SMALL) sampled_span_changed(s, 1);
   atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
-  hs__heapprof_on_alloc(n);
+  if (hs__count_buckets) hs__heapprof_on_alloc(n); /* a profiler runs */
 }
 
 /* Clears p's record; returns its requested size (0 if unrecorded). Aborts
@@ -271,7 +271,7 @@ static size_t record_free(void *p, hs_span_t *s) {
   r->bucket = 0;
   r->gen = HS_REC_FREED;
   if (hs__sample_bytes && s->kind == HS_SPAN_SMALL) sampled_span_changed(s, -1);
-  hs__heapprof_on_free(size);
+  if (hs__count_buckets) hs__heapprof_on_free(size);
   return size;
 }
 
