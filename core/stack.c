@@ -29,6 +29,7 @@ typedef struct text_range {
 #define MAX_NOFP 64
 static text_range_t nofp[MAX_NOFP];
 static _Atomic int nofp_count;
+static uintptr_t nofp_min = UINTPTR_MAX; /* lowest start: most callers are below */
 
 static HS_TLS uintptr_t stack_hi;
 uintptr_t hs__ldso_lo, hs__ldso_hi;
@@ -92,6 +93,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
     nofp[*n].lo = info->dlpi_addr + ph->p_vaddr;
     nofp[*n].hi = nofp[*n].lo + ph->p_memsz;
+    if (nofp[*n].lo < nofp_min) nofp_min = nofp[*n].lo;
     (*n)++;
   }
   return 0;
@@ -108,11 +110,15 @@ void hs__stack_scan_modules(void) {
     hs__runtime_leave();
   }
   int n = 0;
+  nofp_min = UINTPTR_MAX;
   dl_iterate_phdr(scan_cb, &n);
   atomic_store_explicit(&nofp_count, n, memory_order_release);
 }
 
 static bool in_nofp_code(uintptr_t pc) {
+  /* A PIE program and its own libraries are mapped below the system
+   * libraries: one compare settles the common case. */
+  if (pc < nofp_min) return false;
   int n = atomic_load_explicit(&nofp_count, memory_order_acquire);
   for (int i = 0; i < n; i++)
     if (pc >= nofp[i].lo && pc < nofp[i].hi) return true;
