@@ -6,6 +6,7 @@
 #include "check.h"
 #include "core/internal.h"
 #include "core/symbolize.h"
+#include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>
 
@@ -19,15 +20,6 @@
 
 #define NOINLINE __attribute__((noinline, used))
 
-typedef struct frames {
-  int n;
-  hs_symbol_t f[16];
-} frames_t;
-
-static void collect(const hs_symbol_t *s, void *ctx) {
-  frames_t *fr = ctx;
-  if (fr->n < 16) fr->f[fr->n++] = *s;
-}
 
 static frames_t sym(uintptr_t pc) {
   frames_t fr;
@@ -37,14 +29,6 @@ static frames_t sym(uintptr_t pc) {
   return fr;
 }
 
-/* dwfl_begin's address inside libdw (not a canonical PLT entry of a non-PIE
- * executable, which &dwfl_begin may be). */
-static uintptr_t libdw_dwfl_begin(void) {
-  void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
-  void *p = h ? dlsym(h, "dwfl_begin") : NULL;
-  if (h) dlclose(h);
-  return (uintptr_t)p;
-}
 
 static uintptr_t g_pc;
 static int g_line;

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "core/internal.h"
 #include "core/symbolize.h"
+#include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>
 
@@ -12,15 +13,6 @@
 #include <link.h>
 #include <stdint.h>
 
-typedef struct frames {
-  int n;
-  hs_symbol_t f[16];
-} frames_t;
-
-static void collect(const hs_symbol_t *s, void *ctx) {
-  frames_t *fr = ctx;
-  if (fr->n < 16) fr->f[fr->n++] = *s;
-}
 
 typedef uintptr_t (*entry_fn)(void);
 typedef int (*int_fn)(void);

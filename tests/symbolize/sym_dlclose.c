@@ -7,6 +7,7 @@
 #include "check.h"
 #include "core/internal.h"
 #include "core/symbolize.h"
+#include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>
 
@@ -16,15 +17,6 @@
 #include <stdint.h>
 #include <unistd.h>
 
-typedef struct frames {
-  int n;
-  hs_symbol_t f[16];
-} frames_t;
-
-static void collect(const hs_symbol_t *s, void *ctx) {
-  frames_t *fr = ctx;
-  if (fr->n < 16) fr->f[fr->n++] = *s;
-}
 
 static frames_t sym(uintptr_t pc, uint32_t epoch) {
   frames_t fr;

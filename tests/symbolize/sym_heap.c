@@ -4,6 +4,8 @@
 #include "check.h"
 #include "core/internal.h"
 #include "core/symbolize.h"
+#define SYM_WANT_PC_PROBES
+#include "sym_helpers.h"
 
 #include <gperftools/malloc_extension_c.h>
 #include <heapscope/heapscope.h>
@@ -12,28 +14,7 @@
 #include <elfutils/libdwfl.h>
 #include <stdint.h>
 
-/* dwfl_begin's address inside libdw (not a canonical PLT entry of a non-PIE
- * executable, which &dwfl_begin may be). */
-static uintptr_t libdw_dwfl_begin(void) {
-  void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
-  void *p = h ? dlsym(h, "dwfl_begin") : NULL;
-  if (h) dlclose(h);
-  return (uintptr_t)p;
-}
 
-static uintptr_t g_pc, g_libc_pc;
-
-__attribute__((noinline)) static void capture(void) {
-  g_pc = (uintptr_t)__builtin_return_address(0);
-}
-__attribute__((noinline)) static void caller(void) {
-  capture();
-  __asm__ volatile("" ::: "memory");
-}
-static int cmp_int(const void *a, const void *b) {
-  if (!g_libc_pc) g_libc_pc = (uintptr_t)__builtin_return_address(0);
-  return *(const int *)a - *(const int *)b;
-}
 
 static size_t prop(const char *name) {
   size_t v = 0;

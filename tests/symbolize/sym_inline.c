@@ -4,6 +4,7 @@
 #include "check.h"
 #include "core/internal.h"
 #include "core/symbolize.h"
+#include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>
 
@@ -11,15 +12,6 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-typedef struct frames {
-  int n;
-  hs_symbol_t f[16];
-} frames_t;
-
-static void collect(const hs_symbol_t *s, void *ctx) {
-  frames_t *fr = ctx;
-  if (fr->n < 16) fr->f[fr->n++] = *s;
-}
 
 volatile uintptr_t g_pc;
 volatile int g_sink;

@@ -1,0 +1,45 @@
+/* Helpers shared by the symbolizer tests. */
+#ifndef HS_SYM_TEST_HELPERS_H
+#define HS_SYM_TEST_HELPERS_H
+#include "core/symbolize.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+
+/* Frames emitted by hs__symbolize, collected for checking. */
+typedef struct frames {
+  int n;
+  hs_symbol_t f[16];
+} frames_t;
+
+static inline void collect(const hs_symbol_t *s, void *ctx) {
+  frames_t *fr = ctx;
+  if (fr->n < 16) fr->f[fr->n++] = *s;
+}
+
+/* dwfl_begin's address inside libdw (not a canonical PLT entry of a non-PIE
+ * executable, which &dwfl_begin may be). */
+static inline uintptr_t libdw_dwfl_begin(void) {
+  void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
+  void *p = h ? dlsym(h, "dwfl_begin") : NULL;
+  if (h) dlclose(h);
+  return (uintptr_t)p;
+}
+
+#ifdef SYM_WANT_PC_PROBES
+/* A return address in this program (g_pc, from caller()) and one inside
+ * libc (g_libc_pc, qsort calling cmp_int). */
+static uintptr_t g_pc, g_libc_pc;
+__attribute__((noinline)) static void capture(void) {
+  g_pc = (uintptr_t)__builtin_return_address(0);
+}
+__attribute__((noinline)) static void caller(void) {
+  capture();
+  __asm__ volatile("" ::: "memory");
+}
+static int cmp_int(const void *a, const void *b) {
+  if (!g_libc_pc) g_libc_pc = (uintptr_t)__builtin_return_address(0);
+  return *(const int *)a - *(const int *)b;
+}
+#endif
+#endif
