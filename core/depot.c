@@ -43,10 +43,6 @@ static hs_bucket_t *find(hs_bucket_t *b, uint64_t h, const uintptr_t *pcs, int d
   return NULL;
 }
 
-uint32_t hs__depot_intern(const uintptr_t *pcs, int depth) {
-  return hs__depot_intern_hashed(pcs, depth, hs__stack_hash(pcs, depth));
-}
-
 uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h) {
   _Atomic(hs_bucket_t *) *head = &table[h & (TABLE_SIZE - 1)];
   hs_bucket_t *b = find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth);

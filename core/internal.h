@@ -266,7 +266,6 @@ size_t hs__arena_usable(void *p);
  * heap, so libdw/libunwind/libc helpers neither recurse nor get recorded. */
 typedef struct hs_thread_state {
   int in_runtime;           /* nesting depth */
-  int in_hook;              /* recording guard */
   /* Bytes until this thread's next sampled allocation (sampled profiling),
    * counted down on the malloc fast path; huge when not sampling, 0 in a
    * new thread so its first malloc takes the slow path and sets it. */

@@ -17,9 +17,8 @@ void hs__stack_scan_modules(void); /* (re)learn which code lacks frame pointers 
 /* Capture the user's stack from inside a recording entry function.
  * frame = __builtin_frame_address(0) of that function, which the public
  * malloc-family entry point called directly. pcs[0] is the caller of the
- * public entry point. Returns the depth (>= 1 unless the stack is unknown). */
-int hs__capture(uintptr_t *pcs, int max, void *frame);
-/* Same, also returning hs__stack_hash of the result. */
+ * public entry point. Returns the depth (>= 1 unless the stack is unknown)
+ * and, in *hash, hs__stack_hash of the result. */
 int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash);
 /* The dynamic linker's code: what it allocates (DTVs, dynamic TLS blocks,
  * link maps) is libc's own bookkeeping, never the program's leak. */
@@ -38,10 +37,8 @@ typedef struct hs_bucket {
   _Atomic uint64_t allocs, frees, alloc_bytes, free_bytes;
   uintptr_t pcs[];
 } hs_bucket_t;
-/* Find or add the bucket for a stack. Lock-free when it exists. 0 on OOM. */
-uint32_t hs__depot_intern(const uintptr_t *pcs, int depth);
-/* Same, with h = hs__stack_hash(pcs, depth) already known (the unwinder
- * computes it while walking). */
+/* Find or add the bucket for a stack whose hs__stack_hash is h (the unwinder
+ * computes it while walking). Lock-free when it exists. 0 on OOM. */
 uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h);
 /* Stack hash: the sum of independent per-frame products (they pipeline,
  * unlike a chained hash; this runs on every recorded allocation), position

@@ -69,7 +69,7 @@ static bool is_system_path(const char *p) {
 uintptr_t hs__self_lo, hs__self_hi;
 
 static void note_self(const struct dl_phdr_info *info) {
-  uintptr_t me = (uintptr_t)&hs__capture;
+  uintptr_t me = (uintptr_t)&hs__capture_hashed;
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
@@ -212,7 +212,3 @@ int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   return n;
 }
 
-int hs__capture(uintptr_t *pcs, int max, void *frame) {
-  uint64_t hash;
-  return hs__capture_hashed(pcs, max, frame, &hash);
-}

@@ -70,7 +70,6 @@ typedef struct lc_object {
 #define LC_DIRECT 1u
 #define LC_REACHED 2u
 #define LC_POINTED 4u
-#define LC_SUPPRESSED 8u
 long lc_find_object(const lc_vec_t *objs, uintptr_t v);
 
 typedef struct lc_caller {
@@ -101,9 +100,8 @@ void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
  * Actions ::error annotations followed by the text report. */
 void lc_format_json(heapscope_leaks_t *l, hs_strbuf_t *out);
 void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out);
-/* Suppressions (leakcheck/suppress.c). Returns true if the stack matches. */
-bool lc_suppressed(const uintptr_t *pcs, size_t depth, uint32_t epoch);
-/* Same, and charges bytes/objects to the matching rule's statistics. */
+/* Suppressions (leakcheck/suppress.c): true if the stack matches a rule,
+ * whose statistics are then charged with bytes/objects. */
 bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, size_t bytes,
                            size_t objects);
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);

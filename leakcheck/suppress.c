@@ -158,10 +158,6 @@ bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, s
   return ctx.matched;
 }
 
-bool lc_suppressed(const uintptr_t *pcs, size_t depth, uint32_t epoch) {
-  return lc_suppressed_counted(pcs, depth, epoch, 0, 0);
-}
-
 void lc_suppressions_report(hs_strbuf_t *out) {
   bool any = false;
   for (size_t r = 0; r < nrules; r++) any |= rules[r].hits > 0;

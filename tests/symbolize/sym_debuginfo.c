@@ -5,6 +5,7 @@
 #include "check.h"
 #include "core/internal.h"
 #include "core/symbolize.h"
+#define SYM_WANT_DEBUGINFOD_PROBE
 #include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>
@@ -18,13 +19,6 @@ typedef uintptr_t (*entry_fn)(void);
 typedef int (*int_fn)(void);
 typedef const char *(*str_fn)(void);
 
-static int saw_debuginfod;
-static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  (void)data;
-  if (info->dlpi_name && strstr(info->dlpi_name, "debuginfod")) saw_debuginfod = 1;
-  return 0;
-}
 
 int main(int argc, char **argv) {
   if (argc < 3) return 2;

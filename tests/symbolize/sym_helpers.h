@@ -42,4 +42,16 @@ static int cmp_int(const void *a, const void *b) {
   return *(const int *)a - *(const int *)b;
 }
 #endif
+#ifdef SYM_WANT_DEBUGINFOD_PROBE
+#include <link.h>
+#include <string.h>
+/* dl_iterate_phdr callback: was libdebuginfod loaded into the process? */
+static int saw_debuginfod;
+static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  (void)data;
+  if (info->dlpi_name && strstr(info->dlpi_name, "debuginfod")) saw_debuginfod = 1;
+  return 0;
+}
+#endif
 #endif

@@ -3,6 +3,8 @@
  * interposer and symbolization after dlclose all work there.
  * argv[1] = libsym_testlib.so */
 #include "check.h"
+#define SYM_WANT_DEBUGINFOD_PROBE
+#include "sym_helpers.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,13 +27,6 @@ __attribute__((noinline)) void preload_caller(void) {
   g_line = __LINE__; capture();
 }
 
-static int saw_debuginfod;
-static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  (void)data;
-  if (info->dlpi_name && strstr(info->dlpi_name, "debuginfod")) saw_debuginfod = 1;
-  return 0;
-}
 
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
