@@ -19,6 +19,7 @@ const hs_range_t hs__depot_range = {(uintptr_t)table, (uintptr_t)(table + TABLE_
 const hs_range_t hs__depot_ids_range = {(uintptr_t)by_id, (uintptr_t)(by_id + MAX_CHUNKS)};
 static _Atomic uint32_t max_id;
 static hs_lock_t depot_lock;
+hs_lock_t *const hs__depot_lock = &depot_lock;
 uint32_t hs__modules_epoch(void);
 
 /* Every frame is multiplied independently and the products summed, so the
@@ -85,10 +86,4 @@ hs_bucket_t *hs__depot_get(uint32_t id) {
 
 uint32_t hs__depot_max_id(void) {
   return atomic_load_explicit(&max_id, memory_order_acquire);
-}
-
-void hs__depot_prefork(void) { hs__lock(&depot_lock); }
-void hs__depot_postfork(bool child) {
-  if (child) hs__lock_reset(&depot_lock);
-  else hs__unlock(&depot_lock);
 }

@@ -151,13 +151,19 @@ int hs__snprintf(char *buf, size_t size, const char *fmt, ...) {
   return n;
 }
 
+HS_TLS int hs__write_error;
+
 bool hs__write_all(int fd, const char *data, size_t len) {
   int saved = errno;
   bool ok = true;
   while (len) {
     ssize_t n = write(fd, data, len);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) { ok = false; break; }
+    if (n <= 0) {
+      hs__write_error = n < 0 ? errno : ENOSPC; /* a 0-byte write: no room */
+      ok = false;
+      break;
+    }
     data += n;
     len -= (size_t)n;
   }

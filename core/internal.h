@@ -37,8 +37,11 @@
 int hs__vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int hs__snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* write(2) until done or a hard error; keeps errno unchanged. */
+/* write(2) until done or a hard error; keeps errno unchanged. On failure
+ * the error (ENOSPC, EBADF...) is left in the calling thread's
+ * hs__write_error. */
 bool hs__write_all(int fd, const char *data, size_t len);
+extern HS_TLS int hs__write_error;
 /* One "heapscope: ..." line on stderr (or the log fd). */
 void hs__errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void hs__fatalf(const char *fmt, ...)
@@ -87,6 +90,9 @@ static inline void hs__unlock(hs_lock_t *l) {
   if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
     hs__unlock_slow(l);
 }
+/* Every runtime lock in its documented order (core/runtime.c), as the fork
+ * handlers take them; names[i] says whose it is. For tests. */
+size_t hs__runtime_locks(hs_lock_t ***locks, const char ***names);
 /* A fork-reset hook: the child re-initialises instead of unlocking. */
 static inline void hs__lock_reset(hs_lock_t *l) {
   atomic_store_explicit(&l->state, 0, memory_order_relaxed);
@@ -270,20 +276,28 @@ typedef struct hs_thread_state {
    * counted down on the malloc fast path; huge when not sampling, 0 in a
    * new thread so its first malloc takes the slow path and sets it. */
   int64_t sample_left;
+  int cancel_state;         /* cancellation state saved by the outermost enter */
 } hs_thread_state_t;
 extern HS_TLS hs_thread_state_t hs__tstate;
 /* Entering also adds 2 to hs__hooked (a global count; bit 0 is left for
  * "recording on") so the public malloc family takes its slow path, which
  * checks in_runtime and routes to the internal heap, even when recording is
- * off. */
+ * off.
+ * The outermost enter also disables thread cancellation until the matching
+ * leave: the runtime holds its locks (dump, symbolizer, modules, page heap
+ * during a leak check) across cancellation points (open, read, write), and
+ * a thread cancelled there would leave them held for good. Every lock taken
+ * around I/O is taken inside enter/leave. */
 extern _Atomic int hs__hooked;
+int hs__cancel_disable(void);          /* returns the previous state */
+void hs__cancel_restore(int state);
 static inline void hs__runtime_enter(void) {
-  hs__tstate.in_runtime++;
+  if (hs__tstate.in_runtime++ == 0) hs__tstate.cancel_state = hs__cancel_disable();
   atomic_fetch_add_explicit(&hs__hooked, 2, memory_order_relaxed);
 }
 static inline void hs__runtime_leave(void) {
   atomic_fetch_sub_explicit(&hs__hooked, 2, memory_order_relaxed);
-  hs__tstate.in_runtime--;
+  if (--hs__tstate.in_runtime == 0) hs__cancel_restore(hs__tstate.cancel_state);
 }
 
 /* The runtime's large static tables (core/runtime.c): never leak-check
@@ -304,10 +318,6 @@ void *hs__alloc_aligned(size_t align, size_t n);
 void hs__dealloc(void *p);                /* checks validity, no recording */
 size_t hs__usable_size(const void *p);    /* 0 for foreign pointers */
 _Noreturn void hs__invalid_free(const void *p, const char *what);
-/* Called with all allocator locks held around fork. */
-void hs__allocator_prefork(void);
-void hs__allocator_postfork_parent(void);
-void hs__allocator_postfork_child(void);
 
 /* ---- recording hook (core/record.c) ------------------------------------ */
 /* Count n bytes off the sampling budget; true when this allocation must go

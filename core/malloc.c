@@ -21,6 +21,7 @@
 
 _Atomic int hs__initialized;
 static hs_lock_t init_lock;
+hs_lock_t *const hs__init_lock = &init_lock;
 void hs__tcache_global_init(void);
 void hs__record_early_init(void);
 
@@ -421,29 +422,3 @@ HS_EXPORT void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
 HS_EXPORT int __posix_memalign(void **o, size_t a, size_t n) __attribute__((alias("posix_memalign")));
 #pragma GCC diagnostic pop
 
-/* ---- fork ------------------------------------------------------------------ */
-void hs__tcache_prefork(void);
-void hs__tcache_postfork_parent(void);
-void hs__tcache_postfork_child(void);
-
-/* Lock order: central lists (user, then internal), page heap, registries. */
-void hs__allocator_prefork(void) {
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock(&hs__central[c].lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock(&hs__icentral[c].lock);
-  hs__lock(&hs__pageheap_lock);
-  hs__tcache_prefork();
-}
-
-void hs__allocator_postfork_parent(void) {
-  hs__tcache_postfork_parent();
-  hs__unlock(&hs__pageheap_lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__unlock(&hs__icentral[c].lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__unlock(&hs__central[c].lock);
-}
-
-void hs__allocator_postfork_child(void) {
-  hs__tcache_postfork_child();
-  hs__lock_reset(&hs__pageheap_lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock_reset(&hs__icentral[c].lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock_reset(&hs__central[c].lock);
-}

@@ -54,8 +54,6 @@ static inline uint64_t hs__stack_hash_final(uint64_t acc, int depth) {
 uint64_t hs__stack_hash(const uintptr_t *pcs, int depth);
 hs_bucket_t *hs__depot_get(uint32_t id);
 uint32_t hs__depot_max_id(void);        /* ids are 1..max */
-void hs__depot_prefork(void);
-void hs__depot_postfork(bool child);
 
 /* ---- recording (core/record.c) ---- */
 extern _Atomic int hs__recording;       /* records are being written */

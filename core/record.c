@@ -53,8 +53,13 @@ HS_TLS int hs__disabled_depth;
 void *hs__realloc_plain(void *p, size_t n);
 
 /* Recording is on while anyone needs it: the leak checker (HEAPCHECK, or
- * heapscope_start_recording) and the heap profiler each hold one use. */
-static _Atomic int recording_users;
+ * heapscope_start_recording) and the heap profiler each hold one use.
+ * users_lock makes "count the use, switch recording" one step: with only an
+ * atomic count, a stop that saw the count reach 0 could switch recording
+ * off after a racing start had switched it on again. */
+static int recording_users; /* users_lock */
+static hs_lock_t users_lock;
+hs_lock_t *const hs__users_lock = &users_lock;
 bool hs__heapprof_early_user; /* HEAPPROFILE's use, taken at the first malloc */
 
 /* Full recording sends every call down the slow path (hs__hooked bit 0).
@@ -62,9 +67,11 @@ bool hs__heapprof_early_user; /* HEAPPROFILE's use, taken at the first malloc */
  * (hs__sample_due) and only a sampled allocation leaves it; free leaves it
  * only for spans that keep records. */
 void hs__recording_start(void) {
-  atomic_fetch_add(&recording_users, 1);
+  hs__lock(&users_lock);
+  recording_users++;
   atomic_store(&hs__recording, 1);
   if (hs__sample_bytes == 0) atomic_fetch_or(&hs__hooked, 1);
+  hs__unlock(&users_lock);
 }
 
 /* Once recording is off, frees no longer clear records: forget them all now,
@@ -83,12 +90,14 @@ static void forget_records(void) {
 }
 
 void hs__recording_stop(void) {
-  if (atomic_fetch_sub(&recording_users, 1) != 1) return;
-  if (atomic_exchange(&hs__recording, 0) == 1) {
+  hs__lock(&users_lock);
+  if (recording_users > 0 && --recording_users == 0 &&
+      atomic_exchange(&hs__recording, 0) == 1) {
     atomic_fetch_and(&hs__hooked, ~1);
     hs__records_complete = false;
     forget_records();
   }
+  hs__unlock(&users_lock);
 }
 
 /* Runs inside the first malloc (init lock held): no allocation here. */
@@ -169,6 +178,7 @@ static int64_t next_gap(void) {
  * touched do not stay slow for good. The lock orders the mark/unmark
  * transitions of racing threads; each re-reads the count under it. */
 static hs_lock_t mark_lock;
+hs_lock_t *const hs__mark_lock = &mark_lock;
 
 static void sampled_span_changed(hs_span_t *s, int delta) {
   uint32_t now = atomic_fetch_add_explicit(&s->rec_live, (uint32_t)delta, memory_order_acq_rel) +
