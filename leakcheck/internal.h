@@ -10,7 +10,8 @@
 #ifndef HEAPSCOPE_LEAKCHECK_INTERNAL_H
 #define HEAPSCOPE_LEAKCHECK_INTERNAL_H
 
-#include "core/profile.h"
+#include "core/api/runtime.h"
+#include "core/base/settings.h"
 #include <heapscope/heapscope.h>
 
 /* A growable array backed directly by mmap: safe while the world is
