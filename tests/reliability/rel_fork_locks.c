@@ -1,12 +1,12 @@
 /* Fork while each runtime lock is held (issue 9): for every lock in the
- * documented order (core/runtime.c, hs__runtime_locks), a thread holds it
+ * documented order (core/api/runtime.c, hs__runtime_locks), a thread holds it
  * while another forks. fork() must wait until the lock is released (the
  * fork handlers take it), and the child must find it free: it takes every
  * lock, allocates and exits within a deadline. A lock left out of the fork
  * handlers fails both checks (the child inherits it held and hangs).
  *
- * Links the static runtime to see the lock list. */
-#include "core/internal.h"
+ * Links heapscope_internal to see the lock list. */
+#include "core/api/runtime.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -42,9 +42,10 @@ static void *holder(void *arg) {
 
 int main(void) {
   free(malloc(1)); /* runtime initialised */
-  hs_lock_t **locks;
-  const char **names;
-  size_t n = hs__runtime_locks(&locks, &names);
+  const hs_lock_list_t *list = hs__runtime_locks();
+  hs_lock_t *const *locks = list->lock;
+  const char *const *names = list->name;
+  size_t n = list->n;
   if (n < 13) {
     fprintf(stderr, "FAIL: only %zu runtime locks listed\n", n);
     return 1;
