@@ -8,14 +8,15 @@
  *   reentrant_dump DIR a SIGUSR1 handler calls HeapProfilerDump while its
  *                      thread writes an interval-triggered dump (HEAPPROFILE
  *                      with a 1-byte interval: every malloc dumps)
- *   startstop DIR      HeapProfilerStart/Stop racing from two threads: after
- *                      both stopped, recording must be off
+ *   startstop DIR      HeapProfilerStart/Stop racing from four threads: after
+ *                      all stopped, recording must be off
  *
  * Linked with the shared runtime. Output: "ok ..." lines on stdout. */
 #include <errno.h>
 #include <gperftools/heap-profiler.h>
 #include <heapscope/heapscope.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -171,20 +172,23 @@ static void reentrant_dump(void) {
   printf("ok reentrant_dump allocations=%ld signals=200\n", n);
 }
 
-/* ---- startstop --------------------------------------------------------- */
+/* ---- startstop ---------------------------------------------------------- */
 
-static pthread_barrier_t barrier;
+/* Both threads spin on `go` (a barrier's futex wake-up skews them by tens
+ * of microseconds), so their Start calls overlap. */
+static atomic_int go, done;
 static char startstop_prefix[4096];
-#define ROUNDS 2000
+#define ROUNDS 20000
+#define RACERS 4
 
 static void *start_stop(void *arg) {
   (void)arg;
-  for (int i = 0; i < ROUNDS; i++) {
-    pthread_barrier_wait(&barrier);
+  for (int i = 1; i <= ROUNDS; i++) {
+    for (int spin = 0; atomic_load_explicit(&go, memory_order_acquire) < i; spin++)
+      if (spin % 1024 == 1023) sched_yield();
     HeapProfilerStart(startstop_prefix);
     HeapProfilerStop();
-    pthread_barrier_wait(&barrier);
-    pthread_barrier_wait(&barrier); /* main checks here */
+    atomic_fetch_add(&done, 1);
   }
   return NULL;
 }
@@ -192,20 +196,16 @@ static void *start_stop(void *arg) {
 static void startstop(const char *dir) {
   snprintf(startstop_prefix, sizeof startstop_prefix, "%s/s", dir);
   if (heapscope_is_recording()) FAIL("recording on at start (HEAPCHECK set?)");
-  pthread_barrier_init(&barrier, NULL, 3);
-  pthread_t a, b;
-  pthread_create(&a, NULL, start_stop, NULL);
-  pthread_create(&b, NULL, start_stop, NULL);
-  for (int i = 0; i < ROUNDS; i++) {
-    pthread_barrier_wait(&barrier);
-    pthread_barrier_wait(&barrier);
+  pthread_t t[RACERS];
+  for (int k = 0; k < RACERS; k++) pthread_create(&t[k], NULL, start_stop, NULL);
+  for (int i = 1; i <= ROUNDS; i++) {
+    atomic_store_explicit(&go, i, memory_order_release);
+    while (atomic_load(&done) < RACERS * i) sched_yield();
     if (IsHeapProfilerRunning()) FAIL("round %d: profiler still running after both stopped", i);
     if (heapscope_is_recording()) FAIL("round %d: recording left on after the last Stop", i);
-    pthread_barrier_wait(&barrier);
   }
-  pthread_join(a, NULL);
-  pthread_join(b, NULL);
-  printf("ok startstop rounds=%d\n", ROUNDS);
+  for (int k = 0; k < RACERS; k++) pthread_join(t[k], NULL);
+  printf("ok startstop rounds=%d threads=%d\n", ROUNDS, RACERS);
 }
 
 int main(int argc, char **argv) {

@@ -19,10 +19,13 @@ for v in $(env | sed -n 's/^\(HEAP[A-Z_]*\|LSAN_OPTIONS\|ASAN_OPTIONS\|PERFTOOLS
 done
 unset LD_PRELOAD || true
 
-fail() { printf 'FAIL (%s): %s\n' "$case_" "$*" >&2; exit 1; }
-skip() { printf 'SKIP (%s): %s\n' "$case_" "$*" >&2; exit 77; }
-note() { printf '[%s] %s\n' "$case_" "$*" >&2; }
-show() { for f in "$@"; do [ -f "$f" ] && { echo "--- $f" >&2; head -c 4000 "$f" >&2; }; done; return 0; }
+# Messages go to fd 3 (the driver's stderr): `run ... 2>err.txt` redirects
+# the function's own stderr too.
+exec 3>&2
+fail() { printf 'FAIL (%s): %s\n' "$case_" "$*" >&3; exit 1; }
+skip() { printf 'SKIP (%s): %s\n' "$case_" "$*" >&3; exit 77; }
+note() { printf '[%s] %s\n' "$case_" "$*" >&3; }
+show() { for f in "$@"; do [ -f "$f" ] && { echo "--- $f" >&3; head -c 4000 "$f" >&3; }; done; return 0; }
 # run SECONDS CMD...: status in $rc; 124 (timeout) is always a failure.
 run() {
   local t=$1
@@ -76,7 +79,7 @@ startstop)
 fork_locks)
   run 100 "$HS_BIN/rel_fork_locks" >out.txt 2>err.txt
   [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
-  cat out.txt >&2
+  cat out.txt >&3
   ;;
 
 *) fail "unknown case" ;;
