@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,8 +185,18 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
 }
 
 /* After core's constructor (101): the allocator and profiler are up. */
+/* A forked child's whole-program checks (its exit check with
+ * HEAPSCOPE_CHECK_CHILDREN, heapscope_check_all) cover what the child
+ * allocates: the parent's blocks belong to the parent's check, and the
+ * parent's other threads, whose stacks held some of them, do not exist in
+ * the child (their blocks would all look leaked). */
+static void leakcheck_postfork_child(void) {
+  lc_whole_program_gen = atomic_fetch_add(&hs__generation, 1) + 1;
+}
+
 __attribute__((constructor(102))) static void leakcheck_init(void) {
   main_pid = getpid();
+  pthread_atfork(NULL, NULL, leakcheck_postfork_child);
   const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   if (!hc || !*hc) return;
   heapscope_mode_t mode;
@@ -234,10 +245,14 @@ HS_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
 }
 
 HS_EXPORT long heapscope_check_now(void) {
-  if (!atomic_load(&hs__recording)) return -ENOSYS;
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
-  heapscope_leaks_t *l = heapscope_leaks_all(mode);
+  heapscope_leaks_t *l;
+  int err = heapscope_check_all(mode, &l);
+  if (err) {
+    lc_report_check_error(err);
+    return err;
+  }
   if (!l) return 0;
   long n = (long)l->objects;
   lc_emit_report(l, NULL);
@@ -249,7 +264,15 @@ __attribute__((destructor(101))) static void exit_check(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
   if (getpid() != main_pid && !hs__setting_bool(HS_SET_HEAPSCOPE_CHECK_CHILDREN)) return;
-  heapscope_leaks_t *l = lc_leaks_at_exit(mode);
+  heapscope_leaks_t *l;
+  int err = lc_check_at_exit(mode, &l);
+  if (err) {
+    /* No verdict is not a pass: an ERROR line and its own exit status. */
+    hs__errorf("ERROR: the exit-time leak check could not be completed: %s",
+               heapscope_strerror(err));
+    fflush(NULL);
+    _exit(LC_EXIT_CHECK_ERROR);
+  }
   if (!l) return;
   lc_emit_report(l, NULL);
   heapscope_leaks_free(l);

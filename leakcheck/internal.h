@@ -19,6 +19,7 @@
 typedef struct lc_vec {
   char *data;
   size_t len, cap, elem;
+  bool oom;       /* a push failed (no memory): the vector is incomplete */
 } lc_vec_t;
 bool lc_vec_push(lc_vec_t *v, const void *item);
 void lc_vec_free(lc_vec_t *v);
@@ -32,10 +33,11 @@ typedef struct lc_thread {
   uintptr_t regs[24];
   int nregs;
 } lc_thread_t;
-/* Suspends every other thread of the process and fills threads (the
- * caller's own entry first). Returns the count, or -1 if the world could
- * not be stopped. */
-int lc_stop_world(lc_vec_t *threads);
+/* Suspends every other thread of the process and appends them to threads
+ * (after the caller's own entry, which the caller pushes). Returns false
+ * when some thread could not be paused or scanned from /proc: its stack is
+ * then missing from the roots, and leaks found may be false. */
+bool lc_stop_world(lc_vec_t *threads);
 void lc_resume_world(void);
 
 /* ---- marking (leakcheck/scan.c) ---- */
@@ -56,8 +58,10 @@ void lc_gather_segments(lc_vec_t *segments); /* before stopping the world */
 /* How far below the thread pointer the static TLS blocks reach (the same
  * for every thread). Before stopping the world. */
 size_t lc_static_tls_extent(void);
-void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
-             uint32_t cand_gen, size_t cand_count);
+/* 0, or -errno when a root could not be scanned (no memory for the work
+ * list, /proc/self/maps unreadable): the marks are then incomplete. */
+int lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
+            uint32_t cand_gen, size_t cand_count);
 void lc_clear_marks(void);
 /* Scan [lo, hi) for pointers to live objects in `objs` (sorted by addr);
  * calls fn with the index of each one found. */
@@ -88,10 +92,13 @@ typedef struct lc_caller {
                      : "memory");                                                     \
   } while (0)
 
-/* heapscope_leaks_since with the caller captured by the adapter: its own
- * frames (pushed over the test's dead ones) are then not scanned. */
-heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
-                                         const lc_caller_t *caller);
+/* heapscope_check_since with the caller captured by the adapter: its own
+ * frames (pushed over the test's dead ones) are then not scanned. Same
+ * contract: 0 and *out (NULL: no leaks), or -errno and no verdict. */
+int lc_check_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
+                          const lc_caller_t *caller, heapscope_leaks_t **out);
+/* "heapscope: leak check could not be completed: REASON" on stderr. */
+void lc_report_check_error(int err);
 
 /* ---- report (leakcheck/report.c) ---- */
 void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out);
@@ -107,9 +114,11 @@ bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, s
                            size_t objects);
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
-/* The exit-time check: like heapscope_leaks_all, but the exiting thread's
- * stack is not a root. */
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode);
+/* The exit-time check: like heapscope_check_all, but the exiting thread's
+ * stack is not a root. When it gives no verdict, the process exits with
+ * LC_EXIT_CHECK_ERROR (HEAPSCOPE_EXIT_CODE is for leaks found). */
+#define LC_EXIT_CHECK_ERROR 2
+int lc_check_at_exit(heapscope_mode_t mode, heapscope_leaks_t **out);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
 /* Only the machine outputs (GitHub annotations, JSON, leak profile). */

@@ -208,7 +208,15 @@ static bool check_current(where_t *w) {
   if (!t || run.mode == HEAPSCOPE_MODE_OFF) return false;
   /* Roots on this thread: CMocka's frames from the one that called our
    * fixture upward, never ours: they lie over the test's dead frames. */
-  heapscope_leaks_t *l = lc_leaks_since_caller(&run.snap, run.mode, &run.caller);
+  heapscope_leaks_t *l;
+  int err = lc_check_since_caller(&run.snap, run.mode, &run.caller, &l);
+  if (err && t->check && !run.skip_requested) {
+    /* No verdict is never a pass: the test fails (ERROR when this is its
+     * teardown's check, FAILED when its body's). */
+    api.print_error("heapscope: ERROR: the leak check of test '%s' could not be completed: %s\n",
+                    t->orig->name, heapscope_strerror(err));
+    return true;
+  }
   if (!t->check || run.skip_requested) {
     /* Opted out: whatever it keeps is accepted, now and at exit. */
     heapscope_leaks_ignore(l);
@@ -490,7 +498,14 @@ HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *f
   region_depth--;
   if (region_depth >= MAX_REGIONS) return;
   heapscope_mode_t mode = per_test_mode(true);
-  heapscope_leaks_t *l = lc_leaks_since_caller(&regions[region_depth], mode, &caller);
+  heapscope_leaks_t *l;
+  int err = lc_check_since_caller(&regions[region_depth], mode, &caller, &l);
+  if (err) {
+    api.print_error("%s:%d: heapscope: ERROR: the region's leak check could not be completed: %s\n",
+                    file, line, heapscope_strerror(err));
+    api.fail(file, line);
+    return;
+  }
   if (!l) return;
   bool fail = l->bytes > max_bytes;
   if (fail) {

@@ -82,6 +82,85 @@ fork_locks)
   cat out.txt >&3
   ;;
 
+stw)
+  # Checks racing thread start-up, exit and busy stacks: any report is false.
+  # Three processes of 300 checks each, then each one's exit check.
+  for i in 1 2 3; do
+    HEAPCHECK=normal run 100 "$HS_BIN/rel_verdicts" stw 300 >out.txt 2>err.txt
+    [ "$rc" = 0 ] || { show out.txt err.txt; fail "run $i: exit status $rc"; }
+    grep -q '^ok stw rounds=300' out.txt || fail "run $i: no ok line"
+    [ ! -s err.txt ] || { show err.txt; fail "run $i: unexpected stderr"; }
+  done
+  note "900 checks during thread churn, no false report"
+  ;;
+
+child_clean)
+  HEAPCHECK=normal HEAPSCOPE_CHECK_CHILDREN=1 run 60 "$HS_BIN/rel_verdicts" child_clean \
+    >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -qx 'child status 0' out.txt || { show out.txt err.txt; fail "the clean child failed its check"; }
+  [ ! -s err.txt ] || { show err.txt; fail "unexpected stderr"; }
+  ;;
+
+child_leak)
+  HEAPCHECK=normal HEAPSCOPE_CHECK_CHILDREN=1 run 60 "$HS_BIN/rel_verdicts" child_leak \
+    >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -qx 'child status 1' out.txt || { show out.txt err.txt; fail "the leaking child passed"; }
+  grep -q 'in child_leaks .*rel_verdicts.c' err.txt || { show err.txt; fail "no report of the child's leak"; }
+  grep -q '^SUMMARY: heapscope: 77 byte(s) leaked in 1 allocation(s)' err.txt ||
+    { show err.txt; fail "the child reported more than its own leak"; }
+  ;;
+
+stop_signal)
+  for s in 9 19 32 33 11; do
+    HEAPCHECK=normal HEAPSCOPE_STOP_SIGNAL=$s run 60 "$HS_BIN/rel_verdicts" stop_signal \
+      >out.txt 2>err.txt
+    [ "$rc" = 0 ] || { show out.txt err.txt; fail "signal $s: exit status $rc"; }
+    grep -qx 'check rc=0' out.txt || { show out.txt; fail "signal $s: check failed"; }
+    [ "$(wc -l <err.txt)" = 1 ] || { show err.txt; fail "signal $s: expected one line"; }
+    grep -q "^heapscope: invalid HEAPSCOPE_STOP_SIGNAL=$s (signal $s .*); using [0-9]*\$" err.txt ||
+      { show err.txt; fail "signal $s: not rejected"; }
+  done
+  HEAPCHECK=normal HEAPSCOPE_STOP_SIGNAL=12 run 60 "$HS_BIN/rel_verdicts" stop_signal \
+    >out.txt 2>err.txt
+  [ "$rc" = 0 ] && grep -qx 'check rc=0' out.txt && [ ! -s err.txt ] ||
+    { show out.txt err.txt; fail "SIGUSR2 (12) not usable"; }
+  ;;
+
+norecord)
+  run 60 "$HS_BIN/rel_verdicts" norecord >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -q '^ok norecord: recording is off' out.txt || { show out.txt; fail "no ok line"; }
+  # heapscope_leaks_since and heapscope_check_now say so; check_* return it.
+  [ "$(count_lines err.txt '^heapscope: leak check could not be completed: recording is off')" = 2 ] ||
+    { show err.txt; fail "expected two lines"; }
+  [ "$(wc -l <err.txt)" = 2 ] || { show err.txt; fail "unexpected stderr"; }
+  ;;
+
+unstoppable)
+  HEAPCHECK=normal run 60 "$HS_BIN/rel_verdicts" unstoppable >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -q '^ok unstoppable: some threads could not be paused' out.txt || fail "no ok line"
+  grep -q '^heapscope: thread [0-9]* blocks signal [0-9]* and is running' err.txt ||
+    { show err.txt; fail "the unpaused thread is not named"; }
+  ! grep -q 'leak of' err.txt || { show err.txt; fail "a report built on an incomplete stop"; }
+  ;;
+
+unstoppable_exit)
+  HEAPCHECK=normal run 60 "$HS_BIN/rel_verdicts" unstoppable_exit >out.txt 2>err.txt
+  [ "$rc" = 2 ] || { show out.txt err.txt; fail "exit status $rc, expected 2 (no verdict)"; }
+  grep -q '^heapscope: ERROR: the exit-time leak check could not be completed: some threads' \
+    err.txt || { show err.txt; fail "no ERROR line"; }
+  ! grep -q 'leak of' err.txt || { show err.txt; fail "a report built on an incomplete stop"; }
+  ;;
+
+oom)
+  HEAPCHECK=normal run 60 "$HS_BIN/rel_verdicts" oom >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -q '^ok oom: out of memory' out.txt || { show out.txt err.txt; fail "no ok line"; }
+  ;;
+
 *) fail "unknown case" ;;
 esac
 exit 0
