@@ -111,6 +111,7 @@ typedef struct run_state {
   bool in_body;             /* the test's own body is running */
   bool body_checked;        /* its failure path already ran the check */
   bool skip_requested;
+  bool no_verdict;          /* the check could not be completed */
   long expect_objects;      /* -1: no expectation */
 } run_state_t;
 
@@ -211,10 +212,11 @@ static bool check_current(where_t *w) {
   heapscope_leaks_t *l;
   int err = lc_check_since_caller(&run.snap, run.mode, &run.caller, &l);
   if (err && t->check && !run.skip_requested) {
-    /* No verdict is never a pass: the test fails (ERROR when this is its
-     * teardown's check, FAILED when its body's). */
+    /* No verdict is never a pass: the test fails, as ERROR through our
+     * teardown fixture when it has one, else as FAILED. */
     api.print_error("heapscope: ERROR: the leak check of test '%s' could not be completed: %s\n",
                     t->orig->name, heapscope_strerror(err));
+    run.no_verdict = true;
     return true;
   }
   if (!t->check || run.skip_requested) {
@@ -254,6 +256,7 @@ static void begin_test(void **state) {
   run.in_body = false;
   run.body_checked = false;
   run.skip_requested = false;
+  run.no_verdict = false;
   run.expect_objects = -1;
   /* Before the test's setup: what setup allocates and teardown does not
    * free is the test's leak too (CMocka's and CppUTest's rule). */
@@ -293,7 +296,9 @@ static HS_NOINLINE void our_test(void **state) {
     api.fail(__FILE__, __LINE__);
   }
   where_t w;
-  if (check_current(&w)) {
+  /* A check without a verdict fails the test through our teardown fixture
+   * when there is one (CMocka's ERROR, as for a failing teardown). */
+  if (check_current(&w) && !(run.no_verdict && t && t->orig->teardown_func)) {
     if (w.line) api.fail(w.file, w.line);
     else api.fail(t && t->orig->name ? t->orig->name : "heapscope", 0);
   }
@@ -303,7 +308,7 @@ static HS_NOINLINE int our_teardown(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   run.in_body = false;
-  if (run.teardown_done) return 0; /* the body path already did it all */
+  if (run.teardown_done) return run.no_verdict ? -1 : 0; /* the body path did it all */
   int rc = run_teardown(state);
   where_t w;
   bool leaked = check_current(&w);

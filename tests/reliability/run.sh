@@ -161,6 +161,19 @@ oom)
   grep -q '^ok oom: out of memory' out.txt || { show out.txt err.txt; fail "no ok line"; }
   ;;
 
+cmocka_noverdict)
+  HEAPCHECK=normal run 60 "$HS_BIN/rel_cmocka" >out.txt 2>err.txt
+  cat out.txt err.txt >all.txt
+  [ "$rc" = 2 ] || { show all.txt; fail "exit status $rc, expected 2 (one failed, one error)"; }
+  grep -q '^\[  FAILED  \] test_unverifiable_body' all.txt || { show all.txt; fail "body check: not FAILED"; }
+  grep -q '^\[  ERROR   \] test_unverifiable_teardown' all.txt ||
+    { show all.txt; fail "teardown check: not ERROR"; }
+  grep -q '^\[       OK \] test_clean' all.txt || { show all.txt; fail "the clean test did not pass"; }
+  [ "$(count_lines all.txt "heapscope: ERROR: the leak check of test 'test_unverifiable_(body|teardown)' could not be completed: some threads could not be paused")" = 2 ] ||
+    { show all.txt; fail "the reason is not given for both"; }
+  ! grep -q 'leak of' all.txt || { show all.txt; fail "a leak report built on an incomplete stop"; }
+  ;;
+
 *) fail "unknown case" ;;
 esac
 exit 0
