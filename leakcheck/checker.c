@@ -108,7 +108,7 @@ static void emit_github(heapscope_leaks_t *l) {
       const char *nl = strchr(ci.data + n, '\n');
       n = nl ? (size_t)(nl - ci.data) + 1 : ci.len;
     }
-    if (n) hs__write_all(2, ci.data, n);
+    if (n) hs__write_all(hs__report_fd(), ci.data, n);
     hs__sb_free(&ci);
   }
 }
@@ -121,8 +121,8 @@ static void emit_json_and_profile(heapscope_leaks_t *l) {
     lc_format_json(l, &ci);
     hs__runtime_leave();
     const char *rp = hs__setting_str(HS_SET_HEAPSCOPE_REPORT_PATH);
-    int jfd = 2;
-    if (rp && *rp) {
+    bool written = false;
+    if (rp && *rp && ci.data) {
       char jpath[1100];
       size_t k = 0;
       for (const char *c = rp; *c && k + 12 < sizeof jpath; c++) {
@@ -135,19 +135,16 @@ static void emit_json_and_profile(heapscope_leaks_t *l) {
       }
       jpath[k] = '\0';
       bool first = json_pid != (int)getpid();
-      jfd = open(jpath, O_WRONLY | O_CREAT | O_CLOEXEC | (first ? O_TRUNC : O_APPEND), 0644);
-      if (jfd < 0) {
+      int err = lc_write_file(jpath, first, ci.data, ci.len);
+      if (err)
         hs__errorf("cannot write JSON leak report to %s: %s; writing it to stderr", jpath,
-                   strerror(errno));
-        jfd = 2;
-      } else {
+                   strerror(err));
+      else
         json_pid = (int)getpid();
-      }
+      written = !err;
     }
-    if (ci.data && !hs__write_all(jfd, ci.data, ci.len))
-      hs__errorf("short write of the JSON leak report");
+    if (ci.data && !written) hs__write_all(hs__report_fd(), ci.data, ci.len);
     if (ci.oom) hs__errorf("out of memory formatting the JSON leak report");
-    if (jfd != 2) close(jfd);
     hs__sb_free(&ci);
   }
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
@@ -163,24 +160,23 @@ void lc_emit_extras(heapscope_leaks_t *l) {
  * count, so each leak is one defect, not two. */
 void lc_emit_report(heapscope_leaks_t *l, const char *title) {
   const char *text = heapscope_leaks_report(l);
-  int fd = 2;
-  char path[1100];
-  if (lc_config.log_path[0]) {
-    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      hs__errorf("cannot write leak report to %s: %s; writing it to stderr", path, strerror(errno));
-      fd = 2;
-    }
-  }
   emit_github(l); /* annotations lead, the text follows */
-  if (title && fd == 2) hs__write_all(2, title, strlen(title));
-  hs__write_all(fd, text, strlen(text));
-  if (fd != 2) {
-    close(fd);
-    hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
-               l->bytes, l->objects, path);
+  if (lc_config.log_path[0]) {
+    char path[1100];
+    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
+    int err = lc_write_file(path, false, text, strlen(text));
+    if (!err) {
+      hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
+                 l->bytes, l->objects, path);
+      emit_json_and_profile(l);
+      return;
+    }
+    /* A full or read-only disk: the report must not be lost. */
+    hs__errorf("cannot write leak report to %s: %s; writing it to stderr", path, strerror(err));
   }
+  int fd = hs__report_fd();
+  if (title) hs__write_all(fd, title, strlen(title));
+  hs__write_all(fd, text, strlen(text));
   emit_json_and_profile(l);
 }
 

@@ -119,6 +119,10 @@ void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strb
  * LC_EXIT_CHECK_ERROR (HEAPSCOPE_EXIT_CODE is for leaks found). */
 #define LC_EXIT_CHECK_ERROR 2
 int lc_check_at_exit(heapscope_mode_t mode, heapscope_leaks_t **out);
+/* Writes len bytes to path (truncated first, or appended to) and closes it:
+ * 0, or the errno of the failed open, write or close. A failed write leaves
+ * the file as it was (a file it created is removed). (leakcheck/output.c) */
+int lc_write_file(const char *path, bool truncate, const char *data, size_t len);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
 /* Only the machine outputs (GitHub annotations, JSON, leak profile). */

@@ -57,8 +57,14 @@ int hs__snprintf(char *buf, size_t size, const char *fmt, ...)
  * hs__write_error. */
 bool hs__write_all(int fd, const char *data, size_t len);
 extern HS_TLS int hs__write_error;
-/* One "heapscope: ..." line on stderr. */
+/* One "heapscope: ..." line on stderr (hs__report_fd). */
 void hs__errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The fd for diagnostics and reports: fd 2 while it is open for writing,
+ * else the process's stderr as it was at start-up (a private duplicate made
+ * by hs__report_fd_init at the first malloc) while that is still the same
+ * file. */
+int hs__report_fd(void);
+void hs__report_fd_init(void);
 
 /* ---- locks (core/base/lock.c) ------------------------------------------ */
 /* Futex-backed mutex usable before pthreads is initialised and from any

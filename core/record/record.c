@@ -123,6 +123,7 @@ static void read_settings(void) {
 HS_COLD static void init_slow(void) {
   hs__lock(&init_lock);
   if (!atomic_load_explicit(&record_ready, memory_order_relaxed)) {
+    hs__report_fd_init(); /* before the program can close its stderr */
     hs__alloc_init();
     hs__settings_init();
     read_settings();

@@ -10,8 +10,7 @@ set -euo pipefail
 case_=${1:?usage: run.sh CASE}
 : "${HS_PRELOAD:?}" "${HS_BIN:?}" "${HS_WORK:?}"
 W=$HS_WORK/$case_
-rm -rf "$W"
-mkdir -p "$W"
+[ "${2:-}" = inner ] || { rm -rf "$W"; mkdir -p "$W"; }
 cd "$W"
 # Runs must not depend on the caller's settings.
 for v in $(env | sed -n 's/^\(HEAP[A-Z_]*\|LSAN_OPTIONS\|ASAN_OPTIONS\|PERFTOOLS_[A-Z_]*\)=.*/\1/p'); do
@@ -37,6 +36,22 @@ run() {
     fail "hung (killed after ${t}s): $*"
   fi
 }
+# with_tmpfs SIZE "${2:-}": mounts a tmpfs of SIZE on $W/mnt in a private mount
+# namespace (gone when the case ends) and runs the rest of this case there
+# (run.sh re-executes itself as "CASE inner"). Needs root (CI runs as root).
+with_tmpfs() {
+  if [ "${2:-}" = inner ]; then return 0; fi
+  [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs (run the suite as root)"
+  command -v unshare >/dev/null || skip "unshare (util-linux) not installed"
+  unshare -m true 2>/dev/null || skip "cannot create a mount namespace here"
+  mkdir -p "$W/mnt"
+  exec 3>&-
+  exec unshare -m --propagation private bash -c \
+    'mount -t tmpfs -o size="$1" tmpfs "$2" && exec bash "$3" "$4" inner' \
+    with_tmpfs "$1" "$W/mnt" "$0" "$case_"
+}
+# fill_disk DIR: every data block of DIR's filesystem in use.
+fill_disk() { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || true; }
 # count_lines FILE REGEX
 count_lines() { grep -c -E "$2" "$1" || true; }
 
@@ -172,6 +187,103 @@ cmocka_noverdict)
   [ "$(count_lines all.txt "heapscope: ERROR: the leak check of test 'test_unverifiable_(body|teardown)' could not be completed: some threads could not be paused")" = 2 ] ||
     { show all.txt; fail "the reason is not given for both"; }
   ! grep -q 'leak of' all.txt || { show all.txt; fail "a leak report built on an incomplete stop"; }
+  ;;
+
+close_stderr)
+  HEAPCHECK=normal run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" close_stderr >out.txt 2>err.txt
+  [ "$rc" = 1 ] || { show err.txt; fail "exit status $rc, expected 1 (leak)"; }
+  grep -q 'in leak_one .*rel_output.c' err.txt || { show err.txt; fail "report lost"; }
+  ;;
+
+reuse_stderr)
+  echo "program data" >data.txt
+  HEAPCHECK=normal run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" reuse_stderr "$W/data.txt" >out.txt 2>err.txt
+  [ "$rc" = 1 ] || { show err.txt data.txt; fail "exit status $rc, expected 1 (leak)"; }
+  grep -q 'in leak_one .*rel_output.c' err.txt || { show err.txt data.txt; fail "report lost"; }
+  [ "$(cat data.txt)" = "program data" ] || { show data.txt; fail "report written into the program's file"; }
+  ;;
+
+log_full)
+  with_tmpfs 64k "${2:-}"
+  fill_disk mnt
+  HEAPCHECK=normal HEAPSCOPE_LOG_PATH=$W/mnt/log run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" leak \
+    >out.txt 2>err.txt
+  [ "$rc" = 1 ] || { show err.txt; fail "exit status $rc, expected 1"; }
+  grep -q "^heapscope: cannot write leak report to $W/mnt/log\.[0-9]*: No space left on device; writing it to stderr" \
+    err.txt || { show err.txt; fail "no fallback line"; }
+  grep -q 'in leak_one .*rel_output.c' err.txt || { show err.txt; fail "report lost"; }
+  ! grep -q 'report in' err.txt || { show err.txt; fail "claims a report file"; }
+  [ -z "$(ls mnt | grep -v filler)" ] || { ls -la mnt >&3; fail "file left on the full disk"; }
+  ;;
+
+log_readonly)
+  with_tmpfs 64k "${2:-}"
+  mount -o remount,ro "$W/mnt"
+  HEAPCHECK=normal HEAPSCOPE_LOG_PATH=$W/mnt/log run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" leak \
+    >out.txt 2>err.txt
+  [ "$rc" = 1 ] || { show err.txt; fail "exit status $rc, expected 1"; }
+  grep -q "^heapscope: cannot write leak report to $W/mnt/log\.[0-9]*: Read-only file system; writing it to stderr" \
+    err.txt || { show err.txt; fail "no fallback line"; }
+  grep -q 'in leak_one .*rel_output.c' err.txt || { show err.txt; fail "report lost"; }
+  ;;
+
+report_full)
+  with_tmpfs 64k "${2:-}"
+  fill_disk mnt
+  HEAPCHECK=normal HEAPSCOPE_REPORT=json HEAPSCOPE_REPORT_PATH=$W/mnt/r.json \
+    run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" leak >out.txt 2>err.txt
+  [ "$rc" = 1 ] || { show err.txt; fail "exit status $rc, expected 1"; }
+  grep -q "^heapscope: cannot write JSON leak report to $W/mnt/r.json: No space left on device; writing it to stderr" \
+    err.txt || { show err.txt; fail "no fallback line"; }
+  grep -q '^{"tool":"heapscope"' err.txt || { show err.txt; fail "JSON report lost"; }
+  [ ! -e mnt/r.json ] || fail "empty JSON file left on the full disk"
+  ;;
+
+heapprofile_full)
+  with_tmpfs 256k "${2:-}"
+  # Dumps every 2 MiB allocated: 60-odd dumps of ~10 KiB, more than fits.
+  HEAPPROFILE=$W/mnt/p HEAP_PROFILE_ALLOCATION_INTERVAL=2097152 \
+    run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" dumps "$W/mnt" >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show err.txt; fail "exit status $rc"; }
+  [ "$(wc -l <err.txt)" = 1 ] || { show err.txt; fail "expected exactly one line"; }
+  grep -q "^heapscope: cannot write heap profile $W/mnt/p\.[0-9]*\.heap: No space left on device (partial file removed); profiling continues without dumps" \
+    err.txt || { show err.txt; fail "no disk-full line"; }
+  n=0
+  for f in mnt/p.*.heap; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    grep -q '^MAPPED_LIBRARIES:' "$f" || fail "$f is incomplete"
+  done
+  [ "$n" -ge 1 ] || fail "no complete dump before the disk filled"
+  [ "$(cat mnt/out.txt)" = "output done" ] || fail "the program's own output was lost"
+  note "$n complete dumps, then one line; the program's output kept"
+  ;;
+
+dump_quiet)
+  HEAPPROFILE=$W/q run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" quiet >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show err.txt; fail "exit status $rc"; }
+  [ -f q.0001.heap ] || fail "no exit dump"
+  [ ! -s err.txt ] || { show err.txt; fail "stderr not empty without HEAPSCOPE_VERBOSE"; }
+  rm -f q.*
+  HEAPSCOPE_VERBOSE=1 HEAPPROFILE=$W/q run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" quiet >out.txt 2>err.txt
+  [ "$(cat err.txt)" = "heapscope: dumping heap profile to $W/q.0001.heap (exiting)" ] ||
+    { show err.txt; fail "HEAPSCOPE_VERBOSE=1: expected the progress line"; }
+  ;;
+
+suppressions_bad)
+  mkdir supp.d
+  printf 'leak:one\0leak:leak_one\n' >supp.nul
+  for f in supp.d supp.nul; do
+    HEAPCHECK=normal HEAPSCOPE_SUPPRESSIONS=$W/$f run 60 env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_output" leak \
+      >out.txt 2>err.txt
+    [ "$rc" = 1 ] || { show err.txt; fail "$f: exit status $rc, expected 1 (leak not suppressed)"; }
+    [ "$(count_lines err.txt '^heapscope: ')" = 1 ] || { show err.txt; fail "$f: expected one line"; }
+    case $f in
+    supp.d) want="^heapscope: suppressions file $W/supp.d (HEAPSCOPE_SUPPRESSIONS) is a directory; no suppressions from it" ;;
+    supp.nul) want="^heapscope: suppressions file $W/supp.nul (HEAPSCOPE_SUPPRESSIONS) holds a NUL byte at offset 8: not a text file; no suppressions from it" ;;
+    esac
+    grep -q "$want" err.txt || { show err.txt; fail "$f: not rejected clearly"; }
+  done
   ;;
 
 *) fail "unknown case" ;;
