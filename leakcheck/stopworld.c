@@ -168,11 +168,14 @@ enum { T_SIGNAL, T_SCANNED, T_GONE, T_FAILED };
  * while it blocks it: if it sits in a system call, /proc reports its stack
  * pointer and its stack is scanned (its static TLS and TCB lie in the same
  * mapping, above the stack). A thread between system calls is usually about
- * to block, or (starting or exiting) about to unblock: it gets a moment. */
-static int unstoppable_thread(int tid, int sig, lc_thread_t *t) {
+ * to block, or about to unblock: glibc blocks every signal while a thread
+ * starts and while it exits, for microseconds, but on a loaded machine a
+ * runnable thread can wait long for a processor. It is watched until the
+ * stop's deadline. */
+static int unstoppable_thread(int tid, int sig, lc_thread_t *t, uint64_t deadline) {
   char path[64], buf[512];
   hs__snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-  for (int tries = 0;; tries++) {
+  for (;;) {
     if (read_proc(path, buf, sizeof buf) <= 0) return T_GONE;
     if (buf[0] >= '0' && buf[0] <= '9' && strncmp(buf, "128 ", 4) != 0 &&
         blocks_signal(tid, sig) == 0)
@@ -181,7 +184,7 @@ static int unstoppable_thread(int tid, int sig, lc_thread_t *t) {
     int b = blocks_signal(tid, sig);
     if (b < 0) return T_GONE;
     if (b == 0) return T_SIGNAL;
-    if (tries == 50) return T_FAILED;
+    if (hs__now_ns() > deadline) return T_FAILED;
     struct timespec ts = {0, 1000 * 1000};
     nanosleep(&ts, NULL);
   }
@@ -241,7 +244,7 @@ static bool known_add(lc_vec_t *k, int tid, int state) {
  * or scanned from /proc. Returns the number of threads newly signalled;
  * *fresh counts every thread seen for the first time. */
 static int list_pass(pid_t pid, int self, lc_vec_t *known, lc_vec_t *threads, int *fresh,
-                     bool *complete) {
+                     bool *complete, uint64_t deadline) {
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     hs__errorf("cannot list /proc/self/task: %s; other threads are not paused", strerror(errno));
@@ -263,7 +266,7 @@ static int list_pass(pid_t pid, int self, lc_vec_t *known, lc_vec_t *threads, in
       int state = T_SIGNAL;
       lc_thread_t t;
       if (in_sigwait(tid) || blocks_signal(tid, stop_signal) > 0) {
-        state = unstoppable_thread(tid, stop_signal, &t);
+        state = unstoppable_thread(tid, stop_signal, &t, deadline);
         if (state == T_SCANNED && !lc_vec_push(threads, &t)) *complete = false;
         if (state == T_FAILED) {
           hs__errorf("thread %d blocks signal %d and is running: it cannot be paused and its "
@@ -342,12 +345,13 @@ bool lc_stop_world(lc_vec_t *threads) {
 
   lc_vec_t known = {.elem = sizeof(known_t)};
   bool complete = true;
+  uint64_t deadline = hs__now_ns() + 2000000000ull;
   /* Once every listed thread is paused, only those found in the last pass
    * may have created threads: list until a pass finds none. */
   int pass = 0;
   for (;; pass++) {
     int fresh = 0;
-    list_pass(pid, self, &known, threads, &fresh, &complete);
+    list_pass(pid, self, &known, threads, &fresh, &complete, deadline);
     if (!wait_for_slots(pid, round, &known)) complete = false;
     if (fresh == 0) break;
     if (pass == MAX_PASSES) {

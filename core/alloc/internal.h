@@ -146,6 +146,7 @@ typedef struct hs_central {
   hs_lock_t lock;
   hs_span_t nonempty;       /* sentinel of spans with free objects */
   size_t span_count;
+  uint32_t idle;            /* internal heap: empty spans kept resident (0 or 1) */
 } hs_central_t;
 extern hs_central_t hs__central[HS_NUM_CLASSES];   /* user heap */
 extern hs_central_t hs__icentral[HS_NUM_CLASSES];  /* internal heap */
