@@ -286,6 +286,17 @@ suppressions_bad)
   done
   ;;
 
+soak)
+  # The short version of bench/run-soak.sh: 15 s of everything at once.
+  HEAPCHECK=normal HEAPPROFILE=$W/p HEAPSCOPE_CHECK_CHILDREN=1 \
+    run 100 "$HS_BIN/rel_soak" 15 4 >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -q '^SOAK .* result=ok$' out.txt || { show out.txt err.txt; fail "no ok line"; }
+  [ ! -s err.txt ] || { show err.txt; fail "unexpected stderr"; }
+  note "$(cat out.txt)"
+  rm -f p.* p_*
+  ;;
+
 *) fail "unknown case" ;;
 esac
 exit 0
