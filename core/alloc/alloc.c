@@ -135,25 +135,36 @@ size_t hs__usable_size(const void *p) {
   }
 }
 
-void *hs__realloc_plain(void *p, size_t n) {
-  size_t old = hs__usable_size(p);
-  if (!old) hs__invalid_free(p, "realloc of a pointer not allocated by heapscope");
-  hs_span_t *s = hs__pagemap_get((uintptr_t)p);
-  if (s->kind == HS_SPAN_INTERNAL || s->kind == HS_SPAN_INTERNAL_LARGE)
-    return hs__arena_realloc(p, n);
+static bool realloc_in_place(hs_span_t *s, void *p, size_t old, size_t n) {
   /* In place when the block already fits and would not waste over half. */
   if (n <= old && (n > old / 2 || old <= 32)) {
     if (s->kind == HS_SPAN_LARGE) s->large_size = n;
-    return p;
+    return true;
   }
   /* A large block grows in place when the pages after it are free. */
   if (s->kind == HS_SPAN_LARGE && n > old && n <= ((size_t)1 << 46)) {
     size_t want = ((uintptr_t)p - s->start + n + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
     if (hs__pageheap_try_grow(s, want)) {
       s->large_size = n;
-      return p;
+      return true;
     }
   }
+  return false;
+}
+
+bool hs__realloc_in_place(const hs_block_t *b, size_t n) {
+  hs_span_t *s = b->span;
+  return b->kind == HS_BLOCK_USER &&
+         realloc_in_place(s, (void *)b->start, hs__usable_size((void *)b->start), n);
+}
+
+void *hs__realloc_plain(void *p, size_t n) {
+  size_t old = hs__usable_size(p);
+  if (!old) hs__invalid_free(p, "realloc of a pointer not allocated by heapscope");
+  hs_span_t *s = hs__pagemap_get((uintptr_t)p);
+  if (s->kind == HS_SPAN_INTERNAL || s->kind == HS_SPAN_INTERNAL_LARGE)
+    return hs__arena_realloc(p, n);
+  if (realloc_in_place(s, p, old, n)) return p;
   void *q = hs__alloc(n);
   if (!q) return NULL;
   memcpy(q, p, old < n ? old : n);

@@ -177,6 +177,10 @@ void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out);
 bool hs__block_containing(uintptr_t a, hs_block_t *out);
 /* Frees a block found by hs__block_at (kind USER or INTERNAL). */
 void hs__dealloc_block(const hs_block_t *b);
+/* realloc's in-place cases for user block b: true when it now holds n bytes
+ * without moving (it fits and would not waste over half, or a large block
+ * grew into the free pages after it); false: it must move. */
+bool hs__realloc_in_place(const hs_block_t *b, size_t n);
 /* Sampled profiling: the number of recorded live blocks in b's span moved
  * by delta; while it is non-zero, free() of the span's blocks takes the
  * slow path (so the recorder sees them). */

@@ -17,6 +17,9 @@
  *                     pause it, so it cannot be trusted
  *   unstoppable_exit  the same at the exit-time check
  *   oom               a check with the address space exhausted
+ *   realloc N         N checks while a thread reallocs, back and forth, the
+ *                     only array that points to 16 blocks (a check pausing
+ *                     it inside realloc must still see them)
  *
  * Linked with the shared runtime; HEAPCHECK comes from run.sh. */
 #include <errno.h>
@@ -246,6 +249,38 @@ static void oom(void) {
   printf("ok oom: %s\n", heapscope_strerror(rc));
 }
 
+static void **volatile grown;
+
+static void *realloc_loop(void *arg) {
+  (void)arg;
+  grown = calloc(16, sizeof(void *));
+  for (int i = 0; i < 16; i++) grown[i] = malloc(32);
+  atomic_store(&holding, 1);
+  while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    grown = realloc(grown, 512 * sizeof(void *)); /* moves */
+    grown = realloc(grown, 16 * sizeof(void *));  /* moves back */
+    grown = realloc(grown, 16 * sizeof(void *)); /* in place */
+  }
+  for (int i = 0; i < 16; i++) free(grown[i]);
+  free(grown);
+  return NULL;
+}
+
+static void realloc_checks(int rounds) {
+  pthread_t t;
+  pthread_create(&t, NULL, realloc_loop, NULL);
+  while (!atomic_load(&holding)) sleep_us(100);
+  for (int r = 0; r < rounds; r++) {
+    heapscope_leaks_t *l = NULL;
+    int rc = heapscope_check_all(HEAPSCOPE_MODE_NORMAL, &l);
+    if (l) report_and_fail(l, r);
+    if (rc) FAIL("round %d: %s", r, heapscope_strerror(rc));
+  }
+  atomic_store(&stop, 1);
+  pthread_join(t, NULL);
+  printf("ok realloc rounds=%d\n", rounds);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *c = argc > 1 ? argv[1] : "";
@@ -257,6 +292,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(c, "unstoppable")) unstoppable(0);
   else if (!strcmp(c, "unstoppable_exit")) unstoppable(1);
   else if (!strcmp(c, "oom")) oom();
+  else if (!strcmp(c, "realloc")) realloc_checks(argc > 2 ? atoi(argv[2]) : 300);
   else FAIL("usage: rel_verdicts CASE [ARG]");
   return 0;
 }

@@ -170,6 +170,13 @@ unstoppable_exit)
   ! grep -q 'leak of' err.txt || { show err.txt; fail "a report built on an incomplete stop"; }
   ;;
 
+realloc)
+  HEAPCHECK=normal run 60 "$HS_BIN/rel_verdicts" realloc 300 >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -q '^ok realloc rounds=300' out.txt || fail "no ok line"
+  [ ! -s err.txt ] || { show err.txt; fail "unexpected stderr"; }
+  ;;
+
 oom)
   HEAPCHECK=normal run 60 "$HS_BIN/rel_verdicts" oom >out.txt 2>err.txt
   [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
