@@ -144,6 +144,48 @@ static int teardown_pair(void **state) {
 
 static void clean_setup_teardown(void **state) { assert_non_null(*state); }
 
+/* skip() after leaking: a skipped test's leaks are still leaks. */
+static void leak_then_skip(void **state) {
+  (void)state;
+  void *volatile p = make_block(72); /* LEAK: leak_then_skip */
+  p = NULL;
+  skip();
+}
+
+static int setup_owned(void **state) {
+  *state = make_block(32);
+  return 0;
+}
+
+static int teardown_owned(void **state) {
+  free(*state);
+  return 0;
+}
+
+static void leak_then_skip_teardown(void **state) {
+  assert_non_null(*state); /* freed by the teardown: not a leak */
+  void *volatile p = make_block(88); /* LEAK: leak_then_skip_teardown */
+  p = NULL;
+  skip();
+}
+
+static void clean_skip_teardown(void **state) {
+  assert_non_null(*state);
+  skip();
+}
+
+static void leak_and_fail_teardown(void **state) {
+  assert_non_null(*state);
+  void *volatile p = make_block(56); /* LEAK: leak_and_fail_teardown */
+  p = NULL;
+  assert_int_equal(5, 6);
+}
+
+static void expect_leaks_none(void **state) {
+  (void)state;
+  heapscope_cmocka_expect_leaks(1); /* EXPECT-CALL */
+}
+
 static void clean_uses_group_state(void **state) {
   (void)state;
   assert_non_null(group_owned);
@@ -180,6 +222,11 @@ int main(void) {
       cmocka_unit_test_setup(leak_from_setup, setup_leaky),
       cmocka_unit_test_setup_teardown(clean_setup_teardown, setup_pair, teardown_pair),
       cmocka_unit_test(clean_uses_group_state),
+      cmocka_unit_test(leak_then_skip),
+      cmocka_unit_test_setup_teardown(leak_then_skip_teardown, setup_owned, teardown_owned),
+      cmocka_unit_test_setup_teardown(clean_skip_teardown, setup_owned, teardown_owned),
+      cmocka_unit_test_setup_teardown(leak_and_fail_teardown, setup_owned, teardown_owned),
+      cmocka_unit_test(expect_leaks_none),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
