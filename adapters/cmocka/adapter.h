@@ -3,7 +3,7 @@
 #ifndef HEAPSCOPE_ADAPTERS_CMOCKA_ADAPTER_H
 #define HEAPSCOPE_ADAPTERS_CMOCKA_ADAPTER_H
 
-#include "core/internal.h"
+#include "core/base/base.h"
 
 /* CMocka's ABI (identical in 1.1.5 and 2.0). */
 typedef void (*cm_test_fn)(void **state);

@@ -44,7 +44,7 @@
  * dependency on it. */
 #include "adapter.h"
 #include "leakcheck/internal.h"
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <heapscope/cmocka.h>
 #include <pthread.h>
@@ -203,7 +203,7 @@ static void leak_location(heapscope_leaks_t *l, where_t *w) {
 /* CMocka's XML/TAP/subunit outputs are files tools read: they get every
  * leak stack; its console output gets HEAP_CHECK_MAX_LEAKS of them. */
 static bool cmocka_output_is_console(void) {
-  const char *o = hs__getenv("CMOCKA_MESSAGE_OUTPUT");
+  const char *o = hs__setting_str(HS_SET_CMOCKA_MESSAGE_OUTPUT);
   return !o || !*o || !strcasecmp(o, "stdout") || !strcasecmp(o, "standard");
 }
 
@@ -367,7 +367,7 @@ static HS_NOINLINE int our_teardown(void **state) {
 }
 
 static heapscope_mode_t per_test_mode(bool explicit_runner) {
-  const char *hc = hs__getenv("HEAPCHECK");
+  const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   heapscope_mode_t mode;
   if (hc && *hc && heapscope_parse_mode(hc, &mode) == 0) {
     if (mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
@@ -386,12 +386,12 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   }
   heapscope_mode_t mode = per_test_mode(explicit_runner);
   /* HEAPSCOPE_CMOCKA=off: leave CMocka alone (whole-program check only). */
-  if (!hs__env_bool("HEAPSCOPE_CMOCKA", true)) mode = HEAPSCOPE_MODE_OFF;
-  const char *filter = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
-  const char *skip = hs__getenv("HEAPSCOPE_CMOCKA_SKIP");
-  const char *cm_filter = hs__getenv("CMOCKA_TEST_FILTER");
-  const char *cm_skip = hs__getenv("CMOCKA_SKIP_FILTER");
-  bool list = hs__env_bool("HEAPSCOPE_CMOCKA_LIST", false);
+  if (!hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA)) mode = HEAPSCOPE_MODE_OFF;
+  const char *filter = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER);
+  const char *skip = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_SKIP);
+  const char *cm_filter = hs__setting_str(HS_SET_CMOCKA_TEST_FILTER);
+  const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
+  bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
   if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list)
     return real(group_name, tests, count, gsetup, gteardown);
   if (list) {
@@ -500,7 +500,7 @@ static void on_skip(void) {
   }
   /* One CTest test per CMocka test: say it was skipped on stdout too,
    * where CTest looks (CMocka's XML mode prints nothing there). */
-  const char *filter = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
+  const char *filter = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER);
   if (filter && *filter && run.current) {
     fflush(stdout);
     char line[512];
@@ -577,12 +577,11 @@ void hs__cmocka_set_skip_filter(const char *) __attribute__((alias("cmocka_set_s
 /* ---- start-up and exit ------------------------------------------------------- */
 
 static bool per_test_wanted(void) {
-  const char *f = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
-  if ((f && *f) || hs__getenv("HEAPSCOPE_CMOCKA_LIST")) return true;
-  const char *hc = hs__getenv("HEAPCHECK");
+  if (hs__setting_given(HS_SET_HEAPSCOPE_CMOCKA_FILTER) || hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST))
+    return true;
+  const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   heapscope_mode_t mode;
-  return hc && *hc && heapscope_parse_mode(hc, &mode) == 0 &&
-         hs__env_bool("HEAPSCOPE_CMOCKA", true);
+  return hc && heapscope_parse_mode(hc, &mode) == 0 && hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA);
 }
 
 /* A static or misbound CMocka must be redirected before main runs its
@@ -592,7 +591,7 @@ __attribute__((constructor(103))) static void cmocka_adapter_init(void) {
   if (!per_test_wanted()) return;
   load_api();
   if (!api.unsupported) return;
-  if (hs__env_bool("HEAPSCOPE_CMOCKA_LIST", false)) {
+  if (hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST)) {
     /* Listing must not run the suite; the CMake module reads this line and
      * registers the executable as one test. */
     char line[700];
@@ -600,7 +599,7 @@ __attribute__((constructor(103))) static void cmocka_adapter_init(void) {
     hs__write_all(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     _exit(0);
   }
-  const char *f = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
+  const char *f = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER);
   if (f && *f) {
     /* Running the whole executable as if it were one test gives a verdict
      * that is not that test's. */
@@ -613,7 +612,8 @@ __attribute__((constructor(103))) static void cmocka_adapter_init(void) {
 
 __attribute__((destructor(102))) static void cmocka_adapter_fini(void) {
   if (filter_seen && !filter_matched)
-    hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test", hs__getenv("HEAPSCOPE_CMOCKA_FILTER"));
+    hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test",
+               hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER));
 }
 
 /* ---- explicit mode ------------------------------------------------------------ */

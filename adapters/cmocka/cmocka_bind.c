@@ -27,7 +27,8 @@
  * used), reads /proc/self/exe directly (core/exe_symbols.c) and stops after
  * .dynsym when the runner is imported. */
 #include "adapter.h"
-#include "core/exe_symbols.h"
+#include "core/alloc/alloc.h"
+#include "core/module/exe_symbols.h"
 #include "hotpatch.h"
 
 #include <dlfcn.h>

@@ -6,7 +6,7 @@
 #ifndef HEAPSCOPE_ADAPTERS_CMOCKA_HOTPATCH_H
 #define HEAPSCOPE_ADAPTERS_CMOCKA_HOTPATCH_H
 
-#include "core/internal.h"
+#include "core/base/base.h"
 
 typedef struct hs_patch {
   uint8_t *site;          /* where the jump goes: the entry, after an endbr64 */

@@ -125,14 +125,18 @@ def main():
                 elif current and line.startswith("#"):
                     texts[current] += line[2:] + "\n"
         else:  # subunit
+            # CMocka 1.1.5 prints the message through a 1 KiB buffer, so a
+            # long one loses its closing "]": a new test line also ends it.
             current = None
             for line in proc.stdout.splitlines():
                 if current is not None:
                     if line == "]":
                         current = None
-                    else:
+                        continue
+                    if not re.match(r"^(test|success|failure|error|skip): ", line):
                         texts[current] += line + "\n"
-                    continue
+                        continue
+                    current = None
                 for tag in ("failure: ", "error: "):
                     if line.startswith(tag):
                         name = line[len(tag):].split(" [")[0].strip()
