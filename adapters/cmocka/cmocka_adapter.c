@@ -207,6 +207,30 @@ static bool cmocka_output_is_console(void) {
   return !o || !*o || !strcasecmp(o, "stdout") || !strcasecmp(o, "standard");
 }
 
+/* The report itself. CMocka 1.1.5 prints a failure message on the console
+ * through a 1 KiB buffer (and its subunit output likewise), cutting a
+ * report of more than a few stacks short: on the console the report goes
+ * to stderr directly, now (HEAP_CHECK_MAX_LEAKS stacks), and CMocka's
+ * message says so; its XML/TAP/subunit outputs get every stack. Returns
+ * the note for the message's first line. */
+static const char *hand_over_report(heapscope_leaks_t *l) {
+  bool console = cmocka_output_is_console();
+  hs_strbuf_t text = {0};
+  hs__runtime_enter();
+  lc_format_report_capped(l, &text, console);
+  hs__runtime_leave();
+  const char *note = "";
+  if (text.data && console) {
+    fflush(stdout);
+    hs__write_all(2, text.data, text.len);
+    note = " (report above)";
+  } else if (text.data) {
+    say_long(text.data);
+  }
+  hs__sb_free(&text);
+  return note;
+}
+
 /* Hands the report to CMocka as the failure message; the other outputs
  * (log file, JSON, annotations, leak profile) get it with the test's name. */
 static void report_leaks(heapscope_leaks_t *l, const char *name, const char *why, where_t *w) {
@@ -215,15 +239,14 @@ static void report_leaks(heapscope_leaks_t *l, const char *name, const char *why
      * and of its log file: the report goes to the log file only. */
     say("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)%s; report in %s.%d\n", name,
         l->bytes, l->objects, why ? why : "", lc_config.log_path, (int)getpid());
+  } else if (cmocka_output_is_console()) {
+    const char *note = hand_over_report(l);
+    say("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)%s%s\n", name, l->bytes,
+        l->objects, why ? why : "", note);
   } else {
     say("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)%s\n", name, l->bytes, l->objects,
         why ? why : "");
-    hs_strbuf_t text = {0};
-    hs__runtime_enter();
-    lc_format_report_capped(l, &text, cmocka_output_is_console());
-    hs__runtime_leave();
-    if (text.data) say_long(text.data);
-    hs__sb_free(&text);
+    hand_over_report(l);
   }
   lc_origin_t origin = {name, run.group};
   lc_emit_extras(l, &origin);
@@ -654,12 +677,7 @@ HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *f
   if (fail) {
     say("%s:%d: %zu byte(s) leaked in %zu object(s) in this region (at most %zu allowed)\n", file,
         line, l->bytes, l->objects, max_bytes);
-    hs_strbuf_t text = {0};
-    hs__runtime_enter();
-    lc_format_report_capped(l, &text, cmocka_output_is_console());
-    hs__runtime_leave();
-    if (text.data) say_long(text.data);
-    hs__sb_free(&text);
+    hand_over_report(l);
     hs__snprintf(run.fail_text, sizeof run.fail_text,
                  "heapscope: %zu byte(s) leaked in this region", l->bytes);
   }

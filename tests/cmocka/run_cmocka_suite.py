@@ -15,9 +15,14 @@ exactly which tests failed and what their leak reports say.
 --fail-at SPEC   TEST:FILE:MARKER - CMocka's "FILE:LINE: error:" line of TEST
                  names the line of FILE containing MARKER
 --env-unset VAR  remove VAR from the environment
+--output-has T   the process output (stdout+stderr) contains T
+--output-lacks T ... does not contain T
+--output-count T:N  ... contains T exactly N times
+XML output goes to one file per group (CMOCKA_XML_FILE=...-%g.xml).
 --exit N         the process exit status
 """
 import argparse
+import glob
 import os
 import re
 import subprocess
@@ -45,6 +50,9 @@ def main():
     ap.add_argument("--absent", action="append", default=[])
     ap.add_argument("--regex", action="append", default=[])
     ap.add_argument("--fail-at", action="append", default=[])
+    ap.add_argument("--output-has", action="append", default=[])
+    ap.add_argument("--output-lacks", action="append", default=[])
+    ap.add_argument("--output-count", action="append", default=[])
     ap.add_argument("--skipped")
     ap.add_argument("--errors")
     ap.add_argument("--env-unset", action="append", default=[])
@@ -61,7 +69,7 @@ def main():
     if a.preload:
         env["LD_PRELOAD"] = a.preload
     with tempfile.TemporaryDirectory() as tmp:
-        xml_path = os.path.join(tmp, "out.xml")
+        xml_path = os.path.join(tmp, "out-%g.xml")
         env["CMOCKA_MESSAGE_OUTPUT"] = a.format
         env["CMOCKA_XML_FILE"] = xml_path
         if a.format == "stdout":
@@ -97,10 +105,11 @@ def main():
                 if current:
                     buf.append(line)
         elif a.format == "xml":
-            if not os.path.exists(xml_path):
+            xml_files = sorted(glob.glob(os.path.join(tmp, "out-*.xml")))
+            if not xml_files:
                 sys.exit(f"CHECK FAILED: no XML written (exit status {proc.returncode})")
-            root = ET.parse(xml_path).getroot()
-            for case in root.iter("testcase"):
+            cases = [c for f in xml_files for c in ET.parse(f).getroot().iter("testcase")]
+            for case in cases:
                 name = case.get("name")
                 names.add(name)
                 msgs = [e.text or "" for e in case if e.tag in ("failure", "error")]
@@ -165,6 +174,16 @@ def main():
         test, rx = spec.split(":", 1)
         if not re.search(rx, texts.get(test, ""), re.S):
             errors_.append(f"{test}: failure text does not match /{rx}/")
+    for t in a.output_has:
+        if t not in out:
+            errors_.append(f"output lacks {t!r}")
+    for t in a.output_lacks:
+        if t in out:
+            errors_.append(f"output has {t!r}")
+    for spec in a.output_count:
+        t, n = spec.rsplit(":", 1)
+        if out.count(t) != int(n):
+            errors_.append(f"output has {t!r} {out.count(t)} times, not {n}")
     for spec in a.fail_at:
         test, path, marker = spec.split(":", 2)
         needle = f"{os.path.realpath(path)}:{line_of(path, marker)}: error:"
