@@ -69,9 +69,11 @@ typedef struct lc_object {
   uint32_t flags;     /* LC_* below */
 } lc_object_t;
 #define LC_DIRECT 1u
-#define LC_REACHED 2u
-#define LC_POINTED 4u
 long lc_find_object(const lc_vec_t *objs, uintptr_t v);
+/* Sorts the leaked objects by address and sets LC_DIRECT on one object of
+ * each strongly connected component no other leaked object points into
+ * (leakcheck/classify.c, which states the rule). */
+void lc_classify(lc_vec_t *objs);
 
 typedef struct lc_caller {
   uintptr_t sp;

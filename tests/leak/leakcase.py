@@ -69,6 +69,11 @@ SUPPRESSED_ONE = [B("Direct", 32, 1, [F("reported_func", "sup_reported"), F("mai
 LIB_LEAK = [B("Direct", 40, 1, [F("lib_alloc", "lib_alloc"), F("lib_leak", "lib_call"),
                                 F("main", "dl_main")])]
 SUPP_FILE = "# heapscope leak corpus\n\nleak:suppressed_func\n"
+CYCLE_ENTRY_LSAN = {
+    "reason": "LeakSanitizer calls every block another leaked block points to indirect, so the "
+              "cycle X <-> Y (and C below it) has no direct leak; heapscope reports one direct "
+              "leak per component with no way in (leakcheck/classify.c)",
+    "direct_objects": 0, "indirect_objects": 3}
 
 
 def case(prog, blocks, exit=None, env=None, args=(), linked=False, summary="auto",
@@ -198,8 +203,19 @@ CASES = {
         B("Indirect", 32, 1, [F("make_node", "cy_alloc"), F("make_cycle", "cy_call")])], lsan={
         "reason": "LeakSanitizer marks every leaked block that another leaked block points to "
                   "as indirect, so a cycle with no way in has no direct member; heapscope "
-                  "promotes one member to direct so that every leak has a root",
+                  "reports one member of such a component as direct (leakcheck/classify.c)",
         "direct_objects": 0, "indirect_objects": 2}),
+    # The direct/indirect split does not depend on addresses (classify.c).
+    "cycle_entry_c_first": case("cycle_entry", [
+        B("Direct", 32, 1, [F("make_x", "ce_x"), F("build", "ce_x_second")]),
+        B("Indirect", 48, 1, [F("make_c", "ce_c"), F("build", "ce_c_first")]),
+        B("Indirect", 32, 1, [F("make_y", "ce_y"), F("build", "ce_y_third")])],
+        args=["c-first"], lsan=CYCLE_ENTRY_LSAN),
+    "cycle_entry_c_last": case("cycle_entry", [
+        B("Direct", 32, 1, [F("make_x", "ce_x"), F("build", "ce_x_first")]),
+        B("Indirect", 48, 1, [F("make_c", "ce_c"), F("build", "ce_c_last")]),
+        B("Indirect", 32, 1, [F("make_y", "ce_y"), F("build", "ce_y_second")])],
+        lsan=CYCLE_ENTRY_LSAN),
     "xor_hidden": case("xor_hidden", [
         B("Direct", 128, 1, [F("hidden_alloc", "xor_alloc"), F("main", "xor_call")])], lsan=True),
     "million": case("million", [
