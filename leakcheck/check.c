@@ -126,9 +126,11 @@ static void choose_roots(heapscope_mode_t mode, lc_roots_t *roots) {
  * were at that call. Our own frames are never scanned: they are pushed over
  * the dead frames of the code that just ran (a test that returned), and
  * their unwritten slots would hand stale copies of its pointers to the
- * marker. At exit no stack at all (caller NULL): main has returned or called
- * exit, so what only the exit path's frames point to was never freed
- * (gperftools users complained of locals in main hiding leaks, #384). */
+ * marker. At exit (lc_leaks_at_exit) the stack from the frame that called
+ * exit() upward when the program called it, its frames (main's included)
+ * being live; no stack at all when main returned: its frame is dead, and
+ * what only that dead frame points to was never freed (gperftools users
+ * complained of locals in main hiding leaks, #384). */
 static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *caller) {
   if (!atomic_load(&hs__recording)) return NULL;
   if (hs__live_since(gen) == 0) return NULL;
@@ -211,8 +213,8 @@ HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mo
   return leaks_from(lc_whole_program_gen, mode, &c);
 }
 
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode) {
-  return leaks_from(lc_whole_program_gen, mode, NULL);
+heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller) {
+  return leaks_from(lc_whole_program_gen, mode, exit_caller);
 }
 
 HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {

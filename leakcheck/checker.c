@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -261,6 +262,36 @@ HS_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
   return real(main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
+/* exit() called by the program (main, or any function under it): the
+ * caller's frames are live and stay roots of the exit-time check, as every
+ * other checker treats them. When main returns, glibc calls its own exit
+ * directly, not through this interposer: main's frame is dead then and is
+ * not scanned. Only the first caller counts (a second exit() is undefined
+ * behaviour anyway). */
+static lc_caller_t exit_caller;
+static _Atomic int exit_caller_tid;
+
+typedef void (*exit_fn)(int);
+
+HS_EXPORT HS_NOINLINE void exit(int status) {
+  lc_caller_t c;
+  LC_CAPTURE_CALLER(c);
+  int none = 0;
+  if (atomic_compare_exchange_strong(&exit_caller_tid, &none, hs__gettid())) exit_caller = c;
+  static exit_fn real;
+  if (!real) {
+    hs__runtime_enter(); /* dlsym may allocate its error state */
+    real = (exit_fn)dlsym(RTLD_NEXT, "exit");
+    hs__runtime_leave();
+  }
+  if (!real) {
+    hs__errorf("cannot find libc's exit");
+    _exit(status);
+  }
+  real(status);
+  __builtin_unreachable();
+}
+
 HS_EXPORT long heapscope_check_now(void) {
   if (!atomic_load(&hs__recording)) return -ENOSYS;
   heapscope_mode_t mode = lc_config.mode;
@@ -277,7 +308,8 @@ __attribute__((destructor(101))) static void exit_check(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
   if (getpid() != main_pid && !hs__setting_bool(HS_SET_HEAPSCOPE_CHECK_CHILDREN)) return;
-  heapscope_leaks_t *l = lc_leaks_at_exit(mode);
+  bool called_exit = atomic_load(&exit_caller_tid) == hs__gettid();
+  heapscope_leaks_t *l = lc_leaks_at_exit(mode, called_exit ? &exit_caller : NULL);
   if (!l) return;
   lc_emit_report(l, NULL);
   heapscope_leaks_free(l);

@@ -125,8 +125,9 @@ bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, s
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
 /* The exit-time check: like heapscope_leaks_all, but the exiting thread's
- * stack is not a root. */
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode);
+ * stack is a root only from exit_caller up (the frame that called exit());
+ * NULL when main returned: then none of it is. */
+heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
 /* The outputs besides the adapter's own (CMocka's message): the log file
