@@ -19,7 +19,10 @@
 #   CI job can set HEAPSCOPE_REPORT=github for ::error annotations.
 #   Under `ctest -T memcheck` with MEMORYCHECK_TYPE=LeakSanitizer (set before
 #   include(CTest)), the runtime writes its report to CTest's log file, so
-#   each leak is one memcheck defect ("Direct leak - N"), not two.
+#   each leak is one memcheck defect ("Direct leak - N"), not two; every
+#   checked process leaves that log file (empty when clean), so CTest has
+#   nothing to warn about. `ctest -S ${HEAPSCOPE_MEMCHECK_SCRIPT}
+#   -DCTEST_BINARY_DIRECTORY=<build>` fails when defects were found.
 #
 # Options and variables
 #   HEAPSCOPE_FRAME_POINTERS (option, default ON): targets given to
@@ -28,6 +31,8 @@
 #       file:line. Set it OFF to leave their flags alone.
 #   HEAPSCOPE_TEST_MODE (default "normal"): the mode when MODE is not given.
 #   HEAPSCOPE_LIBRARY: preload this file instead of heapscope::heapscope.
+#   HEAPSCOPE_MEMCHECK_SCRIPT (set by this module): the memcheck dashboard
+#       script installed with it (see above).
 #
 # Modes: minimal, normal, strict, draconian, as-is, local (gperftools' names;
 # see HEAPCHECK). Anything else is a configure-time error.
@@ -330,6 +335,10 @@ if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
 endif()
 
 # ---- configure-time API --------------------------------------------------------
+
+# The dashboard script that fails a `ctest -S` run on memcheck defects
+# (installed next to this file); set on every include.
+set(HEAPSCOPE_MEMCHECK_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/heapscope_memcheck.cmake")
 
 include_guard(GLOBAL)
 # Functions are global but variables are not, and a second include (say,
