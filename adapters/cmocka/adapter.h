@@ -58,5 +58,8 @@ void hs__cmocka_set_skip_filter(const char *pattern);
  * tables; a statically linked or misbound CMocka gets its entry points
  * redirected to the interposers above. Called once. */
 void hs__cmocka_bind(cm_api_t *api);
+/* When the executable has no CMocka (CM_NONE): a libcmocka loaded since
+ * (dlopen) is looked up through the dynamic linker. Idempotent. */
+void hs__cmocka_bind_late(cm_api_t *api);
 
 #endif

@@ -57,8 +57,18 @@
 static cm_api_t api;
 static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 
+static pthread_once_t api_late_once = PTHREAD_ONCE_INIT;
+
 static void bind_once(void) { hs__cmocka_bind(&api); }
-static void load_api(void) { pthread_once(&api_once, bind_once); }
+static void bind_late_once(void) { hs__cmocka_bind_late(&api); }
+/* The search at start-up finds CMocka in the executable; one loaded later
+ * is found through the dynamic linker when the adapter is first used. */
+static void load_api(void) {
+  pthread_once(&api_once, bind_once);
+  if (api.binding == CM_NONE) pthread_once(&api_late_once, bind_late_once);
+}
+/* At start-up: only the search, no dynamic-linker lookups. */
+static void find_cmocka(void) { pthread_once(&api_once, bind_once); }
 
 HS_EXPORT int _cmocka_run_group_tests(const char *, const struct CMUnitTest *, size_t,
                                       cm_fixture_fn, cm_fixture_fn);
@@ -612,7 +622,7 @@ static bool per_test_wanted(void) {
  * are asked for. Where it cannot work, say so once, here. */
 __attribute__((constructor(103))) static void cmocka_adapter_init(void) {
   if (!per_test_wanted()) return;
-  load_api();
+  find_cmocka();
   if (!api.unsupported) return;
   if (hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST)) {
     /* Listing must not run the suite; the CMake module reads this line and

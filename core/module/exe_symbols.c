@@ -1,11 +1,15 @@
 /* A few names looked up in the running executable's .dynsym and .symtab.
  *
- * Used at start-up (the CMocka adapter's search for a statically linked
- * CMocka), so it stays cheap and self-contained: the file is mapped
- * read-only (only the pages touched are read: the section headers and the
- * two symbol tables), a memmem over the string tables rules out programs
- * that do not contain the key name at all, and nothing is allocated. libelf
- * is deliberately not used: it loads lazily, for symbolization only.
+ * Used at start-up by the CMocka adapter (its search for a static or
+ * misbound CMocka), so it stays cheap, self-contained and allocation-free.
+ * libelf is deliberately not used: it loads lazily, for symbolization only.
+ *
+ * Two costs: the in-memory probes (hs__exe_rodata_contains,
+ * hs__exe_dynstr_contains) search what the loader mapped already, a few
+ * microseconds; the symbol lookup (hs__exe_symbols) maps the file and walks
+ * its tables, done only once a probe said CMocka is there. The file is
+ * opened by the path the kernel executed (AT_EXECFN), not /proc/self/exe:
+ * the first lookup of /proc/self costs ~100 us in a fresh process.
  *
  * The run-time address of a definition is st_value plus the load bias, which
  * comes from the auxiliary vector (AT_PHDR against the file's program
@@ -14,6 +18,7 @@
 #include "core/module/exe_symbols.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -22,38 +27,98 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* ---- the loader's view ------------------------------------------------------- */
+
+/* The executable's program headers as mapped, and its load bias. */
+static const Elf64_Phdr *mapped_phdrs(size_t *phnum, uintptr_t *bias) {
+  const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
+  *phnum = getauxval(AT_PHNUM);
+  if (!ph || !*phnum) return NULL;
+  for (size_t i = 0; i < *phnum; i++)
+    if (ph[i].p_type == PT_PHDR) {
+      *bias = (uintptr_t)ph - ph[i].p_vaddr;
+      return ph;
+    }
+  return NULL; /* no PT_PHDR (a static or unusual executable): no mapped view used */
+}
+
+/* The read-only segments are mapped already: searched in place. */
+bool hs__exe_rodata_contains(const char *needle) {
+  size_t phnum;
+  uintptr_t bias;
+  const Elf64_Phdr *ph = mapped_phdrs(&phnum, &bias);
+  if (!ph) return false;
+  size_t len = strlen(needle);
+  for (size_t i = 0; i < phnum; i++) {
+    if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & (PF_W | PF_X))) continue;
+    if (memmem((const void *)(bias + ph[i].p_vaddr), ph[i].p_filesz, needle, len)) return true;
+  }
+  return false;
+}
+
+bool hs__exe_dynstr_contains(const char *needle) {
+  size_t phnum;
+  uintptr_t bias;
+  const Elf64_Phdr *ph = mapped_phdrs(&phnum, &bias);
+  if (!ph) return false;
+  for (size_t i = 0; i < phnum; i++) {
+    if (ph[i].p_type != PT_DYNAMIC) continue;
+    uintptr_t str = 0;
+    size_t strsz = 0;
+    for (const Elf64_Dyn *d = (const Elf64_Dyn *)(bias + ph[i].p_vaddr); d->d_tag != DT_NULL; d++) {
+      if (d->d_tag == DT_STRTAB) str = d->d_un.d_ptr;
+      if (d->d_tag == DT_STRSZ) strsz = d->d_un.d_val;
+    }
+    /* glibc relocates the executable's dynamic entries in place; a file
+     * address (below the bias of a PIE) still needs the bias. */
+    if (str && str < bias) str += bias;
+    return str && strsz && memmem((const void *)str, strsz, needle, strlen(needle)) != NULL;
+  }
+  return false;
+}
+
+/* ---- the file ------------------------------------------------------------------- */
+
 typedef struct exe_map {
   const unsigned char *data;
   size_t size;
   uintptr_t bias;
 } exe_map_t;
 
-/* Raw mmap/munmap: the runtime exports mmap for HEAP_PROFILE_MMAP, and its
- * own mappings are never profiled. */
-static bool exe_open(exe_map_t *m, hs_exe_status_t *why) {
-  memset(m, 0, sizeof *m);
-  *why = HS_EXE_UNREADABLE;
-  int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+static bool map_file(exe_map_t *m, const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st;
   long r = -1;
-  if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(Elf64_Ehdr))
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)sizeof(Elf64_Ehdr))
     r = syscall(SYS_mmap, NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
+  /* Raw mmap: the runtime exports mmap for HEAP_PROFILE_MMAP, and its own
+   * mappings are never profiled. */
   if ((unsigned long)r >= (unsigned long)-4095) return false;
   m->data = (const unsigned char *)r;
   m->size = (size_t)st.st_size;
+  return true;
+}
 
+static void exe_close(exe_map_t *m) {
+  if (m->data) syscall(SYS_munmap, (void *)m->data, m->size);
+  m->data = NULL;
+}
+
+/* True if the mapped file is the running image (entry point and program
+ * header address agree with the auxiliary vector). */
+static bool is_running_image(exe_map_t *m, hs_exe_status_t *why) {
   const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m->data;
   if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
       eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64) {
     *why = HS_EXE_FOREIGN;
-    goto fail;
+    return false;
   }
-  /* Load bias from the program headers the kernel mapped. */
+  *why = HS_EXE_UNREADABLE;
   const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
   size_t phnum = getauxval(AT_PHNUM);
-  if (!ph || !phnum) goto fail;
+  if (!ph || !phnum) return false;
   bool found = false;
   for (size_t i = 0; i < phnum && !found; i++)
     if (ph[i].p_type == PT_PHDR) {
@@ -65,17 +130,22 @@ static bool exe_open(exe_map_t *m, hs_exe_status_t *why) {
       m->bias = (uintptr_t)ph - eh->e_phoff - ph[i].p_vaddr;
       found = true;
     }
-  if (!found || getauxval(AT_ENTRY) != eh->e_entry + m->bias) goto fail;
-  return true;
-fail:
-  syscall(SYS_munmap, (void *)m->data, m->size);
-  m->data = NULL;
-  return false;
+  return found && getauxval(AT_ENTRY) == eh->e_entry + m->bias;
 }
 
-static void exe_close(exe_map_t *m) {
-  if (m->data) syscall(SYS_munmap, (void *)m->data, m->size);
-  m->data = NULL;
+static bool exe_open(exe_map_t *m, hs_exe_status_t *why) {
+  memset(m, 0, sizeof *m);
+  *why = HS_EXE_UNREADABLE;
+  const char *execfn = (const char *)getauxval(AT_EXECFN);
+  if (execfn && map_file(m, execfn)) {
+    if (is_running_image(m, why)) return true;
+    exe_close(m);
+  }
+  /* Run through ld.so, or the file replaced since: the kernel's link. */
+  if (!map_file(m, "/proc/self/exe")) return false;
+  if (is_running_image(m, why)) return true;
+  exe_close(m);
+  return false;
 }
 
 static const Elf64_Shdr *section(const exe_map_t *m, size_t i) {
@@ -142,54 +212,29 @@ static void search(const exe_map_t *m, const table_t *t, hs_exe_sym_t *syms, siz
   }
 }
 
-static bool has_key(const table_t *t, const char *key) {
-  return t->strs && memmem(t->strs, t->strs_len, key, strlen(key)) != NULL;
-}
-
-hs_exe_status_t hs__exe_symbols(hs_exe_sym_t *syms, size_t n, const char *key) {
+hs_exe_status_t hs__exe_symbols(hs_exe_sym_t *syms, size_t n) {
   for (size_t i = 0; i < n; i++) {
     syms[i].addr = 0;
     syms[i].size = 0;
     syms[i].imported = false;
   }
+  int saved = errno;
   exe_map_t m;
   hs_exe_status_t why;
-  if (!exe_open(&m, &why)) return why;
+  if (!exe_open(&m, &why)) {
+    errno = saved;
+    return why;
+  }
   table_t dyn, full;
   bool have_dyn = find_table(&m, SHT_DYNSYM, &dyn);
   bool have_full = find_table(&m, SHT_SYMTAB, &full);
-  hs_exe_status_t st = have_full ? HS_EXE_OK : HS_EXE_STRIPPED;
-  bool keyed = !key || (have_dyn && has_key(&dyn, key)) || (have_full && has_key(&full, key));
-  if (!keyed) {
-    exe_close(&m);
-    return have_full ? HS_EXE_NO_KEY : HS_EXE_STRIPPED;
-  }
   if (have_dyn) search(&m, &dyn, syms, n);
   /* The first name imported: the program binds it at run time, and its
    * local symbols cannot change that. */
   if (have_full && !(n && syms[0].imported)) search(&m, &full, syms, n);
   exe_close(&m);
-  return st;
-}
-
-bool hs__exe_rodata_contains(const char *needle) {
-  exe_map_t m;
-  hs_exe_status_t why;
-  if (!exe_open(&m, &why)) return false;
-  const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m.data;
-  bool found = false;
-  size_t len = strlen(needle);
-  /* Read-only PT_LOAD segments: present even when section headers are not. */
-  for (size_t i = 0; i < eh->e_phnum && !found; i++) {
-    uint64_t off = eh->e_phoff + i * sizeof(Elf64_Phdr);
-    if (!in_file(&m, off, sizeof(Elf64_Phdr))) break;
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(m.data + off);
-    if (ph->p_type != PT_LOAD || (ph->p_flags & (PF_W | PF_X)) || !in_file(&m, ph->p_offset, ph->p_filesz))
-      continue;
-    found = memmem(m.data + ph->p_offset, ph->p_filesz, needle, len) != NULL;
-  }
-  exe_close(&m);
-  return found;
+  errno = saved;
+  return have_full ? HS_EXE_OK : HS_EXE_STRIPPED;
 }
 
 const char *hs__exe_path(void) {
