@@ -52,10 +52,12 @@ static uint32_t group_epoch(const heapscope_leak_group_t *g) {
 
 /* Frames of a leak stack that belong to the program: a stack that passes
  * back through the runtime (the CMocka adapter calling a test) is cut
- * there, with whatever called the runtime (libcmocka's runner) below it. */
+ * there, with whatever called the runtime (libcmocka's runner) below it.
+ * A runtime linked into the program is recognized by the section of the
+ * functions that call the program (HS_CALLS_USER). */
 size_t lc_visible_depth(const uintptr_t *pcs, size_t depth) {
   for (size_t i = 1; i < depth; i++)
-    if (pcs[i] >= hs__self_lo && pcs[i] < hs__self_hi) return i;
+    if ((pcs[i] >= hs__self_lo && pcs[i] < hs__self_hi) || hs__calls_user(pcs[i])) return i;
   return depth;
 }
 

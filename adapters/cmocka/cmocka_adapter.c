@@ -70,12 +70,17 @@ static void load_api(void) {
 /* At start-up: only the search, no dynamic-linker lookups. */
 static void find_cmocka(void) { pthread_once(&api_once, bind_once); }
 
-HS_EXPORT int _cmocka_run_group_tests(const char *, const struct CMUnitTest *, size_t,
-                                      cm_fixture_fn, cm_fixture_fn);
-HS_EXPORT void cm_print_error(const char *format, ...);
-HS_EXPORT void cmocka_print_error(const char *format, ...);
-HS_EXPORT void cmocka_set_test_filter(const char *pattern);
-HS_EXPORT void cmocka_set_skip_filter(const char *pattern);
+/* The interposers are weak: a program linking the static runtime and a
+ * static libcmocka gets CMocka's definitions without a clash, and the
+ * adapter redirects them like any static CMocka (cmocka_bind.c). In the
+ * shared library weak and strong interpose alike. */
+#define HS_INTERPOSER HS_EXPORT __attribute__((weak))
+HS_INTERPOSER int _cmocka_run_group_tests(const char *, const struct CMUnitTest *, size_t,
+                                          cm_fixture_fn, cm_fixture_fn);
+HS_INTERPOSER void cm_print_error(const char *format, ...);
+HS_INTERPOSER void cmocka_print_error(const char *format, ...);
+HS_INTERPOSER void cmocka_set_test_filter(const char *pattern);
+HS_INTERPOSER void cmocka_set_skip_filter(const char *pattern);
 
 /* ---- per-test state ------------------------------------------------------ */
 
@@ -349,13 +354,13 @@ static void begin_test(void **state) {
   run.snap = heapscope_snapshot();
 }
 
-static int our_setup(void **state) {
+HS_CALLS_USER static int our_setup(void **state) {
   begin_test(state);
   if (run.current && run.current->orig->setup_func) return run.current->orig->setup_func(state);
   return 0;
 }
 
-static int run_teardown(void **state) {
+HS_CALLS_USER static int run_teardown(void **state) {
   run.teardown_done = true;
   int rc = 0;
   if (run.current && run.current->orig->teardown_func)
@@ -367,7 +372,7 @@ static int run_teardown(void **state) {
   return rc;
 }
 
-static HS_NOINLINE void our_test(void **state) {
+HS_CALLS_USER static void our_test(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   test_ctx_t *t = run.current;
@@ -385,7 +390,7 @@ static HS_NOINLINE void our_test(void **state) {
   if (check_current(&w, NULL)) fail_at(&w);
 }
 
-static HS_NOINLINE int our_teardown(void **state) {
+HS_CALLS_USER static int our_teardown(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   run.in_body = false;
@@ -495,7 +500,7 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
 
 /* ---- interposed CMocka entry points ---------------------------------------- */
 
-HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests,
+HS_INTERPOSER int _cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests,
                                       size_t count, cm_fixture_fn gsetup,
                                       cm_fixture_fn gteardown) {
   load_api();
@@ -507,13 +512,13 @@ HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUni
   return run_group(api.run_group, group_name, tests, count, gsetup, gteardown, false);
 }
 
-HS_EXPORT void cmocka_set_test_filter(const char *pattern) {
+HS_INTERPOSER void cmocka_set_test_filter(const char *pattern) {
   load_api();
   hs__snprintf(test_filter, sizeof test_filter, "%s", pattern ? pattern : "");
   if (api.set_test_filter) api.set_test_filter(pattern);
 }
 
-HS_EXPORT void cmocka_set_skip_filter(const char *pattern) {
+HS_INTERPOSER void cmocka_set_skip_filter(const char *pattern) {
   load_api();
   hs__snprintf(skip_filter, sizeof skip_filter, "%s", pattern ? pattern : "");
   if (api.set_skip_filter) api.set_skip_filter(pattern);
@@ -574,7 +579,7 @@ static void on_cmocka_error(print_error_fn real, const char *msg, const lc_calle
   run.fail_text[0] = '\0';
 }
 
-HS_EXPORT HS_NOINLINE void cm_print_error(const char *format, ...) {
+HS_INTERPOSER HS_NOINLINE void cm_print_error(const char *format, ...) {
   lc_caller_t caller;
   LC_CAPTURE_CALLER(caller);
   load_api();
@@ -586,7 +591,7 @@ HS_EXPORT HS_NOINLINE void cm_print_error(const char *format, ...) {
   on_cmocka_error(api.print_error, msg, &caller);
 }
 
-HS_EXPORT HS_NOINLINE void cmocka_print_error(const char *format, ...) {
+HS_INTERPOSER HS_NOINLINE void cmocka_print_error(const char *format, ...) {
   lc_caller_t caller;
   LC_CAPTURE_CALLER(caller);
   load_api();
