@@ -16,6 +16,6 @@ ctest --test-dir "$build" --output-on-failure -j2 --timeout 300
 
 debug=${build}-debug
 cmake -S "$root" -B "$debug" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSCOPE_WERROR=ON \
-  -DHEAPSCOPE_DEBUG=2
+  -DHEAPSCOPE_DEBUG=2 -DHEAPSCOPE_STATIC_CMOCKA_DIR="$build/cmocka-static"
 cmake --build "$debug"
 ctest --test-dir "$debug" --output-on-failure -j2 --timeout 300
