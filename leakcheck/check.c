@@ -20,7 +20,7 @@ typedef struct collect {
 
 static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   collect_t *c = ctx;
-  if (rec->gen & HS_REC_IGNORED) return;
+  if (rec->gen & (HS_REC_IGNORED | HS_REC_REPORTED)) return;
   if ((rec->gen & HS_REC_GEN_MASK) < c->gen) return;
   if (!c->with_marked && (rec->gen & HS_REC_MARK)) return;
   c->count++;
@@ -244,10 +244,16 @@ HS_EXPORT int heapscope_leaks_print(heapscope_leaks_t *pub, int fd) {
   return hs__write_all(fd, r, strlen(r)) ? 0 : -EIO;
 }
 
+/* Reported leaks are flagged, not ignored: an ignored object is a root, and
+ * a leaked block's uninitialised or stale words then kept blocks of later
+ * tests alive that happened to reuse the addresses they name. */
 HS_EXPORT void heapscope_leaks_ignore(heapscope_leaks_t *pub) {
   if (!pub) return;
   lc_leaks_t *l = (lc_leaks_t *)pub;
-  for (size_t i = 0; i < l->naddrs; i++) heapscope_ignore_object((void *)l->addrs[i]);
+  for (size_t i = 0; i < l->naddrs; i++) {
+    hs_rec_t *r = hs__record_of(l->addrs[i], NULL);
+    if (r) __atomic_fetch_or(&r->gen, HS_REC_REPORTED, __ATOMIC_RELAXED);
+  }
 }
 
 HS_EXPORT int heapscope_is_recording(void) { return atomic_load(&hs__recording); }

@@ -186,6 +186,30 @@ static void expect_leaks_none(void **state) {
   heapscope_cmocka_expect_leaks(1); /* EXPECT-CALL */
 }
 
+/* A reported leak must not keep later blocks alive: this one holds the
+ * address of a block it freed, which the next test's leak will reuse (the
+ * thread cache hands back the last block freed of a size class). */
+static uintptr_t stale_address;
+
+static void leak_holds_stale_pointer(void **state) {
+  (void)state;
+  void *gone = malloc(200);
+  stale_address = (uintptr_t)gone;
+  free(gone);
+  uintptr_t *volatile holder = make_block(64); /* LEAK: stale holder */
+  holder[0] = stale_address;
+  holder = NULL;
+  stale_address ^= 1; /* kept for the next test, but not as a pointer to the block */
+}
+
+static void leak_at_reused_address(void **state) {
+  (void)state;
+  void *volatile p = malloc(200); /* LEAK: reused address */
+  assert_true((uintptr_t)p == (stale_address ^ 1)); /* the address the stale pointer names */
+  p = NULL;
+  stale_address = 0; /* a global is a root */
+}
+
 static void clean_uses_group_state(void **state) {
   (void)state;
   assert_non_null(group_owned);
@@ -227,6 +251,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(clean_skip_teardown, setup_owned, teardown_owned),
       cmocka_unit_test_setup_teardown(leak_and_fail_teardown, setup_owned, teardown_owned),
       cmocka_unit_test(expect_leaks_none),
+      cmocka_unit_test(leak_holds_stale_pointer),
+      cmocka_unit_test(leak_at_reused_address),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -42,6 +42,7 @@ def line_of(path, marker):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exe", required=True)
+    ap.add_argument("--arg", action="append", default=[], help="argument for the program")
     ap.add_argument("--preload")
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--fail", default="")
@@ -74,11 +75,12 @@ def main():
         env["CMOCKA_XML_FILE"] = xml_path
         if a.format == "stdout":
             # One stream, in order: verdict lines (stdout) and messages (stderr).
-            proc = subprocess.run([a.exe], env=env, stdout=subprocess.PIPE,
+            proc = subprocess.run([a.exe] + a.arg, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, timeout=120)
             proc.stderr = ""
         else:
-            proc = subprocess.run([a.exe], env=env, capture_output=True, text=True, timeout=120)
+            proc = subprocess.run([a.exe] + a.arg, env=env, capture_output=True, text=True,
+                                  timeout=120)
         out = proc.stdout + proc.stderr
         print(out)
         failed, texts, names, skipped, errors = set(), {}, set(), set(), set()
