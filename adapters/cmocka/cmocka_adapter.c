@@ -25,7 +25,7 @@
  *     leaks are still leaks. skip() is seen in CMocka's error printer,
  *     before CMocka records the skip; the test's teardown runs there, then
  *     the check, and a leak fails the test through _fail();
- *   - leaks are reported once: reported objects are marked ignored, so
+ *   - leaks are reported once: reported objects are flagged (not roots), so
  *     neither a later test nor the exit-time check reports them again.
  *
  * The report reaches CMocka through cm_print_error (exported by libcmocka
