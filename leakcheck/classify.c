@@ -98,22 +98,26 @@ static void unmap_array(void *p, size_t count, size_t elem) {
   if (p) hs__os_unmap(p, (count ? count : 1) * elem);
 }
 
-static bool build_graph(const lc_vec_t *objs, graph_t *g) {
-  g->n = objs->len;
-  g->off = map_array(g->n + 1, sizeof *g->off);
-  if (!g->off) return false;
+/* The number of pointers between leaked objects. */
+static size_t count_edges(const lc_vec_t *objs) {
   size_t m = 0;
-  for (size_t i = 0; i < g->n; i++) {
-    g->off[i] = (uint32_t)m;
-    FOR_EACH_EDGE(objs, i, j, m++);
-  }
-  g->off[g->n] = (uint32_t)m;
+  for (size_t i = 0; i < objs->len; i++) FOR_EACH_EDGE(objs, i, j, m++);
+  return m;
+}
+
+static bool build_graph(const lc_vec_t *objs, size_t m, graph_t *g) {
+  g->n = objs->len;
   g->m = m;
   if (m >= NONE) return false;
+  g->off = map_array(g->n + 1, sizeof *g->off);
   g->edge = map_array(m, sizeof *g->edge);
-  if (!g->edge) return false;
+  if (!g->off || !g->edge) return false;
   size_t k = 0;
-  for (size_t i = 0; i < g->n; i++) FOR_EACH_EDGE(objs, i, j, g->edge[k++] = (uint32_t)j);
+  for (size_t i = 0; i < g->n; i++) {
+    g->off[i] = (uint32_t)k;
+    FOR_EACH_EDGE(objs, i, j, if (k < m) g->edge[k++] = (uint32_t)j);
+  }
+  g->off[g->n] = (uint32_t)k;
   return true;
 }
 
@@ -185,11 +189,20 @@ void lc_classify(lc_vec_t *objs) {
   sort_by_addr(objs);
   size_t n = objs->len;
   for (size_t i = 0; i < n; i++) LC_AT(objs, lc_object_t, i).flags &= ~LC_DIRECT;
+  /* No leaked object points to another (the usual case, and a million
+   * separate leaks): each is its own root, and no graph is built. Its
+   * arrays are fresh mmap'd pages, and faulting them in is most of the
+   * cost of a big graph. */
+  size_t m = count_edges(objs);
+  if (m == 0) {
+    for (size_t i = 0; i < n; i++) LC_AT(objs, lc_object_t, i).flags |= LC_DIRECT;
+    return;
+  }
   graph_t g = {0};
   uint32_t *comp = NULL, *rep = NULL;
   uint8_t *entered = NULL;
   uint32_t ncomp = NONE;
-  if (build_graph(objs, &g) && (comp = map_array(n, sizeof *comp)))
+  if (build_graph(objs, m, &g) && (comp = map_array(n, sizeof *comp)))
     ncomp = components(&g, comp);
   if (ncomp == NONE || !(rep = map_array(ncomp, sizeof *rep)) ||
       !(entered = map_array(ncomp, sizeof *entered))) {
