@@ -20,8 +20,7 @@
  * otherwise take all memory before we could say anything). */
 #define RP_MAX_INFLATED ((size_t)4 << 30)
 
-bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, const char *what,
-               rp_err_t *err) {
+bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, rp_err_t *err) {
   z_stream zs;
   memset(&zs, 0, sizeof zs);
   if (inflateInit2(&zs, 15 + 32) != Z_OK) return rp_fail(err, "cannot start zlib");
@@ -35,7 +34,7 @@ bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, const char *what
       if (cap >= RP_MAX_INFLATED) {
         inflateEnd(&zs);
         free(buf);
-        return rp_fail(err, "%s: decompresses to more than 4 GiB", what);
+        return rp_fail(err, "gzip data decompresses to more than 4 GiB");
       }
       cap *= 2;
       buf = rp_realloc(buf, cap);
@@ -64,7 +63,7 @@ bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, const char *what
     if (rc == Z_BUF_ERROR && zs.avail_in == 0 && !left) {
       inflateEnd(&zs);
       free(buf);
-      return rp_fail(err, "%s: truncated gzip data", what);
+      return rp_fail(err, "truncated gzip data");
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
       const char *m = zs.msg ? zs.msg : "invalid data";
@@ -72,7 +71,7 @@ bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, const char *what
       snprintf(tmp, sizeof tmp, "%s", m);
       inflateEnd(&zs);
       free(buf);
-      return rp_fail(err, "%s: corrupt gzip data (%s)", what, tmp);
+      return rp_fail(err, "corrupt gzip data (%s)", tmp);
     }
   }
   inflateEnd(&zs);
@@ -118,7 +117,7 @@ bool rp_read_file(const char *path, rp_buf_t *out, rp_err_t *err) {
   close(fd);
   if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
     rp_buf_t z;
-    bool ok = rp_gunzip(buf, len, &z, "gzip", err);
+    bool ok = rp_gunzip(buf, len, &z, err);
     free(buf);
     if (!ok) return false;
     *out = z;
@@ -137,6 +136,8 @@ bool rp_parse_profile(const unsigned char *d, size_t n, const char *side, size_t
     if (side && !rp_read_cpu_tests(side, side_len, p, err)) return false;
   } else if (rp_is_heap_text(d, n)) {
     if (!rp_read_heap(d, n, p, err)) return false;
+  } else if (!rp_looks_like_proto(d, n)) {
+    return rp_fail(err, "not a profile (neither a legacy heap or CPU profile nor profile.proto)");
   } else {
     rp_err_t perr = {0};
     if (!rp_read_proto(d, n, p, &perr)) {

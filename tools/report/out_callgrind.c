@@ -109,7 +109,7 @@ bool rp_write_callgrind(FILE *f, rp_view_t *v, const rp_opts_t *o) {
   }
   size_t nitems = idx.n;
   const void *ctx[2] = {v, &nd};
-  qsort_r(items, nitems, sizeof *items, cmp_items, ctx);
+  if (nitems) qsort_r(items, nitems, sizeof *items, cmp_items, ctx);
 
   fputs("# callgrind format\nversion: 1\ncreator: heapscope report\n", f);
   fputs("cmd:", f);

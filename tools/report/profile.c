@@ -72,7 +72,7 @@ void rp_profile_add(rp_profile_t *p, uint32_t test, uint32_t group, const uint32
   uint32_t *key = depth + 2 <= 256 ? stackbuf : rp_alloc(((size_t)depth + 2) * sizeof *key);
   key[0] = test;
   key[1] = group;
-  memcpy(key + 2, locs, (size_t)depth * sizeof *locs);
+  if (depth) memcpy(key + 2, locs, (size_t)depth * sizeof *locs);
   bool added;
   uint32_t s = rp_seq_intern(&p->samples, key, depth + 2, &added);
   if (key != stackbuf) free(key);

@@ -251,7 +251,7 @@ bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err) 
     uint32_t depth = stack_locations(p, pcs, npcs, locs);
     RP_RESERVE(key, key_cap, (size_t)depth + 2);
     key[0] = key[1] = 0;
-    memcpy(key + 2, locs, depth * sizeof *locs);
+    if (depth) memcpy(key + 2, locs, depth * sizeof *locs);
     uint32_t s0 = rp_seq_find(&p->samples, key, depth + 2);
     if (s0 == UINT32_MAX || p->values[(size_t)s0 * p->ntypes] < (int64_t)count) {
       ok = rp_fail(err, "per-test file %s.tests: line %ld: %llu samples of a stack the profile "

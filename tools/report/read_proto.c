@@ -321,6 +321,16 @@ static bool sample(reader_t *r, const field_t *f, uint32_t key_test, uint32_t ke
   return true;
 }
 
+bool rp_looks_like_proto(const unsigned char *d, size_t n) {
+  pb_t b = {d, d + n};
+  field_t f;
+  bool bad;
+  if (!next(&b, &f, &bad) || f.num > 15) return false;
+  /* messages and strings are length-delimited, the scalars varints */
+  bool len_field = f.num <= 6 || f.num == 11 || f.num == 13;
+  return len_field ? f.wt == 2 || (f.num == 13 && f.wt == 0) : f.wt == 0;
+}
+
 static bool has_type(const rp_profile_t *p, const char *name) {
   for (uint32_t i = 0; i < p->ntypes; i++)
     if (!strcmp(rp_str_get(&p->st, p->type[i]), name)) return true;

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { EXIT_BAD = 2 };
@@ -72,7 +73,11 @@ static void usage(FILE *f) {
         f);
 }
 
+/* A regular file starting with the ELF magic (never reads from a pipe:
+ * that would eat a profile given as /dev/stdin). */
 static bool is_elf(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return false;
   unsigned char m[4];

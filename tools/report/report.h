@@ -221,7 +221,7 @@ typedef struct rp_buf {
 
 /* Reads the whole file (regular files only), gunzipping gzip data. */
 bool rp_read_file(const char *path, rp_buf_t *out, rp_err_t *err);
-bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, const char *what, rp_err_t *err);
+bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, rp_err_t *err);
 /* Reads any supported profile into p (rp_profile_init'ed by the caller).
  * On failure err holds "what is wrong" (without the file name). */
 bool rp_load_profile(const char *path, rp_profile_t *p, rp_err_t *err);
@@ -236,6 +236,8 @@ bool rp_read_cpu(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *er
 /* The per-test side file of a legacy CPU profile (after rp_read_cpu). */
 bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err);
 bool rp_read_proto(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err);
+/* Whether the first protobuf field is one profile.proto has. */
+bool rp_looks_like_proto(const unsigned char *d, size_t n);
 
 /* ---- symbolization (symbolize.c) -------------------------------------------------- */
 
