@@ -86,3 +86,66 @@ void rp_nodes_free(rp_nodes_t *n) {
   free(n->address);
   memset(n, 0, sizeof *n);
 }
+
+/* ---- stacks sorted root first ------------------------------------------------ */
+
+typedef struct sort_ctx {
+  const rp_view_t *v;
+  const rp_nodes_t *nd;
+  bool by_test, by_label;
+} sort_ctx_t;
+
+static int cmp_str(const rp_view_t *v, uint32_t a, uint32_t b) {
+  return a == b ? 0 : strcmp(rp_str_get(&v->st, a), rp_str_get(&v->st, b));
+}
+
+static int cmp_stacks(const void *a, const void *b, void *c) {
+  const sort_ctx_t *x = c;
+  const rp_view_t *v = x->v;
+  uint32_t s = *(const uint32_t *)a, t = *(const uint32_t *)b;
+  if (x->by_test) {
+    uint32_t ts = rp_stack_test(v, s), tt = rp_stack_test(v, t);
+    uint32_t gs = ts ? rp_stack_group(v, s) : 0, gt = tt ? rp_stack_group(v, t) : 0;
+    if ((ts == 0) != (tt == 0)) return ts ? -1 : 1; /* outside tests last */
+    int r = x->by_label ? cmp_str(v, gs, gt) : (gs > gt) - (gs < gt);
+    if (!r) r = x->by_label ? cmp_str(v, ts, tt) : (ts > tt) - (ts < tt);
+    if (r) return r;
+  }
+  uint32_t ns = rp_stack_depth(v, s), nt = rp_stack_depth(v, t);
+  const uint32_t *fs = rp_stack_frames(v, s), *ft = rp_stack_frames(v, t);
+  for (uint32_t i = 0; i < ns && i < nt; i++) {
+    uint32_t a1 = x->nd->of_frame[fs[ns - 1 - i]], b1 = x->nd->of_frame[ft[nt - 1 - i]];
+    if (a1 == b1) continue;
+    if (x->by_label) return cmp_str(v, x->nd->label[a1], x->nd->label[b1]);
+    return a1 < b1 ? -1 : 1;
+  }
+  return (ns > nt) - (ns < nt);
+}
+
+uint32_t *rp_sort_stacks(rp_view_t *v, const rp_nodes_t *nd, bool by_test, bool by_label,
+                         uint32_t *count) {
+  uint32_t *order = rp_alloc((v->stacks.n + 1) * sizeof *order);
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < v->stacks.n; s++)
+    if (rp_stack_in(v, s) && (rp_stack_main_value(v, s) || rp_stack_base_value(v, s)))
+      order[n++] = s;
+  sort_ctx_t ctx = {v, nd, by_test, by_label};
+  if (n) qsort_r(order, n, sizeof *order, cmp_stacks, &ctx);
+  *count = n;
+  return order;
+}
+
+uint32_t rp_common_levels(const rp_view_t *v, const rp_nodes_t *nd, bool by_test, uint32_t s,
+                          uint32_t t) {
+  uint32_t levels = 0;
+  if (by_test) {
+    uint32_t ts = rp_stack_test(v, s), tt = rp_stack_test(v, t);
+    if (ts != tt || (ts && rp_stack_group(v, s) != rp_stack_group(v, t))) return 0;
+    levels = 1;
+  }
+  uint32_t ns = rp_stack_depth(v, s), nt = rp_stack_depth(v, t);
+  const uint32_t *fs = rp_stack_frames(v, s), *ft = rp_stack_frames(v, t);
+  for (uint32_t i = 0; i < ns && i < nt; i++, levels++)
+    if (nd->of_frame[fs[ns - 1 - i]] != nd->of_frame[ft[nt - 1 - i]]) break;
+  return levels;
+}

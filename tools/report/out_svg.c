@@ -38,33 +38,26 @@ typedef struct trie {
   uint32_t *child_off, *child_n; /* into kids */
   uint32_t *kids;
   size_t n, cap;
-  rp_seqtab_t idx; /* [parent, tag, id] -> node */
 } trie_t;
 
-static uint32_t trie_child(trie_t *t, uint32_t parent, uint32_t tag, uint32_t id,
-                           const char *label) {
-  uint32_t key[3] = {parent, tag, id};
-  bool added;
-  uint32_t i = rp_seq_intern(&t->idx, key, 3, &added);
-  i += 1; /* node 0 is the root */
-  if (added) {
-    size_t c = t->cap;
-    RP_RESERVE(t->parent, c, (size_t)i + 1);
-    c = t->cap;
-    RP_RESERVE(t->label, c, (size_t)i + 1);
-    c = t->cap;
-    RP_RESERVE(t->val, c, (size_t)i + 1);
-    c = t->cap;
-    RP_RESERVE(t->base, c, (size_t)i + 1);
-    c = t->cap;
-    RP_RESERVE(t->depth, c, (size_t)i + 1);
-    t->cap = c;
-    t->parent[i] = parent;
-    t->label[i] = label;
-    t->val[i] = t->base[i] = 0;
-    t->depth[i] = t->depth[parent] + 1;
-    t->n = (size_t)i + 1;
-  }
+static uint32_t trie_new(trie_t *t, uint32_t parent, const char *label) {
+  uint32_t i = (uint32_t)t->n; /* node 0 is the root */
+  size_t c = t->cap;
+  RP_RESERVE(t->parent, c, (size_t)i + 1);
+  c = t->cap;
+  RP_RESERVE(t->label, c, (size_t)i + 1);
+  c = t->cap;
+  RP_RESERVE(t->val, c, (size_t)i + 1);
+  c = t->cap;
+  RP_RESERVE(t->base, c, (size_t)i + 1);
+  c = t->cap;
+  RP_RESERVE(t->depth, c, (size_t)i + 1);
+  t->cap = c;
+  t->parent[i] = parent;
+  t->label[i] = label;
+  t->val[i] = t->base[i] = 0;
+  t->depth[i] = t->depth[parent] + 1;
+  t->n = (size_t)i + 1;
   return i;
 }
 
@@ -104,7 +97,6 @@ static void trie_free(trie_t *t) {
   free(t->child_off);
   free(t->child_n);
   free(t->kids);
-  rp_seq_free(&t->idx);
 }
 
 static void xml_text(FILE *f, const char *s, size_t max) {
@@ -194,8 +186,6 @@ static const char script[] =
 bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o) {
   rp_nodes_t nd;
   rp_nodes_build(v, o->gran, &nd);
-  rp_folded_t fd;
-  rp_fold(v, &nd, o->tests, &fd);
 
   trie_t t;
   memset(&t, 0, sizeof t);
@@ -213,37 +203,49 @@ bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o) {
   t.label[0] = "all";
   t.val[0] = t.base[0] = 0;
   t.depth[0] = 0;
-  rp_seqtab_t tests;
-  memset(&tests, 0, sizeof tests);
+  /* The trie from the stacks sorted root first: a stack shares its
+   * prefix with the one before it, so each node is made once, with no
+   * hashing (the hash table this replaced was most of the run time on
+   * 100,000-stack profiles: a cache miss per frame). Levels: the test
+   * (with --tests), then the frames. */
+  uint32_t count;
+  uint32_t *order = rp_sort_stacks(v, &nd, o->tests, false, &count);
+  uint32_t maxlen = 0;
+  for (uint32_t i = 0; i < count; i++)
+    if (rp_stack_depth(v, order[i]) > maxlen) maxlen = rp_stack_depth(v, order[i]);
+  uint32_t *path = rp_alloc(((size_t)maxlen + 3) * sizeof *path);
   char **test_labels = NULL;
-  size_t test_cap = 0;
-  for (uint32_t e = 0; e < fd.idx.n; e++) {
-    int64_t x = fd.val[e] > 0 ? fd.val[e] : 0, b = fd.base[e];
-    if (!x && !b) continue;
-    const uint32_t *k = rp_seq_key(&fd.idx, e);
-    uint32_t n = rp_seq_len(&fd.idx, e);
-    uint32_t node = 0;
-    t.val[0] += x;
-    t.base[0] += b;
-    if (o->tests) {
-      bool added;
-      uint32_t ti = rp_seq_intern(&tests, k, 2, &added);
-      if (added) {
-        RP_RESERVE(test_labels, test_cap, (size_t)ti + 1);
-        char label[1024];
-        rp_test_label(v, k[0], k[1], label, sizeof label);
-        test_labels[ti] = rp_strndup(label, strlen(label));
+  size_t ntest_labels = 0, test_cap = 0;
+  path[0] = 0;
+  for (uint32_t oi = 0; oi < count; oi++) {
+    uint32_t s = order[oi];
+    int64_t x = v->has_base ? rp_stack_main_value(v, s) : rp_stack_value(v, s);
+    int64_t b = rp_stack_base_value(v, s);
+    if (x < 0) x = 0;
+    uint32_t n = rp_stack_depth(v, s);
+    const uint32_t *fr = rp_stack_frames(v, s);
+    uint32_t levels = n + (o->tests ? 1 : 0);
+    uint32_t matched = oi ? rp_common_levels(v, &nd, o->tests, order[oi - 1], s) : 0;
+    for (uint32_t l = matched; l < levels; l++) {
+      const char *label;
+      if (o->tests && l == 0) {
+        char buf[1024];
+        rp_test_label(v, rp_stack_test(v, s), rp_stack_group(v, s), buf, sizeof buf);
+        RP_RESERVE(test_labels, test_cap, ntest_labels + 1);
+        label = test_labels[ntest_labels++] = rp_strndup(buf, strlen(buf));
+      } else {
+        uint32_t i = l - (o->tests ? 1 : 0); /* frame i from the root */
+        label = rp_str_get(&v->st, nd.label[nd.of_frame[fr[n - 1 - i]]]);
       }
-      node = trie_child(&t, node, 1, ti, test_labels[ti]);
-      t.val[node] += x;
-      t.base[node] += b;
+      path[l + 1] = trie_new(&t, path[l], label);
     }
-    for (uint32_t j = 2; j < n; j++) {
-      node = trie_child(&t, node, 0, k[j], rp_str_get(&v->st, nd.label[k[j]]));
-      t.val[node] += x;
-      t.base[node] += b;
+    for (uint32_t l = 0; l <= levels; l++) {
+      t.val[path[l]] += x;
+      t.base[path[l]] += b;
     }
   }
+  free(order);
+  free(path);
   build_children(&t);
 
   uint32_t maxdepth = 0;
@@ -343,11 +345,9 @@ bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o) {
   fputs("</g>\n</svg>\n", f);
   free(x);
   free(stack);
-  for (size_t i = 0; i < tests.n; i++) free(test_labels[i]);
+  for (size_t i = 0; i < ntest_labels; i++) free(test_labels[i]);
   free(test_labels);
-  rp_seq_free(&tests);
   trie_free(&t);
-  rp_fold_free(&fd);
   rp_nodes_free(&nd);
   return !ferror(f);
 }

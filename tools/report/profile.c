@@ -23,6 +23,7 @@ void rp_profile_free(rp_profile_t *p) {
   free(p->lines);
   free(p->locations);
   rp_u64map_free(&p->location_by_address);
+  free(p->location_cache);
   rp_seq_free(&p->samples);
   free(p->values);
   memset(p, 0, sizeof *p);
@@ -54,15 +55,30 @@ uint32_t rp_profile_function(rp_profile_t *p, uint32_t name, uint32_t file) {
   return e; /* entries are created in function order */
 }
 
+#define LOC_CACHE 8192
+
 uint32_t rp_profile_location_at(rp_profile_t *p, uint64_t address) {
+  if (!p->location_cache && p->nlocations >= 1024)
+    p->location_cache = rp_alloc(LOC_CACHE * sizeof *p->location_cache);
+  rp_u64slot_t scratch = {0, 0}; /* no cache yet: a slot nobody reads */
+  rp_u64slot_t *c = p->location_cache
+                        ? &p->location_cache[(address ^ address >> 12) & (LOC_CACHE - 1)]
+                        : &scratch;
+  if (c->val && c->key == address) return c->val - 1;
   bool found;
   uint32_t *slot = rp_u64map_slot(&p->location_by_address, address, &found);
-  if (found) return *slot - 1;
+  if (found) {
+    c->key = address;
+    c->val = *slot;
+    return *slot - 1;
+  }
   RP_RESERVE(p->locations, p->locations_cap, p->nlocations + 1);
   rp_location_t *l = &p->locations[p->nlocations];
   memset(l, 0, sizeof *l);
   l->address = address;
   *slot = (uint32_t)p->nlocations + 1;
+  c->key = address;
+  c->val = *slot;
   return (uint32_t)p->nlocations++;
 }
 

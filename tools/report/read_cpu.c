@@ -31,23 +31,14 @@
 #include <string.h>
 
 typedef struct words {
-  const unsigned char *d;
-  size_t n, pos;
   int size; /* 4 or 8 */
   bool big;
 } words_t;
 
-static bool word(words_t *w, uint64_t *out) {
-  if (w->n - w->pos < (size_t)w->size) return false;
-  const unsigned char *b = w->d + w->pos;
+static uint64_t decode(const words_t *w, const unsigned char *b) {
   uint64_t v = 0;
-  for (int i = 0; i < w->size; i++) {
-    int k = w->big ? i : w->size - 1 - i;
-    v = v << 8 | b[k];
-  }
-  w->pos += (size_t)w->size;
-  *out = v;
-  return true;
+  for (int i = 0; i < w->size; i++) v = v << 8 | b[w->big ? i : w->size - 1 - i];
+  return v;
 }
 
 /* Finds the word format from the header; false if it is no CPU profile. */
@@ -55,10 +46,10 @@ static bool detect(const unsigned char *d, size_t n, words_t *out, uint64_t hdr[
   static const int sizes[2] = {8, 4};
   for (int si = 0; si < 2; si++)
     for (int big = 0; big < 2; big++) {
-      words_t w = {d, n, 0, sizes[si], big != 0};
-      bool ok = true;
-      for (int i = 0; i < 5 && ok; i++) ok = word(&w, &hdr[i]);
-      if (ok && hdr[0] == 0 && hdr[1] == 3 && (hdr[2] == 0 || hdr[2] == 1) && hdr[3] > 0 &&
+      words_t w = {sizes[si], big != 0};
+      if (n < 5 * (size_t)w.size) continue;
+      for (int i = 0; i < 5; i++) hdr[i] = decode(&w, d + i * w.size);
+      if (hdr[0] == 0 && hdr[1] == 3 && (hdr[2] == 0 || hdr[2] == 1) && hdr[3] > 0 &&
           hdr[4] == 0) {
         *out = w;
         return true;
@@ -85,10 +76,27 @@ static uint32_t stack_locations(rp_profile_t *p, const uint64_t *pcs, uint32_t n
   return depth;
 }
 
-bool rp_read_cpu(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err) {
+/* Reads n words into out; false (with *short_read) at the end of data. */
+static bool get_words(rp_stream_t *s, const words_t *w, uint64_t *out, size_t n, bool *short_read,
+                      unsigned char *scratch) {
+  size_t bytes = n * (size_t)w->size, got;
+  *short_read = false;
+  if (!rp_stream_read(s, scratch, bytes, &got)) return false;
+  if (got < bytes) {
+    *short_read = true;
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) out[i] = decode(w, scratch + i * (size_t)w->size);
+  return true;
+}
+
+bool rp_read_cpu(rp_stream_t *s, rp_profile_t *p, rp_err_t *err) {
+  const unsigned char *d;
+  size_t n;
   words_t w;
   uint64_t hdr[5];
-  if (!detect(d, n, &w, hdr)) return rp_fail(err, "not a legacy CPU profile");
+  if (!rp_stream_peek(s, 64, &d, &n) || !detect(d, n, &w, hdr))
+    return err->set ? false : rp_fail(err, "not a legacy CPU profile");
   if (hdr[2] == 1) return rp_fail(err, "Java CPU profiles are not supported");
   p->format = "legacy CPU profile";
   p->kind = RP_KIND_CPU;
@@ -103,57 +111,93 @@ bool rp_read_cpu(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *er
   p->period_unit = rp_str(&p->st, "nanoseconds");
   p->period = period_ns;
 
-  uint64_t *pcs = NULL;
-  uint32_t *locs = NULL;
-  size_t pcs_cap = 0, locs_cap = 0;
-  bool ended = false;
-  while (w.pos < w.n) {
-    size_t at = w.pos;
-    uint64_t count, npcs;
-    if (!word(&w, &count) || !word(&w, &npcs)) {
-      free(pcs);
-      free(locs);
-      return rp_fail(err, "truncated: record at byte %zu is cut short", at);
+  /* Records are first aggregated by their raw PCs (a profile repeats its
+   * stacks: 200,000 records may hold 50,000 distinct ones), and only the
+   * distinct stacks are turned into locations. */
+  rp_seqtab_t raw;
+  memset(&raw, 0, sizeof raw);
+  uint64_t *counts = NULL;
+  size_t counts_cap = 0;
+  uint64_t *pcs = rp_alloc((RP_MAX_DEPTH + 2) * sizeof *pcs);
+  uint32_t *key = rp_alloc((RP_MAX_DEPTH * 2 + 2) * sizeof *key);
+  unsigned char *scratch = rp_alloc((RP_MAX_DEPTH + 2) * 8);
+  uint64_t offset = 5 * (uint64_t)w.size, records = 0;
+  bool ok = false, short_read;
+  uint64_t tmp[5];
+  if (!get_words(s, &w, tmp, 5, &short_read, scratch)) goto out; /* the header */
+  for (;;) {
+    uint64_t head[2];
+    if (!get_words(s, &w, head, 2, &short_read, scratch)) {
+      if (short_read)
+        rp_fail(err, "truncated: no end-of-data record after %llu samples (file ends at byte %llu)",
+                (unsigned long long)records, (unsigned long long)offset);
+      goto out;
     }
-    if (npcs > (w.n - w.pos) / (size_t)w.size) {
-      free(pcs);
-      free(locs);
-      if (npcs > RP_MAX_DEPTH)
-        return rp_fail(err, "corrupt record at byte %zu: %llu frames", at,
-                       (unsigned long long)npcs);
-      return rp_fail(err, "truncated: record at byte %zu needs %llu frames, the file ends", at,
-                     (unsigned long long)npcs);
-    }
+    uint64_t count = head[0], npcs = head[1];
     if (npcs > RP_MAX_DEPTH) {
-      free(pcs);
-      free(locs);
-      return rp_fail(err, "corrupt record at byte %zu: %llu frames (at most %d accepted)", at,
-                     (unsigned long long)npcs, RP_MAX_DEPTH);
+      rp_fail(err, "corrupt record at byte %llu: %llu frames (at most %d accepted)",
+              (unsigned long long)offset, (unsigned long long)npcs, RP_MAX_DEPTH);
+      goto out;
     }
-    RP_RESERVE(pcs, pcs_cap, npcs + 1);
-    RP_RESERVE(locs, locs_cap, npcs + 1);
-    for (uint64_t i = 0; i < npcs; i++) word(&w, &pcs[i]);
-    if (count == 0 && npcs == 1 && pcs[0] == 0) {
-      ended = true;
-      break;
+    if (!get_words(s, &w, pcs, npcs, &short_read, scratch)) {
+      if (short_read)
+        rp_fail(err, "truncated: record at byte %llu needs %llu frames, the file ends",
+                (unsigned long long)offset, (unsigned long long)npcs);
+      goto out;
     }
+    offset += (2 + npcs) * (uint64_t)w.size;
+    if (count == 0 && npcs == 1 && pcs[0] == 0) break; /* end of data */
     if (count == 0) continue;
     if (count > INT64_MAX / (uint64_t)period_ns) {
-      free(pcs);
-      free(locs);
-      return rp_fail(err, "corrupt record at byte %zu: count %llu", at, (unsigned long long)count);
+      rp_fail(err, "corrupt record at byte %llu: count %llu", (unsigned long long)offset,
+              (unsigned long long)count);
+      goto out;
     }
-    uint32_t depth = stack_locations(p, pcs, (uint32_t)npcs, locs);
-    int64_t v[2] = {(int64_t)count, (int64_t)count * period_ns};
-    rp_profile_add(p, 0, 0, locs, depth, v);
+    for (uint64_t i = 0; i < npcs; i++) {
+      key[2 * i] = (uint32_t)pcs[i];
+      key[2 * i + 1] = (uint32_t)(pcs[i] >> 32);
+    }
+    bool added;
+    uint32_t e = rp_seq_intern(&raw, key, (uint32_t)(2 * npcs), &added);
+    if (added) {
+      RP_RESERVE(counts, counts_cap, (size_t)e + 1);
+      counts[e] = 0;
+    }
+    if (counts[e] > (uint64_t)(INT64_MAX / period_ns) - count) {
+      rp_fail(err, "corrupt profile: more than 2^63 ns of samples in one stack");
+      goto out;
+    }
+    counts[e] += count;
+    records++;
   }
-  free(pcs);
-  free(locs);
-  if (!ended) return rp_fail(err, "truncated: no end-of-data record after %llu samples",
-                             (unsigned long long)p->nrecords);
-  rp_parse_maps(p, (const char *)w.d + w.pos, w.n - w.pos);
+  {
+    uint32_t *locs = rp_alloc((RP_MAX_DEPTH + 1) * sizeof *locs);
+    for (uint32_t e = 0; e < raw.n; e++) {
+      const uint32_t *k = rp_seq_key(&raw, e);
+      uint32_t np = rp_seq_len(&raw, e) / 2;
+      for (uint32_t i = 0; i < np; i++) pcs[i] = (uint64_t)k[2 * i] | (uint64_t)k[2 * i + 1] << 32;
+      uint32_t depth = stack_locations(p, pcs, np, locs);
+      int64_t v[2] = {(int64_t)counts[e], (int64_t)counts[e] * period_ns};
+      rp_profile_add(p, 0, 0, locs, depth, v);
+    }
+    free(locs);
+    p->nrecords = records;
+  }
+  {
+    rp_buf_t maps;
+    if (!rp_stream_slurp(s, &maps)) goto out;
+    rp_parse_maps(p, (const char *)maps.data, maps.len);
+    free(maps.data);
+  }
   rp_profile_map_locations(p);
-  return true;
+  ok = true;
+out:
+  rp_seq_free(&raw);
+  free(counts);
+  free(pcs);
+  free(key);
+  free(scratch);
+  return ok;
 }
 
 /* ---- PATH.tests ---------------------------------------------------------------- */

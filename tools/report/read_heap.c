@@ -101,23 +101,21 @@ static bool line_is_maps_trigger(const char *s, const char *end) {
   return memmem(s, n, "MAPPED_LIBRARIES:", 17) || memmem(s, n, "--- Memory map: ---", 19);
 }
 
-bool rp_read_heap(const unsigned char *data, size_t n, rp_profile_t *p, rp_err_t *err) {
-  const char *s = (const char *)data, *end = s + n;
+bool rp_read_heap(rp_stream_t *st, rp_profile_t *p, rp_err_t *err) {
   p->format = "legacy heap profile";
   p->kind = RP_KIND_HEAP;
   p->drop_alloc_frames = true;
   long lineno = 0;
-  const char *line = s, *eol;
+  const char *line, *eol;
+  size_t len;
   /* header */
   for (;;) {
-    if (line >= end) return rp_fail(err, "no 'heap profile:' header");
-    eol = memchr(line, '\n', (size_t)(end - line));
-    if (!eol) eol = end;
+    if (!rp_stream_line(st, &line, &len)) return err->set ? false : rp_fail(err, "no 'heap profile:' header");
+    eol = line + len;
     lineno++;
     cursor_t c = {line, eol};
     spaces(&c);
     if (c.s < eol && *c.s != '#' && *c.s != '\r') break;
-    line = eol + 1;
   }
   cursor_t c = {line, eol};
   spaces(&c);
@@ -169,17 +167,17 @@ bool rp_read_heap(const unsigned char *data, size_t n, rp_profile_t *p, rp_err_t
 
   uint32_t *locs = NULL;
   size_t locs_cap = 0;
-  const char *maps = NULL;
-  for (line = eol < end ? eol + 1 : end; line < end; line = eol < end ? eol + 1 : end) {
-    eol = memchr(line, '\n', (size_t)(end - line));
-    if (!eol) eol = end;
+  bool maps = false;
+  while (rp_stream_line(st, &line, &len)) {
+    eol = line + len;
     lineno++;
     c.s = line;
     c.end = eol;
     spaces(&c);
     if (c.s == eol || *c.s == '#' || *c.s == '\r') continue;
-    if (line_is_maps_trigger(line, eol)) {
-      maps = eol < end ? eol + 1 : end;
+    /* Sample lines start with a count; only other lines can open the maps. */
+    if (!isdigit((unsigned char)*c.s) && *c.s != '-' && line_is_maps_trigger(line, eol)) {
+      maps = true;
       break;
     }
     int64_t v[4];
@@ -236,7 +234,13 @@ bool rp_read_heap(const unsigned char *data, size_t n, rp_profile_t *p, rp_err_t
     rp_profile_add(p, 0, 0, locs, depth, vals);
   }
   free(locs);
-  if (maps) rp_parse_maps(p, maps, (size_t)(end - maps));
+  if (err->set) return false; /* a read error ended the loop */
+  if (maps) {
+    rp_buf_t b;
+    if (!rp_stream_slurp(st, &b)) return false;
+    rp_parse_maps(p, (const char *)b.data, b.len);
+    free(b.data);
+  }
   rp_profile_map_locations(p);
   return true;
 }

@@ -117,9 +117,13 @@ static inline uint32_t rp_seq_len(const rp_seqtab_t *t, uint32_t i) { return t->
 
 /* ---- 64-bit key -> uint32 value map ---------------------------------------- */
 
+typedef struct rp_u64slot {
+  uint64_t key;
+  uint32_t val; /* value + 1, 0 = empty */
+} rp_u64slot_t;
+
 typedef struct rp_u64map {
-  uint64_t *keys;
-  uint32_t *vals; /* value + 1, 0 = empty */
+  rp_u64slot_t *slots; /* key and value side by side: one cache line per probe */
   size_t n, nslots;
 } rp_u64map_t;
 
@@ -184,6 +188,8 @@ typedef struct rp_profile {
   rp_location_t *locations;
   size_t nlocations, locations_cap;
   rp_u64map_t location_by_address; /* legacy readers: address -> location */
+  rp_u64slot_t *location_cache;     /* direct-mapped in front of it (val = loc + 1):
+                                     * stacks share their root frames */
 
   /* Samples, one per distinct key [test, group, location indices leaf
    * first...]; values[i * ntypes + t]. */
@@ -219,9 +225,22 @@ typedef struct rp_buf {
   size_t len;
 } rp_buf_t;
 
-/* Reads the whole file (regular files only), gunzipping gzip data. */
+/* A file or memory, gunzipped on the fly when it starts with the gzip magic. */
+typedef struct rp_stream rp_stream_t;
+bool rp_stream_file(const char *path, rp_stream_t **out, rp_err_t *err);
+rp_stream_t *rp_stream_mem(const unsigned char *d, size_t n, rp_err_t *err);
+void rp_stream_close(rp_stream_t *s);
+/* Buffers at least n bytes (fewer at the end) without consuming them. */
+bool rp_stream_peek(rp_stream_t *s, size_t n, const unsigned char **d, size_t *avail);
+bool rp_stream_read(rp_stream_t *s, void *dst, size_t n, size_t *got);
+/* The next line (without its newline), valid until the next call; false at
+ * the end or on an error (then the stream's rp_err_t is set). */
+bool rp_stream_line(rp_stream_t *s, const char **line, size_t *len);
+/* The rest of the stream, in one malloc'd buffer (NUL-terminated). */
+bool rp_stream_slurp(rp_stream_t *s, rp_buf_t *out);
+
+/* Reads a whole file (gunzipped). */
 bool rp_read_file(const char *path, rp_buf_t *out, rp_err_t *err);
-bool rp_gunzip(const unsigned char *d, size_t n, rp_buf_t *out, rp_err_t *err);
 /* Reads any supported profile into p (rp_profile_init'ed by the caller).
  * On failure err holds "what is wrong" (without the file name). */
 bool rp_load_profile(const char *path, rp_profile_t *p, rp_err_t *err);
@@ -231,8 +250,8 @@ bool rp_parse_profile(const unsigned char *d, size_t n, const char *side, size_t
 
 bool rp_is_heap_text(const unsigned char *d, size_t n);
 bool rp_is_cpu_binary(const unsigned char *d, size_t n);
-bool rp_read_heap(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err);
-bool rp_read_cpu(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err);
+bool rp_read_heap(rp_stream_t *s, rp_profile_t *p, rp_err_t *err);
+bool rp_read_cpu(rp_stream_t *s, rp_profile_t *p, rp_err_t *err);
 /* The per-test side file of a legacy CPU profile (after rp_read_cpu). */
 bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err);
 bool rp_read_proto(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err);
@@ -415,15 +434,16 @@ size_t rp_tests_collect(rp_view_t *v, rp_test_t **out);
 /* "GROUP/NAME", "NAME" or "(outside tests)". */
 void rp_test_label(const rp_view_t *v, uint32_t test, uint32_t group, char *buf, size_t size);
 
-/* Stacks aggregated at a granularity, root first (folded, svg). */
-typedef struct rp_folded {
-  rp_seqtab_t idx;   /* [test, group, nodes root first...] */
-  int64_t *val;      /* value (with a base: the main profile's) */
-  int64_t *base;     /* the base profile's value */
-  size_t cap;
-} rp_folded_t;
-void rp_fold(rp_view_t *v, const rp_nodes_t *nd, bool by_test, rp_folded_t *out);
-void rp_fold_free(rp_folded_t *f);
+/* The stacks writers see (nonzero), sorted root first at a granularity:
+ * by node IDs (fast) or by node labels (readable output); with by_test the
+ * test first, stacks outside tests last. Stacks equal at the granularity
+ * end up adjacent. */
+uint32_t *rp_sort_stacks(rp_view_t *v, const rp_nodes_t *nd, bool by_test, bool by_label,
+                         uint32_t *count);
+/* How many leading levels (the test, with by_test, then frames from the
+ * root) stacks s and t share. */
+uint32_t rp_common_levels(const rp_view_t *v, const rp_nodes_t *nd, bool by_test, uint32_t s,
+                          uint32_t t);
 
 /* Each writer returns false only on a write error (errno set). */
 bool rp_write_top(FILE *f, rp_view_t *v, const rp_opts_t *o);

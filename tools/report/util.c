@@ -108,7 +108,9 @@ void rp_str_free(rp_strtab_t *t) {
 
 static const char *str_store(rp_strtab_t *t, const char *s, size_t n) {
   if (t->chunk_used + n + 1 > t->chunk_size) {
-    size_t size = n + 1 > 65536 ? n + 1 : 65536;
+    /* chunks double from 4 KiB to 64 KiB: small profiles stay small */
+    size_t want = t->chunk_size ? (t->chunk_size < 65536 ? t->chunk_size * 2 : 65536) : 4096;
+    size_t size = n + 1 > want ? n + 1 : want;
     RP_RESERVE(t->chunks, t->chunks_cap, t->nchunks + 1);
     t->chunk = rp_alloc(size);
     t->chunks[t->nchunks++] = t->chunk;
@@ -244,51 +246,46 @@ uint32_t rp_seq_intern(rp_seqtab_t *t, const uint32_t *key, uint32_t len, bool *
 /* ---- u64 -> u32 ---------------------------------------------------------------------- */
 
 void rp_u64map_free(rp_u64map_t *m) {
-  free(m->keys);
-  free(m->vals);
+  free(m->slots);
   memset(m, 0, sizeof *m);
 }
 
 static void u64_rehash(rp_u64map_t *m) {
   size_t ns = m->nslots ? m->nslots * 2 : 1024;
-  uint64_t *keys = rp_alloc(ns * sizeof *keys);
-  uint32_t *vals = rp_alloc(ns * sizeof *vals);
+  rp_u64slot_t *slots = rp_alloc(ns * sizeof *slots);
   for (size_t i = 0; i < m->nslots; i++) {
-    if (!m->vals[i]) continue;
-    size_t j = rp_mix64(m->keys[i]) & (ns - 1);
-    while (vals[j]) j = (j + 1) & (ns - 1);
-    keys[j] = m->keys[i];
-    vals[j] = m->vals[i];
+    if (!m->slots[i].val) continue;
+    size_t j = rp_mix64(m->slots[i].key) & (ns - 1);
+    while (slots[j].val) j = (j + 1) & (ns - 1);
+    slots[j] = m->slots[i];
   }
-  free(m->keys);
-  free(m->vals);
-  m->keys = keys;
-  m->vals = vals;
+  free(m->slots);
+  m->slots = slots;
   m->nslots = ns;
 }
 
 uint32_t *rp_u64map_slot(rp_u64map_t *m, uint64_t key, bool *found) {
   if (m->n * 2 + 2 > m->nslots) u64_rehash(m);
   size_t j = rp_mix64(key) & (m->nslots - 1);
-  while (m->vals[j]) {
-    if (m->keys[j] == key) {
+  while (m->slots[j].val) {
+    if (m->slots[j].key == key) {
       *found = true;
-      return &m->vals[j];
+      return &m->slots[j].val;
     }
     j = (j + 1) & (m->nslots - 1);
   }
   *found = false;
-  m->keys[j] = key;
+  m->slots[j].key = key;
   m->n++;
-  return &m->vals[j];
+  return &m->slots[j].val;
 }
 
 bool rp_u64map_get(const rp_u64map_t *m, uint64_t key, uint32_t *val) {
   if (!m->nslots) return false;
   size_t j = rp_mix64(key) & (m->nslots - 1);
-  while (m->vals[j]) {
-    if (m->keys[j] == key) {
-      *val = m->vals[j] - 1;
+  while (m->slots[j].val) {
+    if (m->slots[j].key == key) {
+      *val = m->slots[j].val - 1;
       return true;
     }
     j = (j + 1) & (m->nslots - 1);
