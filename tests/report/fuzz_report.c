@@ -1,6 +1,7 @@
 /* Fuzz harness for `heapscope report`'s readers and everything after them.
  *
  *   fuzz_report [--seconds S | --iterations N] [--seed X] [--save FILE] SEED...
+ *   fuzz_report --replay FILE...     each FILE once, unmutated (regressions)
  *
  * Each iteration takes a seed profile (a SEED file; a legacy CPU profile's
  * SEED.tests side file comes along), applies 1-6 random mutations (bit
@@ -162,6 +163,7 @@ int main(int argc, char **argv) {
   double seconds = 0;
   long iterations = 0;
   const char *save = NULL;
+  bool replay = false;
   rng = (uint64_t)time(NULL) * 2654435761u | 1;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
@@ -169,11 +171,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iterations = atol(argv[++i]);
     else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng = strtoull(argv[++i], NULL, 0) | 1;
     else if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
+    else if (!strcmp(argv[i], "--replay")) replay = true;
     else {
       fprintf(stderr, "fuzz_report: bad option %s\n", argv[i]);
       return 2;
     }
   }
+  if (replay) iterations = argc - i;
   if (i >= argc || (!seconds && !iterations)) {
     fprintf(stderr, "usage: fuzz_report --seconds S|--iterations N [--seed X] SEED...\n");
     return 2;
@@ -207,13 +211,19 @@ int main(int argc, char **argv) {
       clock_gettime(CLOCK_MONOTONIC, &t);
       if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= seconds) break;
     }
-    const seed_t *s = &seeds[below(nseeds)];
+    const seed_t *s = replay ? &seeds[it] : &seeds[below(nseeds)];
     size_t n = s->n;
     if (cap < n + 4096) buf = realloc(buf, cap = n + 4096);
     memcpy(buf, s->d, n);
     size_t sn = 0;
-    bool with_side = s->side && below(4) != 0;
-    if (with_side) {
+    bool with_side = s->side && (replay || below(4) != 0);
+    if (replay) {
+      sn = s->side_n;
+      if (with_side) {
+        if (side_cap < sn + 1) sbuf = realloc(sbuf, side_cap = sn + 1);
+        memcpy(sbuf, s->side, sn);
+      }
+    } else if (with_side) {
       sn = s->side_n;
       if (side_cap < sn + 4096) sbuf = realloc(sbuf, side_cap = sn + 4096);
       memcpy(sbuf, s->side, sn);

@@ -694,6 +694,21 @@ def case_bad_options():
     expect("usage: heapscope report" in report("--help"), "no help")
 
 
+def case_regressions():
+    """Inputs the fuzzer found problems with, replayed under ASan/UBSan."""
+    import struct
+    # A record without PCs first: interning an empty stack into an empty
+    # table passed a null pointer to memcpy (UBSan).
+    with open("empty_stack.prof", "wb") as f:
+        f.write(struct.pack("<5Q", 0, 3, 0, 10000, 0) + struct.pack("<2Q", 3, 0) +
+                struct.pack("<3Q", 0, 1, 0))
+    r = run([FUZZ, "--replay", "empty_stack.prof"],
+            env=dict(CLEAN_ENV, UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"), check=False)
+    expect(r.returncode == 0 and "1 inputs, 1 parsed" in r.stdout, "replay: %s %s" % (r.stdout, r.stderr))
+    out = report("empty_stack.prof", "--unit=raw", "--sample=samples", "--traces")
+    expect("[empty stack]" in out and "  3   " in out.replace("         3", "  3   "), out)
+
+
 def case_fuzz():
     gen()
     prof = heapscope_profile("h")
@@ -709,7 +724,8 @@ def case_fuzz():
         seeds.append("g.prof")
     secs = os.environ.get("HS_FUZZ_SECONDS", "8")
     r = run([FUZZ, "--seconds", secs, "--save", os.path.join(W, "last-input")] + seeds,
-            env=dict(CLEAN_ENV, ASAN_OPTIONS="detect_leaks=1"), check=False)
+            env=dict(CLEAN_ENV, ASAN_OPTIONS="detect_leaks=1",
+                     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"), check=False)
     expect(r.returncode == 0, "fuzz run failed (input kept in %s/last-input):\n%s\n%s" % (W, r.stdout, r.stderr[-4000:]))
     m = re.search(r"(\d+) inputs, (\d+) parsed", r.stdout)
     expect(m and int(m.group(1)) > 200 and int(m.group(2)) > 10, "fuzz did too little: " + r.stdout)

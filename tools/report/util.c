@@ -198,7 +198,7 @@ static size_t seq_probe(const rp_seqtab_t *t, const uint32_t *key, uint32_t len,
       return j;
     }
     if (t->slot_hash[j] == h && t->len[e - 1] == len &&
-        memcmp(t->pool + t->off[e - 1], key, (size_t)len * sizeof *key) == 0) {
+        (!len || memcmp(t->pool + t->off[e - 1], key, (size_t)len * sizeof *key) == 0)) {
       *found = true;
       return j;
     }
@@ -232,7 +232,7 @@ uint32_t rp_seq_intern(rp_seqtab_t *t, const uint32_t *key, uint32_t len, bool *
     fputs("heapscope: profile too large (more than 2^32 frames in distinct stacks)\n", stderr);
     exit(2);
   }
-  memcpy(t->pool + t->pool_n, key, (size_t)len * sizeof *key);
+  if (len) memcpy(t->pool + t->pool_n, key, (size_t)len * sizeof *key);
   uint32_t e = (uint32_t)t->n++;
   t->off[e] = (uint32_t)t->pool_n;
   t->len[e] = len;
