@@ -99,6 +99,42 @@ static void trie_free(trie_t *t) {
   free(t->kids);
 }
 
+/* A growable line buffer. */
+typedef struct linebuf {
+  char *s;
+  size_t len, cap;
+} linebuf_t;
+
+static void lb_add(linebuf_t *b, const char *d, size_t n) {
+  RP_RESERVE(b->s, b->cap, b->len + n + 1);
+  memcpy(b->s + b->len, d, n);
+  b->len += n;
+}
+static void lb_str(linebuf_t *b, const char *s) { lb_add(b, s, strlen(s)); }
+static void lb_int(linebuf_t *b, int64_t x) {
+  char tmp[32];
+  lb_add(b, tmp, rp_fmt_int(tmp, x));
+}
+static void lb_fixed(linebuf_t *b, double x) {
+  char tmp[48];
+  lb_add(b, tmp, rp_fmt_fixed2(tmp, x, false));
+}
+static void lb_xml(linebuf_t *b, const char *s, size_t max) {
+  for (size_t n = 0; *s && n < max; s++, n++) {
+    unsigned char c = (unsigned char)*s;
+    switch (c) {
+    case '&': lb_str(b, "&amp;"); break;
+    case '<': lb_str(b, "&lt;"); break;
+    case '>': lb_str(b, "&gt;"); break;
+    case '"': lb_str(b, "&quot;"); break;
+    default: {
+      char ch = c < 0x20 ? ' ' : (char)c; /* control characters are not XML */
+      lb_add(b, &ch, 1);
+    }
+    }
+  }
+}
+
 static void xml_text(FILE *f, const char *s, size_t max) {
   size_t n = 0;
   for (; *s && n < max; s++, n++) {
@@ -120,7 +156,16 @@ static void hot_color(const char *name, char *buf, size_t size) {
   uint64_t h = rp_hash_bytes(name, strlen(name));
   double a = (double)(h & 0xffff) / 65535.0, b = (double)((h >> 16) & 0xffff) / 65535.0,
          c = (double)((h >> 32) & 0xffff) / 65535.0;
-  snprintf(buf, size, "rgb(%d,%d,%d)", 205 + (int)(50 * a), (int)(230 * b), (int)(55 * c));
+  char *p = buf;
+  (void)size; /* callers pass 64 bytes: "rgb(255,255,255)" fits */
+  memcpy(p, "rgb(", 4);
+  p += 4;
+  p += rp_fmt_int(p, 205 + (int)(50 * a));
+  *p++ = ',';
+  p += rp_fmt_int(p, (int)(230 * b));
+  *p++ = ',';
+  p += rp_fmt_int(p, (int)(55 * c));
+  memcpy(p, ")", 2);
 }
 
 static void diff_color(int64_t delta, int64_t maxd, char *buf, size_t size) {
@@ -301,6 +346,7 @@ bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o) {
   x[0] = SVG_PAD;
   int64_t total = t.val[0];
   char val[64], pct[64], color[64];
+  linebuf_t lb = {0};
   while (sp) {
     uint32_t i = stack[--sp];
     double w = (double)t.val[i] * scale;
@@ -310,29 +356,52 @@ bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o) {
     rp_format_percent(t.val[i], total, pct, sizeof pct);
     if (v->has_base) diff_color(t.val[i] - t.base[i], maxdelta, color, sizeof color);
     else hot_color(t.label[i], color, sizeof color);
-    fprintf(f, "<g class=\"f\" data-v=\"%" PRId64 "\"", t.val[i]);
-    if (v->has_base) fprintf(f, " data-b=\"%" PRId64 "\"", t.base[i]);
-    fputs("><title>", f);
-    xml_text(f, t.label[i], 4096);
-    fprintf(f, " (%s, %s", val, pct);
+    /* One frame: assembled in a buffer without printf (tens of thousands
+     * of frames, five numbers each). */
+    lb.len = 0;
+    lb_str(&lb, "<g class=\"f\" data-v=\"");
+    lb_int(&lb, t.val[i]);
+    if (v->has_base) {
+      lb_str(&lb, "\" data-b=\"");
+      lb_int(&lb, t.base[i]);
+    }
+    lb_str(&lb, "\"><title>");
+    lb_xml(&lb, t.label[i], SIZE_MAX);
+    lb_str(&lb, " (");
+    lb_str(&lb, val);
+    lb_str(&lb, ", ");
+    lb_str(&lb, pct);
     if (v->has_base) {
       char d[64];
       rp_format_value(v, t.val[i] - t.base[i], o->raw_units, d, sizeof d);
-      fprintf(f, ", %s%s vs base", t.val[i] >= t.base[i] ? "+" : "", d);
+      lb_str(&lb, t.val[i] >= t.base[i] ? ", +" : ", ");
+      lb_str(&lb, d);
+      lb_str(&lb, " vs base");
     }
-    fprintf(f, ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\" "
-               "rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%.1f\">",
-            x[i], y, w, ROW - 1, color, x[i] + 3, y + 11.5);
+    lb_str(&lb, ")</title><rect x=\"");
+    lb_fixed(&lb, x[i]);
+    lb_str(&lb, "\" y=\"");
+    lb_fixed(&lb, y);
+    lb_str(&lb, "\" width=\"");
+    lb_fixed(&lb, w);
+    lb_str(&lb, "\" height=\"15\" fill=\"");
+    lb_str(&lb, color);
+    lb_str(&lb, "\" rx=\"2\" ry=\"2\"/><text x=\"");
+    lb_fixed(&lb, x[i] + 3);
+    lb_str(&lb, "\" y=\"");
+    lb_fixed(&lb, y + 11.5);
+    lb_str(&lb, "\">");
     int chars = (int)((w - 4) / FONT_WIDTH);
     size_t len = strlen(t.label[i]);
     if (chars >= 3) {
-      if (len <= (size_t)chars) xml_text(f, t.label[i], len);
+      if (len <= (size_t)chars) lb_xml(&lb, t.label[i], len);
       else {
-        xml_text(f, t.label[i], (size_t)chars - 2);
-        fputs("..", f);
+        lb_xml(&lb, t.label[i], (size_t)chars - 2);
+        lb_str(&lb, "..");
       }
     }
-    fputs("</text></g>\n", f);
+    lb_str(&lb, "</text></g>\n");
+    fwrite(lb.s, 1, lb.len, f);
     /* children: push in reverse so the first is laid out first */
     double cx = x[i];
     for (uint32_t k = 0; k < t.child_n[i]; k++) {
@@ -343,6 +412,7 @@ bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o) {
     for (uint32_t k = t.child_n[i]; k-- > 0;) stack[sp++] = t.kids[t.child_off[i] + k];
   }
   fputs("</g>\n</svg>\n", f);
+  free(lb.s);
   free(x);
   free(stack);
   for (size_t i = 0; i < ntest_labels; i++) free(test_labels[i]);

@@ -10,26 +10,51 @@
 
 /* ---- values ------------------------------------------------------------------------- */
 
-static void trim_zeros(char *s) {
-  char *dot = strchr(s, '.');
-  if (!dot) return;
-  char *e = s + strlen(s);
-  char *unit = dot + 1;
-  while (*unit >= '0' && *unit <= '9') unit++;
-  char *z = unit;
-  while (z > dot + 1 && z[-1] == '0') z--;
-  if (z == dot + 1) z = dot;
-  memmove(z, unit, (size_t)(e - unit) + 1);
+/* Integer and fixed-point formatting without printf: a flame graph of a
+ * 100,000-stack profile formats a few hundred thousand numbers, and
+ * printf's floating point made half of its run time. */
+size_t rp_fmt_int(char *buf, int64_t x) {
+  char tmp[24];
+  size_t n = 0, len = 0;
+  uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (x < 0) buf[len++] = '-';
+  while (n) buf[len++] = tmp[--n];
+  buf[len] = '\0';
+  return len;
+}
+
+/* x with 2 decimals, trailing zeros (and a bare point) dropped when trim. */
+size_t rp_fmt_fixed2(char *buf, double x, bool trim) {
+  double r = x * 100.0;
+  if (!(r < 9.2e18 && r > -9.2e18)) r = 0; /* also NaN */
+  int64_t c = (int64_t)(r < 0 ? r - 0.5 : r + 0.5);
+  size_t len = 0;
+  if (c < 0) {
+    buf[len++] = '-';
+    c = -c;
+  }
+  len += rp_fmt_int(buf + len, c / 100);
+  int frac = (int)(c % 100);
+  if (trim && frac == 0) return len;
+  buf[len++] = '.';
+  buf[len++] = (char)('0' + frac / 10);
+  if (!trim || frac % 10) buf[len++] = (char)('0' + frac % 10);
+  buf[len] = '\0';
+  return len;
 }
 
 void rp_format_value(const rp_view_t *v, int64_t x, bool raw, char *buf, size_t size) {
-  const char *unit = rp_view_unit(v);
-  if (raw || x == 0) {
-    snprintf(buf, size, "%" PRId64, x);
-    return;
-  }
+  char tmp[64];
+  size_t n;
+  const char *unit = rp_view_unit(v), *suffix = "";
   double d = (double)x, a = d < 0 ? -d : d;
-  if (!strcmp(unit, "bytes")) {
+  if (raw || x == 0) {
+    n = rp_fmt_int(tmp, x);
+  } else if (!strcmp(unit, "bytes")) {
     static const char *const u[] = {"B", "kB", "MB", "GB", "TB", "PB"};
     int i = 0;
     while (a >= 1024 && i < 5) {
@@ -37,20 +62,17 @@ void rp_format_value(const rp_view_t *v, int64_t x, bool raw, char *buf, size_t 
       d /= 1024;
       i++;
     }
-    if (i == 0) snprintf(buf, size, "%" PRId64 "B", x);
-    else {
-      snprintf(buf, size, "%.2f%s", d, u[i]);
-      trim_zeros(buf);
-    }
+    n = i == 0 ? rp_fmt_int(tmp, x) : rp_fmt_fixed2(tmp, d, true);
+    suffix = u[i];
   } else if (!strcmp(unit, "nanoseconds")) {
-    if (a < 1e3) snprintf(buf, size, "%" PRId64 "ns", x);
-    else if (a < 1e6) snprintf(buf, size, "%.2fus", d / 1e3);
-    else if (a < 1e9) snprintf(buf, size, "%.2fms", d / 1e6);
-    else snprintf(buf, size, "%.2fs", d / 1e9);
-    trim_zeros(buf);
+    if (a < 1e3) n = rp_fmt_int(tmp, x), suffix = "ns";
+    else if (a < 1e6) n = rp_fmt_fixed2(tmp, d / 1e3, true), suffix = "us";
+    else if (a < 1e9) n = rp_fmt_fixed2(tmp, d / 1e6, true), suffix = "ms";
+    else n = rp_fmt_fixed2(tmp, d / 1e9, true), suffix = "s";
   } else {
-    snprintf(buf, size, "%" PRId64, x);
+    n = rp_fmt_int(tmp, x);
   }
+  snprintf(buf, size, "%.*s%s", (int)n, tmp, suffix);
 }
 
 void rp_format_percent(int64_t part, int64_t total, char *buf, size_t size) {
@@ -60,7 +82,9 @@ void rp_format_percent(int64_t part, int64_t total, char *buf, size_t size) {
   }
   double t = (double)total;
   if (t < 0) t = -t;
-  snprintf(buf, size, "%.2f%%", 100.0 * (double)part / t);
+  char tmp[64];
+  size_t n = rp_fmt_fixed2(tmp, 100.0 * (double)part / t, false);
+  snprintf(buf, size, "%.*s%%", (int)n, tmp);
 }
 
 /* ---- headers ------------------------------------------------------------------------ */

@@ -37,6 +37,14 @@ bool rp_is_heap_text(const unsigned char *d, size_t n) {
   return n - i >= sizeof tag - 1 && memcmp(d + i, tag, sizeof tag - 1) == 0;
 }
 
+/* Hex digit value + 1, 0 for anything else (no locale, no calls: the
+ * addresses are most of a heap profile's bytes). */
+static const unsigned char hexval1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+    ['F'] = 16};
+
 typedef struct cursor {
   const char *s, *end;
 } cursor_t;
@@ -199,27 +207,31 @@ bool rp_read_heap(rp_stream_t *st, rp_profile_t *p, rp_err_t *err) {
       scale(&v[0], &v[1], period);
       scale(&v[2], &v[3], period);
     }
+    /* The stack: a local pointer (the cursor's address is taken above, so
+     * the compiler keeps it in memory), and no per-digit checks. */
     uint32_t depth = 0;
+    const char *q = c.s;
     for (;;) {
-      spaces(&c);
-      if (c.s >= eol || *c.s == '\r') break;
-      if (eol - c.s < 3 || c.s[0] != '0' || (c.s[1] != 'x' && c.s[1] != 'X') ||
-          !isxdigit((unsigned char)c.s[2])) {
+      while (q < eol && (*q == ' ' || *q == '\t')) q++;
+      if (q >= eol || *q == '\r') break;
+      if (eol - q < 3 || q[0] != '0' || (q[1] != 'x' && q[1] != 'X') ||
+          !hexval1[(unsigned char)q[2]]) {
         free(locs);
         return rp_fail(err, "line %ld: expected a hex address (0x...) in the stack", lineno);
       }
-      c.s += 2;
+      q += 2;
+      const char *digits0 = q;
       uint64_t a = 0;
-      int digits = 0;
-      while (c.s < eol && isxdigit((unsigned char)*c.s)) {
-        int ch = (unsigned char)*c.s++;
-        if (++digits > 16) {
-          free(locs);
-          return rp_fail(err, "line %ld: address longer than 64 bits", lineno);
-        }
-        a = a << 4 | (uint64_t)(isdigit(ch) ? ch - '0' : tolower(ch) - 'a' + 10);
+      unsigned d;
+      while (q < eol && (d = hexval1[(unsigned char)*q])) {
+        a = a << 4 | (d - 1);
+        q++;
       }
-      if (c.s < eol && *c.s != ' ' && *c.s != '\t' && *c.s != '\r') {
+      if (q - digits0 > 16) {
+        free(locs);
+        return rp_fail(err, "line %ld: address longer than 64 bits", lineno);
+      }
+      if (q < eol && *q != ' ' && *q != '\t' && *q != '\r') {
         free(locs);
         return rp_fail(err, "line %ld: expected a hex address (0x...) in the stack", lineno);
       }

@@ -61,7 +61,10 @@ void *rp_realloc(void *p, size_t n);
 char *rp_strndup(const char *s, size_t n);
 /* Grows *p (an array of elem-size items, capacity *cap) to hold need. */
 void rp_reserve(void **p, size_t *cap, size_t need, size_t elem);
-#define RP_RESERVE(arr, cap, need) rp_reserve((void **)&(arr), &(cap), (need), sizeof *(arr))
+#define RP_RESERVE(arr, cap, need)                                                    \
+  do {                                                                                \
+    if ((size_t)(need) > (cap)) rp_reserve((void **)&(arr), &(cap), (need), sizeof *(arr)); \
+  } while (0)
 
 uint64_t rp_hash_bytes(const void *d, size_t n);
 uint64_t rp_hash_words(const uint32_t *w, size_t n, uint64_t seed);
@@ -414,6 +417,9 @@ typedef struct rp_opts {
   const char *base_path;
 } rp_opts_t;
 
+/* Number formatting without printf (out_text.c): returns the length. */
+size_t rp_fmt_int(char *buf, int64_t x);
+size_t rp_fmt_fixed2(char *buf, double x, bool trim);
 /* Value formatting for text output: into buf, in the view's unit. */
 void rp_format_value(const rp_view_t *v, int64_t x, bool raw, char *buf, size_t size);
 void rp_format_percent(int64_t part, int64_t total, char *buf, size_t size);

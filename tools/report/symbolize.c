@@ -51,6 +51,28 @@ typedef struct cu {
   const char *comp_dir;
 } cu_t;
 
+/* One function's inlined calls, flattened once: an address then costs a
+ * scan of this list instead of a walk of the function's DIE tree. */
+typedef struct inl {
+  uint64_t lo, hi;   /* one address range of an inlined call */
+  uint32_t depth;    /* 1 = inlined directly into the function */
+  uint32_t call;     /* index into calls */
+} inl_t;
+
+typedef struct call {
+  const char *name;  /* the inlined function */
+  char *file;        /* where it was called from */
+  int line;
+} call_t;
+
+typedef struct fninfo {
+  const char *name;
+  inl_t *inl;
+  size_t ninl, inl_cap;
+  call_t *calls;
+  size_t ncalls, calls_cap;
+} fninfo_t;
+
 typedef struct module {
   char *key;         /* mapping file + build-id: what the profile named */
   char *path;        /* the file actually opened */
@@ -67,6 +89,12 @@ typedef struct module {
   rp_u64map_t cu_index; /* CU DIE offset -> cus index */
   cu_t *cus;
   size_t ncus, cus_cap;
+  rp_u64map_t name_index; /* abstract origin DIE offset -> names index */
+  const char **names;
+  size_t nnames, names_cap;
+  rp_u64map_t fn_index; /* subprogram DIE offset -> fns index */
+  fninfo_t *fns;
+  size_t nfns, fns_cap;
 } module_t;
 
 struct rp_symbolizer {
@@ -127,6 +155,15 @@ static void module_free(module_t *m) {
   for (size_t i = 0; i < m->ncus; i++) free(m->cus[i].r);
   free(m->cus);
   rp_u64map_free(&m->cu_index);
+  for (size_t i = 0; i < m->nfns; i++) {
+    for (size_t k = 0; k < m->fns[i].ncalls; k++) free(m->fns[i].calls[k].file);
+    free(m->fns[i].calls);
+    free(m->fns[i].inl);
+  }
+  free(m->fns);
+  rp_u64map_free(&m->fn_index);
+  free(m->names);
+  rp_u64map_free(&m->name_index);
   free(m->syms);
   free(m->loads);
   free(m->key);
@@ -394,32 +431,75 @@ static const range_t *find_range(const cu_t *c, uint64_t addr) {
   return NULL;
 }
 
-/* Appends to chain the inlined-subroutine DIEs containing addr below die,
- * outermost first. */
-static void inline_chain(Dwarf_Die *die, uint64_t addr, Dwarf_Die *chain, int *n, int depth) {
+/* The name of an inlined call, cached by its abstract origin (one helper
+ * inlined in many places is named once). */
+static const char *inlined_name(module_t *m, Dwarf_Die *die) {
+  Dwarf_Attribute at;
+  Dwarf_Die origin;
+  if (!dwarf_formref_die(dwarf_attr(die, DW_AT_abstract_origin, &at), &origin))
+    return hs__dwarf_die_name(die);
+  bool found;
+  uint32_t *slot = rp_u64map_slot(&m->name_index, dwarf_dieoffset(&origin), &found);
+  if (found) return m->names[*slot - 1];
+  RP_RESERVE(m->names, m->names_cap, m->nnames + 1);
+  m->names[m->nnames] = hs__dwarf_die_name(die);
+  *slot = (uint32_t)++m->nnames;
+  return m->names[m->nnames - 1];
+}
+
+static void collect_inlined(module_t *m, fninfo_t *fi, Dwarf_Die *die, uint32_t depth,
+                            Dwarf_Files *files, size_t nfiles, const char *comp_dir, int level) {
   Dwarf_Die c;
-  if (depth > 32 || dwarf_child(die, &c) != 0) return;
+  if (level > 64 || dwarf_child(die, &c) != 0) return;
   do {
     int tag = dwarf_tag(&c);
-    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block &&
-        tag != DW_TAG_try_block && tag != DW_TAG_catch_block)
-      continue;
-    int has = dwarf_haspc(&c, addr);
-    if (has > 0) {
-      if (tag == DW_TAG_inlined_subroutine) {
-        if (*n >= MAX_INLINE - 1) return;
-        chain[(*n)++] = c;
+    if (tag == DW_TAG_inlined_subroutine) {
+      RP_RESERVE(fi->calls, fi->calls_cap, fi->ncalls + 1);
+      call_t *call = &fi->calls[fi->ncalls];
+      memset(call, 0, sizeof *call);
+      call->name = inlined_name(m, &c);
+      Dwarf_Attribute at;
+      Dwarf_Word v;
+      if (files && dwarf_formudata(dwarf_attr(&c, DW_AT_call_file, &at), &v) == 0 && v < nfiles) {
+        char buf[4096];
+        const char *f = hs__dwarf_source_path(dwarf_filesrc(files, v, NULL, NULL), comp_dir, buf,
+                                              sizeof buf);
+        if (f) call->file = rp_strndup(f, strlen(f));
       }
-      inline_chain(&c, addr, chain, n, depth + 1);
-      return;
-    }
-    if (tag == DW_TAG_lexical_block && !dwarf_hasattr(&c, DW_AT_low_pc) &&
-        !dwarf_hasattr(&c, DW_AT_ranges)) {
-      int before = *n;
-      inline_chain(&c, addr, chain, n, depth + 1);
-      if (*n > before) return;
+      if (dwarf_formudata(dwarf_attr(&c, DW_AT_call_line, &at), &v) == 0 && v < INT32_MAX)
+        call->line = (int)v;
+      Dwarf_Addr base, lo, hi;
+      ptrdiff_t off = 0;
+      while ((off = dwarf_ranges(&c, off, &base, &lo, &hi)) > 0) {
+        if (hi <= lo) continue;
+        RP_RESERVE(fi->inl, fi->inl_cap, fi->ninl + 1);
+        fi->inl[fi->ninl++] = (inl_t){lo, hi, depth, (uint32_t)fi->ncalls};
+      }
+      fi->ncalls++;
+      collect_inlined(m, fi, &c, depth + 1, files, nfiles, comp_dir, level + 1);
+    } else if (tag == DW_TAG_lexical_block || tag == DW_TAG_try_block ||
+               tag == DW_TAG_catch_block) {
+      collect_inlined(m, fi, &c, depth, files, nfiles, comp_dir, level + 1);
     }
   } while (dwarf_siblingof(&c, &c) == 0);
+}
+
+static fninfo_t *function_info(module_t *m, Dwarf_Die *cudie, cu_t *c, Dwarf_Off off) {
+  bool found;
+  uint32_t *slot = rp_u64map_slot(&m->fn_index, off, &found);
+  if (found) return &m->fns[*slot - 1];
+  RP_RESERVE(m->fns, m->fns_cap, m->nfns + 1);
+  fninfo_t *fi = &m->fns[m->nfns];
+  memset(fi, 0, sizeof *fi);
+  *slot = (uint32_t)++m->nfns;
+  Dwarf_Die sub;
+  if (!dwarf_offdie(m->dw, off, &sub)) return fi;
+  fi->name = hs__dwarf_die_name(&sub);
+  Dwarf_Files *files = NULL;
+  size_t nfiles = 0;
+  if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = NULL;
+  collect_inlined(m, fi, &sub, 1, files, nfiles, c->comp_dir, 0);
+  return fi;
 }
 
 typedef struct frame {
@@ -466,37 +546,29 @@ static int resolve(module_t *m, uint64_t addr, frame_t *out, char *pathbuf, size
       dwarf_lineno(dl, &line);
     }
     const range_t *r = find_range(c, a);
-    Dwarf_Die sub;
-    if (r && dwarf_offdie(m->dw, r->die, &sub)) {
-      Dwarf_Die chain[MAX_INLINE];
+    if (r) {
+      fninfo_t *fi = function_info(m, cudie, c, r->die);
+      /* the inlined calls containing a, outermost (depth 1) first */
+      uint32_t chain[MAX_INLINE];
       int nc = 0;
-      inline_chain(&sub, a, chain, &nc, 0);
-      Dwarf_Files *files = NULL;
-      size_t nfiles = 0;
-      if (nc && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = NULL;
+      for (size_t k = 0; k < fi->ninl && nc < MAX_INLINE - 1; k++)
+        if (fi->inl[k].lo <= a && a < fi->inl[k].hi) {
+          int at = nc++;
+          while (at > 0 && fi->inl[chain[at - 1]].depth > fi->inl[k].depth) {
+            chain[at] = chain[at - 1];
+            at--;
+          }
+          chain[at] = (uint32_t)k;
+        }
       for (int i = nc - 1; i >= -1; i--) { /* innermost first, then the function */
-        Dwarf_Die *d = i >= 0 ? &chain[i] : &sub;
         frame_t *f = &out[n++];
-        f->name = hs__dwarf_die_name(d);
+        f->name = i >= 0 ? fi->calls[fi->inl[chain[i]].call].name : fi->name;
         f->file = file;
         f->line = line;
         if (i >= 0) { /* the caller's position is this inlined call's site */
-          Dwarf_Attribute at;
-          Dwarf_Word v;
-          file = NULL;
-          line = 0;
-          if (files && dwarf_formudata(dwarf_attr(d, DW_AT_call_file, &at), &v) == 0 &&
-              v < nfiles) {
-            const char *cf = dwarf_filesrc(files, v, NULL, NULL);
-            file = hs__dwarf_source_path(cf, c->comp_dir, pathbuf, pathsize);
-            if (file == pathbuf) {
-              size_t used = strlen(pathbuf) + 1;
-              pathbuf += used;
-              pathsize -= used;
-            }
-          }
-          if (dwarf_formudata(dwarf_attr(d, DW_AT_call_line, &at), &v) == 0 && v < INT32_MAX)
-            line = (int)v;
+          const call_t *call = &fi->calls[fi->inl[chain[i]].call];
+          file = call->file;
+          line = call->line;
         }
       }
       if (!out[n - 1].name) out[n - 1].name = sym_name(m, addr);

@@ -257,7 +257,7 @@ typedef struct dropper {
   bool alloc_rule; /* drop from the leaf up to the rootmost match */
 } dropper_t;
 
-static uint8_t drop_bits(dropper_t *d, rp_view_t *v, uint32_t frame) {
+static uint8_t drop_bits_slow(dropper_t *d, rp_view_t *v, uint32_t frame) {
   if (frame >= d->memo_cap) {
     size_t old = d->memo_cap;
     RP_RESERVE(d->memo, d->memo_cap, (size_t)frame + 1);
@@ -272,6 +272,12 @@ static uint8_t drop_bits(dropper_t *d, rp_view_t *v, uint32_t frame) {
     d->memo[frame] = b;
   }
   return d->memo[frame];
+}
+
+/* Every frame of every stack passes here: the memo hit inline. */
+static inline uint8_t drop_bits(dropper_t *d, rp_view_t *v, uint32_t frame) {
+  if (frame < d->memo_cap && (d->memo[frame] & 1)) return d->memo[frame];
+  return drop_bits_slow(d, v, frame);
 }
 
 /* Applies the drop rules to frames[0..*n) (leaf first), in place. */
