@@ -5,6 +5,7 @@
 #   bench/report/run.sh                     5 rounds of ours, 3 of the peers
 #   BENCH_RUNS=3 BENCH_PEER_RUNS=1 bench/report/run.sh
 #   HEAPSCOPE_CLI=build/bin/heapscope bench/report/run.sh   # no build
+#   BENCH_PEERS=0 bench/report/run.sh       # ours only (keeps an earlier peers.json)
 #
 # Inputs (generated once, cached in $BENCH_OUT): a 3,000-function program in
 # one compilation unit (-O2 -g), a legacy CPU profile of 200,000 records over
@@ -53,13 +54,15 @@ echo "== heapscope report ($RUNS rounds)" >&2
 python3 "$ROOT/bench/report/timeit.py" --runs "$RUNS" --timeout 60 --json hs.json "${cmds[@]}" | tee hs.txt
 
 peers=()
-if command -v go >/dev/null && go tool pprof -h >/dev/null 2>&1; then
+if [ "${BENCH_PEERS:-1}" = 0 ]; then
+  :
+elif command -v go >/dev/null && go tool pprof -h >/dev/null 2>&1; then
   peers+=("go-top-cpu=go tool pprof -top big cpu.prof"
           "go-top-cpu-nosym=go tool pprof -top -symbolize=none cpu.prof"
           "go-top-heap=go tool pprof -top big heap.heap"
           "go-top-heap-nosym=go tool pprof -top -symbolize=none heap.heap")
 fi
-if command -v google-pprof >/dev/null; then
+if [ "${BENCH_PEERS:-1}" != 0 ] && command -v google-pprof >/dev/null; then
   peers+=("perl-text-cpu=google-pprof --text big cpu.prof"
           "perl-text-heap=google-pprof --text big heap.heap")
 fi

@@ -40,6 +40,7 @@ struct rp_stream {
   unsigned char *buf;              /* decoded bytes [pos, len) */
   size_t pos, len, cap;
   bool borrowed;                   /* buf is the caller's memory (not gzipped) */
+  char *tail;                      /* a last line without newline, NUL-terminated */
   bool eof;
   rp_err_t *err;
 };
@@ -203,6 +204,7 @@ void rp_stream_close(rp_stream_t *s) {
   if (s->fd >= 0) close(s->fd);
   if (s->gz) inflateEnd(&s->z);
   free(s->zin);
+  free(s->tail);
   if (!s->borrowed) free(s->buf);
   free(s);
 }
@@ -248,7 +250,11 @@ bool rp_stream_line(rp_stream_t *s, const char **line, size_t *len) {
     }
     if (s->eof) {
       if (!avail) return false;
-      *line = (const char *)start; /* a last line without newline */
+      /* A last line without newline: copied, so that a terminator follows
+       * it as it follows every other line (readers scan up to it). */
+      free(s->tail);
+      s->tail = rp_strndup((const char *)start, avail);
+      *line = s->tail;
       *len = avail;
       s->pos = s->len;
       return true;

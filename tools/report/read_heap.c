@@ -223,7 +223,8 @@ bool rp_read_heap(rp_stream_t *st, rp_profile_t *p, rp_err_t *err) {
       const char *digits0 = q;
       uint64_t a = 0;
       unsigned d;
-      while (q < eol && (d = hexval1[(unsigned char)*q])) {
+      /* rp_stream_line guarantees a non-hex byte at eol: no bounds check */
+      while ((d = hexval1[(unsigned char)*q])) {
         a = a << 4 | (d - 1);
         q++;
       }

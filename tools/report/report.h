@@ -237,7 +237,9 @@ void rp_stream_close(rp_stream_t *s);
 bool rp_stream_peek(rp_stream_t *s, size_t n, const unsigned char **d, size_t *avail);
 bool rp_stream_read(rp_stream_t *s, void *dst, size_t n, size_t *got);
 /* The next line (without its newline), valid until the next call; false at
- * the end or on an error (then the stream's rp_err_t is set). */
+ * the end or on an error (then the stream's rp_err_t is set). A byte that
+ * is neither a hex digit nor a space ('\n' or NUL) always follows the
+ * line, so scanners may stop on it instead of checking the length. */
 bool rp_stream_line(rp_stream_t *s, const char **line, size_t *len);
 /* The rest of the stream, in one malloc'd buffer (NUL-terminated). */
 bool rp_stream_slurp(rp_stream_t *s, rp_buf_t *out);
