@@ -86,6 +86,13 @@ static bool get_words(rp_stream_t *s, const words_t *w, uint64_t *out, size_t n,
     *short_read = true;
     return false;
   }
+  if (w->size == 8) { /* the usual case: whole words, byte-swapped when foreign */
+    memcpy(out, scratch, bytes);
+    bool native_big = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
+    if (w->big != native_big)
+      for (size_t i = 0; i < n; i++) out[i] = __builtin_bswap64(out[i]);
+    return true;
+  }
   for (size_t i = 0; i < n; i++) out[i] = decode(w, scratch + i * (size_t)w->size);
   return true;
 }
