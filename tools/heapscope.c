@@ -306,7 +306,10 @@ int main(int argc, char **argv) {
     printf("heapscope %s\n", HEAPSCOPE_VERSION);
     return 0;
   }
-  if (!strcmp(cmd, "report")) return rp_main(argc - 1, argv + 1);
+  if (!strcmp(cmd, "report")) {
+    rp_tune_allocator(argv);
+    return rp_main(argc - 1, argv + 1);
+  }
   bool run = !strcmp(cmd, "run"), profile = !strcmp(cmd, "profile");
   if (!run && !profile)
     die("unknown command '%s' (expected run, profile or report; see heapscope --help)", cmd);

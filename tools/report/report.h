@@ -465,6 +465,9 @@ bool rp_write_list(FILE *f, rp_view_t *v, const rp_opts_t *o, rp_err_t *err);
 
 /* Entry point of `heapscope report` (report.c). */
 int rp_main(int argc, char **argv);
+/* Called first with the whole command line: may re-execute the program with
+ * glibc malloc tunables for big batch work (report.c). */
+void rp_tune_allocator(char **argv);
 
 /* ---- inline definitions -------------------------------------------------------------- */
 
