@@ -237,7 +237,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
   hs__runtime_enter();
   if (roots.globals || roots.system_globals) lc_gather_segments(&segments);
   roots.tls_below_tp = lc_static_tls_extent();
-  hs__lock(&hs__pageheap_lock); /* span structures stay still while stopped */
+  hs__record_lock_world(); /* blocks stay still while stopped */
   lc_stop_world(&threads);
   collect_t c = {NULL, gen, true, 0};
   hs__for_each_live(gen, candidate_cb, &c);
@@ -248,7 +248,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
     lc_clear_marks();
   }
   lc_resume_world();
-  hs__unlock(&hs__pageheap_lock);
+  hs__record_unlock_world();
 
   lc_leaks_t *l = NULL;
   if (objs.len) {
@@ -267,7 +267,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
 }
 
 HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
-  hs__ensure_init();
+  hs__record_init();
   heapscope_snapshot_t s;
   memset(&s, 0, sizeof s);
   s.generation = atomic_fetch_add(&hs__generation, 1) + 1;
@@ -335,24 +335,22 @@ HS_EXPORT void heapscope_leaks_ignore(heapscope_leaks_t *pub) {
 HS_EXPORT int heapscope_is_recording(void) { return atomic_load(&hs__recording); }
 
 HS_EXPORT int heapscope_start_recording(void) {
-  hs__ensure_init();
-  hs__sample_bytes = 0; /* leak checks need every allocation */
-  hs__recording_start();
+  hs__record_init();
+  hs__recording_start(true); /* leak checks need every allocation */
   return 0;
 }
 
 HS_EXPORT void *heapscope_ignore_object(const void *p) {
-  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL, NULL);
+  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL);
   if (r) __atomic_fetch_or(&r->gen, HS_REC_IGNORED, __ATOMIC_RELAXED);
   return (void *)p;
 }
 
 HS_EXPORT void heapscope_unignore_object(const void *p) {
-  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL, NULL);
+  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL);
   if (r) __atomic_fetch_and(&r->gen, ~HS_REC_IGNORED, __ATOMIC_RELAXED);
 }
 
-extern HS_TLS int hs__disabled_depth;
 HS_EXPORT void heapscope_disable(void) { hs__disabled_depth++; }
 HS_EXPORT void heapscope_enable(void) {
   if (hs__disabled_depth > 0) hs__disabled_depth--;

@@ -58,26 +58,26 @@ HS_EXPORT const char *heapscope_mode_name(heapscope_mode_t mode) {
 }
 
 static void read_report_config(void) {
-  lc_config.exit_code = (int)hs__env_int("HEAPSCOPE_EXIT_CODE", 1, 0, 255);
-  lc_config.max_leaks = (long)hs__env_int("HEAP_CHECK_MAX_LEAKS", 20, -1000000000, 1000000000);
+  lc_config.exit_code = (int)hs__setting_int(HS_SET_HEAPSCOPE_EXIT_CODE);
+  lc_config.max_leaks = (long)hs__setting_int(HS_SET_HEAP_CHECK_MAX_LEAKS);
   if (lc_config.mode == HEAPSCOPE_MODE_AS_IS) {
-    lc_config.ignore_thread_live = hs__env_bool("HEAP_CHECK_IGNORE_THREAD_LIVE", true);
-    lc_config.ignore_global_live = hs__env_bool("HEAP_CHECK_IGNORE_GLOBAL_LIVE", true);
+    lc_config.ignore_thread_live = hs__setting_bool(HS_SET_HEAP_CHECK_IGNORE_THREAD_LIVE);
+    lc_config.ignore_global_live = hs__setting_bool(HS_SET_HEAP_CHECK_IGNORE_GLOBAL_LIVE);
   }
-  const char *log = hs__getenv("HEAPSCOPE_LOG_PATH");
+  const char *log = hs__setting_str(HS_SET_HEAPSCOPE_LOG_PATH);
   char lsan_log[1024];
   if (log && *log) {
     hs__snprintf(lc_config.log_path, sizeof lc_config.log_path, "%s", log);
-  } else if (lc_sanitizer_option(hs__getenv("LSAN_OPTIONS"), "log_path", lsan_log, sizeof lsan_log) ||
-             lc_sanitizer_option(hs__getenv("ASAN_OPTIONS"), "log_path", lsan_log, sizeof lsan_log)) {
+  } else if (lc_sanitizer_option(hs__setting_str(HS_SET_LSAN_OPTIONS), "log_path", lsan_log, sizeof lsan_log) ||
+             lc_sanitizer_option(hs__setting_str(HS_SET_ASAN_OPTIONS), "log_path", lsan_log, sizeof lsan_log)) {
     if (strcmp(lsan_log, "stderr") != 0) {
       hs__snprintf(lc_config.log_path, sizeof lc_config.log_path, "%s", lsan_log);
       lc_config.log_from_lsan = true;
     }
   }
-  const char *prof = hs__getenv("HEAPSCOPE_LEAK_PROFILE");
+  const char *prof = hs__setting_str(HS_SET_HEAPSCOPE_LEAK_PROFILE);
   if (prof && *prof) hs__snprintf(lc_config.leak_profile, sizeof lc_config.leak_profile, "%s", prof);
-  const char *fmt = hs__getenv("HEAPSCOPE_REPORT");
+  const char *fmt = hs__setting_str(HS_SET_HEAPSCOPE_REPORT);
   if (fmt && *fmt) {
     if (!strcmp(fmt, "text")) lc_config.report_format = LC_REPORT_TEXT;
     else if (!strcmp(fmt, "json")) lc_config.report_format = LC_REPORT_JSON;
@@ -119,7 +119,7 @@ static void emit_json_and_profile(heapscope_leaks_t *l) {
     hs__runtime_enter();
     lc_format_json(l, &ci);
     hs__runtime_leave();
-    const char *rp = hs__getenv("HEAPSCOPE_REPORT_PATH");
+    const char *rp = hs__setting_str(HS_SET_HEAPSCOPE_REPORT_PATH);
     int jfd = 2;
     if (rp && *rp) {
       char jpath[1100];
@@ -186,7 +186,7 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
 /* After core's constructor (101): the allocator and profiler are up. */
 __attribute__((constructor(102))) static void leakcheck_init(void) {
   main_pid = getpid();
-  const char *hc = hs__getenv("HEAPCHECK");
+  const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   if (!hc || !*hc) return;
   heapscope_mode_t mode;
   if (heapscope_parse_mode(hc, &mode) != 0) {
@@ -248,7 +248,7 @@ HS_EXPORT long heapscope_check_now(void) {
 __attribute__((destructor(101))) static void exit_check(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
-  if (getpid() != main_pid && !hs__env_bool("HEAPSCOPE_CHECK_CHILDREN", false)) return;
+  if (getpid() != main_pid && !hs__setting_bool(HS_SET_HEAPSCOPE_CHECK_CHILDREN)) return;
   heapscope_leaks_t *l = lc_leaks_at_exit(mode);
   if (!l) return;
   lc_emit_report(l, NULL);
@@ -260,4 +260,4 @@ __attribute__((destructor(101))) static void exit_check(void) {
 }
 
 /* See hs__runtime_anchor: keeps the exit-time check in static links. */
-HS_EXPORT void hs__leakcheck_anchor(void) {}
+void hs__leakcheck_anchor(void) {}

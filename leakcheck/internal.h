@@ -10,7 +10,8 @@
 #ifndef HEAPSCOPE_LEAKCHECK_INTERNAL_H
 #define HEAPSCOPE_LEAKCHECK_INTERNAL_H
 
-#include "core/profile.h"
+#include "core/api/runtime.h"
+#include "core/base/settings.h"
 #include <heapscope/heapscope.h>
 
 /* A growable array backed directly by mmap: safe while the world is
@@ -116,6 +117,13 @@ void lc_emit_extras(heapscope_leaks_t *l);
 bool lc_has_suppressions(void);
 void lc_suppressions_load(void);
 void lc_suppressions_report(hs_strbuf_t *out);
+
+/* Keeps checker.c (the exit-time check) in static links. */
+void hs__leakcheck_anchor(void);
+/* glibc's program start, interposed to mark the start of main (minimal). */
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                      void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
+                      void *stack_end);
 
 /* ---- configuration (leakcheck/checker.c) ---- */
 typedef struct lc_config {

@@ -9,7 +9,7 @@
  * the same address, as in LSan. Symbolization is in-process (libdw) and
  * runs on the internal heap. */
 #include "internal.h"
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@ typedef struct frame_ctx {
 
 /* HEAPSCOPE_STRIP_PATH_PREFIX, as LSan's strip_path_prefix. */
 const char *lc_strip_prefix(const char *path) {
-  const char *prefix = hs__getenv("HEAPSCOPE_STRIP_PATH_PREFIX");
+  const char *prefix = hs__setting_str(HS_SET_HEAPSCOPE_STRIP_PATH_PREFIX);
   if (path && prefix && *prefix) {
     size_t n = strlen(prefix);
     if (!strncmp(path, prefix, n)) return path + n;

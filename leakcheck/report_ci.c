@@ -49,7 +49,7 @@
  * symbolization (hs__symbolize) is cached, so formatting the text and a CI
  * format costs one symbolization. */
 #include "internal.h"
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -231,7 +231,7 @@ static void gh_escape(hs_strbuf_t *out, const char *s, bool property) {
 void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
   hs__modules_refresh();
   char cwd[4096];
-  const char *ws = hs__getenv("GITHUB_WORKSPACE");
+  const char *ws = hs__setting_str(HS_SET_GITHUB_WORKSPACE);
   const char *here = getcwd(cwd, sizeof cwd) ? cwd : NULL;
   size_t shown = l->group_count;
   if (lc_config.max_leaks > 0 && (size_t)lc_config.max_leaks < shown)

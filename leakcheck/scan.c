@@ -16,7 +16,7 @@
  * Runs with the world stopped: no heap allocation, no locks (memory for
  * the work list comes from mmap via lc_vec_t). */
 #include "internal.h"
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -94,38 +94,13 @@ typedef struct marker {
  * recording started late, an unrecorded block is queued for scanning
  * (once) and NULL returned. */
 static hs_rec_t *block_of(marker_t *m, uintptr_t v, uintptr_t *start, size_t *scan_len) {
-  hs_span_t *s = hs__pagemap_get(v);
-  if (!s) return NULL;
-  uintptr_t off = v - s->start;
-  if (off >= (s->npages << HS_PAGE_SHIFT)) return NULL;
-  if (s->kind == HS_SPAN_SMALL) {
-    uint32_t cls = s->sizeclass;
-    uint32_t idx = hs__obj_index(cls, off);
-    if (idx >= hs__classes[cls].objects) return NULL;
-    *start = s->start + (uintptr_t)idx * hs__classes[cls].size;
-    hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
-    if (recs && recs[idx].bucket) {
-      *scan_len = recs[idx].size;
-      return &recs[idx];
-    }
-    if (!hs__records_complete && *start < s->carve && visit_once(&m->unrecorded, *start)) {
-      lc_range_t rg = {*start, *start + hs__classes[cls].size, false};
-      lc_vec_push(&m->work, &rg);
-    }
-    return NULL;
+  size_t unrecorded;
+  hs_rec_t *r = hs__record_find(v, start, scan_len, &unrecorded);
+  if (unrecorded && visit_once(&m->unrecorded, *start)) {
+    lc_range_t rg = {*start, *start + unrecorded, false};
+    lc_vec_push(&m->work, &rg);
   }
-  if (s->kind == HS_SPAN_LARGE && v >= s->carve) {
-    *start = s->carve;
-    if (s->large_rec.bucket) {
-      *scan_len = s->large_size;
-      return &s->large_rec;
-    }
-    if (!hs__records_complete && visit_once(&m->unrecorded, *start)) {
-      lc_range_t rg = {*start, *start + s->large_size, false};
-      lc_vec_push(&m->work, &rg);
-    }
-  }
-  return NULL;
+  return r;
 }
 
 static void mark_word(marker_t *m, uintptr_t v) {
@@ -169,8 +144,10 @@ static bool is_runtime(const char *path) { return path && strstr(path, "libheaps
 
 static void add_range(lc_vec_t *v, uintptr_t lo, uintptr_t hi, bool system) {
   /* minus the runtime's tables, which may sit inside a program's segment */
-  for (size_t i = 0; i < hs__runtime_table_count; i++) {
-    uintptr_t t_lo = hs__runtime_tables[i]->lo, t_hi = hs__runtime_tables[i]->hi;
+  size_t ntables;
+  const hs_range_t *const *tables = hs__runtime_tables(&ntables);
+  for (size_t i = 0; i < ntables; i++) {
+    uintptr_t t_lo = tables[i]->lo, t_hi = tables[i]->hi;
     if (t_hi <= lo || t_lo >= hi) continue;
     if (t_lo > lo) add_range(v, lo, t_lo, system);
     if (t_hi < hi) add_range(v, t_hi, hi, system);

@@ -68,7 +68,8 @@ static void stop_handler(int sig, siginfo_t *info, void *ctx_) {
 static int choose_signal(void) {
   static int sig;
   if (!sig) {
-    long s = hs__env_int("HEAPSCOPE_STOP_SIGNAL", SIGRTMIN + 6, 1, SIGRTMAX);
+    long s = hs__setting_int(HS_SET_HEAPSCOPE_STOP_SIGNAL);
+    if (!s) s = SIGRTMIN + 6;
     sig = (int)s;
   }
   return sig;

@@ -4,7 +4,7 @@
  * anchors, otherwise it may match anywhere (LSan's TemplateMatch). Loaded
  * from HEAPSCOPE_SUPPRESSIONS and from `suppressions=` in LSAN_OPTIONS. */
 #include "internal.h"
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,10 +120,10 @@ bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t si
 void lc_suppressions_load(void) {
   if (loaded) return;
   loaded = true;
-  const char *f = hs__getenv("HEAPSCOPE_SUPPRESSIONS");
+  const char *f = hs__setting_str(HS_SET_HEAPSCOPE_SUPPRESSIONS);
   if (f && *f) load_file(f, "HEAPSCOPE_SUPPRESSIONS");
   char path[1024];
-  if (lc_sanitizer_option(hs__getenv("LSAN_OPTIONS"), "suppressions", path, sizeof path) && *path)
+  if (lc_sanitizer_option(hs__setting_str(HS_SET_LSAN_OPTIONS), "suppressions", path, sizeof path) && *path)
     load_file(path, "LSAN_OPTIONS");
 }
 

@@ -32,7 +32,7 @@
  * libcmocka is found with dlsym at run time: libheapscope has no link
  * dependency on it. */
 #include "leakcheck/internal.h"
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <dlfcn.h>
 #include <heapscope/cmocka.h>
@@ -303,7 +303,7 @@ static HS_NOINLINE int our_teardown(void **state) {
 }
 
 static heapscope_mode_t per_test_mode(bool explicit_runner) {
-  const char *hc = hs__getenv("HEAPCHECK");
+  const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   heapscope_mode_t mode;
   if (hc && *hc && heapscope_parse_mode(hc, &mode) == 0) {
     if (mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
@@ -322,12 +322,12 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   }
   heapscope_mode_t mode = per_test_mode(explicit_runner);
   /* HEAPSCOPE_CMOCKA=off: leave CMocka alone (whole-program check only). */
-  if (!hs__env_bool("HEAPSCOPE_CMOCKA", true)) mode = HEAPSCOPE_MODE_OFF;
-  const char *filter = hs__getenv("HEAPSCOPE_CMOCKA_FILTER");
-  const char *skip = hs__getenv("HEAPSCOPE_CMOCKA_SKIP");
-  const char *cm_filter = hs__getenv("CMOCKA_TEST_FILTER");
-  const char *cm_skip = hs__getenv("CMOCKA_SKIP_FILTER");
-  bool list = hs__env_bool("HEAPSCOPE_CMOCKA_LIST", false);
+  if (!hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA)) mode = HEAPSCOPE_MODE_OFF;
+  const char *filter = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER);
+  const char *skip = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_SKIP);
+  const char *cm_filter = hs__setting_str(HS_SET_CMOCKA_TEST_FILTER);
+  const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
+  bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
   if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list)
     return real(group_name, tests, count, gsetup, gteardown);
   if (list) {

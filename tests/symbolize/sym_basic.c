@@ -4,8 +4,8 @@
  * formatting, unknown addresses, libc frames, writable segments, threads,
  * and that no library (libdebuginfod) is ever loaded by the symbolizer. */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 #include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>

@@ -3,8 +3,8 @@
  * separate debug info when libc6-dbg is installed). Prints; always passes
  * unless symbolization fails. */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 #define SYM_WANT_PC_PROBES
 #include "sym_helpers.h"
 

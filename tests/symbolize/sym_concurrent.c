@@ -4,8 +4,8 @@
  * library that was loaded when the pc was captured.
  * argv[1] = libsym_testlib.so, argv[2] = libsym_testlib2.so */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -3,8 +3,8 @@
  * or by build-id under HEAPSCOPE_DEBUGINFO_PATH) or "none" (no debug info
  * anywhere: dynamic symbols only, and libdebuginfod must not get loaded). */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 #define SYM_WANT_DEBUGINFOD_PROBE
 #include "sym_helpers.h"
 

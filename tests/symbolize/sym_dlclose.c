@@ -5,8 +5,8 @@
  * by a relative path.
  * argv[1] = libsym_testlib.so, argv[2] = libsym_testlib2.so */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 #include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>

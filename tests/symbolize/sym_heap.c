@@ -2,8 +2,8 @@
  * opening libc's separate debug info) land on the internal heap, and 1000
  * cached symbolizations leave generic.current_allocated_bytes unchanged. */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 #define SYM_WANT_PC_PROBES
 #include "sym_helpers.h"
 

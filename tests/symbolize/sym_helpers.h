@@ -1,7 +1,7 @@
 /* Helpers shared by the symbolizer tests. */
 #ifndef HS_SYM_TEST_HELPERS_H
 #define HS_SYM_TEST_HELPERS_H
-#include "core/symbolize.h"
+#include "core/symbol/symbolize.h"
 
 #include <dlfcn.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * middle(), inlined into outer(). Expect three logical frames, innermost
  * first, with the call lines of each level. */
 #include "check.h"
-#include "core/internal.h"
-#include "core/symbolize.h"
+#include "core/alloc/alloc.h"
+#include "core/symbol/symbolize.h"
 #include "sym_helpers.h"
 
 #include <heapscope/heapscope.h>

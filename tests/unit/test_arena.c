@@ -1,6 +1,6 @@
 /* Internal heap: zeroed allocations, realloc, free (also through the public
  * free), alignment, and its spans never counted as user allocations. */
-#include "core/internal.h"
+#include "core/alloc/alloc.h"
 #include "check.h"
 
 #include <gperftools/malloc_extension_c.h>
@@ -59,7 +59,7 @@ static void test_threads(void) {
 }
 
 int main(void) {
-  hs__ensure_init();
+  hs__alloc_init();
   static const size_t sizes[] = {0, 1, 15, 16, 17, 100, 1000, 1024, 1025, 4096,
                                  10000, 65536, 200000, HS_MAX_SMALL,
                                  HS_MAX_SMALL + 1, 1 << 20, (3 << 20) + 5};
@@ -159,7 +159,7 @@ int main(void) {
   CHECK(prop("generic.current_allocated_bytes") == user0);
 
   /* The internal heap keeps its spans' addresses (never reused for user
-   * blocks, see core/central.c), so a second identical round must not need
+   * blocks, see core/alloc/central.c), so a second identical round must not need
    * more. */
   test_threads();
   size_t internal2 = prop("heapscope.internal_bytes");

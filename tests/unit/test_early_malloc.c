@@ -2,7 +2,7 @@
  * runtime, a .preinit_array entry runs before every constructor, so the
  * allocator must initialise itself lazily from the first malloc, free,
  * calloc, realloc or memalign, in whatever order they come. */
-#include "core/internal.h"
+#include "core/alloc/alloc.h"
 #include "check.h"
 
 #include <malloc.h>
@@ -13,7 +13,7 @@ static void *kept_small, *kept_large, *kept_aligned;
 
 static void early(int argc, char **argv, char **envp) {
   (void)argc, (void)argv, (void)envp;
-  init_before_preinit = atomic_load(&hs__initialized);
+  init_before_preinit = atomic_load(&hs__alloc_ready);
   /* free(NULL) and a free-first sequence must not need init */
   free(NULL);
   void *p = calloc(10, 10);
@@ -37,7 +37,7 @@ __attribute__((section(".preinit_array"), used)) static void (*early_fn)(int, ch
 int main(void) {
   printf("runtime initialised before .preinit_array: %d\n", init_before_preinit);
   CHECK(init_before_preinit != -1); /* the hook ran */
-  CHECK(atomic_load(&hs__initialized) == 1);
+  CHECK(atomic_load(&hs__alloc_ready) == 1);
   CHECK(hs__usable_size(kept_small) >= 40);
   CHECK(hs__usable_size(kept_large) >= (3 << 20));
   CHECK(((uintptr_t)kept_aligned & 8191) == 0);

@@ -1,6 +1,6 @@
 /* Page heap: carving, coalescing of adjacent free spans, reuse by a larger
  * allocation, exact statistics, release to the OS. */
-#include "core/internal.h"
+#include "core/alloc/alloc.h"
 #include "check.h"
 
 #include <string.h>
@@ -33,7 +33,7 @@ static uint64_t next_rand(void) {
 }
 
 int main(void) {
-  hs__ensure_init();
+  hs__alloc_init();
   STATS_OK();
 
   /* Carving: consecutive allocations are adjacent in a fresh region. Use a

@@ -1,12 +1,12 @@
 /* Page map: set/get over ranges, NULL for unmapped and out-of-range
  * (huge, non-canonical) addresses, overwrite, leaf boundaries. */
-#include "core/internal.h"
+#include "core/alloc/alloc.h"
 #include "check.h"
 
 #include <string.h>
 
 int main(void) {
-  hs__ensure_init();
+  hs__alloc_init();
   static hs_span_t a, b, c;
   /* An address range nobody maps in this process: high in the 47-bit space
    * but far from the stack, page aligned. */

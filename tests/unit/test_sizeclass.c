@@ -1,11 +1,11 @@
 /* Size classes: geometry of every class, size -> class lookup for every size
  * a class serves, and the reciprocal offset -> object index for every byte
  * offset of every class's span. */
-#include "core/internal.h"
+#include "core/alloc/alloc.h"
 #include "check.h"
 
 int main(void) {
-  hs__ensure_init();
+  hs__alloc_init();
   CHECKF(hs__num_classes > 1 && hs__num_classes <= HS_NUM_CLASSES, "%u",
          hs__num_classes);
   CHECK(hs__classes[hs__num_classes - 1].size == HS_MAX_SMALL);

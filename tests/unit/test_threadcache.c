@@ -1,7 +1,7 @@
 /* Thread caches: LIFO reuse of a freed object, the cache stays bounded under
  * churn, objects freed on another thread are reusable, and a thread's cache
  * goes back to the central lists when it exits. */
-#include "core/internal.h"
+#include "core/alloc/alloc.h"
 #include "check.h"
 
 #include <gperftools/malloc_extension_c.h>

@@ -8,7 +8,7 @@
  * the mapping's file offset and the file's PT_LOAD program headers.
  * Separate debug files (.build-id, .gnu_debuglink, /usr/lib/debug,
  * HEAPSCOPE_DEBUGINFO_PATH) are found as the runtime finds them
- * (core/debuginfo.c); debuginfod only with HEAPSCOPE_DEBUGINFOD=1.
+ * (core/symbol/debuginfo.c); debuginfod only with HEAPSCOPE_DEBUGINFOD=1.
  *
  * Speed: a profile can hold 100,000 distinct addresses in one large
  * compilation unit (an amalgamation). libdw's per-address scope search
@@ -19,7 +19,7 @@
  * an address costs two binary searches plus a walk of one function's
  * inlined-call tree. */
 #include "report.h"
-#include "core/debuginfo.h"
+#include "core/symbol/debuginfo.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>

@@ -1,0 +1,193 @@
+/* The allocator's interface to the rest of the runtime: the user heap
+ * without recording, the internal heap, the per-block metadata the recorder
+ * keeps in span side arrays, and the locks a stopped world needs.
+ *
+ * The allocator knows nothing of stacks, profiles or leaks. What recording
+ * needs from it is listed here (as LeakSanitizer's lsan_common.h lists what
+ * its allocator provides): look a block up by its start or by any address
+ * inside it, keep one hs_rec_t per block, enumerate the blocks that have
+ * one, and hold the span structures still while the world is stopped.
+ * Everything else about spans stays in core/alloc/. */
+#ifndef HEAPSCOPE_CORE_ALLOC_ALLOC_H
+#define HEAPSCOPE_CORE_ALLOC_ALLOC_H
+
+#include "core/alloc/internal.h" /* only for the inline fast paths below */
+
+/* ---- set-up (core/alloc/alloc.c) --------------------------------------- */
+/* Builds the size classes and thread-cache key; idempotent, thread safe.
+ * Never allocates. */
+void hs__alloc_init(void);
+extern _Atomic int hs__alloc_ready;
+
+/* ---- the user heap, no recording (core/alloc/alloc.c) ------------------ */
+void *hs__alloc(size_t n);                /* NULL and ENOMEM on failure */
+void *hs__alloc_aligned(size_t align, size_t n);
+void hs__dealloc(void *p);                /* validates p; aborts if invalid */
+void *hs__realloc_plain(void *p, size_t n);
+size_t hs__usable_size(const void *p);    /* 0 for foreign pointers */
+/* Prints "heapscope: invalid free of P: WHAT; aborting" and aborts. */
+_Noreturn void hs__invalid_free(const void *p, const char *what);
+
+/* malloc's fast path: a small block from this thread's cache, or NULL
+ * (then call hs__alloc). Two loads for the class, one TLS list pop. */
+static inline void *hs__alloc_fast(size_t n) {
+  if (HS_UNLIKELY(n > HS_MAX_SMALL)) return NULL;
+  hs_freelist_t *l = &hs__tcache.lists[hs__size_to_class(n)];
+  void *p = l->head;
+  if (HS_LIKELY(p != NULL)) {
+    l->head = *(void **)p;
+    l->len--;
+  }
+  return p;
+}
+
+/* Push a small block on this thread's cache list. */
+static inline void hs__tcache_push(void *p, uint32_t cls) {
+  hs_freelist_t *l = &hs__tcache.lists[cls];
+  if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
+  if (HS_LIKELY(l->len < l->max_len)) {
+    *(void **)p = l->head;
+    l->head = p;
+    l->len++;
+    return;
+  }
+  hs__tcache_free_slow(p, cls);
+}
+
+/* free's fast path: true when p was NULL or a small, aligned block of a span
+ * that keeps no records (its page's class byte says so), now on this
+ * thread's cache. False: call hs__dealloc (or the recorder's free). */
+static inline bool hs__dealloc_fast(void *p) {
+  if (HS_UNLIKELY(!p)) return true;
+  uint32_t cls = hs__pagemap_class((uintptr_t)p);
+  if (HS_LIKELY(cls != 0 && cls < HS_CLASS_RECORDED && ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
+    hs__tcache_push(p, cls);
+    return true;
+  }
+  return false;
+}
+
+/* ---- statistics (core/alloc/alloc.c) ------------------------------------ */
+typedef struct hs_alloc_stats {
+  hs_heap_stats_t heap;     /* page heap */
+  size_t thread_cache;      /* free bytes in thread caches */
+  size_t central;           /* free bytes in central lists (user heap) */
+  size_t allocated;         /* bytes in user blocks handed out */
+  uint32_t classes;         /* size classes */
+} hs_alloc_stats_t;
+void hs__alloc_stats(hs_alloc_stats_t *out);
+/* Returns free memory: this thread's cache, then free pages to the OS. */
+void hs__alloc_release_free(void);
+size_t hs__alloc_estimated_size(size_t n); /* what hs__alloc(n) would give */
+/* This thread's cache goes back to the central lists. */
+void hs__alloc_thread_idle(void);
+
+/* ---- fork (core/alloc/alloc.c) ------------------------------------------ */
+/* Takes every allocator lock in its order (central lists, user then
+ * internal; page heap; thread-cache registry); the child resets them. */
+void hs__alloc_prefork(void);
+void hs__alloc_postfork_parent(void);
+void hs__alloc_postfork_child(void);
+
+/* ---- the internal heap (core/alloc/arena.c) ----------------------------- */
+/* Memory for the runtime's own data. Never recorded, never scanned, never
+ * the public malloc. Thread safe. Zeroed. */
+void *hs__arena_alloc(size_t n);
+void *hs__arena_realloc(void *p, size_t n);
+void *hs__arena_memalign(size_t align, size_t n);
+void hs__arena_free(void *p);
+size_t hs__arena_usable(void *p);
+/* p lies in the internal heap (a block libdw or libunwind got while inside
+ * the runtime); free and realloc route it back there. */
+bool hs__arena_owns(const void *p);
+
+/* A growable text buffer on the internal heap, for reports. */
+typedef struct hs_strbuf {
+  char *data;
+  size_t len, cap;
+  bool oom;
+} hs_strbuf_t;
+void hs__sb_printf(hs_strbuf_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hs__sb_append(hs_strbuf_t *sb, const char *s, size_t n);
+void hs__sb_free(hs_strbuf_t *sb);
+
+/* ---- inside the runtime --------------------------------------------------
+ * While a thread is inside the runtime (symbolizing, unwinding, reporting),
+ * the calls it makes to the public malloc family are served by the internal
+ * heap, so libdw, libunwind and libc helpers neither recurse into recording
+ * nor show up in profiles. */
+typedef struct hs_thread_state {
+  int in_runtime;           /* nesting depth */
+  /* Bytes until this thread's next sampled allocation (sampled profiling,
+   * core/record/), counted down on the malloc fast path; huge when not
+   * sampling, 0 in a new thread so its first malloc takes the slow path
+   * and sets it. */
+  int64_t sample_left;
+} hs_thread_state_t;
+extern HS_TLS hs_thread_state_t hs__tstate;
+/* Non-zero when the malloc family must leave its fast paths: bit 0 while
+ * every allocation is recorded, +2 for each thread inside the runtime (so
+ * the slow path can route that thread to the internal heap even when
+ * recording is off). Read on every malloc and free. */
+extern _Atomic int hs__hooked;
+static inline void hs__runtime_enter(void) {
+  hs__tstate.in_runtime++;
+  atomic_fetch_add_explicit(&hs__hooked, 2, memory_order_relaxed);
+}
+static inline void hs__runtime_leave(void) {
+  atomic_fetch_sub_explicit(&hs__hooked, 2, memory_order_relaxed);
+  hs__tstate.in_runtime--;
+}
+
+/* ---- per-block metadata for the recorder (core/alloc/blockmeta.c) -------
+ * One hs_rec_t per user block, in a side array per small span (made the
+ * first time a block of it is recorded) or in the large span itself. */
+typedef enum hs_block_kind {
+  HS_BLOCK_INVALID = 0,     /* not a block start (see .why) */
+  HS_BLOCK_USER,            /* a block of the user heap */
+  HS_BLOCK_INTERNAL,        /* a block of the internal heap */
+} hs_block_kind_t;
+
+typedef struct hs_block {
+  hs_block_kind_t kind;
+  const char *why;          /* INVALID: what is wrong with the pointer */
+  uintptr_t start;          /* first byte of the block */
+  size_t size;              /* LARGE: requested size; small: class size */
+  bool large;
+  bool ever_used;           /* the block was handed out at least once */
+  hs_rec_t *rec;            /* metadata slot, NULL if the span has none yet */
+  void *span;               /* opaque: hs__dealloc_block, hs__block_* */
+} hs_block_t;
+
+/* The block starting at p, checked as free() checks it. With create, a
+ * user block gets a metadata slot (NULL only when out of memory) and its
+ * span remembers gen as a candidate for hs__blocks_for_each(min_gen). */
+void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out);
+/* The user block containing address a (any byte of it), or false. Lock
+ * free; used by the leak checker's marking with the world stopped. */
+bool hs__block_containing(uintptr_t a, hs_block_t *out);
+/* Frees a block found by hs__block_at (kind USER or INTERNAL). */
+void hs__dealloc_block(const hs_block_t *b);
+/* Sampled profiling: the number of recorded live blocks in b's span moved
+ * by delta; while it is non-zero, free() of the span's blocks takes the
+ * slow path (so the recorder sees them). */
+void hs__block_sampled(const hs_block_t *b, int delta);
+/* Calls fn for every user block whose slot has bucket != 0, in spans that
+ * recorded a block of generation >= min_gen (a coarse filter: fn checks
+ * the generation itself). The caller keeps the picture stable
+ * (hs__alloc_lock_spans, or a stopped world). */
+typedef void (*hs_block_fn)(const hs_block_t *b, void *ctx);
+void hs__blocks_for_each(uint32_t min_gen, hs_block_fn fn, void *ctx);
+/* Clears every metadata slot (recording stopped: the slots would otherwise
+ * describe freed and reused blocks after a restart). */
+void hs__blocks_clear_all(void);
+/* Spans neither move nor change kind while held. Taken by the leak checker
+ * before it stops the world (a stopped thread may hold it otherwise). */
+void hs__alloc_lock_spans(void);
+void hs__alloc_unlock_spans(void);
+
+/* ---- the runtime's own large tables -------------------------------------
+ * Never leak-check roots, whichever object they are linked into. */
+extern const hs_range_t hs__pagemap_range;
+
+#endif

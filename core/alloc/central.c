@@ -1,0 +1,131 @@
+/* Central free lists: one per size class and heap (user, internal). Each
+ * holds the spans of its class that still have free objects; objects move
+ * to and from thread caches in batches, so this lock is taken once per
+ * batch, not per malloc.
+ *
+ * SYNCHRONIZATION: c->lock guards the list and, for every span of the class,
+ * freelist/carve/allocated/in_list. Lock order: central -> page heap. Spans
+ * that become empty are handed back to the page heap after the central lock
+ * is dropped. */
+#include "core/alloc/alloc.h"
+
+hs_central_t hs__central[HS_NUM_CLASSES];
+hs_central_t hs__icentral[HS_NUM_CLASSES];
+
+static void ensure_list(hs_central_t *c) {
+  if (!c->nonempty.next) c->nonempty.next = c->nonempty.prev = &c->nonempty;
+}
+
+static void push_span(hs_central_t *c, hs_span_t *s) {
+  s->next = c->nonempty.next;
+  s->prev = &c->nonempty;
+  c->nonempty.next->prev = s;
+  c->nonempty.next = s;
+  s->in_list = 1;
+}
+
+static void unlink_span(hs_span_t *s) {
+  s->prev->next = s->next;
+  s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->in_list = 0;
+}
+
+uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
+                           uint32_t n, void **head, void **tail) {
+  const hs_class_info_t *ci = &hs__classes[cls];
+  void *chain = NULL, *last = NULL;
+  uint32_t got = 0;
+  hs__lock(&c->lock);
+  ensure_list(c);
+  while (got < n) {
+    hs_span_t *s = c->nonempty.next;
+    if (s == &c->nonempty) {
+      s = hs__pageheap_alloc(ci->pages, kind);
+      if (!s) break;
+      s->sizeclass = (uint8_t)cls;
+      s->carve = s->start;
+      if (kind == HS_SPAN_SMALL) hs__pagemap_set_class(s->start, s->npages, cls);
+      c->span_count++;
+      push_span(c, s);
+    }
+    uintptr_t end = s->start + (uintptr_t)ci->objects * ci->size;
+    while (got < n) {
+      void *obj;
+      if (s->freelist) {
+        obj = s->freelist;
+        s->freelist = *(void **)obj;
+      } else if (s->carve < end) {
+        obj = (void *)s->carve;
+        s->carve += ci->size;
+      } else {
+        break;
+      }
+      s->allocated++;
+      *(void **)obj = chain;
+      if (!chain) last = obj;
+      chain = obj;
+      got++;
+    }
+    if (!s->freelist && s->carve >= end) unlink_span(s);
+  }
+  hs__unlock(&c->lock);
+  *head = chain;
+  if (tail) *tail = last;
+  return got;
+}
+
+void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
+  (void)cls;
+  hs_span_t *empty = NULL;
+  hs__lock(&c->lock);
+  ensure_list(c);
+  while (head) {
+    void *next = *(void **)head;
+    hs_span_t *s = hs__pagemap_get((uintptr_t)head);
+    *(void **)head = s->freelist;
+    s->freelist = head;
+    s->allocated--;
+    /* Internal spans stay with the internal heap: if their pages went back
+     * to the page heap, a dangling pointer the program keeps to a freed
+     * runtime object (a freed heapscope_leaks_t) could point into a user
+     * block carved there later and hide that block's leak. */
+    if (s->allocated == 0 && s->kind != HS_SPAN_INTERNAL) {
+      if (s->in_list) unlink_span(s);
+      c->span_count--;
+      s->next = empty;
+      empty = s;
+    } else if (s->allocated == 0) {
+      /* An empty internal span: give its pages' memory back but keep the
+       * addresses (and start carving afresh, since the free list lived in
+       * the released pages). */
+      hs__os_release((void *)s->start, s->npages << HS_PAGE_SHIFT);
+      s->freelist = NULL;
+      s->carve = s->start;
+      if (!s->in_list) push_span(c, s);
+    } else if (!s->in_list) {
+      push_span(c, s);
+    }
+    head = next;
+  }
+  hs__unlock(&c->lock);
+  while (empty) {
+    hs_span_t *next = empty->next;
+    if (empty->kind == HS_SPAN_SMALL) hs__pagemap_set_class(empty->start, empty->npages, 0);
+    hs_rec_t *recs = atomic_exchange(&empty->records, NULL);
+    if (recs) hs__arena_free(recs);
+    hs__pageheap_free(empty);
+    empty = next;
+  }
+}
+
+size_t hs__central_free_bytes(hs_central_t *c, uint32_t cls) {
+  const hs_class_info_t *ci = &hs__classes[cls];
+  size_t free_objs = 0;
+  hs__lock(&c->lock);
+  ensure_list(c);
+  for (hs_span_t *s = c->nonempty.next; s != &c->nonempty; s = s->next)
+    free_objs += ci->objects - s->allocated;
+  hs__unlock(&c->lock);
+  return free_objs * ci->size;
+}

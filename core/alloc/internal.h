@@ -1,0 +1,179 @@
+/* The allocator's own structures, private to core/alloc/: size classes,
+ * spans, the page map, the page heap, central lists and thread caches.
+ * Code outside core/alloc/ uses core/alloc/alloc.h; this header is included
+ * there only for the inline fast paths.
+ *
+ * SYNCHRONIZATION (lock order, outermost first): central list locks (user
+ * classes, then internal classes), then the page heap lock, then the
+ * thread-cache registry lock. Thread caches are touched only by their owner.
+ * The page map is read without locks. */
+#ifndef HEAPSCOPE_CORE_ALLOC_INTERNAL_H
+#define HEAPSCOPE_CORE_ALLOC_INTERNAL_H
+
+#include "core/base/base.h"
+
+/* ---- allocator geometry ------------------------------------------------ */
+#define HS_PAGE_SHIFT 13
+#define HS_PAGE_SIZE ((size_t)1 << HS_PAGE_SHIFT)
+#define HS_MAX_SMALL ((size_t)256 << 10)   /* largest size served by a class */
+#define HS_NUM_CLASSES 100                 /* upper bound; real count below */
+#define HS_MIN_ALIGN 16
+#define HS_RETAIN_MIN ((size_t)32 << 20) /* free pages kept mapped (core/alloc/pageheap.c) */
+
+/* ---- size classes (core/alloc/sizeclass.c) ----------------------------------- */
+typedef struct hs_class_info {
+  uint32_t size;       /* object size in bytes */
+  uint32_t pages;      /* pages per span */
+  uint32_t objects;    /* objects per span */
+  uint32_t batch;      /* objects moved between thread and central at once */
+  uint64_t recip;      /* ceil(2^42 / size), for offset -> index */
+} hs_class_info_t;
+extern hs_class_info_t hs__classes[HS_NUM_CLASSES];
+extern uint32_t hs__num_classes;          /* class 0 is unused */
+extern uint8_t hs__class_small[(1024 >> 4) + 1];
+extern uint8_t hs__class_mid[(HS_MAX_SMALL >> 7) + 1];
+void hs__sizeclass_init(void);
+static inline uint32_t hs__size_to_class(size_t n) {
+  if (n <= 1024) return hs__class_small[(n + 15) >> 4];
+  return hs__class_mid[(n + 127) >> 7];
+}
+static inline uint32_t hs__obj_index(uint32_t cls, uintptr_t offset) {
+  return (uint32_t)(((uint64_t)offset * hs__classes[cls].recip) >> 42);
+}
+
+/* ---- spans and the page map (core/alloc/pagemap.c, pageheap.c) ---------- */
+enum hs_span_kind {
+  HS_SPAN_FREE = 0,     /* in the page heap's free lists */
+  HS_SPAN_SMALL,        /* carved into objects of one class (user heap) */
+  HS_SPAN_LARGE,        /* one user object */
+  HS_SPAN_INTERNAL,     /* internal heap, small objects */
+  HS_SPAN_INTERNAL_LARGE,
+};
+
+/* The recorder's per-block metadata, kept in span side arrays (see
+ * core/alloc/alloc.h for the interface and core/record/record.h for what the
+ * fields mean). The allocator only stores it: a slot with bucket != 0 is a
+ * recorded live block. */
+typedef struct hs_rec {
+  uint32_t bucket;  /* stack bucket id; 0 = not live or not recorded */
+  uint32_t gen;     /* generation at birth | recorder flags */
+  uint32_t size;    /* requested size (LARGE spans: see large_size) */
+} hs_rec_t;
+
+typedef struct hs_span {
+  uintptr_t start;          /* first byte; page aligned */
+  size_t npages;
+  struct hs_span *next, *prev; /* free list (page heap) or central list */
+  struct hs_span *all_next;    /* registry of every span struct ever made */
+  uint8_t kind;             /* enum hs_span_kind; page heap lock */
+  uint8_t sizeclass;
+  uint8_t released;         /* FREE spans: pages given back to the OS */
+  uint8_t in_list;          /* on its central list's nonempty list */
+  uint32_t allocated;       /* objects handed out; central lock */
+  void *freelist;           /* free objects; central lock */
+  uintptr_t carve;          /* next never-used object (bump carving) */
+  /* -- kept for the recorder (core/alloc/blockmeta.c) -- */
+  uint32_t max_gen;         /* youngest generation recorded here (racy max) */
+  _Atomic uint32_t rec_live; /* live records (sampled profiling only) */
+  size_t large_size;        /* LARGE: requested size */
+  _Atomic(hs_rec_t *) records; /* SMALL: per-object records, lazily made */
+  hs_rec_t large_rec;       /* LARGE: the one object's record */
+  /* Invariant: a SMALL object at index i is live and recorded iff
+   * records && records[i].bucket != 0; a LARGE span iff large_rec.bucket. */
+} hs_span_t;
+
+/* Lock-free lookup: the span owning address a, or NULL. */
+hs_span_t *hs__pagemap_get(uintptr_t a);
+bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
+/* Page map geometry (core/alloc/pagemap.c): a two-level radix tree over the
+ * 48-bit address space. Exposed so free() can read a page's class inline. */
+#define HS_PM_PAGE_BITS (48 - HS_PAGE_SHIFT)              /* 35 */
+#define HS_PM_ROOT_BITS 17
+#define HS_PM_LEAF_BITS (HS_PM_PAGE_BITS - HS_PM_ROOT_BITS) /* 18 */
+#define HS_PM_LEAF_LEN ((size_t)1 << HS_PM_LEAF_BITS)
+typedef struct hs_pm_leaf {
+  _Atomic(hs_span_t *) spans[HS_PM_LEAF_LEN];
+  /* Size class of each page of an in-use user SMALL span, else 0: free()'s
+   * fast path reads this byte instead of the span struct (one cache line
+   * fewer, as tcmalloc's sizemap cache). */
+  uint8_t classes[HS_PM_LEAF_LEN];
+} hs_pm_leaf_t;
+extern _Atomic(hs_pm_leaf_t *) hs__pagemap_root[(size_t)1 << HS_PM_ROOT_BITS];
+extern size_t hs__pagemap_bytes;          /* leaves mapped (page heap lock) */
+
+/* Size class of a user small-object page (0 for anything else), plus
+ * HS_CLASS_RECORDED when its span keeps per-object records. */
+#define HS_CLASS_RECORDED 0x80u
+static inline uint32_t hs__pagemap_class(uintptr_t a) {
+  uintptr_t page = a >> HS_PAGE_SHIFT;
+  if (HS_UNLIKELY(page >> HS_PM_PAGE_BITS)) return 0;
+  hs_pm_leaf_t *l =
+      atomic_load_explicit(&hs__pagemap_root[page >> HS_PM_LEAF_BITS], memory_order_acquire);
+  if (HS_UNLIKELY(!l)) return 0;
+  return l->classes[page & (HS_PM_LEAF_LEN - 1)];
+}
+void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
+void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
+
+typedef struct hs_heap_stats {
+  size_t heap_bytes;        /* mapped from the OS for the page heap */
+  size_t free_bytes;        /* free in the page heap, still mapped */
+  size_t unmapped_bytes;    /* free in the page heap, given back */
+  size_t large_bytes;       /* in LARGE spans */
+  size_t small_span_bytes;  /* in SMALL spans */
+  size_t internal_bytes;    /* in INTERNAL spans */
+  size_t metadata_bytes;    /* span structs and page map leaves */
+} hs_heap_stats_t;
+
+extern hs_lock_t hs__pageheap_lock;
+hs_span_t *hs__pageheap_alloc(size_t npages, uint8_t kind); /* locks */
+void hs__pageheap_free(hs_span_t *s);                       /* locks */
+hs_span_t *hs__pageheap_alloc_locked(size_t npages, uint8_t kind);
+void hs__pageheap_free_locked(hs_span_t *s);
+void hs__pageheap_release_all(void);
+/* Extend an in-use span to npages with the free pages right after it;
+ * false if they are not free. */
+bool hs__pageheap_try_grow(hs_span_t *s, size_t npages);
+void hs__pageheap_stats(hs_heap_stats_t *out);
+/* Every span struct ever made (never freed; reused). Walk with all_next;
+ * for a stable picture hold hs__pageheap_lock. */
+hs_span_t *hs__span_registry(void);
+
+/* ---- central free lists (core/alloc/central.c) ------------------------- */
+typedef struct hs_central {
+  hs_lock_t lock;
+  hs_span_t nonempty;       /* sentinel of spans with free objects */
+  size_t span_count;
+} hs_central_t;
+extern hs_central_t hs__central[HS_NUM_CLASSES];   /* user heap */
+extern hs_central_t hs__icentral[HS_NUM_CLASSES];  /* internal heap */
+/* Pop up to n objects as a NULL-terminated chain; returns count (0 = OOM). */
+uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
+                           uint32_t n, void **head, void **tail);
+/* Return a NULL-terminated chain of objects of class cls. */
+void hs__central_release(hs_central_t *c, uint32_t cls, void *head);
+size_t hs__central_free_bytes(hs_central_t *c, uint32_t cls);
+
+/* ---- thread caches (core/alloc/threadcache.c) -------------------------- */
+typedef struct hs_freelist {
+  void *head;
+  uint32_t len;
+  uint32_t max_len;
+} hs_freelist_t;
+typedef struct hs_tcache {
+  hs_freelist_t lists[HS_NUM_CLASSES];
+  uint8_t state;            /* 0 new, 1 live, 2 destroyed (thread exiting) */
+  size_t capacity;          /* sum of max_len * size: bounds what it can hold */
+  struct hs_tcache *next, *prev; /* registry for stats; tcache registry lock */
+} hs_tcache_t;
+extern HS_TLS hs_tcache_t hs__tcache;
+void hs__tcache_global_init(void);
+void *hs__tcache_alloc_slow(uint32_t cls);
+void hs__tcache_free_slow(void *p, uint32_t cls);
+size_t hs__tcache_total_bytes(void);
+void hs__tcache_flush_current(void);
+void hs__tcache_prefork(void);
+void hs__tcache_postfork_parent(void);
+void hs__tcache_postfork_child(void);
+
+#endif

@@ -1,0 +1,200 @@
+/* The C allocation API. Exported under the standard names so that linking
+ * the runtime or preloading it replaces glibc's allocator for the whole
+ * process.
+ *
+ * Each entry point is the allocator's inline fast path (core/alloc/alloc.h)
+ * behind one predictable branch: hs__hooked (recording every allocation, or
+ * some thread inside the runtime) or a due sample sends the call to the
+ * recorder (core/record/record.h), which calls back into the allocator.
+ * The recorder expects to be called directly by these functions: stacks
+ * start at their caller, the user. */
+#include "core/api/runtime.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool is_pow2(size_t a) { return a && !(a & (a - 1)); }
+
+/* ---- public entry points ------------------------------------------------- */
+
+#define HOOKED() HS_UNLIKELY(atomic_load_explicit(&hs__hooked, memory_order_relaxed))
+
+HS_EXPORT void *malloc(size_t n) {
+  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, 0, false);
+  void *p = hs__alloc_fast(n);
+  return HS_LIKELY(p != NULL) ? p : hs__alloc(n);
+}
+
+HS_EXPORT void free(void *p) {
+  if (HOOKED()) {
+    hs__dealloc_recorded(p);
+    return;
+  }
+  if (HS_LIKELY(hs__dealloc_fast(p))) return;
+  hs__dealloc_unhooked(p);
+}
+
+HS_EXPORT void *calloc(size_t nmemb, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(nmemb, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, 0, true);
+  void *p = hs__alloc(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+/* Inlined into realloc and reallocarray: the recorder expects to be called
+ * directly by the public entry point. */
+static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n) {
+  if (HOOKED() || hs__sample_due(n)) return hs__realloc_recorded(p, n);
+  if (!p) return hs__alloc(n);
+  if (n == 0) {
+    if (!hs__dealloc_fast(p)) hs__dealloc_unhooked(p);
+    return NULL;
+  }
+  return hs__realloc_unhooked(p, n);
+}
+
+HS_EXPORT void *realloc(void *p, size_t n) { return realloc_impl(p, n); }
+
+HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(nmemb, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc_impl(p, n);
+}
+
+/* Inlined into every entry point: the recorder expects to be called directly
+ * by the public function whose caller is the user. */
+static inline __attribute__((always_inline)) void *memalign_impl(size_t align, size_t n) {
+  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, align, false);
+  return hs__alloc_aligned(align, n);
+}
+
+HS_EXPORT void *memalign(size_t align, size_t n) {
+  /* glibc rounds a non-power-of-two alignment up to the next power of 2. */
+  if (!is_pow2(align)) {
+    if (align > ((size_t)1 << 62)) {
+      errno = EINVAL;
+      return NULL;
+    }
+    size_t a = HS_MIN_ALIGN;
+    while (a < align) a <<= 1;
+    align = a;
+  }
+  return memalign_impl(align, n);
+}
+
+HS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  if (!is_pow2(align) || align % sizeof(void *)) return EINVAL;
+  int saved = errno;
+  void *p = memalign_impl(align, n);
+  errno = saved;
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+HS_EXPORT void *aligned_alloc(size_t align, size_t n) {
+  if (!is_pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return memalign_impl(align, n);
+}
+
+static size_t os_page(void) {
+  static size_t page;
+  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+  return page;
+}
+
+HS_EXPORT void *valloc(size_t n) { return memalign_impl(os_page(), n); }
+
+HS_EXPORT void *pvalloc(size_t n) {
+  size_t pg = os_page();
+  if (n > SIZE_MAX - pg) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return memalign_impl(pg, (n + pg - 1) & ~(pg - 1));
+}
+
+HS_EXPORT size_t malloc_usable_size(void *p) { return hs__usable_size(p); }
+
+HS_EXPORT void free_sized(void *p, size_t n) {
+  (void)n;
+  free(p);
+}
+
+HS_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
+  (void)align;
+  (void)n;
+  free(p);
+}
+
+HS_EXPORT void cfree(void *p) { free(p); }
+
+HS_EXPORT int malloc_trim(size_t pad) {
+  (void)pad;
+  hs__alloc_release_free();
+  return 1;
+}
+
+HS_EXPORT int mallopt(int param, int value) {
+  (void)param;
+  (void)value;
+  return 1; /* accepted and ignored, as tcmalloc does */
+}
+
+HS_EXPORT struct mallinfo2 mallinfo2(void) {
+  hs_alloc_stats_t st;
+  hs__alloc_stats(&st);
+  struct mallinfo2 mi;
+  memset(&mi, 0, sizeof mi);
+  size_t cached = st.thread_cache + st.central;
+  mi.arena = st.heap.heap_bytes;
+  mi.hblkhd = st.heap.large_bytes;
+  mi.uordblks = st.allocated;
+  mi.fordblks = st.heap.free_bytes + cached;
+  mi.fsmblks = cached;
+  mi.keepcost = st.heap.free_bytes;
+  return mi;
+}
+
+HS_EXPORT struct mallinfo mallinfo(void) {
+  struct mallinfo2 m2 = mallinfo2();
+  struct mallinfo mi;
+  mi.arena = (int)m2.arena;
+  mi.ordblks = (int)m2.ordblks;
+  mi.smblks = (int)m2.smblks;
+  mi.hblks = (int)m2.hblks;
+  mi.hblkhd = (int)m2.hblkhd;
+  mi.usmblks = (int)m2.usmblks;
+  mi.fsmblks = (int)m2.fsmblks;
+  mi.uordblks = (int)m2.uordblks;
+  mi.fordblks = (int)m2.fordblks;
+  mi.keepcost = (int)m2.keepcost;
+  return mi;
+}
+
+/* glibc-internal names some programs and libraries call directly. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+HS_EXPORT void *__libc_malloc(size_t n) __attribute__((alias("malloc")));
+HS_EXPORT void __libc_free(void *p) __attribute__((alias("free")));
+HS_EXPORT void *__libc_calloc(size_t a, size_t b) __attribute__((alias("calloc")));
+HS_EXPORT void *__libc_realloc(void *p, size_t n) __attribute__((alias("realloc")));
+HS_EXPORT void *__libc_memalign(size_t a, size_t n) __attribute__((alias("memalign")));
+HS_EXPORT void *__libc_valloc(size_t n) __attribute__((alias("valloc")));
+HS_EXPORT void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
+HS_EXPORT int __posix_memalign(void **o, size_t a, size_t n) __attribute__((alias("posix_memalign")));
+#pragma GCC diagnostic pop

@@ -1,0 +1,100 @@
+/* heapscope runtime, bottom layer: attributes, locks, formatting, OS
+ * primitives and assertions. Depends on nothing else in the runtime; every
+ * other folder of core/ builds on it.
+ *
+ * Naming: public symbols are heapscope_* (include/), internal non-static
+ * symbols are hs__*, file-local statics carry no prefix. Nothing in the
+ * runtime may call the public malloc: internal memory comes from the
+ * internal heap (core/alloc/alloc.h), output is formatted with hs__snprintf
+ * into fixed buffers and written with write(2). */
+#ifndef HEAPSCOPE_CORE_BASE_H
+#define HEAPSCOPE_CORE_BASE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HS_EXPORT __attribute__((visibility("default")))
+#define HS_NOINLINE __attribute__((noinline))
+#define HS_COLD __attribute__((cold, noinline))
+#define HS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HS_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* An address range [lo, hi). */
+typedef struct hs_range {
+  uintptr_t lo, hi;
+} hs_range_t;
+
+/* ---- assertions (core/base/fmt.c) ---------------------------------------
+ * HEAPSCOPE_DEBUG (CMake option, 0-2) selects which invariants are checked:
+ *   hs_assert           1+: cheap invariants on state changes
+ *   hs_assert_expensive 2:  whole-structure walks (page map vs spans, lists)
+ * Disabled checks still compile (their operands are type-checked) but are
+ * never evaluated. A failure writes one line to stderr without allocating
+ * and aborts. */
+#ifndef HEAPSCOPE_DEBUG
+#define HEAPSCOPE_DEBUG 0
+#endif
+static const int hs__debug_level = HEAPSCOPE_DEBUG;
+_Noreturn void hs__assert_fail(const char *expr, const char *file, int line) HS_COLD;
+#define hs_assert(e)                                                                    \
+  ((void)(hs__debug_level >= 1 && !(e) ? (hs__assert_fail(#e, __FILE__, __LINE__), 0) : 0))
+#define hs_assert_expensive(e)                                                          \
+  ((void)(hs__debug_level >= 2 && !(e) ? (hs__assert_fail(#e, __FILE__, __LINE__), 0) : 0))
+
+/* ---- formatting and diagnostics (core/base/fmt.c) ---------------------- */
+/* printf subset: %d %i %u %x %X %p %s %c %% with l/ll/z/j modifiers, flags
+ * '-' '0', width and precision (also '*'). Always NUL-terminates; returns
+ * the length it would have written, like snprintf. Never allocates. */
+int hs__vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int hs__snprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* write(2) until done or a hard error; keeps errno unchanged. */
+bool hs__write_all(int fd, const char *data, size_t len);
+/* One "heapscope: ..." line on stderr. */
+void hs__errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- locks (core/base/lock.c) ------------------------------------------ */
+/* Futex-backed mutex usable before pthreads is initialised and from any
+ * context except signal handlers. Zero-initialised is unlocked. */
+typedef struct hs_lock {
+  _Atomic int state; /* 0 free, 1 locked, 2 locked with waiters */
+} hs_lock_t;
+void hs__lock_slow(hs_lock_t *l);
+void hs__unlock_slow(hs_lock_t *l);
+static inline void hs__lock(hs_lock_t *l) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong_explicit(&l->state, &expected, 1,
+                                               memory_order_acquire,
+                                               memory_order_relaxed))
+    hs__lock_slow(l);
+}
+static inline bool hs__trylock(hs_lock_t *l) {
+  int expected = 0;
+  return atomic_compare_exchange_strong_explicit(
+      &l->state, &expected, 1, memory_order_acquire, memory_order_relaxed);
+}
+static inline void hs__unlock(hs_lock_t *l) {
+  if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
+    hs__unlock_slow(l);
+}
+/* A fork-reset hook: the child re-initialises instead of unlocking. */
+static inline void hs__lock_reset(hs_lock_t *l) {
+  atomic_store_explicit(&l->state, 0, memory_order_relaxed);
+}
+
+/* ---- OS primitives (core/base/os_linux.c) ------------------------------
+ * Raw system calls: none allocates, all leave errno as they found it, and
+ * none goes through the runtime's own exported mmap (so the runtime's
+ * mappings are never profiled). */
+void *hs__os_map(size_t size);           /* NULL on failure */
+void *hs__os_map_aligned(size_t size, size_t align);
+void hs__os_unmap(void *p, size_t size);
+void hs__os_release(void *p, size_t size); /* MADV_DONTNEED, keeps mapping */
+uint64_t hs__now_ns(void);               /* CLOCK_MONOTONIC */
+int hs__gettid(void);
+
+#endif

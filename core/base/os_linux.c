@@ -1,0 +1,53 @@
+/* OS primitives for Linux. Every call here is a raw system call wrapper:
+ * none of them allocates, and all of them leave errno as they found it. */
+#include "core/base/base.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void *hs__os_map(size_t size) {
+  int saved = errno;
+  /* No MAP_NORESERVE: the kernel's overcommit heuristic must refuse sizes
+   * no machine could back (as it does for glibc), or malloc(1 << 45) would
+   * succeed and the page map, 8 bytes per page, would exhaust memory. */
+  /* Raw system calls: the runtime exports mmap/munmap for HEAP_PROFILE_MMAP
+   * (core/mmap_profile.c), and its own mappings must not be profiled. */
+  long r = syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  errno = saved;
+  return (unsigned long)r >= (unsigned long)-4095 ? NULL : (void *)r;
+}
+
+void *hs__os_map_aligned(size_t size, size_t align) {
+  size_t total = size + align;
+  char *p = hs__os_map(total);
+  if (!p) return NULL;
+  uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = a - (uintptr_t)p, tail = total - head - size;
+  if (head) hs__os_unmap(p, head);
+  if (tail) hs__os_unmap((char *)a + size, tail);
+  return (void *)a;
+}
+
+void hs__os_unmap(void *p, size_t size) {
+  int saved = errno;
+  syscall(SYS_munmap, p, size);
+  errno = saved;
+}
+
+void hs__os_release(void *p, size_t size) {
+  int saved = errno;
+  madvise(p, size, MADV_DONTNEED);
+  errno = saved;
+}
+
+uint64_t hs__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int hs__gettid(void) { return (int)syscall(SYS_gettid); }

@@ -1,0 +1,68 @@
+/* heapscope: the module tracker (core/module/modules.c).
+ *
+ * It remembers every ELF object ever seen loaded, also after dlclose, so
+ * stacks captured in a since-unloaded library still symbolize: the record
+ * keeps the file path, load bias, address range and build-id, and the
+ * symbolizer opens the file again from disk when asked.
+ *
+ * Epochs: hs__modules_epoch() is bumped each time modules disappear. A stack
+ * captured together with the epoch current at capture time is resolved
+ * against the modules that were loaded then (load_epoch <= epoch <
+ * unload_epoch), even if another library now occupies the same addresses.
+ */
+#ifndef HEAPSCOPE_CORE_MODULE_MODULE_H
+#define HEAPSCOPE_CORE_MODULE_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HS_BUILD_ID_MAX 64
+
+typedef struct hs_module {
+  const char *path;        /* absolute path, or the main program's /proc/self/exe target */
+  uintptr_t base;          /* dlpi_addr (load bias) */
+  uintptr_t lo, hi;        /* address range covering its PT_LOAD segments */
+  uint32_t load_epoch, unload_epoch; /* unload_epoch = UINT32_MAX while loaded
+                                      * (read it with __atomic_load_n) */
+  /* -- identity, set before the record is published, then immutable -- */
+  const char *dlname;      /* dlpi_name as the loader reported it ("" = main) */
+  bool is_main;            /* the main program */
+  uint8_t build_id_len;    /* 0 when the object has no NT_GNU_BUILD_ID */
+  uint8_t build_id[HS_BUILD_ID_MAX]; /* read from memory while loaded */
+  uint32_t index;          /* position in the registry */
+  uint32_t scan_gen;       /* private to the tracker (its lock) */
+  /* -- symbolizer state (core/symbol/), guarded by hs__modules_lock -- */
+  int sym_state;           /* 0 not tried, 1 open, -1 failed */
+  void *sym_obj;           /* the (shared) opened file, see symbolize.c */
+  const char *sym_error;   /* why opening failed (static string), or NULL */
+} hs_module_t;
+
+/* Rescan with dl_iterate_phdr; marks vanished modules unloaded (bumping the
+ * epoch). Cheap when nothing was loaded or unloaded since the last call
+ * (compares the loader's dlpi_adds/dlpi_subs counters). Takes a lock and
+ * allocates from the internal heap. */
+void hs__modules_refresh(void);
+/* Current epoch (an atomic load). */
+uint32_t hs__modules_epoch(void);
+/* The module containing pc: preferably one loaded at epoch (load_epoch <=
+ * epoch < unload_epoch), else any module containing pc, newest first; NULL
+ * if none. Lock-free; only knows modules seen by a refresh. */
+const hs_module_t *hs__module_for(uintptr_t pc, uint32_t epoch);
+/* Number of module records and the i-th one (0 = oldest), lock-free. */
+uint32_t hs__module_count(void);
+const hs_module_t *hs__module_at(uint32_t i);
+/* Iterate the writable PT_LOAD segments (PF_W) of currently loaded objects:
+ * roots for the leak checker. Never allocates (calls dl_iterate_phdr, so it
+ * must not run while a stopped thread may hold the loader's lock). path is
+ * the main program's path for the main program. */
+void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
+                                              const char *path, void *ctx),
+                                   void *ctx);
+
+/* The tracker's lock, also the symbolizer's (it guards the sym_* fields). */
+void hs__modules_lock(void);
+void hs__modules_unlock(void);
+void hs__modules_lock_reset(void); /* in a forked child */
+
+#endif

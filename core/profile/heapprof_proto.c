@@ -1,0 +1,497 @@
+/* Heap profiles as self-symbolized profile.proto (HEAPSCOPE_PROFILE_FORMAT=proto).
+ *
+ * The legacy text format (core/heapprof.c) leaves symbolization to pprof,
+ * which needs the very binaries and libraries that were loaded, at the same
+ * paths, when the profile is read. This writer resolves every PC in-process
+ * with the runtime's symbolizer (core/symbolize.h: function, file, line and
+ * inlined frames, also for libraries that have since been dlclose'd) and
+ * writes google/pprof's profile.proto (anchors.md 2.3):
+ *
+ *   sample_type  alloc_objects/count alloc_space/bytes inuse_objects/count
+ *                inuse_space/bytes   (what pprof's legacy heap parser makes)
+ *   sample       one per stack bucket, leaf location first, label bytes=avg
+ *   location     one per distinct (return address, module); address = pc-1
+ *                (inside the call, as pprof's legacy parser adjusts);
+ *                lines innermost inlined frame first, the real function last
+ *   function     one per (name, file)
+ *   mapping      one per module, the main program first, with build-id and
+ *                has_functions/filenames/line_numbers/inline_frames set, so
+ *                pprof never tries to re-symbolize (no binary needed)
+ *   period_type space/bytes, default_sample_type inuse_space
+ *
+ * The protobuf is encoded by hand (varints and length-delimited fields)
+ * into hs_strbuf_t buffers on the internal heap. The caller (dump path in
+ * core/heapprof.c) holds the dump lock and is inside hs__runtime_enter, so
+ * anything libdw or zlib allocate goes to the internal heap too.
+ *
+ * Compression: the output is gzipped when zlib is in the process. zlib is
+ * referenced weakly: libheapscope.so gets it at run time from the global
+ * scope (libdw and libelf depend on libz, so it is always loaded with the
+ * shared runtime), and a static link without -lz simply writes an
+ * uncompressed .pb, which pprof reads as well. zlib's own allocations are
+ * routed to the internal heap (zalloc/zfree). */
+#include "core/profile/heapprof.h"
+
+#include "core/symbol/symbolize.h"
+
+#include <string.h>
+#include <time.h>
+
+#if defined(__has_include)
+#if __has_include(<zlib.h>)
+#include <zlib.h>
+#define HS_HAVE_ZLIB_H 1
+extern __typeof__(deflateInit2_) deflateInit2_ __attribute__((weak));
+extern __typeof__(deflate) deflate __attribute__((weak));
+extern __typeof__(deflateEnd) deflateEnd __attribute__((weak));
+extern __typeof__(zlibVersion) zlibVersion __attribute__((weak));
+#endif
+#endif
+
+/* The interface core/heapprof.c uses (declared there too). */
+
+bool hs__heapprof_proto_gzip(void) {
+#ifdef HS_HAVE_ZLIB_H
+  return deflateInit2_ && deflate && deflateEnd && zlibVersion && zlibVersion()[0] == '1';
+#else
+  return false;
+#endif
+}
+
+/* ---- protobuf encoding ----------------------------------------------------- */
+
+enum { WT_VARINT = 0, WT_LEN = 2 };
+
+static void pb_varint(hs_strbuf_t *b, uint64_t v) {
+  char tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  hs__sb_append(b, tmp, n);
+}
+static void pb_key(hs_strbuf_t *b, int field, int wt) {
+  pb_varint(b, (uint64_t)field << 3 | (uint64_t)wt);
+}
+/* proto3 scalars: zero is the default and is not written. */
+static void pb_uint(hs_strbuf_t *b, int field, uint64_t v) {
+  if (!v) return;
+  pb_key(b, field, WT_VARINT);
+  pb_varint(b, v);
+}
+static void pb_bytes(hs_strbuf_t *b, int field, const void *d, size_t n) {
+  pb_key(b, field, WT_LEN);
+  pb_varint(b, n);
+  hs__sb_append(b, d, n);
+}
+/* A nested message: sub's bytes as a length-delimited field; resets sub. */
+static void pb_msg(hs_strbuf_t *b, int field, hs_strbuf_t *sub) {
+  pb_bytes(b, field, sub->data ? sub->data : "", sub->len);
+  sub->len = 0;
+}
+static size_t varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v > 0x7f) v >>= 7, n++;
+  return n;
+}
+/* packed repeated uint64/int64 */
+static void pb_packed(hs_strbuf_t *b, int field, const uint64_t *v, size_t n) {
+  if (!n) return;
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) len += varint_len(v[i]);
+  pb_key(b, field, WT_LEN);
+  pb_varint(b, len);
+  for (size_t i = 0; i < n; i++) pb_varint(b, v[i]);
+}
+
+/* ---- open-addressing tables on the internal heap -------------------------- */
+
+static uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+typedef struct kv {
+  uint64_t k1, k2; /* key */
+  uint64_t val;    /* 0 = empty slot */
+} kv_t;
+
+typedef struct table {
+  kv_t *slots;
+  size_t cap, len;
+  bool oom;
+} table_t;
+
+static kv_t *tab_find(table_t *t, uint64_t k1, uint64_t k2, bool *found) {
+  if (t->len * 2 >= t->cap) { /* grow (also the first time) */
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    kv_t *s = hs__arena_alloc(cap * sizeof *s);
+    if (!s) {
+      t->oom = true;
+      if (!t->cap) return NULL;
+    } else {
+      for (size_t i = 0; i < t->cap; i++) {
+        kv_t *o = &t->slots[i];
+        if (!o->val) continue;
+        size_t j = mix(o->k1 * 31 + o->k2) & (cap - 1);
+        while (s[j].val) j = (j + 1) & (cap - 1);
+        s[j] = *o;
+      }
+      hs__arena_free(t->slots);
+      t->slots = s;
+      t->cap = cap;
+    }
+  }
+  if (t->len + 1 >= t->cap) return NULL;
+  size_t j = mix(k1 * 31 + k2) & (t->cap - 1);
+  while (t->slots[j].val) {
+    if (t->slots[j].k1 == k1 && t->slots[j].k2 == k2) {
+      *found = true;
+      return &t->slots[j];
+    }
+    j = (j + 1) & (t->cap - 1);
+  }
+  *found = false;
+  return &t->slots[j];
+}
+
+static void tab_free(table_t *t) {
+  hs__arena_free(t->slots);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- the profile under construction ---------------------------------------- */
+
+typedef struct strtab {
+  table_t idx;            /* (hash, len) -> index + 1, verified against strs */
+  const char **strs;      /* by index; stable pointers (interned/static) */
+  size_t len, cap;
+} strtab_t;
+
+typedef struct builder {
+  strtab_t st;
+  table_t locs;           /* (pc, module) -> location id */
+  table_t funcs;          /* (name idx, file idx) -> function id */
+  uint8_t *mod_used;      /* by module index */
+  uint32_t nmods;
+  hs_strbuf_t out;        /* the Profile message */
+  hs_strbuf_t msg, sub;   /* scratch for nested messages */
+  uint64_t next_loc, next_func;
+  char **owned;           /* strings made for this dump (build-ids) */
+  size_t nowned, capowned;
+  bool oom;
+} builder_t;
+
+/* A copy of s on the internal heap, freed with the builder. */
+static const char *own_str(builder_t *b, const char *s) {
+  if (b->nowned == b->capowned) {
+    size_t cap = b->capowned ? b->capowned * 2 : 64;
+    char **a = hs__arena_realloc(b->owned, cap * sizeof *a);
+    if (!a) return NULL;
+    b->owned = a;
+    b->capowned = cap;
+  }
+  size_t n = strlen(s) + 1;
+  char *d = hs__arena_alloc(n);
+  if (!d) return NULL;
+  memcpy(d, s, n);
+  b->owned[b->nowned++] = d;
+  return d;
+}
+
+static uint64_t hash_str(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/* Index of s in the string table (s must outlive the dump). */
+static uint64_t str_index(builder_t *b, const char *s) {
+  if (!s) s = "";
+  size_t n = strlen(s);
+  uint64_t h = hash_str(s, n);
+  for (uint64_t probe = 0;; probe++) { /* (hash, probe) keys resolve collisions */
+    bool found;
+    kv_t *e = tab_find(&b->st.idx, h, probe, &found);
+    if (!e) {
+      b->oom = true;
+      return 0;
+    }
+    if (found) {
+      if (!strcmp(b->st.strs[e->val - 1], s)) return e->val - 1;
+      continue;
+    }
+    if (b->st.len == b->st.cap) {
+      size_t cap = b->st.cap ? b->st.cap * 2 : 256;
+      const char **a = hs__arena_realloc(b->st.strs, cap * sizeof *a);
+      if (!a) {
+        b->oom = true;
+        return 0;
+      }
+      b->st.strs = a;
+      b->st.cap = cap;
+    }
+    b->st.strs[b->st.len++] = s;
+    e->k1 = h;
+    e->k2 = probe;
+    e->val = b->st.len;
+    b->st.idx.len++;
+    return b->st.len - 1;
+  }
+}
+
+typedef struct frames {
+  builder_t *b;
+  hs_strbuf_t *lines; /* Line messages, appended to the location */
+  int n;
+} frames_t;
+
+/* Symbolizer callback: one logical frame, innermost inlined first, which is
+ * the order profile.proto wants (the last Line is the real function). */
+static void emit_line(const hs_symbol_t *sym, void *ctx) {
+  frames_t *f = ctx;
+  builder_t *b = f->b;
+  if (!sym->function) return; /* unknown: the location keeps just its address */
+  uint64_t name = str_index(b, sym->function);
+  uint64_t file = str_index(b, sym->file);
+  bool found;
+  kv_t *e = tab_find(&b->funcs, name, file, &found);
+  if (!e) {
+    b->oom = true;
+    return;
+  }
+  if (!found) {
+    e->k1 = name;
+    e->k2 = file;
+    e->val = ++b->next_func;
+    b->funcs.len++;
+    hs_strbuf_t *m = &b->sub;
+    pb_uint(m, 1, e->val);   /* id */
+    pb_uint(m, 2, name);     /* name */
+    pb_uint(m, 3, name);     /* system_name */
+    pb_uint(m, 4, file);     /* filename */
+    pb_msg(&b->out, 5, m);   /* Profile.function */
+  }
+  hs_strbuf_t line = {0};
+  pb_uint(&line, 1, e->val);
+  pb_uint(&line, 2, sym->line > 0 ? (uint64_t)sym->line : 0);
+  pb_msg(f->lines, 4, &line); /* Location.line */
+  hs__sb_free(&line);
+  f->n++;
+}
+
+/* The location id for return address pc of a stack captured at epoch. */
+static uint64_t location(builder_t *b, uintptr_t pc, uint32_t epoch) {
+  const hs_module_t *m = pc ? hs__module_for(pc - 1, epoch) : NULL;
+  bool found;
+  kv_t *e = tab_find(&b->locs, pc, (uintptr_t)m, &found);
+  if (!e) {
+    b->oom = true;
+    return 0;
+  }
+  if (found) return e->val;
+  e->k1 = pc;
+  e->k2 = (uintptr_t)m;
+  e->val = ++b->next_loc;
+  b->locs.len++;
+  hs_strbuf_t *loc = &b->msg;
+  loc->len = 0;
+  pb_uint(loc, 1, e->val);
+  /* A module first seen after build() counted them (a dlopen racing with
+   * the dump) gets no Mapping message, so its locations name none: pprof
+   * rejects a mapping_id without a mapping. */
+  if (m && m->index < b->nmods) {
+    pb_uint(loc, 2, (uint64_t)m->index + 1);
+    b->mod_used[m->index] = 1;
+  }
+  pb_uint(loc, 3, pc ? pc - 1 : 0);
+  frames_t f = {b, loc, 0};
+  if (pc) {
+    hs__symbolize(pc, epoch, emit_line, &f);
+  } else {
+    hs_symbol_t unknown = {.function = "[unknown stack]"};
+    emit_line(&unknown, &f);
+  }
+  pb_msg(&b->out, 4, loc); /* Profile.location */
+  return e->val;
+}
+
+static void mapping(builder_t *b, const hs_module_t *m) {
+  hs_strbuf_t *mp = &b->msg;
+  mp->len = 0;
+  char hex[2 * HS_BUILD_ID_MAX + 1];
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < m->build_id_len; i++) {
+    hex[2 * i] = digits[m->build_id[i] >> 4];
+    hex[2 * i + 1] = digits[m->build_id[i] & 15];
+  }
+  hex[2 * m->build_id_len] = 0;
+  /* The string table keeps pointers: the hex must live as long as b. */
+  const char *bid = m->build_id_len ? own_str(b, hex) : NULL;
+  pb_uint(mp, 1, (uint64_t)m->index + 1);       /* id */
+  pb_uint(mp, 2, m->lo);                        /* memory_start */
+  pb_uint(mp, 3, m->hi);                        /* memory_limit */
+  pb_uint(mp, 5, str_index(b, m->path));        /* filename */
+  if (bid) pb_uint(mp, 6, str_index(b, bid));   /* build_id */
+  pb_uint(mp, 7, 1);                            /* has_functions */
+  pb_uint(mp, 8, 1);                            /* has_filenames */
+  pb_uint(mp, 9, 1);                            /* has_line_numbers */
+  pb_uint(mp, 10, 1);                           /* has_inline_frames */
+  pb_msg(&b->out, 3, mp);                       /* Profile.mapping */
+}
+
+static void value_type(builder_t *b, int field, const char *type, const char *unit) {
+  hs_strbuf_t *v = &b->sub;
+  v->len = 0;
+  pb_uint(v, 1, str_index(b, type));
+  pb_uint(v, 2, str_index(b, unit));
+  pb_msg(&b->out, field, v);
+}
+
+/* Build the Profile message in b->out. */
+static void build(builder_t *b, hs_prof_counts_fn counts, const char *comment) {
+  str_index(b, ""); /* string_table[0] must be "" */
+  static const char *const types[4][2] = {{"alloc_objects", "count"},
+                                          {"alloc_space", "bytes"},
+                                          {"inuse_objects", "count"},
+                                          {"inuse_space", "bytes"}};
+  for (int i = 0; i < 4; i++) value_type(b, 1, types[i][0], types[i][1]);
+  value_type(b, 11, "space", "bytes");                        /* period_type */
+  pb_uint(&b->out, 12, hs__sample_bytes > 0 ? (uint64_t)hs__sample_bytes : 1); /* period */
+  pb_uint(&b->out, 14, str_index(b, "inuse_space"));         /* default_sample_type */
+  if (comment) pb_uint(&b->out, 13, str_index(b, comment));  /* comment */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  pb_uint(&b->out, 9, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+
+  hs__modules_refresh();
+  b->nmods = hs__module_count();
+  b->mod_used = hs__arena_alloc(b->nmods + 1);
+  if (!b->mod_used) b->nmods = 0;
+
+  uint64_t bytes_key = str_index(b, "bytes");
+  uint32_t max = hs__depot_max_id();
+  uint64_t ids[HS_MAX_DEPTH];
+  for (uint32_t id = 1; id <= max && !b->oom; id++) {
+    hs_bucket_t *bk = hs__depot_get(id);
+    if (!bk) continue;
+    int64_t c[4];
+    counts(bk, c); /* inuse objs, inuse bytes, alloc objs, alloc bytes */
+    if (c[2] <= 0) continue;
+    uint32_t depth = bk->depth < HS_MAX_DEPTH ? bk->depth : HS_MAX_DEPTH;
+    for (uint32_t i = 0; i < depth; i++) ids[i] = location(b, bk->pcs[i], bk->epoch);
+    hs_strbuf_t *s = &b->msg;
+    s->len = 0;
+    pb_packed(s, 1, ids, depth);                    /* location_id */
+    uint64_t v[4] = {(uint64_t)c[2], (uint64_t)c[3], (uint64_t)c[0], (uint64_t)c[1]};
+    pb_packed(s, 2, v, 4);                          /* value */
+    hs_strbuf_t *l = &b->sub;
+    l->len = 0;
+    pb_uint(l, 1, bytes_key);                       /* key */
+    pb_uint(l, 3, (uint64_t)(c[3] / c[2]));         /* num */
+    pb_uint(l, 4, bytes_key);                       /* num_unit */
+    pb_msg(s, 3, l);                                /* label */
+    pb_msg(&b->out, 2, s);                          /* Profile.sample */
+  }
+
+  /* Mappings: the main program first (pprof takes mapping[0] as the main
+   * binary), then every other module some location points into. */
+  for (int pass = 0; pass < 2; pass++)
+    for (uint32_t i = 0; i < b->nmods; i++) {
+      const hs_module_t *m = hs__module_at(i);
+      if (!m || m->is_main != (pass == 0)) continue;
+      if (m->is_main || b->mod_used[i]) mapping(b, m);
+    }
+
+  for (size_t i = 0; i < b->st.len; i++) {
+    const char *s = b->st.strs[i];
+    pb_bytes(&b->out, 6, s, strlen(s)); /* string_table */
+  }
+  if (b->st.idx.oom || b->locs.oom || b->funcs.oom || b->out.oom || b->msg.oom || b->sub.oom)
+    b->oom = true;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+#ifdef HS_HAVE_ZLIB_H
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+  (void)opaque;
+  return hs__arena_alloc((size_t)items * size);
+}
+static void z_free(voidpf opaque, voidpf p) {
+  (void)opaque;
+  hs__arena_free(p);
+}
+
+static bool write_gzip(int fd, const char *data, size_t len) {
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  zs.zalloc = z_alloc;
+  zs.zfree = z_free;
+  /* 15 + 16: a gzip wrapper, as pprof's .pb.gz files. */
+  if (deflateInit2_(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                    (int)sizeof zs) != Z_OK)
+    return false;
+  char *buf = hs__arena_alloc(1 << 16);
+  bool ok = buf != NULL;
+  zs.next_in = (Bytef *)data;
+  int rc = Z_OK;
+  while (ok && rc != Z_STREAM_END) {
+    size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+    zs.avail_in = (uInt)chunk;
+    int flush = chunk == len ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      zs.next_out = (Bytef *)buf;
+      zs.avail_out = 1 << 16;
+      rc = deflate(&zs, flush);
+      if (rc == Z_STREAM_ERROR) {
+        ok = false;
+        break;
+      }
+      size_t have = (1u << 16) - zs.avail_out;
+      if (have && !hs__write_all(fd, buf, have)) ok = false;
+    } while (ok && zs.avail_out == 0);
+    len -= chunk - zs.avail_in;
+    if (flush == Z_NO_FLUSH && zs.avail_in) ok = false; /* cannot happen */
+  }
+  deflateEnd(&zs);
+  hs__arena_free(buf);
+  return ok;
+}
+#endif
+
+/* Writes the profile to fd (gzipped when hs__heapprof_proto_gzip()). Runs
+ * under the dump lock, inside hs__runtime_enter. */
+bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment) {
+  builder_t b;
+  memset(&b, 0, sizeof b);
+  build(&b, counts, comment);
+  bool ok = !b.oom;
+  if (ok) {
+#ifdef HS_HAVE_ZLIB_H
+    if (hs__heapprof_proto_gzip())
+      ok = write_gzip(fd, b.out.data ? b.out.data : "", b.out.len);
+    else
+#endif
+      ok = hs__write_all(fd, b.out.data ? b.out.data : "", b.out.len);
+  }
+  tab_free(&b.st.idx);
+  tab_free(&b.locs);
+  tab_free(&b.funcs);
+  hs__arena_free(b.st.strs);
+  hs__arena_free(b.mod_used);
+  for (size_t i = 0; i < b.nowned; i++) hs__arena_free(b.owned[i]);
+  hs__arena_free(b.owned);
+  hs__sb_free(&b.out);
+  hs__sb_free(&b.msg);
+  hs__sb_free(&b.sub);
+  return ok;
+}

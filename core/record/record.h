@@ -1,0 +1,92 @@
+/* Recording: the slow paths of the malloc family while allocations are
+ * recorded, and what the records answer (core/record/record.c).
+ *
+ * Each recorded block has a record in the allocator's per-block metadata
+ * (core/alloc/alloc.h): its stack bucket (core/stack/), the generation it
+ * was born in, flags and its requested size. The leak checker and the heap
+ * profiler read them; neither touches the allocator's spans. */
+#ifndef HEAPSCOPE_CORE_RECORD_RECORD_H
+#define HEAPSCOPE_CORE_RECORD_RECORD_H
+
+#include "core/alloc/alloc.h"
+#include "core/stack/stack.h"
+
+/* hs_rec_t.gen: the generation at birth in the low bits, and flags. */
+#define HS_REC_IGNORED 0x80000000u  /* never a leak; marking roots from it */
+#define HS_REC_MARK 0x40000000u     /* reached by the current mark */
+#define HS_REC_GEN_MASK 0x3fffffffu
+#define HS_REC_FREED HS_REC_GEN_MASK /* with bucket 0: freed while recording */
+
+/* ---- state --------------------------------------------------------------- */
+extern _Atomic int hs__recording;       /* records are being written */
+extern _Atomic uint32_t hs__generation; /* current generation, from 1 */
+extern bool hs__records_complete;       /* recording since the first malloc */
+extern int64_t hs__sample_bytes;        /* 0 = record every allocation */
+extern bool hs__count_buckets;          /* bucket counters kept (profiler on) */
+/* Allocations of this thread are recorded as ignored while > 0
+ * (heapscope_disable). */
+extern HS_TLS int hs__disabled_depth;
+
+/* Sets up the allocator, reads the settings and turns recording on when
+ * HEAPCHECK or HEAPPROFILE ask for it. Runs at the first malloc (so it
+ * never allocates); idempotent, and one load when done. */
+void hs__record_init(void);
+/* Recording is on while anyone uses it (reference counted). every: this
+ * user needs every allocation (a leak checker), not a sample. */
+void hs__recording_start(bool every);
+void hs__recording_stop(void);
+/* HEAPPROFILE's use of recording, taken at the first malloc: the profiler
+ * adopts it when it starts instead of taking another. */
+bool hs__record_take_early_profiler_use(void);
+
+/* A heap profiler listens to recorded allocations and frees (bytes) while
+ * it runs; one listener at a time, NULL to stop. Called outside allocator
+ * locks, on the allocating thread. */
+typedef void (*hs_record_listener_fn)(size_t bytes, bool alloc);
+void hs__record_set_listener(hs_record_listener_fn fn);
+
+/* ---- slow paths of the public malloc family (core/api/malloc.c) ---------
+ * Taken when hs__hooked is set or a sample is due. They expect to be called
+ * directly by the public entry point, whose caller is the user: stacks
+ * start there. */
+void *hs__alloc_recorded(size_t n, size_t align, bool zero);
+void hs__dealloc_recorded(void *p);
+void *hs__realloc_recorded(void *p, size_t n);
+/* free() and realloc() that left the fast path while not hooked: the block
+ * may still carry a sampled record, which is cleared first. */
+void hs__dealloc_unhooked(void *p);
+void *hs__realloc_unhooked(void *p, size_t n);
+
+/* Count n bytes off the sampling budget; true when this allocation must go
+ * to the recording path to be sampled. One TLS subtraction per call. */
+static inline bool hs__sample_due(size_t n) {
+  return HS_UNLIKELY((hs__tstate.sample_left -= (int64_t)n) < 0);
+}
+
+/* ---- queries (the profiler and the leak checker) ------------------------- */
+/* Live recorded objects born at generation >= gen; exact while fewer than
+ * HS_GEN_RING generations separate gen from now, else an upper bound. */
+uint64_t hs__live_since(uint32_t gen);
+#define HS_GEN_RING 4096
+/* The record for a block start p (NULL if p is not a live recorded user
+ * block), its requested size in *size_out. */
+hs_rec_t *hs__record_of(uintptr_t p, size_t *size_out);
+/* The block containing address a (any byte of it): its start, the bytes to
+ * scan (requested size) and its record (NULL when the block is not live
+ * and recorded). *unrecorded_len is set instead when the block was handed
+ * out but carries no record (recording started late): then its whole
+ * usable size is worth scanning. Lock free, for marking. */
+hs_rec_t *hs__record_find(uintptr_t a, uintptr_t *start, size_t *scan_len,
+                          size_t *unrecorded_len);
+/* Visit every live recorded object born at >= gen. The caller makes the
+ * picture stable (hs__record_lock_world, or a stopped world). */
+typedef void (*hs_live_fn)(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx);
+void hs__for_each_live(uint32_t gen, hs_live_fn fn, void *ctx);
+/* Held around a stopped world: blocks neither move nor change kind. */
+void hs__record_lock_world(void);
+void hs__record_unlock_world(void);
+
+/* Sharded live counters: never leak-check roots. */
+extern const hs_range_t hs__live_range;
+
+#endif
