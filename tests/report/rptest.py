@@ -481,6 +481,24 @@ def case_svg():
     got = {f["path"]: f["v"] for f in frames if f["path"]}
     expect(got == want, "flame graph frames differ:\n%s\nexpected\n%s" % (got, want))
     note("svg: %d frames, paths and widths right" % len(frames))
+    # the script itself: zoom, reset and search, run in node against the frames
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node:
+        order = []
+        for g in root.iter(ns + "g"):
+            if g.get("class") == "f":
+                r = g.find(ns + "rect")
+                t = g.find(ns + "title").text
+                order.append({"name": t[:t.rindex(" (")], "title": t, "x": float(r.get("x")),
+                              "y": float(r.get("y")), "w": float(r.get("width")), "fill": r.get("fill")})
+        flat, cum = rpcheck.flat_cum(prof, 0)
+        job = {"script": scripts[0].text, "frames": order, "target": "path_b", "query": "^work_x$",
+               "expect_matched": 100.0 * cum["work_x"] / total}
+        r = run([node, os.path.join(SRC, "svg_script_check.js")], input=json.dumps(job))
+        expect(r.stdout.strip() == "ok", "svg script check: " + r.stdout + r.stderr)
+        note("svg script: zoom, reset and search work (node)")
+    else:
+        note("node not installed: the script's behaviour is not exercised")
     # differential: red where it grew, blue where it shrank
     a = heapscope_profile("a", "1")
     b = heapscope_profile("b", "2")
