@@ -5,10 +5,10 @@
 #                                    (pprof, gperftools, LeakSanitizer, ...)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libunwind-dev libelf-dev libdw-dev
-      libcmocka-dev python3 bc)
+      libcmocka-dev python3 bc zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(golang-go google-perftools libgoogle-perftools-dev clang libclang-rt-14-dev
-         valgrind git elfutils binutils)
+         valgrind git elfutils binutils dpkg-dev xz-utils nodejs)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,8 @@
-/* heapscope: command-line launcher for the runtime.
+/* heapscope: command-line launcher for the runtime, and profile analyzer.
  *
  *   heapscope run [--mode M] [--log-path P] [--report F] ... -- PROGRAM ARGS
  *   heapscope profile --prefix P [...] -- PROGRAM ARGS
+ *   heapscope report [options] PROFILE...     (tools/report/, docs/report.md)
  *
  * It only prepares the environment (HEAPCHECK, HEAPPROFILE, HEAPSCOPE_*, and
  * LD_PRELOAD with libheapscope.so) and execs the program, so the program's
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "help_env.h"
+#include "report/report.h"
 
 #ifndef HEAPSCOPE_VERSION
 #define HEAPSCOPE_VERSION "unknown"
@@ -72,11 +74,13 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
           "       heapscope profile --prefix PREFIX [options] [--] PROGRAM [ARGS...]\n"
+          "       heapscope report [options] PROFILE...   (heapscope report --help)\n"
           "       heapscope --help | --help-env | --version\n"
           "\n"
-          "Runs PROGRAM with libheapscope preloaded (LD_PRELOAD) and configured through\n"
-          "the environment; the exit status is PROGRAM's (leaks found at exit: 1, or\n"
-          "--exit-code). Errors of heapscope itself exit with status 2.\n"
+          "run and profile run PROGRAM with libheapscope preloaded (LD_PRELOAD) and\n"
+          "configured through the environment; the exit status is PROGRAM's (leaks found\n"
+          "at exit: 1, or --exit-code). report analyzes heap and CPU profiles. Errors of\n"
+          "heapscope itself exit with status 2.\n"
           "\n"
           "run: whole-program leak check at exit (HEAPCHECK)\n"
           "  --mode MODE          minimal, normal (default), strict, draconian, as-is, local\n"
@@ -308,9 +312,13 @@ int main(int argc, char **argv) {
     printf("heapscope %s\n", HEAPSCOPE_VERSION);
     return 0;
   }
+  if (!strcmp(cmd, "report")) {
+    rp_tune_allocator(argv);
+    return rp_main(argc - 1, argv + 1);
+  }
   bool run = !strcmp(cmd, "run"), profile = !strcmp(cmd, "profile");
   if (!run && !profile)
-    die("unknown command '%s' (expected run or profile; see heapscope --help)", cmd);
+    die("unknown command '%s' (expected run, profile or report; see heapscope --help)", cmd);
 
   opts_t o = {0};
   int i = 2;

@@ -16,6 +16,7 @@
 
 #include "core/alloc/alloc.h"
 #include "core/base/settings.h"
+#include "core/symbol/debuginfo.h"
 
 #include <heapscope/heapscope.h>
 
@@ -154,83 +155,23 @@ static void cache_insert(centry_t *e) {
 
 /* ---- debuginfo lookup --------------------------------------------------------------- */
 
-static const char default_debuginfo_path[] = ":.debug:/usr/lib/debug";
+static const char default_debuginfo_path[] = HS_DEFAULT_DEBUGINFO_PATH;
 static char *debuginfo_path; /* what the callbacks see (libdwfl syntax) */
 static bool allow_debuginfod;
 
-static bool readable(const char *path) { return access(path, R_OK) == 0; }
-
-/* Would dwfl_standard_find_debuginfo find a file? It searches the same
- * places; when it finds none it falls back to debuginfod, which in elfutils
- * 0.188 dlopen()s libdebuginfod (and libcurl, ...) into the process. We do
- * not want that from inside an allocator, so we only call it when a
- * candidate exists. */
+/* Would dwfl_standard_find_debuginfo find a file? When it finds none it
+ * falls back to debuginfod, which in elfutils 0.188 dlopen()s
+ * libdebuginfod (and libcurl, ...) into the process. We do not want that
+ * from inside an allocator, so we only call it when a candidate exists
+ * (core/symbol/debuginfo.c, shared with `heapscope report`). */
 static bool debuginfo_candidate(Dwfl_Module *mod, const char *file_name,
                                 const char *debuglink) {
   const unsigned char *bits = NULL;
   GElf_Addr vaddr;
   int bits_len = dwfl_module_build_id(mod, &bits, &vaddr);
-  char hex[2 * HS_BUILD_ID_MAX + 1];
-  if (bits_len > HS_BUILD_ID_MAX) bits_len = HS_BUILD_ID_MAX;
-  for (int i = 0; i < bits_len; i++)
-    hs__snprintf(hex + 2 * i, 3, "%02x", bits[i]);
-  if (bits_len > 0) hex[2 * bits_len] = '\0';
-
-  char dir[4096] = "";
-  char linkbuf[512];
-  const char *link = debuglink;
-  if (file_name) {
-    const char *slash = strrchr(file_name, '/');
-    if (slash && (size_t)(slash - file_name) < sizeof dir) {
-      memcpy(dir, file_name, (size_t)(slash - file_name));
-      dir[slash - file_name] = '\0';
-    }
-    if (!link) {
-      hs__snprintf(linkbuf, sizeof linkbuf, "%s.debug", slash ? slash + 1 : file_name);
-      link = linkbuf;
-    }
-  }
-
-  const char *path = debuginfo_path ? debuginfo_path : default_debuginfo_path;
-  char buf[4096 + 1024];
-  while (*path) {
-    const char *end = strchr(path, ':');
-    size_t len = end ? (size_t)(end - path) : strlen(path);
-    char elem[1024];
-    if (len >= sizeof elem) len = sizeof elem - 1;
-    memcpy(elem, path, len);
-    elem[len] = '\0';
-    path += len + (end ? 1 : 0);
-    const char *e = elem;
-    if (*e == '+' || *e == '-') e++;
-    if (e[0] == '/') {
-      if (bits_len > 1) {
-        hs__snprintf(buf, sizeof buf, "%s/.build-id/%.2s/%s.debug", e, hex, hex + 2);
-        if (readable(buf)) return true;
-        hs__snprintf(buf, sizeof buf, "%s/.build-id/%.2s/%s", e, hex, hex + 2);
-        if (readable(buf)) return true;
-      }
-      if (link && dir[0] == '/') {
-        /* /usr/lib/debug/usr/lib/x, /usr/lib/debug/lib/x, ..., /usr/lib/debug */
-        const char *sub = dir;
-        for (;;) {
-          hs__snprintf(buf, sizeof buf, "%s%s/%s", e, sub, link);
-          if (readable(buf)) return true;
-          const char *next = strchr(sub + 1, '/');
-          if (!next) break;
-          sub = next;
-        }
-        hs__snprintf(buf, sizeof buf, "%s/%s", e, link);
-        if (readable(buf)) return true;
-      }
-    } else if (link && dir[0]) {
-      if (e[0]) hs__snprintf(buf, sizeof buf, "%s/%s/%s", dir, e, link);
-      else hs__snprintf(buf, sizeof buf, "%s/%s", dir, link);
-      /* The main file itself is no separate debug file. */
-      if (readable(buf) && (!file_name || strcmp(buf, file_name) != 0)) return true;
-    }
-  }
-  return false;
+  return hs__debuginfo_candidate(debuginfo_path ? debuginfo_path : default_debuginfo_path,
+                                 bits_len > 0 ? bits : NULL, bits_len > 0 ? bits_len : 0,
+                                 file_name, debuglink);
 }
 
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
@@ -368,17 +309,9 @@ static dwobj_t *module_obj(hs_module_t *m) {
 
 /* ---- resolving one address ------------------------------------------------------- */
 
-/* A C++ (mangled) linkage name, demangled later, carries the scope and the
- * signature; otherwise the source name: C linkage names only differ for asm
- * labels such as glibc's "__GI_getaddrinfo" for getaddrinfo. */
-static const char *die_name(Dwarf_Die *die) {
-  Dwarf_Attribute a;
-  const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-  if (!link) link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
-  if (link && link[0] == '_' && link[1] == 'Z') return link;
-  const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
-  return name ? name : link;
-}
+/* Names and source paths are read as `heapscope report` reads them
+ * (core/symbol/debuginfo.c), so both name frames alike. */
+static const char *die_name(Dwarf_Die *die) { return hs__dwarf_die_name(die); }
 
 static const char *intern_function(const char *name) {
   if (!name) return NULL;
@@ -396,18 +329,10 @@ static const char *intern_function(const char *name) {
   return intern(name);
 }
 
-/* file, made absolute with comp_dir when it is relative and comp_dir is
- * absolute. (Distribution builds map the build root away, e.g. glibc's
- * comp_dir "./stdlib" with files "./stdlib/msort.c": those are relative to
- * the source root, and joining them would only repeat the directory.) */
 static const char *intern_file(const char *file, const char *comp_dir) {
   if (!file) return NULL;
-  if (file[0] != '/' && comp_dir && comp_dir[0] == '/') {
-    char buf[4096];
-    int n = hs__snprintf(buf, sizeof buf, "%s/%s", comp_dir, file);
-    if (n > 0 && (size_t)n < sizeof buf) return intern(buf);
-  }
-  return intern(file);
+  char buf[4096];
+  return intern(hs__dwarf_source_path(file, comp_dir, buf, sizeof buf));
 }
 
 typedef struct loc {
