@@ -66,16 +66,19 @@ if [[ ${BENCH_NO_PEERS:-0} != 1 ]]; then
   for p in "${peers[@]}"; do
     log "same load without profiles and checks: $p, ${PEER_SECS} s"
     # A peer may fail the load (LeakSanitizer's check in a forked child
-    # reports the parent's blocks as leaks and exits 23): its row says so.
+    # reports the parent's blocks as leaks and exits 23; gperftools' heap
+    # checker can deadlock in a forked child): its row says so.
     err=$OUT/peer-$p.err
+    t=(timeout -k 5 $((PEER_SECS * 3 + 30)))
     case $p in
-    glibc) line=$("$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
-    heapscope) line=$(LD_PRELOAD=$LIB "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
+    glibc) line=$("${t[@]}" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
+    heapscope) line=$(LD_PRELOAD=$LIB "${t[@]}" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" \
+      2>"$err" || true) ;;
     heapscope-check) line=$(HEAPCHECK=normal HEAPSCOPE_CHECK_CHILDREN=1 LD_PRELOAD=$LIB \
-      "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
-    lsan) line=$("$OUT/soak-lsan" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
-    gperftools-check) line=$(HEAPCHECK=normal LD_PRELOAD=$TCMALLOC "$OUT/soak-plain" "$PEER_SECS" \
-      "$WORKERS" 2>"$err" || true) ;;
+      "${t[@]}" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
+    lsan) line=$("${t[@]}" "$OUT/soak-lsan" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
+    gperftools-check) line=$(HEAPCHECK=normal LD_PRELOAD=$TCMALLOC "${t[@]}" "$OUT/soak-plain" \
+      "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
     esac
     printf '%s\t%s\n' "$p" "$(grep '^SOAK ' <<<"$line" || true)" >>"$OUT/peers.tsv"
   done
