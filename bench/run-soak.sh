@@ -72,13 +72,13 @@ if [[ ${BENCH_NO_PEERS:-0} != 1 ]]; then
     t=(timeout -k 5 $((PEER_SECS * 3 + 30)))
     case $p in
     glibc) line=$("${t[@]}" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
-    heapscope) line=$(LD_PRELOAD=$LIB "${t[@]}" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" \
+    heapscope) line=$("${t[@]}" env LD_PRELOAD="$LIB" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" \
       2>"$err" || true) ;;
-    heapscope-check) line=$(HEAPCHECK=normal HEAPSCOPE_CHECK_CHILDREN=1 LD_PRELOAD=$LIB \
-      "${t[@]}" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
+    heapscope-check) line=$("${t[@]}" env HEAPCHECK=normal HEAPSCOPE_CHECK_CHILDREN=1 \
+      LD_PRELOAD="$LIB" "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
     lsan) line=$("${t[@]}" "$OUT/soak-lsan" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
-    gperftools-check) line=$(HEAPCHECK=normal LD_PRELOAD=$TCMALLOC "${t[@]}" "$OUT/soak-plain" \
-      "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
+    gperftools-check) line=$("${t[@]}" env HEAPCHECK=normal LD_PRELOAD="$TCMALLOC" \
+      "$OUT/soak-plain" "$PEER_SECS" "$WORKERS" 2>"$err" || true) ;;
     esac
     printf '%s\t%s\n' "$p" "$(grep '^SOAK ' <<<"$line" || true)" >>"$OUT/peers.tsv"
   done
