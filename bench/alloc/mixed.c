@@ -14,7 +14,7 @@
  * (idle_kb: RSS after that). idle_kb shows whether the allocator gives back
  * memory it no longer uses, without malloc_trim.
  *
- * usage: mixed [ops=300000] [slots=2000] [idle_ms=1000] */
+ * usage: mixed [ops=300000] [slots=2000] [idle_ms=1500] */
 #include "bench.h"
 
 #include <unistd.h>
@@ -36,7 +36,7 @@ static void touch(char *p, size_t from, size_t to, long v) {
 int main(int argc, char **argv) {
   long ops = bench_arg_long(argc, argv, 1, 300000);
   long nslots = bench_arg_long(argc, argv, 2, 2000);
-  long idle_ms = bench_arg_long(argc, argv, 3, 1000);
+  long idle_ms = bench_arg_long(argc, argv, 3, 1500);
   if (nslots < 1) nslots = 1;
   char **slot = calloc((size_t)nslots, sizeof *slot);
   size_t *len = calloc((size_t)nslots, sizeof *len);

@@ -34,16 +34,23 @@ void hs__invalid_free(const void *p, const char *what) {
 
 /* ---- allocation ---------------------------------------------------------- */
 
-HS_NOINLINE static void *alloc_large(size_t n, size_t align) {
+static size_t pages_for(size_t bytes) { return (bytes + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT; }
+
+/* A block of n bytes as a whole span: from the page heap, or with its own
+ * mapping from HS_MAP_MIN bytes on (with room for `room` bytes, so that a
+ * block realloc grows step by step is moved only now and then). */
+static void *alloc_large_room(size_t n, size_t align, size_t room) {
   hs__alloc_init();
   if (n > ((size_t)1 << 46) || align > ((size_t)1 << 30)) {
     errno = ENOMEM;
     return NULL;
   }
   size_t extra = align > HS_PAGE_SIZE ? align : 0;
-  size_t pages = (n + extra + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+  size_t pages = pages_for(n + extra);
   if (pages == 0) pages = 1;
-  hs_span_t *s = hs__pageheap_alloc(pages, HS_SPAN_LARGE);
+  hs_span_t *s;
+  if (n >= HS_MAP_MIN && !extra) s = hs__pageheap_alloc_mapped(pages_for(room > n ? room : n));
+  else s = hs__pageheap_alloc(pages, HS_SPAN_LARGE);
   if (!s) {
     errno = ENOMEM;
     return NULL;
@@ -53,6 +60,8 @@ HS_NOINLINE static void *alloc_large(size_t n, size_t align) {
   s->carve = p;
   return (void *)p;
 }
+
+HS_NOINLINE static void *alloc_large(size_t n, size_t align) { return alloc_large_room(n, align, n); }
 
 static inline void *alloc_small(uint32_t cls) {
   hs_freelist_t *l = &hs__tcache.lists[cls];
@@ -135,25 +144,53 @@ size_t hs__usable_size(const void *p) {
   }
 }
 
+/* Room for a big block that realloc grows: half as much again, so growth by
+ * a constant factor moves it O(log n) times (amortized O(1) per byte). The
+ * headroom is address space only until it is written. */
+static size_t grow_room(size_t n) { return n > ((size_t)1 << 45) ? n : n + n / 2; }
+
+/* realloc of a large block: in place when it fits, by resizing its own
+ * mapping (pages move, bytes are not copied), by taking the free pages after
+ * it, or else by copying. NULL (p untouched) when out of memory. */
+static void *realloc_large(hs_span_t *s, void *p, size_t old, size_t n) {
+  uintptr_t off = (uintptr_t)p - s->start;
+  if (n <= old) {
+    if (n > old / 2) {
+      s->large_size = n;
+      return p;
+    }
+    if (s->mapped && n >= HS_MAP_MIN && hs__pageheap_remap(s, pages_for(off + n))) {
+      s->large_size = n; /* shrunk in place: mremap never moves to shrink */
+      return p;
+    }
+  } else if (n <= ((size_t)1 << 46)) {
+    if (s->mapped) {
+      if (hs__pageheap_remap(s, pages_for(off + grow_room(n)))) {
+        s->carve = s->start + off;
+        s->large_size = n;
+        return (void *)s->carve;
+      }
+    } else if (hs__pageheap_try_grow(s, pages_for(off + n))) {
+      s->large_size = n;
+      return p;
+    }
+  }
+  void *q = n >= HS_MAP_MIN ? alloc_large_room(n, 0, grow_room(n)) : hs__alloc(n);
+  if (!q) return NULL;
+  memcpy(q, p, old < n ? old : n);
+  hs__pageheap_free(s);
+  return q;
+}
+
 void *hs__realloc_plain(void *p, size_t n) {
   size_t old = hs__usable_size(p);
   if (!old) hs__invalid_free(p, "realloc of a pointer not allocated by heapscope");
   hs_span_t *s = hs__pagemap_get((uintptr_t)p);
   if (s->kind == HS_SPAN_INTERNAL || s->kind == HS_SPAN_INTERNAL_LARGE)
     return hs__arena_realloc(p, n);
+  if (s->kind == HS_SPAN_LARGE) return realloc_large(s, p, old, n);
   /* In place when the block already fits and would not waste over half. */
-  if (n <= old && (n > old / 2 || old <= 32)) {
-    if (s->kind == HS_SPAN_LARGE) s->large_size = n;
-    return p;
-  }
-  /* A large block grows in place when the pages after it are free. */
-  if (s->kind == HS_SPAN_LARGE && n > old && n <= ((size_t)1 << 46)) {
-    size_t want = ((uintptr_t)p - s->start + n + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
-    if (hs__pageheap_try_grow(s, want)) {
-      s->large_size = n;
-      return p;
-    }
-  }
+  if (n <= old && (n > old / 2 || old <= 32)) return p;
   void *q = hs__alloc(n);
   if (!q) return NULL;
   memcpy(q, p, old < n ? old : n);

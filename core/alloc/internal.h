@@ -19,6 +19,11 @@
 #define HS_NUM_CLASSES 100                 /* upper bound; real count below */
 #define HS_MIN_ALIGN 16
 #define HS_RETAIN_MIN ((size_t)32 << 20) /* free pages kept mapped (core/alloc/pageheap.c) */
+/* Free pages unused this long go back to the OS (core/alloc/pageheap.c). */
+#define HS_DECAY_NS ((uint64_t)1000 * 1000 * 1000)
+/* Blocks this big own their mapping: realloc moves their pages with mremap
+ * instead of copying (core/alloc/pageheap.c). */
+#define HS_MAP_MIN ((size_t)4 << 20)
 
 /* ---- size classes (core/alloc/sizeclass.c) ----------------------------------- */
 typedef struct hs_class_info {
@@ -48,6 +53,7 @@ enum hs_span_kind {
   HS_SPAN_LARGE,        /* one user object */
   HS_SPAN_INTERNAL,     /* internal heap, small objects */
   HS_SPAN_INTERNAL_LARGE,
+  HS_SPAN_CACHED,       /* a freed own mapping kept for reuse (decays) */
 };
 
 /* The recorder's per-block metadata, kept in span side arrays (see
@@ -67,8 +73,12 @@ typedef struct hs_span {
   struct hs_span *all_next;    /* registry of every span struct ever made */
   uint8_t kind;             /* enum hs_span_kind; page heap lock */
   uint8_t sizeclass;
-  uint8_t released;         /* FREE spans: pages given back to the OS */
   uint8_t in_list;          /* on its central list's nonempty list */
+  uint8_t mapped;           /* LARGE/CACHED: owns its mapping (start, npages) */
+  size_t dirty;             /* FREE: pages that may be resident (estimate
+                             * after a split; exact after a release) */
+  uint64_t free_ns;         /* FREE with dirty pages, and CACHED: freed when */
+  struct hs_span *lru_next, *lru_prev; /* decay list, oldest first; page heap lock */
   uint32_t allocated;       /* objects handed out; central lock */
   void *freelist;           /* free objects; central lock */
   uintptr_t carve;          /* next never-used object (bump carving) */
@@ -134,6 +144,20 @@ void hs__pageheap_release_all(void);
 /* Extend an in-use span to npages with the free pages right after it;
  * false if they are not free. */
 bool hs__pageheap_try_grow(hs_span_t *s, size_t npages);
+/* A LARGE span with its own mapping of npages (a cached one if any fits,
+ * resized with mremap, else a fresh mmap). Freed by hs__pageheap_free,
+ * which keeps it cached until it decays. */
+hs_span_t *hs__pageheap_alloc_mapped(size_t npages);
+/* Resize an own-mapped span to npages, moving its pages (not copying them)
+ * when it cannot grow in place: s->start may change. False on failure
+ * (the span is unchanged). */
+bool hs__pageheap_remap(hs_span_t *s, size_t npages);
+/* Releases free memory unused for HS_DECAY_NS; cheap when nothing is due.
+ * Called from the allocator's slow paths. */
+void hs__pageheap_decay_tick(void);
+/* Page heap invariants (free lists, decay list, page map ends, counters);
+ * whole-structure walk under the page heap lock, for hs_assert_expensive. */
+bool hs__pageheap_is_valid(void);
 void hs__pageheap_stats(hs_heap_stats_t *out);
 /* Every span struct ever made (never freed; reused). Walk with all_next;
  * for a stable picture hold hs__pageheap_lock. */

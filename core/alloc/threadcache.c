@@ -102,6 +102,7 @@ static void shrink_others(hs_tcache_t *tc, uint32_t keep) {
 
 void *hs__tcache_alloc_slow(uint32_t cls) {
   hs__alloc_init();
+  hs__pageheap_decay_tick();
   hs_tcache_t *tc = &hs__tcache;
   void *p;
   if (HS_UNLIKELY(tc->state == TC_NEW)) tcache_init(tc);
@@ -137,6 +138,7 @@ void *hs__tcache_alloc_slow(uint32_t cls) {
 
 void hs__tcache_free_slow(void *p, uint32_t cls) {
   hs_tcache_t *tc = &hs__tcache;
+  hs__pageheap_decay_tick();
   if (tc->state == TC_NEW) tcache_init(tc);
   if (tc->state == TC_DEAD) {
     *(void **)p = NULL;
