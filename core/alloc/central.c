@@ -63,6 +63,9 @@ uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
       }
       s->allocated++;
       *(void **)obj = chain;
+      /* Free blocks on their way to a thread cache carry the free key, as
+       * those freed there do (same cache line as the link). */
+      ((uintptr_t *)obj)[HS_KEY_WORD] = hs__free_key;
       if (!chain) last = obj;
       chain = obj;
       got++;

@@ -49,6 +49,11 @@ int main(void) {
       if (HS_UNLIKELY(idx != off / ci->size))
         CHECKF(0, "class %u size %u offset %zu -> %u, want %zu", c, ci->size,
                (size_t)off, idx, (size_t)(off / ci->size));
+      /* free()'s block-start test: exactly the offsets of whole blocks. */
+      bool start = off % ci->size == 0 && off / ci->size < ci->objects;
+      if (HS_UNLIKELY(hs__is_block_start(c, (uint32_t)off) != start))
+        CHECKF(0, "class %u size %u offset %zu: block start %d, want %d", c, ci->size,
+               (size_t)off, !start, start);
     }
   }
   printf("%u size classes ok\n", hs__num_classes - 1);
