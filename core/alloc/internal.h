@@ -181,8 +181,10 @@ bool hs__pageheap_remap(hs_span_t *s, size_t npages);
 /* Releases free memory unused for HS_DECAY_NS; cheap when nothing is due.
  * Called from the allocator's slow paths. */
 void hs__pageheap_decay_tick(void);
-/* Page heap invariants (free lists, decay list, page map ends, counters);
- * whole-structure walk under the page heap lock, for hs_assert_expensive. */
+/* Page heap invariants (free lists, decay list, page map ends, counters),
+ * under the page heap lock, for hs_assert_expensive: the counters every
+ * time, the whole-structure walk every 64th call (a walk per operation
+ * made a 1 GiB heap quadratic). */
 bool hs__pageheap_is_valid(void);
 void hs__pageheap_stats(hs_heap_stats_t *out);
 /* Every span struct ever made (never freed; reused). Walk with all_next;
@@ -228,9 +230,10 @@ bool hs__small_block_is_free(void *p, uint32_t cls);
 /* free() of a block that holds the free key: aborts if it is free, else
  * (its data just equal the key) pushes it like any other. */
 void hs__tcache_push_keyed(void *p, uint32_t cls);
-/* This thread's cache: every list within its limit, every block on it of
- * its class and holding the free key; for hs_assert_expensive. */
-bool hs__tcache_is_valid(void);
+/* This thread's cache: every list within its limit, the capacity their
+ * sum, and every block on list cls of that class and holding the free key;
+ * for hs_assert_expensive. */
+bool hs__tcache_is_valid(uint32_t cls);
 size_t hs__tcache_total_bytes(void);
 void hs__tcache_flush_current(void);
 void hs__tcache_prefork(void);

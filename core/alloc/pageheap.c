@@ -545,7 +545,12 @@ void hs__pageheap_stats(hs_heap_stats_t *out) {
 /* ---- invariants ------------------------------------------------------------- */
 
 bool hs__pageheap_is_valid(void) {
+  static unsigned calls;
   if (!lists_ready) return true;
+  if (stats.heap_bytes != stats.free_bytes + stats.unmapped_bytes + stats.large_bytes +
+                             stats.small_span_bytes + stats.internal_bytes)
+    return false;
+  if (++calls % 64) return true;
   size_t dirty = 0, released = 0, cached = 0, ncached = 0;
   for (int i = 0; i <= MAX_LISTED_PAGES; i++) {
     hs_span_t *head = &free_lists[i];

@@ -133,7 +133,7 @@ void *hs__tcache_alloc_slow(uint32_t cls) {
   p = head;
   l->head = *(void **)head;
   l->len += got - 1;
-  hs_assert_expensive(hs__tcache_is_valid());
+  hs_assert_expensive(hs__tcache_is_valid(cls));
   return p;
 }
 
@@ -162,6 +162,7 @@ void hs__tcache_free_slow(void *p, uint32_t cls) {
       if (tc->capacity > CACHE_LIMIT) shrink_others(tc, cls);
     }
   }
+  hs_assert_expensive(hs__tcache_is_valid(cls));
 }
 
 bool hs__small_block_is_free(void *p, uint32_t cls) {
@@ -186,22 +187,21 @@ HS_NOINLINE void hs__tcache_push_keyed(void *p, uint32_t cls) {
   hs__tcache_push(p, cls);
 }
 
-bool hs__tcache_is_valid(void) {
+bool hs__tcache_is_valid(uint32_t cls) {
   hs_tcache_t *tc = &hs__tcache;
   size_t capacity = 0;
   for (uint32_t c = 1; c < hs__num_classes; c++) {
-    hs_freelist_t *l = &tc->lists[c];
-    if (l->len > l->max_len) return false;
-    capacity += (size_t)l->max_len * hs__classes[c].size;
-    uint32_t n = 0;
-    for (void **q = l->head; q; q = *q, n++) {
-      if (n >= l->len || ((uintptr_t *)q)[HS_KEY_WORD] != hs__free_key) return false;
-      uint32_t v = hs__pagemap_info((uintptr_t)q);
-      if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != c) return false;
-    }
-    if (n != l->len) return false;
+    if (tc->lists[c].len > tc->lists[c].max_len) return false;
+    capacity += (size_t)tc->lists[c].max_len * hs__classes[c].size;
   }
-  return capacity == tc->capacity;
+  hs_freelist_t *l = &tc->lists[cls];
+  uint32_t n = 0;
+  for (void **q = l->head; q; q = *q, n++) {
+    if (n >= l->len || ((uintptr_t *)q)[HS_KEY_WORD] != hs__free_key) return false;
+    uint32_t v = hs__pagemap_info((uintptr_t)q);
+    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls) return false;
+  }
+  return n == l->len && capacity == tc->capacity;
 }
 
 size_t hs__tcache_total_bytes(void) {
