@@ -29,7 +29,7 @@ static bool span_is_valid(const hs_span_t *s, uint32_t cls, uint8_t kind) {
   if (s->allocated + free_objs + uncarved != ci->objects) return false;
   if (kind == HS_SPAN_SMALL) {
     uint32_t v = hs__pagemap_info(s->start);
-    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls || (v >> 8) != 0) return false;
+    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls || (v >> HS_PAGE_SHIFT) != 0) return false;
   }
   return true;
 }

@@ -46,7 +46,7 @@ static inline uint32_t hs__obj_index(uint32_t cls, uintptr_t offset) {
   return (uint32_t)(((uint64_t)offset * hs__classes[cls].recip) >> 42);
 }
 /* free()'s block-start test per class: an offset into a span of the class
- * starts a block iff off * magic <= magic - 1 (Lemire's divisibility test:
+ * starts a block iff off * magic < magic (Lemire's divisibility test:
  * magic = 2^64 / size rounded up, one multiply) and off < limit (the end of
  * the last whole block). */
 typedef struct hs_class_check {
@@ -56,7 +56,7 @@ typedef struct hs_class_check {
 extern hs_class_check_t hs__class_check[HS_NUM_CLASSES];
 static inline bool hs__is_block_start(uint32_t cls, uint32_t off) {
   const hs_class_check_t *c = &hs__class_check[cls];
-  return (uint64_t)off * c->magic <= c->magic - 1 && off < c->limit;
+  return (uint64_t)off * c->magic < c->magic && off < c->limit;
 }
 
 /* Double-free detection without recording (as glibc's tcache key): a freed
@@ -124,8 +124,8 @@ bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
 typedef struct hs_pm_leaf {
   _Atomic(hs_span_t *) spans[HS_PM_LEAF_LEN];
   /* Per page of an in-use user SMALL span: its size class (bits 0-6),
-   * HS_CLASS_RECORDED (bit 7) and the page's index in its span (bits
-   * 8-31); 0 for every other page. free()'s fast path reads this word
+   * HS_CLASS_RECORDED (bit 7) and the page's offset in its span (the
+   * page index times the page size: bits 13-31); 0 for every other page. free()'s fast path reads this word
    * instead of the span struct (one cache line fewer, as tcmalloc's
    * sizemap cache) and has all it needs to check that a pointer starts a
    * block: offset in span = index * page size + offset in page. */
@@ -139,7 +139,7 @@ extern size_t hs__pagemap_bytes;          /* leaves mapped (page heap lock) */
  * its span keeps per-object records, and the page's index in the span. */
 #define HS_CLASS_RECORDED 0x80u
 #define HS_INFO_CLASS(v) ((v) & 0xffu)
-#define HS_INFO_SPAN_OFFSET(v, a) ((((v) >> 8) << HS_PAGE_SHIFT) | ((uint32_t)(a) & (HS_PAGE_SIZE - 1)))
+#define HS_INFO_SPAN_OFFSET(v, a) (((v) & ~0xffu) | ((uint32_t)(a) & (HS_PAGE_SIZE - 1)))
 static inline uint32_t hs__pagemap_info(uintptr_t a) {
   uintptr_t page = a >> HS_PAGE_SHIFT;
   if (HS_UNLIKELY(page >> HS_PM_PAGE_BITS)) return 0;

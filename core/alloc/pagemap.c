@@ -44,7 +44,7 @@ void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls) {
   uintptr_t page = start >> HS_PAGE_SHIFT;
   for (size_t i = 0; i < npages; i++, page++) {
     leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
-    if (l) l->info[page & (LEAF_LEN - 1)] = cls ? cls | (uint32_t)i << 8 : 0;
+    if (l) l->info[page & (LEAF_LEN - 1)] = cls ? cls | (uint32_t)i << HS_PAGE_SHIFT : 0;
   }
   atomic_thread_fence(memory_order_release);
 }
