@@ -272,6 +272,41 @@ static void test_realloc(void) {
   }
   free(b);
 
+  /* Two big blocks grown in turns to 48 MiB: past 4 MiB they own their
+   * mapping and move by mremap (into a freed block's cached mapping when
+   * one fits); content checked at a stride. */
+  unsigned char *g[2] = {malloc(100000), malloc(100000)};
+  size_t gn[2] = {100000, 100000};
+  for (int k = 0; k < 2; k++)
+    for (size_t i = 0; i < gn[k]; i++) g[k][i] = pat(i + (size_t)k);
+  while (gn[0] < (48u << 20)) {
+    for (int k = 0; k < 2; k++) {
+      size_t m = gn[k] + gn[k] / 2 + 4096 * (size_t)(k + 1) + 3;
+      unsigned char *r = realloc(g[k], m);
+      CHECKF(r != NULL, "realloc to %zu", m);
+      for (size_t i = 0; i < gn[k]; i += 4099)
+        if (r[i] != pat(i + (size_t)k)) CHECKF(0, "big realloc %zu -> %zu lost byte %zu", gn[k], m, i);
+      CHECK(r[gn[k] - 1] == pat(gn[k] - 1 + (size_t)k));
+      for (size_t i = gn[k]; i < m; i++) r[i] = pat(i + (size_t)k);
+      g[k] = r;
+      gn[k] = m;
+    }
+    /* a freed big block of the size just reached, for the next growth */
+    void *spare = malloc(gn[0] * 2);
+    CHECK(spare);
+    memset(spare, 0xee, 4096);
+    free(spare);
+  }
+  for (int k = 0; k < 2; k++) free(g[k]);
+  /* A big calloc served from a freed, written mapping is zeroed. */
+  unsigned char *dirty = malloc(9u << 20);
+  memset(dirty, 0xff, 9u << 20);
+  free(dirty);
+  unsigned char *z = calloc(1, 9u << 20);
+  CHECK(z);
+  for (size_t i = 0; i < (9u << 20); i += 512) CHECKF(z[i] == 0, "calloc byte %zu", i);
+  free(z);
+
   /* reallocarray */
   int *arr = reallocarray(NULL, 10, sizeof(int));
   CHECK(arr);
