@@ -231,15 +231,18 @@ static void decay_locked(uint64_t now) {
   size_t cap = 2 * in_use_bytes() > RETAIN_MIN ? 2 * in_use_bytes() : RETAIN_MIN;
   if (stats.free_bytes > cap)
     while (lru.lru_next != &lru && stats.free_bytes > cap / 2) release_oldest();
-  atomic_store_explicit(&next_decay_ns,
-                        lru.lru_next != &lru ? lru.lru_next->free_ns + HS_DECAY_NS : UINT64_MAX,
-                        memory_order_relaxed);
+  uint64_t due = lru.lru_next != &lru ? lru.lru_next->free_ns + HS_DECAY_NS : UINT64_MAX;
+  /* Stored only when it moves: threads read it on every tick. */
+  if (atomic_load_explicit(&next_decay_ns, memory_order_relaxed) != due)
+    atomic_store_explicit(&next_decay_ns, due, memory_order_relaxed);
 }
 
 void hs__pageheap_decay_tick(void) {
+  static HS_TLS uint32_t ticks; /* a look at the clock every 64th tick */
+  if (HS_LIKELY(++ticks & 63)) return;
   uint64_t due = atomic_load_explicit(&next_decay_ns, memory_order_relaxed);
   if (HS_LIKELY(due == 0 || due == UINT64_MAX)) return;
-  uint64_t now = hs__now_ns();
+  uint64_t now = hs__now_coarse_ns();
   if (now < due || !hs__trylock(&hs__pageheap_lock)) return;
   decay_locked(now);
   hs__unlock(&hs__pageheap_lock);
@@ -313,7 +316,7 @@ hs_span_t *hs__pageheap_alloc_mapped(size_t npages) {
           stats.free_bytes += span_bytes(s);
           s->kind = HS_SPAN_CACHED;
           cached_count++;
-          lru_append(s, hs__now_ns());
+          lru_append(s, hs__now_coarse_ns());
         } else {
           drop_struct(s);
         }
@@ -409,7 +412,7 @@ static bool grow(size_t npages) {
   if (prev) absorb(s, prev);
   hs_span_t *next = free_neighbour(s->start + span_bytes(s));
   if (next) absorb(s, next);
-  insert_free(s, hs__now_ns());
+  insert_free(s, hs__now_coarse_ns());
   return true;
 }
 
@@ -448,11 +451,12 @@ hs_span_t *hs__pageheap_alloc_locked(size_t npages, uint8_t kind) {
     s = find_fit(npages);
     if (!s) return NULL;
   }
-  uint64_t when = hs__now_ns(); /* the decay list stays in time order */
   remove_free(s);
+  /* The remainder counts as freed now: the decay list stays in time order. */
+  uint64_t when = s->npages > npages ? hs__now_coarse_ns() : 0;
   split_free(s, npages, when); /* no struct: the whole span serves */
   if (!hs__pagemap_set_range(s->start, s->npages, s)) {
-    insert_free(s, when);
+    insert_free(s, hs__now_coarse_ns());
     return NULL;
   }
   reset_in_use(s, kind);
@@ -465,7 +469,7 @@ hs_span_t *hs__pageheap_alloc_locked(size_t npages, uint8_t kind) {
 }
 
 void hs__pageheap_free_locked(hs_span_t *s) {
-  uint64_t now = hs__now_ns();
+  uint64_t now = hs__now_coarse_ns();
   if (s->mapped) {
     free_mapped_locked(s, now);
   } else {
@@ -493,7 +497,7 @@ bool hs__pageheap_try_grow(hs_span_t *s, size_t npages) {
   size_t extra = npages > s->npages ? npages - s->npages : 0;
   hs_span_t *next = extra && !s->mapped ? free_neighbour(s->start + span_bytes(s)) : NULL;
   if (next && next->start == s->start + span_bytes(s) && next->npages >= extra) {
-    uint64_t when = hs__now_ns();
+    uint64_t when = hs__now_coarse_ns();
     remove_free(next);
     if (!split_free(next, extra, when)) {
       insert_free(next, when);

@@ -102,6 +102,9 @@ void *hs__os_remap(void *p, size_t old, size_t size, bool may_move, size_t align
  * mapped there; false on failure (nothing moved). */
 bool hs__os_move(void *p, size_t size, void *to);
 uint64_t hs__now_ns(void);               /* CLOCK_MONOTONIC */
+/* CLOCK_MONOTONIC_COARSE: a few ms resolution, a tenth of the cost (on a
+ * kvm-clock VM 15-45 ns against 141 ns). */
+uint64_t hs__now_coarse_ns(void);
 int hs__gettid(void);
 
 #endif
