@@ -17,6 +17,8 @@
 #   BENCH_CALLGRIND_ITERS  iterations for the callgrind runs, default 200000
 #   BENCH_NO_INSTALL    1: never run apt-get, skip allocators that are missing
 #   BENCH_TIMEOUT       seconds before a run is killed and counted as that long (120)
+#   BENCH_REPORT_ONLY   1: no runs, the report from $BENCH_OUT/raw.tsv as it is
+#                       (for example the finished rounds of an interrupted run)
 #
 # Output: Markdown tables on stdout, also written to $BENCH_OUT/report.md;
 # raw per-run results in $BENCH_OUT/raw.tsv.
@@ -447,8 +449,14 @@ main() {
   setup_allocators
   log "allocators: ${ALLOC_NAMES[*]}"
   log "benchmarks: $BENCHES; $RUNS runs each"
-  run_timed
-  run_callgrind
+  if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
+    [ -f "$OUT/raw.tsv" ] || die "BENCH_REPORT_ONLY: no $OUT/raw.tsv"
+    log "report only, from the runs already in $OUT/raw.tsv"
+    [ -f "$OUT/callgrind.tsv" ] || : >"$OUT/callgrind.tsv"
+  else
+    run_timed
+    run_callgrind
+  fi
   {
     echo "## heapscope allocator benchmarks"
     echo ""
