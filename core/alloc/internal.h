@@ -53,7 +53,10 @@ typedef struct hs_class_check {
   uint64_t magic;
   uint32_t limit;
 } hs_class_check_t;
-extern hs_class_check_t hs__class_check[HS_NUM_CLASSES];
+/* Indexed by the page info's low byte: entries of no class (0, past the
+ * last class, and any with HS_CLASS_RECORDED) have magic 0, which fails
+ * the test, so one lookup also sorts out pages free() must not handle. */
+extern hs_class_check_t hs__class_check[256];
 static inline bool hs__is_block_start(uint32_t cls, uint32_t off) {
   const hs_class_check_t *c = &hs__class_check[cls];
   return (uint64_t)off * c->magic < c->magic && off < c->limit;

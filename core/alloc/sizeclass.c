@@ -10,7 +10,7 @@ hs_class_info_t hs__classes[HS_NUM_CLASSES];
 uint32_t hs__num_classes;
 uint8_t hs__class_small[(1024 >> 4) + 1];
 uint8_t hs__class_mid[(HS_MAX_SMALL >> 7) + 1];
-hs_class_check_t hs__class_check[HS_NUM_CLASSES];
+hs_class_check_t hs__class_check[256];
 
 static void add_class(uint32_t size) {
   hs_class_info_t *c = &hs__classes[hs__num_classes];

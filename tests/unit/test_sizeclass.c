@@ -56,6 +56,12 @@ int main(void) {
                (size_t)off, !start, start);
     }
   }
+  /* Info bytes of no class, or of spans with records, never pass. */
+  for (uint32_t b = 0; b < 256; b++) {
+    if (b >= 1 && b < hs__num_classes) continue;
+    for (uint32_t off = 0; off < 4 * HS_PAGE_SIZE; off += 16)
+      CHECKF(!hs__is_block_start(b, off), "info byte %#x offset %u passes", b, off);
+  }
   printf("%u size classes ok\n", hs__num_classes - 1);
   return 0;
 }
