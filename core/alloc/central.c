@@ -118,6 +118,7 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
      * runtime object (a freed heapscope_leaks_t) could point into a user
      * block carved there later and hide that block's leak. */
     if (s->allocated == 0 && s->kind != HS_SPAN_INTERNAL) {
+      hs_assert_expensive(span_is_valid(s, cls, s->kind)); /* all its blocks back */
       if (s->in_list) unlink_span(s);
       c->span_count--;
       s->next = empty;
@@ -131,9 +132,9 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
       s->carve = s->start;
       if (!s->in_list) push_span(c, s);
     } else if (!s->in_list) {
-      push_span(c, s);
+      push_span(c, s); /* checked on this transition only: a walk per free was quadratic */
+      hs_assert_expensive(span_is_valid(s, cls, s->kind));
     }
-    hs_assert_expensive(s->allocated == 0 || span_is_valid(s, cls, s->kind));
     head = next;
   }
   hs__unlock(&c->lock);
