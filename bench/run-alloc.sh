@@ -411,7 +411,7 @@ report() {
       print ""
       print "Both include the benchmark loop itself (about 8 Ir for latency, about 25 for churn: RNG, slot update, two stores)."
     }
-    if (sw["heapscope"] && nw["heapscope"]) {
+    if (sw["heapscope"]) {
       print ""
       print "### Targets (issue 17), from the first table"
       print ""
