@@ -150,6 +150,10 @@ static int64_t next_gap(void) {
   return (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
 }
 
+/* A live block went unrecorded: from now on a block without a record may
+ * be live, so record_free stops calling that a double free. */
+HS_COLD static void records_incomplete(void) { hs__records_complete = false; }
+
 static bool sampling(void) {
   return hs__sample_bytes > 0 && atomic_load_explicit(&hs__recording, memory_order_relaxed);
 }
@@ -181,7 +185,10 @@ static void record_alloc(void *p, size_t n, void *frame) {
   hs_block_t b;
   hs__block_at(p, true, gen, &b);
   hs_rec_t *r = b.rec;
-  if (!r) return;
+  if (!r) {
+    records_incomplete(); /* out of memory for the span's records */
+    return;
+  }
   uintptr_t pcs[HS_MAX_DEPTH];
   uint64_t hash;
   hs__tstate.in_runtime++;
@@ -193,7 +200,10 @@ static void record_alloc(void *p, size_t n, void *frame) {
   }
   uint32_t id = hs__depot_intern_hashed(pcs, depth, hash);
   hs__tstate.in_runtime--;
-  if (!id) return;
+  if (!id) {
+    records_incomplete();
+    return;
+  }
   if (hs__count_buckets) {
     hs_bucket_t *bk = hs__depot_get(id);
     atomic_fetch_add_explicit(&bk->allocs, 1, memory_order_relaxed);
@@ -213,13 +223,15 @@ static void record_alloc(void *p, size_t n, void *frame) {
  * records prove invalid. */
 static size_t record_free(const hs_block_t *b) {
   hs_rec_t *r = b->rec;
-  if (b->kind != HS_BLOCK_USER || !r) return 0;
-  uint32_t id = r->bucket;
-  if (!id) {
-    if (r->gen == HS_REC_FREED && hs__records_complete)
-      hs__invalid_free((void *)b->start, "double free");
+  if (b->kind != HS_BLOCK_USER) return 0;
+  /* With complete records every live user block has one, so a block
+   * without is not live: freed already (its span may even have emptied and
+   * been reused since, which leaves no FREED mark), or never handed out. */
+  if (!r || !r->bucket) {
+    if (hs__records_complete) hs__invalid_free((void *)b->start, "double free");
     return 0;
   }
+  uint32_t id = r->bucket;
   size_t size = b->large ? b->size : r->size;
   if (hs__count_buckets) {
     hs_bucket_t *bk = hs__depot_get(id);
@@ -352,8 +364,15 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
   }
   if (hs__arena_owns(p)) return hs__arena_realloc(p, n);
   if (!sampling()) park_countdown();
-  if (hs__tstate.in_runtime || !atomic_load_explicit(&hs__recording, memory_order_relaxed))
-    return hs__realloc_plain(p, n);
+  if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) return hs__realloc_plain(p, n);
+  if (hs__tstate.in_runtime) { /* no stacks from inside the runtime */
+    hs_block_t b;
+    block_or_abort(p, &b);
+    record_free(&b);
+    void *q = hs__realloc_plain(p, n);
+    if (q) records_incomplete();
+    return q;
+  }
   hs_block_t b;
   block_or_abort(p, &b);
   if (hs__sample_bytes == 0 && b.kind == HS_BLOCK_USER && b.rec && b.rec->bucket) {
@@ -362,11 +381,12 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
      * saw neither, and reported what only they point to (141 false reports
      * in 300 checks of a realloc loop). */
     size_t old_size = b.large ? b.size : b.rec->size;
-    if (hs__realloc_in_place(&b, n)) {
+    void *kept = hs__realloc_keep_block(&b, n);
+    if (kept) {
       record_resize(&b, old_size, n, frame);
-      return p;
+      return kept;
     }
-    void *q = hs__alloc(n);
+    void *q = hs__alloc_for_realloc(n);
     if (!q) return NULL;
     size_t usable = hs__usable_size(p);
     memcpy(q, p, usable < n ? usable : n);
@@ -377,8 +397,13 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
   }
   size_t old = record_free(&b);
   void *q = hs__realloc_plain(p, n);
-  if (q) record_alloc(q, n, frame);
-  else if (old) record_alloc(p, old, frame);
+  if (q) {
+    record_alloc(q, n, frame);
+  } else if (old) {
+    int saved = errno; /* ENOMEM, whatever recording p again does */
+    record_alloc(p, old, frame);
+    errno = saved;
+  }
   return q;
 }
 
