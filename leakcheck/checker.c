@@ -210,6 +210,7 @@ static void leakcheck_postfork_child(void) {
 
 __attribute__((constructor(102))) static void leakcheck_init(void) {
   main_pid = getpid();
+  hs__fork_lock_outer(lc_json_doc_lock, "JSON report document");
   pthread_atfork(NULL, NULL, leakcheck_postfork_child);
   const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   if (!hc || !*hc) return;

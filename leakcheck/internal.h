@@ -124,6 +124,7 @@ void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
 void lc_format_json(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
 void lc_json_add(heapscope_leaks_t *l, const lc_origin_t *origin);
 void lc_json_document(hs_strbuf_t *out);
+extern hs_lock_t *const lc_json_doc_lock; /* held while it symbolizes */
 void lc_format_github(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
 /* Suppressions (leakcheck/suppress.c): true if the stack matches a rule,
  * whose statistics are then charged with bytes/objects. */

@@ -43,6 +43,7 @@
  * libcmocka is found at run time (cmocka_bind.c): libheapscope has no link
  * dependency on it. */
 #include "adapter.h"
+#include "hotpatch.h"
 #include "leakcheck/internal.h"
 #include "core/symbol/symbolize.h"
 
@@ -643,6 +644,7 @@ static bool per_test_wanted(void) {
  * first group; only done when per-test checks (or listing, or a filter)
  * are asked for. Where it cannot work, say so once, here. */
 __attribute__((constructor(103))) static void cmocka_adapter_init(void) {
+  hs__fork_lock_outer(hs__patch_lock, "CMocka code patcher");
   if (!per_test_wanted()) return;
   find_cmocka();
   if (!api.unsupported) return;

@@ -20,7 +20,10 @@
  *                       marks, central lists (user, then internal), page
  *                       heap (held by a leak check around a stopped world),
  *                       thread-cache registry
- * A new lock joins this list (and hs__runtime_locks). */
+ * Ahead of all of these, the layers above core register theirs
+ * (hs__fork_lock_outer): the JSON report document (leakcheck/report_ci.c,
+ * held while it symbolizes) and the CMocka code patcher
+ * (adapters/cmocka/hotpatch.c). A new lock joins this list. */
 #include "core/api/runtime.h"
 
 #include "core/module/module.h"
@@ -45,6 +48,21 @@ static void list_locks(void) {
 }
 
 const hs_lock_list_t *hs__runtime_locks(void) { return &fork_locks; }
+
+static size_t outer_count; /* registered outer locks, at the list's front */
+
+void hs__fork_lock_outer(hs_lock_t *lock, const char *name) {
+  hs_lock_list_t *l = &fork_locks;
+  if (l->n >= HS_MAX_LOCKS) return;
+  for (size_t i = l->n; i > outer_count; i--) {
+    l->lock[i] = l->lock[i - 1];
+    l->name[i] = l->name[i - 1];
+  }
+  l->lock[outer_count] = lock;
+  l->name[outer_count] = name;
+  outer_count++;
+  l->n++;
+}
 
 static void prefork(void) {
   for (size_t i = 0; i < fork_locks.n; i++) hs__lock(fork_locks.lock[i]);

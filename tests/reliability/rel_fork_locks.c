@@ -46,9 +46,18 @@ int main(void) {
   hs_lock_t *const *locks = list->lock;
   const char *const *names = list->name;
   size_t n = list->n;
-  if (n < 13) {
-    fprintf(stderr, "FAIL: only %zu runtime locks listed\n", n);
-    return 1;
+  /* The locks issue 9 found missing around fork, and the upper layers'. */
+  static const char *const must[] = {"recording users", "mmap regions", "sampled span marks",
+                                     "profiler control", "profile dump", "symbolizer", "modules",
+                                     "depot", "page heap", "JSON report document",
+                                     "CMocka code patcher"};
+  for (size_t k = 0; k < sizeof must / sizeof must[0]; k++) {
+    size_t i = 0;
+    while (i < n && strcmp(names[i], must[k]) != 0) i++;
+    if (i == n) {
+      fprintf(stderr, "FAIL: lock '%s' is not in the fork list\n", must[k]);
+      return 1;
+    }
   }
   int failures = 0;
   for (size_t i = 0; i < n; i++) {
