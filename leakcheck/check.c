@@ -126,14 +126,17 @@ static void choose_roots(heapscope_mode_t mode, lc_roots_t *roots) {
  * were at that call. Our own frames are never scanned: they are pushed over
  * the dead frames of the code that just ran (a test that returned), and
  * their unwritten slots would hand stale copies of its pointers to the
- * marker. At exit (lc_leaks_at_exit) the stack from the frame that called
+ * marker. At exit (lc_check_at_exit) the stack from the frame that called
  * exit() upward when the program called it, its frames (main's included)
  * being live; no stack at all when main returned: its frame is dead, and
  * what only that dead frame points to was never freed (gperftools users
- * complained of locals in main hiding leaks, #384). */
-static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *caller) {
-  if (!atomic_load(&hs__recording)) return NULL;
-  if (hs__live_since(gen) == 0) return NULL;
+ * complained of locals in main hiding leaks, #384).
+ * Returns 0 with *out (NULL: no leaks), or -errno: no verdict. */
+static int check_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *caller,
+                      heapscope_leaks_t **out) {
+  *out = NULL;
+  if (!atomic_load(&hs__recording)) return -ENOSYS;
+  if (hs__live_since(gen) == 0) return 0;
   lc_roots_t roots;
   choose_roots(mode, &roots);
 
@@ -156,11 +159,12 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
   if (roots.globals || roots.system_globals) lc_gather_segments(&segments);
   roots.tls_below_tp = lc_static_tls_extent();
   hs__record_lock_world(); /* blocks stay still while stopped */
-  lc_stop_world(&threads);
+  bool all_paused = lc_stop_world(&threads);
+  int mark_err = 0;
   collect_t c = {NULL, gen, true, 0};
   hs__for_each_live(gen, candidate_cb, &c);
   if (c.count) {
-    lc_mark(&roots, &threads, &segments, gen, c.count);
+    mark_err = lc_mark(&roots, &threads, &segments, gen, c.count);
     collect_t leaks = {&objs, gen, false, 0};
     hs__for_each_live(gen, candidate_cb, &leaks);
     lc_clear_marks();
@@ -168,10 +172,14 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
   lc_resume_world();
   hs__record_unlock_world();
 
+  /* A root missing for want of memory would make reachable blocks look
+   * leaked: no verdict then. */
+  int err = mark_err ? mark_err : threads.oom || segments.oom || objs.oom ? -ENOMEM : 0;
   lc_leaks_t *l = NULL;
-  if (objs.len) {
+  if (objs.len && !err) {
     lc_classify(&objs);
     l = build_result(&objs);
+    if (!l) err = -ENOMEM;
   }
   lc_vec_free(&objs);
   lc_vec_free(&threads);
@@ -179,9 +187,39 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
   hs__runtime_leave();
   if (l && l->pub.group_count == 0) { /* everything was suppressed */
     heapscope_leaks_free(&l->pub);
-    return NULL;
+    l = NULL;
   }
-  return l ? &l->pub : NULL;
+  if (err) return err;
+  /* Leaks found with a thread's stack unscanned may be held there. */
+  if (l && !all_paused) {
+    heapscope_leaks_free(&l->pub);
+    return -EAGAIN;
+  }
+  *out = l ? &l->pub : NULL;
+  return 0;
+}
+
+/* The simple forms' and heapscope_check_now's line for a check that gave
+ * no verdict. */
+void lc_report_check_error(int err) {
+  hs__errorf("leak check could not be completed: %s", heapscope_strerror(err));
+}
+
+HS_EXPORT const char *heapscope_strerror(int err) {
+  switch (err) {
+  case 0: return "success";
+  case -ENOSYS:
+    return "recording is off (set HEAPCHECK, or call heapscope_start_recording() first)";
+  case -EAGAIN:
+    return "some threads could not be paused, so their stacks were not scanned; the leaks "
+           "found could be held there";
+  case -ENOMEM: return "out of memory during the check";
+  case -EMFILE:
+  case -ENFILE: return "out of file descriptors during the check";
+  case -EIO: return "/proc/self/maps could not be read";
+  case -EINVAL: return "invalid argument";
+  default: return "unknown error";
+  }
 }
 
 HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
@@ -192,9 +230,20 @@ HS_EXPORT heapscope_snapshot_t heapscope_snapshot(void) {
   return s;
 }
 
-heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
-                                         const lc_caller_t *caller) {
-  return s ? leaks_from(s->generation, mode, caller) : NULL;
+int lc_check_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
+                          const lc_caller_t *caller, heapscope_leaks_t **out) {
+  *out = NULL;
+  return s ? check_from(s->generation, mode, caller, out) : -EINVAL;
+}
+
+HS_EXPORT HS_NOINLINE int heapscope_check_since(const heapscope_snapshot_t *s,
+                                                heapscope_mode_t mode, heapscope_leaks_t **out) {
+  if (!out) return -EINVAL;
+  *out = NULL;
+  if (!s) return -EINVAL;
+  lc_caller_t c;
+  LC_CAPTURE_CALLER(c);
+  return check_from(s->generation, mode, &c, out);
 }
 
 HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
@@ -202,19 +251,33 @@ HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_since(const heapscope_s
   if (!s) return NULL;
   lc_caller_t c;
   LC_CAPTURE_CALLER(c);
-  return leaks_from(s->generation, mode, &c);
+  heapscope_leaks_t *l;
+  int err = check_from(s->generation, mode, &c, &l);
+  if (err) lc_report_check_error(err);
+  return l;
 }
 
 uint32_t lc_whole_program_gen = 0;
 
+HS_EXPORT HS_NOINLINE int heapscope_check_all(heapscope_mode_t mode, heapscope_leaks_t **out) {
+  if (!out) return -EINVAL;
+  lc_caller_t c;
+  LC_CAPTURE_CALLER(c);
+  return check_from(lc_whole_program_gen, mode, &c, out);
+}
+
 HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode) {
   lc_caller_t c;
   LC_CAPTURE_CALLER(c);
-  return leaks_from(lc_whole_program_gen, mode, &c);
+  heapscope_leaks_t *l;
+  int err = check_from(lc_whole_program_gen, mode, &c, &l);
+  if (err) lc_report_check_error(err);
+  return l;
 }
 
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller) {
-  return leaks_from(lc_whole_program_gen, mode, exit_caller);
+int lc_check_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller,
+                     heapscope_leaks_t **out) {
+  return check_from(lc_whole_program_gen, mode, exit_caller, out);
 }
 
 HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ static void emit_github(heapscope_leaks_t *l, const lc_origin_t *origin) {
       const char *nl = strchr(ci.data + n, '\n');
       n = nl ? (size_t)(nl - ci.data) + 1 : ci.len;
     }
-    if (n) hs__write_all(2, ci.data, n);
+    if (n) hs__write_all(hs__report_fd(), ci.data, n);
     hs__sb_free(&ci);
   }
 }
@@ -117,7 +118,7 @@ static void emit_json_and_profile(heapscope_leaks_t *l, const lc_origin_t *origi
   if (lc_config.report_format == LC_REPORT_JSON) {
     const char *rp = hs__setting_str(HS_SET_HEAPSCOPE_REPORT_PATH);
     hs_strbuf_t ci = {0};
-    int jfd = 2;
+    bool written = false;
     char jpath[1100];
     hs__runtime_enter();
     if (rp && *rp) {
@@ -133,23 +134,21 @@ static void emit_json_and_profile(heapscope_leaks_t *l, const lc_origin_t *origi
         }
       }
       jpath[k] = '\0';
-      /* The whole document each time: valid whenever the process stops. */
-      jfd = open(jpath, O_WRONLY | O_CREAT | O_CLOEXEC | O_TRUNC, 0644);
-      if (jfd < 0) {
+      /* The whole document each time: valid whenever the process stops,
+       * and all or nothing (a full or read-only disk keeps the last one). */
+      int err = ci.oom ? ENOMEM : lc_write_file(jpath, true, ci.data ? ci.data : "", ci.len);
+      if (err) {
         hs__errorf("cannot write JSON leak report to %s: %s; writing it to stderr", jpath,
-                   strerror(errno));
+                   strerror(err));
         hs__sb_free(&ci);
-        lc_format_json(l, origin, &ci);
-        jfd = 2;
+      } else {
+        written = true;
       }
-    } else {
-      lc_format_json(l, origin, &ci);
     }
+    if (!written) lc_format_json(l, origin, &ci);
     hs__runtime_leave();
-    if (ci.data && !hs__write_all(jfd, ci.data, ci.len))
-      hs__errorf("short write of the JSON leak report");
+    if (!written && ci.data) hs__write_all(hs__report_fd(), ci.data, ci.len);
     if (ci.oom) hs__errorf("out of memory formatting the JSON leak report");
-    if (jfd != 2) close(jfd);
     hs__sb_free(&ci);
   }
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
@@ -158,28 +157,23 @@ static void emit_json_and_profile(heapscope_leaks_t *l, const lc_origin_t *origi
 /* LOG_PATH.PID gets every leak stack: CTest's memcheck counts what is in
  * it, and a capped file would undercount (HEAP_CHECK_MAX_LEAKS is for the
  * console). */
-bool lc_write_log_report(heapscope_leaks_t *l, char *path, size_t size) {
+bool lc_write_log_report(heapscope_leaks_t *l, char *path, size_t size, const char *fallback) {
   if (!lc_config.log_path[0]) return false;
   hs__snprintf(path, size, "%s.%d", lc_config.log_path, (int)getpid());
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    hs__errorf("cannot write leak report to %s: %s", path, strerror(errno));
-    return false;
-  }
   hs_strbuf_t text = {0};
   hs__runtime_enter();
   lc_format_report_capped(l, &text, false);
   hs__runtime_leave();
-  bool ok = text.data && hs__write_all(fd, text.data, text.len);
-  close(fd);
+  /* All or nothing: on a full or read-only disk the caller falls back. */
+  int err = text.oom || !text.data ? ENOMEM : lc_write_file(path, false, text.data, text.len);
   hs__sb_free(&text);
-  if (!ok) hs__errorf("short write of the leak report to %s", path);
-  return ok;
+  if (err) hs__errorf("cannot write leak report to %s: %s%s", path, strerror(err), fallback);
+  return !err;
 }
 
 void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin) {
   char path[1100];
-  lc_write_log_report(l, path, sizeof path);
+  lc_write_log_report(l, path, sizeof path, ""); /* the text went to CMocka */
   emit_github(l, origin);
   emit_json_and_profile(l, origin);
 }
@@ -187,25 +181,37 @@ void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin) {
 /* The report goes to stderr (HEAP_CHECK_MAX_LEAKS stacks), or to
  * LOG_PATH.PID (all of them) when a log path is set; in that case stderr
  * gets one line that CTest's memcheck parser does not count, so each leak
- * is one defect, not two. */
+ * is one defect, not two. When the file cannot be written (a full or
+ * read-only disk) the report goes to stderr after one line saying why. */
 void lc_emit_report(heapscope_leaks_t *l, const char *title) {
   char path[1100];
   emit_github(l, NULL); /* annotations lead, the text follows */
-  if (lc_write_log_report(l, path, sizeof path)) {
+  if (lc_write_log_report(l, path, sizeof path, "; writing it to stderr")) {
     hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
                l->bytes, l->objects, path);
   } else {
-    if (lc_config.log_path[0]) hs__errorf("writing the leak report to stderr");
     const char *text = heapscope_leaks_report(l);
-    if (title) hs__write_all(2, title, strlen(title));
-    hs__write_all(2, text, strlen(text));
+    int fd = hs__report_fd();
+    if (title) hs__write_all(fd, title, strlen(title));
+    hs__write_all(fd, text, strlen(text));
   }
   emit_json_and_profile(l, NULL);
 }
 
 /* After core's constructor (101): the allocator and profiler are up. */
+/* A forked child's whole-program checks (its exit check with
+ * HEAPSCOPE_CHECK_CHILDREN, heapscope_check_all) cover what the child
+ * allocates: the parent's blocks belong to the parent's check, and the
+ * parent's other threads, whose stacks held some of them, do not exist in
+ * the child (their blocks would all look leaked). */
+static void leakcheck_postfork_child(void) {
+  lc_whole_program_gen = atomic_fetch_add(&hs__generation, 1) + 1;
+}
+
 __attribute__((constructor(102))) static void leakcheck_init(void) {
   main_pid = getpid();
+  hs__fork_lock_outer(lc_json_doc_lock, "JSON report document");
+  pthread_atfork(NULL, NULL, leakcheck_postfork_child);
   const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   if (!hc || !*hc) return;
   heapscope_mode_t mode;
@@ -293,10 +299,14 @@ HS_EXPORT HS_NOINLINE void exit(int status) {
 }
 
 HS_EXPORT long heapscope_check_now(void) {
-  if (!atomic_load(&hs__recording)) return -ENOSYS;
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
-  heapscope_leaks_t *l = heapscope_leaks_all(mode);
+  heapscope_leaks_t *l;
+  int err = heapscope_check_all(mode, &l);
+  if (err) {
+    lc_report_check_error(err);
+    return err;
+  }
   if (!l) return 0;
   long n = (long)l->objects;
   lc_emit_report(l, NULL);
@@ -309,7 +319,15 @@ __attribute__((destructor(101))) static void exit_check(void) {
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
   if (getpid() != main_pid && !hs__setting_bool(HS_SET_HEAPSCOPE_CHECK_CHILDREN)) return;
   bool called_exit = atomic_load(&exit_caller_tid) == hs__gettid();
-  heapscope_leaks_t *l = lc_leaks_at_exit(mode, called_exit ? &exit_caller : NULL);
+  heapscope_leaks_t *l;
+  int err = lc_check_at_exit(mode, called_exit ? &exit_caller : NULL, &l);
+  if (err) {
+    /* No verdict is not a pass: an ERROR line and its own exit status. */
+    hs__errorf("ERROR: the exit-time leak check could not be completed: %s",
+               heapscope_strerror(err));
+    fflush(NULL);
+    _exit(LC_EXIT_CHECK_ERROR);
+  }
   if (!l) return;
   lc_emit_report(l, NULL);
   heapscope_leaks_free(l);

@@ -19,6 +19,7 @@
 typedef struct lc_vec {
   char *data;
   size_t len, cap, elem;
+  bool oom;       /* a push failed (no memory): the vector is incomplete */
 } lc_vec_t;
 bool lc_vec_push(lc_vec_t *v, const void *item);
 void lc_vec_free(lc_vec_t *v);
@@ -32,10 +33,11 @@ typedef struct lc_thread {
   uintptr_t regs[24];
   int nregs;
 } lc_thread_t;
-/* Suspends every other thread of the process and fills threads (the
- * caller's own entry first). Returns the count, or -1 if the world could
- * not be stopped. */
-int lc_stop_world(lc_vec_t *threads);
+/* Suspends every other thread of the process and appends them to threads
+ * (after the caller's own entry, which the caller pushes). Returns false
+ * when some thread could not be paused or scanned from /proc: its stack is
+ * then missing from the roots, and leaks found may be false. */
+bool lc_stop_world(lc_vec_t *threads);
 void lc_resume_world(void);
 
 /* ---- marking (leakcheck/scan.c) ---- */
@@ -56,8 +58,10 @@ void lc_gather_segments(lc_vec_t *segments); /* before stopping the world */
 /* How far below the thread pointer the static TLS blocks reach (the same
  * for every thread). Before stopping the world. */
 size_t lc_static_tls_extent(void);
-void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
-             uint32_t cand_gen, size_t cand_count);
+/* 0, or -errno when a root could not be scanned (no memory for the work
+ * list, /proc/self/maps unreadable): the marks are then incomplete. */
+int lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
+            uint32_t cand_gen, size_t cand_count);
 void lc_clear_marks(void);
 /* Scan [lo, hi) for pointers to live objects in `objs` (sorted by addr);
  * calls fn with the index of each one found. */
@@ -90,10 +94,13 @@ typedef struct lc_caller {
                      : "memory");                                                     \
   } while (0)
 
-/* heapscope_leaks_since with the caller captured by the adapter: its own
- * frames (pushed over the test's dead ones) are then not scanned. */
-heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
-                                         const lc_caller_t *caller);
+/* heapscope_check_since with the caller captured by the adapter: its own
+ * frames (pushed over the test's dead ones) are then not scanned. Same
+ * contract: 0 and *out (NULL: no leaks), or -errno and no verdict. */
+int lc_check_since_caller(const heapscope_snapshot_t *s, heapscope_mode_t mode,
+                          const lc_caller_t *caller, heapscope_leaks_t **out);
+/* "heapscope: leak check could not be completed: REASON" on stderr. */
+void lc_report_check_error(int err);
 
 /* ---- report (leakcheck/report.c) ---- */
 /* What a report belongs to: a CMocka test and its group, or (NULLs) the
@@ -117,6 +124,7 @@ void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
 void lc_format_json(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
 void lc_json_add(heapscope_leaks_t *l, const lc_origin_t *origin);
 void lc_json_document(hs_strbuf_t *out);
+extern hs_lock_t *const lc_json_doc_lock; /* held while it symbolizes */
 void lc_format_github(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
 /* Suppressions (leakcheck/suppress.c): true if the stack matches a rule,
  * whose statistics are then charged with bytes/objects. */
@@ -124,18 +132,27 @@ bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, s
                            size_t objects);
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
-/* The exit-time check: like heapscope_leaks_all, but the exiting thread's
+/* The exit-time check: like heapscope_check_all, but the exiting thread's
  * stack is a root only from exit_caller up (the frame that called exit());
- * NULL when main returned: then none of it is. */
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller);
+ * NULL when main returned: then none of it is. When it gives no verdict,
+ * the process exits with LC_EXIT_CHECK_ERROR (HEAPSCOPE_EXIT_CODE is for
+ * leaks found). */
+#define LC_EXIT_CHECK_ERROR 2
+int lc_check_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller,
+                     heapscope_leaks_t **out);
+/* Writes len bytes to path (truncated first, or appended to) and closes it:
+ * 0, or the errno of the failed open, write or close. A failed write leaves
+ * the file as it was (a file it created is removed). (leakcheck/output.c) */
+int lc_write_file(const char *path, bool truncate, const char *data, size_t len);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
 /* The outputs besides the adapter's own (CMocka's message): the log file
  * (every stack), GitHub annotations, JSON, leak profile. */
 void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin);
 /* The full report appended to LOG_PATH.PID when a log path is set; the
- * path in path_out. False when no log path is set or it failed. */
-bool lc_write_log_report(heapscope_leaks_t *l, char *path_out, size_t size);
+ * path in path_out. False when no log path is set or it failed (then one
+ * line says why, ending with fallback: what the caller does instead). */
+bool lc_write_log_report(heapscope_leaks_t *l, char *path_out, size_t size, const char *fallback);
 bool lc_has_suppressions(void);
 void lc_suppressions_load(void);
 void lc_suppressions_report(hs_strbuf_t *out);

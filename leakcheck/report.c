@@ -100,11 +100,6 @@ void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out) { lc_format_report
 /* The leaked stacks as a heap profile (one line per stack), so pprof can
  * draw the leaks: `pprof --text prog leaks.heap`. */
 void lc_write_leak_profile(heapscope_leaks_t *l, const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    hs__errorf("cannot write leak profile %s: %s", path, strerror(errno));
-    return;
-  }
   hs_strbuf_t sb = {0};
   hs__sb_printf(&sb, "heap profile: %6zu: %8zu [%6zu: %8zu] @ heapprofile\n", l->objects,
                 l->bytes, l->objects, l->bytes);
@@ -124,8 +119,7 @@ void lc_write_leak_profile(heapscope_leaks_t *l, const char *path) {
     while ((n = read(maps, tmp, sizeof tmp)) > 0) hs__sb_append(&sb, tmp, (size_t)n);
     close(maps);
   }
-  if (sb.data && !hs__write_all(fd, sb.data, sb.len))
-    hs__errorf("short write to leak profile %s", path);
-  close(fd);
+  int err = sb.oom ? ENOMEM : lc_write_file(path, true, sb.data ? sb.data : "", sb.len);
+  if (err) hs__errorf("cannot write leak profile %s: %s", path, strerror(err));
   hs__sb_free(&sb);
 }

@@ -217,6 +217,7 @@ static struct {
   json_totals_t totals;
 } doc;
 static hs_lock_t doc_lock;
+hs_lock_t *const lc_json_doc_lock = &doc_lock;
 
 void lc_json_add(heapscope_leaks_t *l, const lc_origin_t *origin) {
   hs__modules_refresh();

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "core/symbol/symbolize.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +30,10 @@ bool lc_vec_push(lc_vec_t *v, const void *item) {
   if (v->len == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 4096;
     char *d = hs__os_map(cap * v->elem);
-    if (!d) return false;
+    if (!d) {
+      v->oom = true;
+      return false;
+    }
     if (v->data) {
       memcpy(d, v->data, v->len * v->elem);
       hs__os_unmap(v->data, v->cap * v->elem);
@@ -55,13 +59,17 @@ void lc_vec_free(lc_vec_t *v) {
 typedef struct visited {
   uintptr_t *slots;
   size_t cap, len;
+  bool oom;
 } visited_t;
 
 static bool visit_once(visited_t *v, uintptr_t a) {
   if (v->len * 2 >= v->cap) {
     size_t ncap = v->cap ? v->cap * 2 : 4096;
     uintptr_t *ns = hs__os_map(ncap * sizeof *ns);
-    if (!ns) return false;
+    if (!ns) {
+      v->oom = true;
+      return false;
+    }
     for (size_t i = 0; i < v->cap; i++) {
       uintptr_t x = v->slots[i];
       if (!x) continue;
@@ -199,18 +207,25 @@ typedef struct maps {
   size_t len, cap;
 } maps_t;
 
-static void maps_load(maps_t *mp) {
+/* 0, or -errno when the map could not be read (thread stacks would then
+ * not be found, and their blocks look leaked). */
+static int maps_load(maps_t *mp) {
   mp->cap = 1 << 20;
   mp->text = hs__os_map(mp->cap);
   mp->len = 0;
-  if (!mp->text) return;
+  if (!mp->text) return -ENOMEM;
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  if (fd < 0) {
+    int err = errno;
+    mp->text[0] = 0;
+    return err == EMFILE || err == ENFILE || err == ENOMEM ? -err : -EIO;
+  }
   ssize_t n;
   while (mp->len < mp->cap - 1 && (n = read(fd, mp->text + mp->len, mp->cap - 1 - mp->len)) > 0)
     mp->len += (size_t)n;
   close(fd);
   mp->text[mp->len] = 0;
+  return 0;
 }
 
 static uintptr_t hex(const char **s) {
@@ -270,15 +285,19 @@ static void ignored_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   lc_vec_push(&m->work, &rg);
 }
 
-void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
-             uint32_t cand_gen, size_t cand_count) {
+int lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
+            uint32_t cand_gen, size_t cand_count) {
   marker_t m;
   memset(&m, 0, sizeof m);
   m.work.elem = sizeof(lc_range_t);
   m.cand_gen = cand_gen;
   m.remaining = cand_count;
   maps_t mp;
-  maps_load(&mp);
+  int err = maps_load(&mp);
+  if (err) {
+    if (mp.text) hs__os_unmap(mp.text, mp.cap);
+    return err;
+  }
 
   /* Ignored objects first: they are roots in every mode. */
   hs__for_each_live(0, ignored_cb, &m);
@@ -293,9 +312,13 @@ void lc_mark(const lc_roots_t *roots, lc_vec_t *threads, lc_vec_t *segments,
     scan_range(&m, rg.lo, rg.hi);
     drain(&m);
   }
+  /* A block that could not be queued was not scanned: what it points to
+   * would look leaked. */
+  bool oom = m.work.oom || m.unrecorded.oom;
   lc_vec_free(&m.work);
   if (m.unrecorded.slots) hs__os_unmap(m.unrecorded.slots, m.unrecorded.cap * sizeof(uintptr_t));
   if (mp.text) hs__os_unmap(mp.text, mp.cap);
+  return oom ? -ENOMEM : 0;
 }
 
 static void clear_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {

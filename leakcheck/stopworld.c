@@ -4,10 +4,23 @@
  *
  * Every other thread (found in /proc/self/task, read with getdents64 so
  * nothing allocates) gets a real-time signal; its handler stores the
- * interrupted registers, stack pointer and thread pointer, acknowledges,
- * and sleeps on a futex until resumed. A thread that has the signal blocked
- * or never answers within the timeout is reported once and scanned no
- * further (its stack is not a root then: the check may over-report). */
+ * interrupted registers, stack pointer and thread pointer in a slot,
+ * publishes the slot (a release store of the round number: the checker
+ * reads a slot only after an acquire load sees it), then acknowledges and
+ * sleeps on a futex until resumed. The checker waits for each thread it
+ * signalled by tid: until its slot is published, or the thread is gone
+ * (it exited meanwhile; a pending signal dies with it).
+ *
+ * Threads created while the checker lists /proc are found by listing again:
+ * once every listed thread is paused, only those can create more, so the
+ * listing repeats until a pass finds no thread it has not handled. A thread
+ * that blocks the signal (a sigwait loop, or a thread in glibc's start-up or
+ * exit path, which briefly blocks every signal) is not signalled while it
+ * does: if it unblocks within the wait it is signalled then; if it sits in a
+ * system call, the stack pointer /proc reports is scanned instead; else it is
+ * reported and the stop is incomplete (lc_stop_world returns false), and the
+ * caller must not trust a report of leaks (that thread's stack, a root, was
+ * not scanned). */
 #include "internal.h"
 
 #include <errno.h>
@@ -22,18 +35,25 @@
 #include <unistd.h>
 
 #define MAX_THREADS 4096
+#define MAX_PASSES 64
 
-static lc_thread_t slots[MAX_THREADS];
-static _Atomic int acked;
+typedef struct slot {
+  lc_thread_t t;
+  _Atomic int round;   /* == stop_round once t is written (release) */
+} slot_t;
+
+static slot_t slots[MAX_THREADS];
+static _Atomic int claimed;     /* slots handed out this round */
+static _Atomic int acked;       /* slots published this round (futex word) */
+static _Atomic int stop_round;
 static _Atomic int resume_word;
 static _Atomic int released;
 static _Atomic int stopping; /* a late signal outside a stop is ignored */
 static struct sigaction saved_action;
 static int stop_signal;
-static int stopped_count;
 
-static void futex_wait(_Atomic int *addr, int val) {
-  struct timespec ts = {0, 50 * 1000 * 1000};
+static void futex_wait(_Atomic int *addr, int val, long ns) {
+  struct timespec ts = {0, ns};
   syscall(SYS_futex, (int *)addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 
@@ -44,13 +64,17 @@ static void futex_wake_all(_Atomic int *addr) {
 static void stop_handler(int sig, siginfo_t *info, void *ctx_) {
   (void)sig;
   (void)info;
+  /* resume_word before stopping: lc_resume_world clears stopping before it
+   * bumps resume_word, so a handler that sees stopping set also sees the
+   * bump it must wait for. */
+  int resume_at = atomic_load(&resume_word);
   if (!atomic_load(&stopping)) return;
   int saved = errno;
   ucontext_t *uc = ctx_;
-  int resume_at = atomic_load(&resume_word);
-  int i = atomic_fetch_add(&acked, 1);
+  int round = atomic_load_explicit(&stop_round, memory_order_relaxed);
+  int i = atomic_fetch_add(&claimed, 1);
   if (i < MAX_THREADS) {
-    lc_thread_t *t = &slots[i];
+    lc_thread_t *t = &slots[i].t;
     t->tid = (int)syscall(SYS_gettid);
     t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     uintptr_t tp;
@@ -58,20 +82,36 @@ static void stop_handler(int sig, siginfo_t *info, void *ctx_) {
     t->tp = tp;
     t->nregs = NGREG < 24 ? NGREG : 24;
     for (int r = 0; r < t->nregs; r++) t->regs[r] = (uintptr_t)uc->uc_mcontext.gregs[r];
+    /* Publish the slot, then acknowledge: the checker reads the slot only
+     * after it saw this store. */
+    atomic_store_explicit(&slots[i].round, round, memory_order_release);
   }
+  atomic_fetch_add_explicit(&acked, 1, memory_order_release);
   futex_wake_all(&acked);
-  while (atomic_load(&resume_word) == resume_at) futex_wait(&resume_word, resume_at);
+  while (atomic_load(&resume_word) == resume_at) futex_wait(&resume_word, resume_at, 50000000);
   atomic_fetch_add(&released, 1);
   errno = saved;
 }
 
+/* HEAPSCOPE_STOP_SIGNAL: a signal the checker can catch and that nothing
+ * else relies on, or the default. */
 static int choose_signal(void) {
   static int sig;
-  if (!sig) {
-    long s = hs__setting_int(HS_SET_HEAPSCOPE_STOP_SIGNAL);
-    if (!s) s = SIGRTMIN + 6;
-    sig = (int)s;
+  if (sig) return sig;
+  int dflt = SIGRTMIN + 6;
+  int s = (int)hs__setting_int(HS_SET_HEAPSCOPE_STOP_SIGNAL);
+  const char *why = NULL;
+  if (s == 0) s = dflt;
+  else if (s == SIGKILL || s == SIGSTOP) why = "cannot be caught";
+  else if (s > 31 && s < SIGRTMIN) why = "is reserved by the C library (cancellation, setxid)";
+  else if (s > SIGRTMAX) why = "does not exist";
+  else if (s == SIGSEGV || s == SIGBUS || s == SIGFPE || s == SIGILL || s == SIGTRAP)
+    why = "is raised by faults";
+  if (why) {
+    hs__errorf("invalid HEAPSCOPE_STOP_SIGNAL=%d (signal %d %s); using %d", s, s, why, dflt);
+    s = dflt;
   }
+  sig = s;
   return sig;
 }
 
@@ -96,13 +136,14 @@ static unsigned long long parse_hex(const char *s) {
   }
 }
 
-/* Does thread tid block sig? (SigBlk in /proc/self/task/TID/status.) */
-static bool blocks_signal(int tid, int sig) {
+/* Does thread tid block sig? (SigBlk in /proc/self/task/TID/status.) -1:
+ * the thread is gone. */
+static int blocks_signal(int tid, int sig) {
   char path[64], buf[2048];
   hs__snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
-  if (read_proc(path, buf, sizeof buf) < 0) return false;
+  if (read_proc(path, buf, sizeof buf) < 0) return -1;
   const char *p = strstr(buf, "SigBlk:");
-  if (!p) return false;
+  if (!p) return 0;
   unsigned long long mask = parse_hex(p + 7 + strspn(p + 7, " \t"));
   return (mask >> (sig - 1)) & 1;
 }
@@ -116,20 +157,34 @@ static bool in_sigwait(int tid) {
   return read_proc(path, buf, sizeof buf) > 0 && !strncmp(buf, "128 ", 4); /* x86-64 */
 }
 
-/* A thread that blocks our signal (a sigwait() loop, say) cannot be paused.
- * Signalling it anyway would hand sigwait() a signal it never asked for, so
- * it is left alone; if it sits in a system call, /proc reports its stack
- * pointer and its stack is still scanned (its static TLS and TCB lie in the
- * same mapping, above the stack). */
-static bool unstoppable_thread(int tid, lc_thread_t *t) {
+static bool thread_gone(pid_t pid, int tid) {
+  return syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH;
+}
+
+enum { T_SIGNAL, T_SCANNED, T_GONE, T_FAILED };
+
+/* A thread that blocks our signal cannot be paused. Signalling it anyway
+ * would hand sigwait() a signal it never asked for, so it is left alone
+ * while it blocks it: if it sits in a system call, /proc reports its stack
+ * pointer and its stack is scanned (its static TLS and TCB lie in the same
+ * mapping, above the stack). A thread between system calls is usually about
+ * to block, or about to unblock: glibc blocks every signal while a thread
+ * starts and while it exits, for microseconds, but on a loaded machine a
+ * runnable thread can wait long for a processor. It is watched until the
+ * stop's deadline. */
+static int unstoppable_thread(int tid, int sig, lc_thread_t *t, uint64_t deadline) {
   char path[64], buf[512];
   hs__snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-  /* "running" means it is between system calls; such threads are usually
-   * about to block (in sigwait), so give them a moment. */
-  for (int tries = 0;; tries++) {
-    if (read_proc(path, buf, sizeof buf) <= 0) return false;
+  for (;;) {
+    if (read_proc(path, buf, sizeof buf) <= 0) return T_GONE;
+    if (buf[0] >= '0' && buf[0] <= '9' && strncmp(buf, "128 ", 4) != 0 &&
+        blocks_signal(tid, sig) == 0)
+      return T_SIGNAL; /* it unblocked: pause it like the others */
     if (buf[0] >= '0' && buf[0] <= '9') break;
-    if (tries == 50) return false;
+    int b = blocks_signal(tid, sig);
+    if (b < 0) return T_GONE;
+    if (b == 0) return T_SIGNAL;
+    if (hs__now_ns() > deadline) return T_FAILED;
     struct timespec ts = {0, 1000 * 1000};
     nanosleep(&ts, NULL);
   }
@@ -139,11 +194,11 @@ static bool unstoppable_thread(int tid, lc_thread_t *t) {
     p = strchr(p, ' ');
     if (p) p++;
   }
-  if (!p) return false;
+  if (!p) return T_FAILED;
   memset(t, 0, sizeof *t);
   t->tid = tid;
   t->sp = (uintptr_t)parse_hex(p);
-  return t->sp != 0;
+  return t->sp ? T_SCANNED : T_FAILED;
 }
 
 struct linux_dirent64 {
@@ -154,7 +209,120 @@ struct linux_dirent64 {
   char d_name[];
 };
 
-int lc_stop_world(lc_vec_t *threads) {
+/* Threads handled this round, sorted by tid (an insertion sort on the mmap
+ * vector: nothing here may allocate from a heap). */
+typedef struct known {
+  int tid;
+  int state;      /* T_* */
+} known_t;
+
+static long known_find(const lc_vec_t *k, int tid) {
+  size_t lo = 0, hi = k->len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int t = LC_AT(k, known_t, mid).tid;
+    if (t == tid) return (long)mid;
+    if (t < tid) lo = mid + 1;
+    else hi = mid;
+  }
+  return -(long)lo - 1;
+}
+
+static bool known_add(lc_vec_t *k, int tid, int state) {
+  long at = known_find(k, tid);
+  if (at >= 0) return true;
+  known_t item = {tid, state};
+  if (!lc_vec_push(k, &item)) return false;
+  size_t pos = (size_t)(-at - 1);
+  known_t *a = (known_t *)k->data;
+  memmove(&a[pos + 1], &a[pos], (k->len - 1 - pos) * sizeof *a);
+  a[pos] = item;
+  return true;
+}
+
+/* One listing of /proc/self/task: every thread not handled yet is signalled
+ * or scanned from /proc. Returns the number of threads newly signalled;
+ * *fresh counts every thread seen for the first time. */
+static int list_pass(pid_t pid, int self, lc_vec_t *known, lc_vec_t *threads, int *fresh,
+                     bool *complete, uint64_t deadline) {
+  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    hs__errorf("cannot list /proc/self/task: %s; other threads are not paused", strerror(errno));
+    *complete = false;
+    return 0;
+  }
+  int sent = 0;
+  char buf[8192];
+  long n;
+  while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n;) {
+      struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      int tid = 0;
+      for (const char *c = d->d_name; *c; c++) tid = tid * 10 + (*c - '0');
+      if (tid == self || known_find(known, tid) >= 0) continue;
+      (*fresh)++;
+      int state = T_SIGNAL;
+      lc_thread_t t;
+      if (in_sigwait(tid) || blocks_signal(tid, stop_signal) > 0) {
+        state = unstoppable_thread(tid, stop_signal, &t, deadline);
+        if (state == T_SCANNED && !lc_vec_push(threads, &t)) *complete = false;
+        if (state == T_FAILED) {
+          hs__errorf("thread %d blocks signal %d and is running: it cannot be paused and its "
+                     "stack is not scanned (HEAPSCOPE_STOP_SIGNAL picks another signal)",
+                     tid, stop_signal);
+          *complete = false;
+        }
+      }
+      if (state == T_SIGNAL) {
+        if (syscall(SYS_tgkill, pid, tid, stop_signal) == 0) sent++;
+        else state = T_GONE;
+      }
+      if (!known_add(known, tid, state)) *complete = false;
+    }
+  }
+  close(fd);
+  return sent;
+}
+
+/* Waits until every signalled thread published its slot or is gone. */
+static bool wait_for_slots(pid_t pid, int round, lc_vec_t *known) {
+  uint64_t deadline = hs__now_ns() + 2000000000ull;
+  int cursor = 0;
+  for (;;) {
+    int seen = atomic_load_explicit(&acked, memory_order_acquire);
+    int n = atomic_load(&claimed);
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    for (; cursor < n; cursor++) {
+      if (atomic_load_explicit(&slots[cursor].round, memory_order_acquire) != round) break;
+      long k = known_find(known, slots[cursor].t.tid);
+      if (k >= 0) LC_AT(known, known_t, k).state = T_SCANNED;
+    }
+    bool waiting = false, timed_out = hs__now_ns() > deadline;
+    for (size_t i = 0; i < known->len; i++) {
+      known_t *k = &LC_AT(known, known_t, i);
+      if (k->state != T_SIGNAL) continue;
+      if (thread_gone(pid, k->tid)) k->state = T_GONE;
+      else if (timed_out) {
+        hs__errorf("thread %d did not stop for the leak check (signal %d blocked, or the "
+                   "thread is stopped or in uninterruptible sleep): its stack is not scanned",
+                   k->tid, stop_signal);
+        k->state = T_FAILED;
+      } else {
+        waiting = true;
+      }
+    }
+    if (!waiting) break;
+    futex_wait(&acked, seen, 1000000);
+  }
+  bool complete = atomic_load(&claimed) <= MAX_THREADS;
+  for (size_t i = 0; i < known->len; i++)
+    if (LC_AT(known, known_t, i).state == T_FAILED) complete = false;
+  return complete;
+}
+
+bool lc_stop_world(lc_vec_t *threads) {
   pid_t pid = getpid();
   int self = hs__gettid();
   stop_signal = choose_signal();
@@ -163,55 +331,47 @@ int lc_stop_world(lc_vec_t *threads) {
   sa.sa_sigaction = stop_handler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask);
-  if (sigaction(stop_signal, &sa, &saved_action) != 0) return -1;
+  if (sigaction(stop_signal, &sa, &saved_action) != 0) {
+    hs__errorf("cannot install the handler for signal %d: %s; other threads are not paused",
+               stop_signal, strerror(errno));
+    atomic_store(&stopping, 0);
+    return false;
+  }
+  int round = atomic_fetch_add(&stop_round, 1) + 1;
+  atomic_store(&claimed, 0);
   atomic_store(&acked, 0);
   atomic_store(&released, 0);
   atomic_store(&stopping, 1);
 
-  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int sent = 0;
-  if (fd >= 0) {
-    char buf[8192];
-    long n;
-    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-      for (long off = 0; off < n;) {
-        struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-        off += d->d_reclen;
-        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-        int tid = 0;
-        for (const char *c = d->d_name; *c; c++) tid = tid * 10 + (*c - '0');
-        if (tid == self) continue;
-        if (in_sigwait(tid) || blocks_signal(tid, stop_signal)) {
-          lc_thread_t t;
-          if (unstoppable_thread(tid, &t)) lc_vec_push(threads, &t);
-          else
-            hs__errorf("thread %d blocks signal %d and is running: its stack is not scanned "
-                       "(HEAPSCOPE_STOP_SIGNAL picks another signal)", tid, stop_signal);
-          continue;
-        }
-        if (syscall(SYS_tgkill, pid, tid, stop_signal) == 0) sent++;
-      }
-    }
-    close(fd);
-  }
-  /* Threads created while we listed are not stopped; they start with no
-   * pointers the marking could miss except what their creator passed,
-   * which the creator's stack or the heap still holds. */
+  lc_vec_t known = {.elem = sizeof(known_t)};
+  bool complete = true;
   uint64_t deadline = hs__now_ns() + 2000000000ull;
-  int seen;
-  while ((seen = atomic_load(&acked)) < sent) {
-    if (hs__now_ns() > deadline) {
-      hs__errorf("%d thread(s) did not stop for the leak check (signal %d blocked?); "
-                 "their stacks are not scanned", sent - seen, stop_signal);
+  /* Once every listed thread is paused, only those found in the last pass
+   * may have created threads: list until a pass finds none. */
+  int pass = 0;
+  for (;; pass++) {
+    int fresh = 0;
+    list_pass(pid, self, &known, threads, &fresh, &complete, deadline);
+    if (!wait_for_slots(pid, round, &known)) complete = false;
+    if (fresh == 0) break;
+    if (pass == MAX_PASSES) {
+      hs__errorf("threads kept appearing while the leak check paused them; some may not be "
+                 "paused");
+      complete = false;
       break;
     }
-    futex_wait(&acked, seen);
   }
-  stopped_count = sent;
-  int n = atomic_load(&acked);
-  if (n > MAX_THREADS) n = MAX_THREADS;
-  for (int i = 0; i < n; i++) lc_vec_push(threads, &slots[i]);
-  return n;
+  int n = atomic_load(&claimed);
+  if (n > MAX_THREADS) {
+    hs__errorf("%d threads: only %d can be paused for a leak check", n, MAX_THREADS);
+    n = MAX_THREADS;
+  }
+  for (int i = 0; i < n; i++)
+    if (atomic_load_explicit(&slots[i].round, memory_order_acquire) == round &&
+        !lc_vec_push(threads, &slots[i].t))
+      complete = false;
+  lc_vec_free(&known);
+  return complete;
 }
 
 void lc_resume_world(void) {
@@ -223,5 +383,6 @@ void lc_resume_world(void) {
   uint64_t deadline = hs__now_ns() + 2000000000ull;
   while (atomic_load(&released) < atomic_load(&acked) && hs__now_ns() < deadline)
     sched_yield();
-  if (atomic_load(&acked) >= stopped_count) sigaction(stop_signal, &saved_action, NULL);
+  if (atomic_load(&released) >= atomic_load(&acked))
+    sigaction(stop_signal, &saved_action, NULL);
 }

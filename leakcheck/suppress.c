@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct suppression {
@@ -43,18 +44,43 @@ static bool template_match(const char *pat, const char *s) {
   return false;
 }
 
+/* A text file, read whole; anything else gets one line and no rules: a
+ * directory (read fails with EISDIR), a binary (a NUL byte would silently
+ * end the parse early), a FIFO without a writer (O_NONBLOCK: no hang). */
 static void load_file(const char *path, const char *origin) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     hs__errorf("cannot read suppressions file %s (%s): %s; no suppressions from it", path,
                origin, strerror(errno));
     return;
   }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    hs__errorf("suppressions file %s (%s) is a directory; no suppressions from it", path, origin);
+    close(fd);
+    return;
+  }
   hs_strbuf_t sb = {0};
   char tmp[4096];
   ssize_t n;
-  while ((n = read(fd, tmp, sizeof tmp)) > 0) hs__sb_append(&sb, tmp, (size_t)n);
+  while ((n = read(fd, tmp, sizeof tmp)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) hs__sb_append(&sb, tmp, (size_t)n);
+  int read_err = n < 0 && errno != EAGAIN ? errno : 0;
   close(fd);
+  const char *nul = sb.data ? memchr(sb.data, 0, sb.len) : NULL;
+  if (read_err || sb.oom || nul) {
+    if (read_err)
+      hs__errorf("cannot read suppressions file %s (%s): %s; no suppressions from it", path,
+                 origin, strerror(read_err));
+    else if (sb.oom)
+      hs__errorf("out of memory reading suppressions file %s (%s); no suppressions from it",
+                 path, origin);
+    else
+      hs__errorf("suppressions file %s (%s) holds a NUL byte at offset %zu: not a text file; "
+                 "no suppressions from it", path, origin, (size_t)(nul - sb.data));
+    hs__sb_free(&sb);
+    return;
+  }
   int lineno = 0;
   for (char *line = sb.data; line && *line;) {
     char *nl = strchr(line, '\n');

@@ -43,6 +43,7 @@
  * libcmocka is found at run time (cmocka_bind.c): libheapscope has no link
  * dependency on it. */
 #include "adapter.h"
+#include "hotpatch.h"
 #include "leakcheck/internal.h"
 #include "core/symbol/symbolize.h"
 
@@ -102,6 +103,7 @@ typedef struct run_state {
   bool in_body;             /* the test's own body is running */
   bool body_checked;        /* its failure path already ran the check */
   bool skip_requested;
+  bool no_verdict;          /* the check could not be completed */
   bool message_open;        /* CMocka's message so far lacks a final newline */
   long expect_objects;      /* -1: no expectation */
   char expect_file[256];    /* where heapscope_cmocka_expect_leaks was called */
@@ -294,7 +296,18 @@ static bool check_current(where_t *w, const char *why) {
   if (!t || run.mode == HEAPSCOPE_MODE_OFF) return false;
   /* Roots on this thread: CMocka's frames from the one that called our
    * fixture upward, never ours: they lie over the test's dead frames. */
-  heapscope_leaks_t *l = lc_leaks_since_caller(&run.snap, run.mode, &run.caller);
+  heapscope_leaks_t *l;
+  int err = lc_check_since_caller(&run.snap, run.mode, &run.caller, &l);
+  if (err && t->check && !run.skip_requested) {
+    /* No verdict is never a pass: the test fails, as ERROR through our
+     * teardown fixture when it has one, else as FAILED. */
+    say("heapscope: ERROR: the leak check of test '%s' could not be completed: %s\n",
+        t->orig->name, heapscope_strerror(err));
+    hs__snprintf(run.fail_text, sizeof run.fail_text,
+                 "heapscope: leak check could not be completed (no verdict)");
+    run.no_verdict = true;
+    return true;
+  }
   if (!t->check || run.skip_requested) {
     /* Opted out: whatever it keeps is accepted, now and at exit. */
     heapscope_leaks_ignore(l);
@@ -343,6 +356,7 @@ static void begin_test(void **state) {
   run.in_body = false;
   run.body_checked = false;
   run.skip_requested = false;
+  run.no_verdict = false;
   run.message_open = false;
   run.expect_objects = -1;
   run.expect_file[0] = '\0';
@@ -387,14 +401,18 @@ HS_CALLS_USER static void our_test(void **state) {
     api.fail(__FILE__, __LINE__);
   }
   where_t w;
-  if (check_current(&w, NULL)) fail_at(&w);
+  /* A check without a verdict fails the test through our teardown fixture
+   * when there is one (CMocka's ERROR, as for a failing teardown). */
+  if (check_current(&w, NULL) && !(run.no_verdict && t && t->orig->teardown_func)) fail_at(&w);
 }
 
 HS_CALLS_USER static int our_teardown(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   run.in_body = false;
-  if (run.teardown_done) return 0; /* the body path already did it all */
+  /* The body path did it all; a check it could not complete is this
+   * fixture's failure (ERROR). */
+  if (run.teardown_done) return run.no_verdict ? -1 : 0;
   /* The body failed: the test is FAILED already; its leaks join the
    * message. Only a failing teardown makes it an ERROR. */
   int rc = run_teardown(state);
@@ -626,6 +644,7 @@ static bool per_test_wanted(void) {
  * first group; only done when per-test checks (or listing, or a filter)
  * are asked for. Where it cannot work, say so once, here. */
 __attribute__((constructor(103))) static void cmocka_adapter_init(void) {
+  hs__fork_lock_outer(hs__patch_lock, "CMocka code patcher");
   if (!per_test_wanted()) return;
   find_cmocka();
   if (!api.unsupported) return;
@@ -686,7 +705,16 @@ HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *f
   region_depth--;
   if (region_depth >= MAX_REGIONS) return;
   heapscope_mode_t mode = per_test_mode(true);
-  heapscope_leaks_t *l = lc_leaks_since_caller(&regions[region_depth], mode, &caller);
+  heapscope_leaks_t *l;
+  int err = lc_check_since_caller(&regions[region_depth], mode, &caller, &l);
+  if (err) {
+    say("%s:%d: heapscope: ERROR: the region's leak check could not be completed: %s\n", file,
+        line, heapscope_strerror(err));
+    hs__snprintf(run.fail_text, sizeof run.fail_text,
+                 "heapscope: leak check could not be completed (no verdict)");
+    api.fail(file, line);
+    return;
+  }
   if (!l) return;
   bool fail = l->bytes > max_bytes;
   if (fail) {

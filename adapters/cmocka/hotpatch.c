@@ -40,6 +40,7 @@
 #define PAGE 4096
 
 static hs_lock_t patch_lock;
+hs_lock_t *const hs__patch_lock = &patch_lock;
 
 typedef struct stub_page {
   uint8_t *base;

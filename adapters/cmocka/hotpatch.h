@@ -25,4 +25,7 @@ const char *hs__patch_install(hs_patch_t *p, void *fn, size_t fn_size, void *rep
  * not be written (then nothing changed). */
 bool hs__patch_set(hs_patch_t *p, bool on);
 
+/* For the fork handlers (core/api/runtime.c, hs__fork_lock_outer). */
+extern hs_lock_t *const hs__patch_lock;
+
 #endif

@@ -169,10 +169,11 @@ size_t hs__usable_size(const void *p) {
  * headroom is address space only until it is written. */
 static size_t grow_room(size_t n) { return n > ((size_t)1 << 45) ? n : n + n / 2; }
 
-/* realloc of a large block: in place when it fits, by resizing its own
- * mapping (pages move, bytes are not copied), by taking the free pages after
- * it, or else by copying. NULL (p untouched) when out of memory. */
-static void *realloc_large(hs_span_t *s, void *p, size_t old, size_t n) {
+/* realloc of a large block without copying: in place when it fits, by
+ * resizing its own mapping (pages move, bytes are not copied; the span, and
+ * the record in it, stay the same), or by taking the free pages after it.
+ * The block's address, or NULL when it must be copied. */
+static void *resize_large(hs_span_t *s, void *p, size_t old, size_t n) {
   uintptr_t off = (uintptr_t)p - s->start;
   if (n <= old) {
     if (n > old / 2) {
@@ -195,11 +196,32 @@ static void *realloc_large(hs_span_t *s, void *p, size_t old, size_t n) {
       return p;
     }
   }
-  void *q = n >= HS_MAP_MIN ? alloc_large_room(n, 0, grow_room(n)) : hs__alloc(n);
+  return NULL;
+}
+
+/* realloc of a large block: without copying when it can (resize_large),
+ * else by copying. NULL (p untouched) when out of memory. */
+static void *realloc_large(hs_span_t *s, void *p, size_t old, size_t n) {
+  void *r = resize_large(s, p, old, n);
+  if (r) return r;
+  void *q = hs__alloc_for_realloc(n);
   if (!q) return NULL;
   memcpy(q, p, old < n ? old : n);
   hs__pageheap_free(s);
   return q;
+}
+
+void *hs__alloc_for_realloc(size_t n) {
+  return n >= HS_MAP_MIN ? alloc_large_room(n, 0, grow_room(n)) : hs__alloc(n);
+}
+
+void *hs__realloc_keep_block(const hs_block_t *b, size_t n) {
+  if (b->kind != HS_BLOCK_USER) return NULL;
+  hs_span_t *s = b->span;
+  void *p = (void *)b->start;
+  size_t old = hs__usable_size(p);
+  if (s->kind == HS_SPAN_LARGE) return resize_large(s, p, old, n);
+  return n <= old && (n > old / 2 || old <= 32) ? p : NULL;
 }
 
 void *hs__realloc_plain(void *p, size_t n) {
@@ -252,26 +274,19 @@ size_t hs__alloc_estimated_size(size_t n) {
 
 /* ---- fork ------------------------------------------------------------------ */
 
-void hs__alloc_prefork(void) {
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock(&hs__central[c].lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock(&hs__icentral[c].lock);
-  hs__lock(&hs__pageheap_lock);
-  hs__tcache_prefork();
+void hs__alloc_locks(hs_lock_list_t *out) {
+  hs__alloc_init(); /* the class count */
+  hs__lock_list_add(out, &init_lock, "allocator init");
+  hs__lock_list_add(out, hs__span_mark_lock, "sampled span marks");
+  for (uint32_t c = 1; c < hs__num_classes; c++)
+    hs__lock_list_add(out, &hs__central[c].lock, "central list");
+  for (uint32_t c = 1; c < hs__num_classes; c++)
+    hs__lock_list_add(out, &hs__icentral[c].lock, "internal central list");
+  hs__lock_list_add(out, &hs__pageheap_lock, "page heap");
+  hs__lock_list_add(out, hs__tcache_registry_lock, "thread-cache registry");
 }
 
-void hs__alloc_postfork_parent(void) {
-  hs__tcache_postfork_parent();
-  hs__unlock(&hs__pageheap_lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__unlock(&hs__icentral[c].lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__unlock(&hs__central[c].lock);
-}
-
-void hs__alloc_postfork_child(void) {
-  hs__tcache_postfork_child();
-  hs__lock_reset(&hs__pageheap_lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock_reset(&hs__icentral[c].lock);
-  for (uint32_t c = 1; c < hs__num_classes; c++) hs__lock_reset(&hs__central[c].lock);
-}
+void hs__alloc_postfork_child(void) { hs__tcache_postfork_child(); }
 
 void hs__alloc_lock_spans(void) { hs__lock(&hs__pageheap_lock); }
 void hs__alloc_unlock_spans(void) { hs__unlock(&hs__pageheap_lock); }

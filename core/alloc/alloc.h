@@ -92,10 +92,13 @@ size_t hs__alloc_estimated_size(size_t n); /* what hs__alloc(n) would give */
 void hs__alloc_thread_idle(void);
 
 /* ---- fork (core/alloc/alloc.c) ------------------------------------------ */
-/* Takes every allocator lock in its order (central lists, user then
- * internal; page heap; thread-cache registry); the child resets them. */
-void hs__alloc_prefork(void);
-void hs__alloc_postfork_parent(void);
+/* Adds every allocator lock to out, in the allocator's order (init, sampled
+ * span marks, central lists of the user heap then of the internal heap, the
+ * page heap, the thread-cache registry). core/api/runtime.c takes them
+ * around fork, after the locks of the layers above. */
+void hs__alloc_locks(hs_lock_list_t *out);
+/* In a forked child, after its locks were reset: only this thread's cache
+ * is still in use. */
 void hs__alloc_postfork_child(void);
 
 /* ---- the internal heap (core/alloc/arena.c) ----------------------------- */
@@ -132,20 +135,26 @@ typedef struct hs_thread_state {
    * sampling, 0 in a new thread so its first malloc takes the slow path
    * and sets it. */
   int64_t sample_left;
+  int cancel_state;         /* cancellation state saved by the outermost enter */
 } hs_thread_state_t;
 extern HS_TLS hs_thread_state_t hs__tstate;
 /* Non-zero when the malloc family must leave its fast paths: bit 0 while
  * every allocation is recorded, +2 for each thread inside the runtime (so
  * the slow path can route that thread to the internal heap even when
- * recording is off). Read on every malloc and free. */
+ * recording is off). Read on every malloc and free.
+ * The outermost enter also disables thread cancellation until the matching
+ * leave: the runtime holds locks (dump, symbolizer, modules, the page heap
+ * during a leak check) across cancellation points (open, read, write), and
+ * a thread cancelled there would leave them held for good. Every lock taken
+ * around I/O is taken inside enter/leave. */
 extern _Atomic int hs__hooked;
 static inline void hs__runtime_enter(void) {
-  hs__tstate.in_runtime++;
+  if (hs__tstate.in_runtime++ == 0) hs__tstate.cancel_state = hs__cancel_disable();
   atomic_fetch_add_explicit(&hs__hooked, 2, memory_order_relaxed);
 }
 static inline void hs__runtime_leave(void) {
   atomic_fetch_sub_explicit(&hs__hooked, 2, memory_order_relaxed);
-  hs__tstate.in_runtime--;
+  if (--hs__tstate.in_runtime == 0) hs__cancel_restore(hs__tstate.cancel_state);
 }
 
 /* ---- per-block metadata for the recorder (core/alloc/blockmeta.c) -------
@@ -177,6 +186,13 @@ void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out);
 bool hs__block_containing(uintptr_t a, hs_block_t *out);
 /* Frees a block found by hs__block_at (kind USER or INTERNAL). */
 void hs__dealloc_block(const hs_block_t *b);
+/* realloc's cases without copying, for user block b: its address (the same,
+ * or for a large block whose mapping mremap moved, the new one; its span and
+ * metadata slot stay the same) when it now holds n bytes, NULL when it must
+ * be copied into a new block. */
+void *hs__realloc_keep_block(const hs_block_t *b, size_t n);
+/* The new block of a realloc that copies (big ones get room to grow). */
+void *hs__alloc_for_realloc(size_t n);
 /* Sampled profiling: the number of recorded live blocks in b's span moved
  * by delta; while it is non-zero, free() of the span's blocks takes the
  * slow path (so the recorder sees them). */

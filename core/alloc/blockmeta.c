@@ -117,6 +117,7 @@ bool hs__block_containing(uintptr_t a, hs_block_t *out) {
 /* The lock orders the mark/unmark transitions of racing threads; each
  * re-reads the count under it. */
 static hs_lock_t mark_lock;
+hs_lock_t *const hs__span_mark_lock = &mark_lock;
 
 void hs__block_sampled(const hs_block_t *b, int delta) {
   hs_span_t *s = b->span;

@@ -72,6 +72,10 @@ uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
       push_span(c, s);
     }
     uintptr_t end = s->start + (uintptr_t)ci->objects * ci->size;
+    /* An empty internal span kept resident (see release) is in use again.
+     * (Fresh and released spans have nothing to hand out but carving.) */
+    if (s->allocated == 0 && (s->freelist || s->carve != s->start) && kind != HS_SPAN_SMALL)
+      c->idle--;
     while (got < n) {
       void *obj;
       if (s->freelist) {
@@ -123,10 +127,18 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
       c->span_count--;
       s->next = empty;
       empty = s;
+    } else if (s->allocated == 0 && c->idle == 0) {
+      /* The class's first empty internal span stays resident: a runtime
+       * object made and freed over and over (a thread's records array,
+       * pthread_getattr_np's buffer at every thread start) would otherwise
+       * cost an madvise and a TLB shootdown each time (thread creation under
+       * HEAPCHECK ran 7x slower). */
+      c->idle++;
+      if (!s->in_list) push_span(c, s);
     } else if (s->allocated == 0) {
-      /* An empty internal span: give its pages' memory back but keep the
-       * addresses (and start carving afresh, since the free list lived in
-       * the released pages). */
+      /* Further empty internal spans: give their pages' memory back but keep
+       * the addresses (and start carving afresh, since the free list lived
+       * in the released pages). */
       hs__os_release((void *)s->start, s->npages << HS_PAGE_SHIFT);
       s->freelist = NULL;
       s->carve = s->start;

@@ -3,10 +3,12 @@
  * Code outside core/alloc/ uses core/alloc/alloc.h; this header is included
  * there only for the inline fast paths.
  *
- * SYNCHRONIZATION (lock order, outermost first): central list locks (user
- * classes, then internal classes), then the page heap lock, then the
- * thread-cache registry lock. Thread caches are touched only by their owner.
- * The page map is read without locks. */
+ * SYNCHRONIZATION (lock order, outermost first): the init lock, the sampled
+ * span mark lock (blockmeta.c), central list locks (user classes, then
+ * internal classes), then the page heap lock, then the thread-cache registry
+ * lock (hs__alloc_locks lists them so; the whole runtime's order is in
+ * core/api/runtime.c). Thread caches are touched only by their owner. The
+ * page map is read without locks. */
 #ifndef HEAPSCOPE_CORE_ALLOC_INTERNAL_H
 #define HEAPSCOPE_CORE_ALLOC_INTERNAL_H
 
@@ -199,6 +201,7 @@ typedef struct hs_central {
   hs_lock_t lock;
   hs_span_t nonempty;       /* sentinel of spans with free objects */
   size_t span_count;
+  uint32_t idle;            /* internal heap: empty spans kept resident (0 or 1) */
 } hs_central_t;
 extern hs_central_t hs__central[HS_NUM_CLASSES];   /* user heap */
 extern hs_central_t hs__icentral[HS_NUM_CLASSES];  /* internal heap */
@@ -239,8 +242,9 @@ void hs__tcache_push_keyed(void *p, uint32_t cls);
 bool hs__tcache_is_valid(uint32_t cls);
 size_t hs__tcache_total_bytes(void);
 void hs__tcache_flush_current(void);
-void hs__tcache_prefork(void);
-void hs__tcache_postfork_parent(void);
+extern hs_lock_t *const hs__tcache_registry_lock;
 void hs__tcache_postfork_child(void);
+/* blockmeta.c: orders sampled spans' page-map mark changes. */
+extern hs_lock_t *const hs__span_mark_lock;
 
 #endif

@@ -22,6 +22,7 @@ HS_TLS hs_tcache_t hs__tcache;
 static pthread_key_t tcache_key;
 static bool key_ready;
 static hs_lock_t registry_lock;
+hs_lock_t *const hs__tcache_registry_lock = &registry_lock;
 static hs_tcache_t *registry;
 
 enum { TC_NEW = 0, TC_LIVE = 1, TC_DEAD = 2 };
@@ -218,11 +219,9 @@ void hs__tcache_flush_current(void) {
   if (hs__tcache.state == TC_LIVE) flush_all(&hs__tcache);
 }
 
-void hs__tcache_prefork(void) { hs__lock(&registry_lock); }
-void hs__tcache_postfork_parent(void) { hs__unlock(&registry_lock); }
+/* In a forked child (its locks were reset by core/api/runtime.c). */
 void hs__tcache_postfork_child(void) {
   /* Only the forking thread survives; the others' caches are dead memory. */
-  hs__lock_reset(&registry_lock);
   hs_tcache_t *me = &hs__tcache;
   registry = me->state == TC_LIVE ? me : NULL;
   me->next = me->prev = NULL;

@@ -12,6 +12,14 @@
  * never leak-check roots, whichever object they are linked into. */
 const hs_range_t *const *hs__runtime_tables(size_t *count);
 
+/* Every runtime lock in its documented order (runtime.c), as the fork
+ * handlers take them. For tests. */
+const hs_lock_list_t *hs__runtime_locks(void);
+/* A lock of a layer above core (leakcheck/, adapters/): such locks are held
+ * while calling into core, never the other way round, so the fork handlers
+ * take them first, in the order registered. Call from a constructor. */
+void hs__fork_lock_outer(hs_lock_t *lock, const char *name);
+
 /* Keeps runtime.c (its constructor) in static links; see CMakeLists.txt. */
 HS_EXPORT void hs__runtime_anchor(void);
 

@@ -60,10 +60,19 @@ _Noreturn void hs__assert_fail(const char *expr, const char *file, int line) HS_
 int hs__vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int hs__snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* write(2) until done or a hard error; keeps errno unchanged. */
+/* write(2) until done or a hard error; keeps errno unchanged. On failure
+ * the error (ENOSPC, EBADF...) is left in the calling thread's
+ * hs__write_error. */
 bool hs__write_all(int fd, const char *data, size_t len);
-/* One "heapscope: ..." line on stderr. */
+extern HS_TLS int hs__write_error;
+/* One "heapscope: ..." line on stderr (hs__report_fd). */
 void hs__errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The fd for diagnostics and reports: fd 2 while it is open for writing,
+ * else the process's stderr as it was at start-up (a private duplicate made
+ * by hs__report_fd_init at the first malloc) while that is still the same
+ * file. */
+int hs__report_fd(void);
+void hs__report_fd_init(void);
 
 /* ---- locks (core/base/lock.c) ------------------------------------------ */
 /* Futex-backed mutex usable before pthreads is initialised and from any
@@ -94,6 +103,21 @@ static inline void hs__lock_reset(hs_lock_t *l) {
   atomic_store_explicit(&l->state, 0, memory_order_relaxed);
 }
 
+/* Locks in nesting order, outermost first: each layer adds its own, and
+ * core/api/runtime.c lists them all for the fork handlers. */
+#define HS_MAX_LOCKS 256
+typedef struct hs_lock_list {
+  hs_lock_t *lock[HS_MAX_LOCKS];
+  const char *name[HS_MAX_LOCKS]; /* whose lock, for tests and messages */
+  size_t n;
+} hs_lock_list_t;
+static inline void hs__lock_list_add(hs_lock_list_t *l, hs_lock_t *lock, const char *name) {
+  if (l->n < HS_MAX_LOCKS) {
+    l->lock[l->n] = lock;
+    l->name[l->n++] = name;
+  }
+}
+
 /* ---- OS primitives (core/base/os_linux.c) ------------------------------
  * Raw system calls: none allocates, all leave errno as they found it, and
  * none goes through the runtime's own exported mmap (so the runtime's
@@ -114,5 +138,9 @@ uint64_t hs__now_ns(void);               /* CLOCK_MONOTONIC */
  * kvm-clock VM 15-45 ns against 141 ns). */
 uint64_t hs__now_coarse_ns(void);
 int hs__gettid(void);
+/* pthread_setcancelstate(DISABLE), returning the previous state for
+ * hs__cancel_restore. */
+int hs__cancel_disable(void);
+void hs__cancel_restore(int state);
 
 #endif

@@ -4,6 +4,8 @@
 #include "core/base/base.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -151,18 +153,69 @@ int hs__snprintf(char *buf, size_t size, const char *fmt, ...) {
   return n;
 }
 
+HS_TLS int hs__write_error;
+
 bool hs__write_all(int fd, const char *data, size_t len) {
   int saved = errno;
   bool ok = true;
   while (len) {
     ssize_t n = write(fd, data, len);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) { ok = false; break; }
+    if (n <= 0) {
+      hs__write_error = n < 0 ? errno : ENOSPC; /* a 0-byte write: no room */
+      ok = false;
+      break;
+    }
     data += n;
     len -= (size_t)n;
   }
   errno = saved;
   return ok;
+}
+
+/* ---- where diagnostics and reports go ----
+ * fd 2 while it is open for writing, so that redirections the program
+ * makes itself are followed (test frameworks dup2 a pipe or a file there to
+ * capture an abort message). When the program has closed it (every
+ * coreutils program does, at exit, through close_stdout) or reused the
+ * number for a file it reads, output goes to a private duplicate of the
+ * stderr the process started with, made at the first malloc. That duplicate
+ * is used only while it still is the file it was (the program may close it
+ * too, and its number be reused); it is close-on-exec and sits at 100 or
+ * above, out of the way of programs that expect open() to return the lowest
+ * free number. fd 2 itself is never kept open. */
+#define REPORT_FD_MIN 100
+static int report_fd = -1;
+static dev_t report_dev;
+static ino_t report_ino;
+
+void hs__report_fd_init(void) {
+  if (report_fd >= 0) return;
+  int saved = errno;
+  int fd = fcntl(2, F_DUPFD_CLOEXEC, REPORT_FD_MIN);
+  if (fd < 0 && errno == EINVAL) fd = fcntl(2, F_DUPFD_CLOEXEC, 3); /* low RLIMIT_NOFILE */
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0) {
+    report_dev = st.st_dev;
+    report_ino = st.st_ino;
+    report_fd = fd;
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  errno = saved;
+}
+
+int hs__report_fd(void) {
+  int saved = errno;
+  int fd = 2;
+  int fl = fcntl(2, F_GETFL);
+  if ((fl < 0 || (fl & O_ACCMODE) == O_RDONLY) && report_fd >= 0) {
+    struct stat st;
+    if (fstat(report_fd, &st) == 0 && st.st_dev == report_dev && st.st_ino == report_ino)
+      fd = report_fd;
+  }
+  errno = saved;
+  return fd;
 }
 
 static void vline(const char *fmt, va_list ap) {
@@ -171,7 +224,7 @@ static void vline(const char *fmt, va_list ap) {
   int n = hs__vsnprintf(line + 11, sizeof line - 12, fmt, ap);
   size_t len = 11 + (n < (int)sizeof line - 12 ? (size_t)n : sizeof line - 13);
   line[len++] = '\n';
-  hs__write_all(2, line, len);
+  hs__write_all(hs__report_fd(), line, len);
 }
 
 void hs__errorf(const char *fmt, ...) {

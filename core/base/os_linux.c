@@ -3,6 +3,7 @@
 #include "core/base/base.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -91,3 +92,11 @@ uint64_t hs__now_coarse_ns(void) {
 }
 
 int hs__gettid(void) { return (int)syscall(SYS_gettid); }
+
+int hs__cancel_disable(void) {
+  int old = PTHREAD_CANCEL_ENABLE;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  return old;
+}
+
+void hs__cancel_restore(int state) { pthread_setcancelstate(state, NULL); }

@@ -13,6 +13,8 @@
 #ifndef HEAPSCOPE_CORE_MODULE_MODULE_H
 #define HEAPSCOPE_CORE_MODULE_MODULE_H
 
+#include "core/base/base.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,7 +34,7 @@ typedef struct hs_module {
   uint8_t build_id[HS_BUILD_ID_MAX]; /* read from memory while loaded */
   uint32_t index;          /* position in the registry */
   uint32_t scan_gen;       /* private to the tracker (its lock) */
-  /* -- symbolizer state (core/symbol/), guarded by hs__modules_lock -- */
+  /* -- symbolizer state (core/symbol/), guarded by its lock -- */
   int sym_state;           /* 0 not tried, 1 open, -1 failed */
   void *sym_obj;           /* the (shared) opened file, see symbolize.c */
   const char *sym_error;   /* why opening failed (static string), or NULL */
@@ -60,9 +62,7 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
                                               const char *path, void *ctx),
                                    void *ctx);
 
-/* The tracker's lock, also the symbolizer's (it guards the sym_* fields). */
-void hs__modules_lock(void);
-void hs__modules_unlock(void);
-void hs__modules_lock_reset(void); /* in a forked child */
+/* The tracker's lock, for the fork handlers (core/api/runtime.c). */
+extern hs_lock_t *const hs__module_lock;
 
 #endif

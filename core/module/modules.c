@@ -40,6 +40,7 @@ static hs_module_t **chunks[MAX_CHUNKS]; /* written before nmods is bumped */
 static _Atomic uint32_t nmods;
 static _Atomic uint32_t cur_epoch;
 static hs_lock_t mod_lock;
+hs_lock_t *const hs__module_lock = &mod_lock;
 static uint32_t scan_gen;                /* mod_lock */
 static bool have_counts;                 /* mod_lock */
 static unsigned long long last_adds, last_subs; /* mod_lock */
@@ -361,10 +362,6 @@ out:
   hs__runtime_leave();
 }
 
-/* For fork handlers in symbolize.c. */
-void hs__modules_lock(void) { hs__lock(&mod_lock); }
-void hs__modules_unlock(void) { hs__unlock(&mod_lock); }
-void hs__modules_lock_reset(void) { hs__lock_reset(&mod_lock); }
 
 /* ---- writable segments (leak checker roots) ------------------------------------ */
 

@@ -8,6 +8,19 @@
  * from inside malloc only ever trylocks, so it can not deadlock against a
  * dump in progress on another thread (it is skipped, as gperftools does).
  *
+ * SYNCHRONIZATION (order as in core/api/runtime.c): prof_lock serialises
+ * HeapProfilerStart/Stop (running, holds_recording, the configuration);
+ * dump_lock guards the writer and the trigger baselines. Dumps run inside
+ * hs__runtime_enter, so a thread cancelled in open/write cannot leave
+ * dump_lock held; a dump requested by a signal handler that interrupted
+ * this thread's own dump is skipped (the lock is not recursive).
+ *
+ * Output: a failed write (full disk...) removes the partial file, prints one
+ * line and stops automatic dumps for the process. The "dumping heap profile
+ * to ..." progress line gperftools prints is printed only with
+ * HEAPSCOPE_VERBOSE=1: programs that compare their stderr (CPython's own
+ * test suite) must not see it.
+ *
  * HEAPSCOPE_PROFILE_FORMAT=proto writes self-symbolized profile.proto
  * instead (PREFIX.NNNN.pb.gz, or .pb without zlib): core/heapprof_proto.c. */
 #include "core/profile/heapprof.h"
@@ -33,9 +46,13 @@ static char prefix[4096];
 static _Atomic int running;
 static bool holds_recording; /* this profiler's use of recording */
 static _Atomic int dump_count;
+static hs_lock_t prof_lock;
 static hs_lock_t dump_lock;
+hs_lock_t *const hs__heapprof_control_lock = &prof_lock, *const hs__heapprof_dump_lock = &dump_lock;
+static HS_TLS bool dumping; /* this thread is in dump() or GetHeapProfile() */
 static bool use_pid;
-static bool warned_unwritable;
+static bool dumps_stopped; /* a dump failed: no more automatic ones */
+static bool verbose;       /* HEAPSCOPE_VERBOSE: print the progress line */
 static bool atexit_registered;
 static _Atomic int64_t total_alloc, total_free;
 static int64_t last_alloc, last_free, high_water;
@@ -183,8 +200,8 @@ static void write_profile(writer_t *w) {
 /* Called with dump_lock held. The trigger baselines move on every attempt,
  * also a failed one: an unwritable prefix must not turn every later malloc
  * into another open() attempt. */
-static void dump_locked(const char *reason) {
-  if (!atomic_load(&running)) return;
+static void dump_locked(const char *reason, bool automatic) {
+  if (!atomic_load(&running) || (automatic && dumps_stopped)) return;
   int64_t a = atomic_load(&total_alloc), f = atomic_load(&total_free);
   last_alloc = a;
   last_free = f;
@@ -199,13 +216,14 @@ static void dump_locked(const char *reason) {
     hs__snprintf(path, sizeof path, "%s.%04d.%s", prefix, n, ext);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    if (!warned_unwritable)
+    if (!dumps_stopped || !automatic)
       hs__errorf("cannot write heap profile %s: %s; profiling continues without dumps",
                  path, strerror(errno));
-    warned_unwritable = true;
+    dumps_stopped = true;
     return;
   }
-  hs__errorf("dumping heap profile to %s (%s)", path, reason);
+  if (verbose) hs__errorf("dumping heap profile to %s (%s)", path, reason);
+  hs__write_error = 0;
   bool failed;
   if (cfg.proto) {
     failed = !hs__heapprof_write_proto(fd, proto_counts, reason);
@@ -219,8 +237,19 @@ static void dump_locked(const char *reason) {
     w_flush(w);
     failed = w->failed;
   }
-  if (failed) hs__errorf("short write to heap profile %s", path);
-  close(fd);
+  if (close(fd) != 0 && !failed) {
+    failed = true;
+    hs__write_error = errno;
+  }
+  if (failed) {
+    /* A full disk: the partial file only takes the space the program's own
+     * output needs, and every later dump would fail the same way. */
+    int err = hs__write_error ? hs__write_error : EIO;
+    unlink(path);
+    hs__errorf("cannot write heap profile %s: %s (partial file removed); profiling "
+               "continues without dumps", path, strerror(err));
+    dumps_stopped = true;
+  }
 }
 
 /* Which interval trigger fires now, if any (reason filled in). Racy reads of
@@ -243,17 +272,35 @@ static bool due(char *reason, size_t size, bool check_time) {
   return true;
 }
 
-static void dump(const char *reason, bool blocking) {
+/* Set while this thread may hold dump_lock; the fences keep the compiler
+ * from moving it across the lock (a signal handler reads it). */
+static void set_dumping(bool on) {
+  atomic_signal_fence(memory_order_seq_cst);
+  dumping = on;
+  atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* reason NULL: an interval trigger (from malloc: only trylocks). */
+static void dump(const char *reason, bool automatic) {
+  if (dumping) { /* a signal handler interrupted this thread's own dump */
+    if (!automatic)
+      hs__errorf("heap profile dump (%s) requested while this thread is writing one "
+                 "(from a signal handler?); skipped", reason);
+    return;
+  }
   int saved = errno;
-  if (blocking) hs__lock(&dump_lock);
-  else if (!hs__trylock(&dump_lock)) return;
+  set_dumping(true);
   hs__runtime_enter();
+  if (reason) hs__lock(&dump_lock);
+  else if (!hs__trylock(&dump_lock)) goto out;
   char why[128];
   /* A triggered dump (reason NULL) re-checks under the lock, so two threads
    * that both saw the same interval pass do not write two dumps. */
-  if (reason || due(why, sizeof why, true)) dump_locked(reason ? reason : why);
-  hs__runtime_leave();
+  if (reason || due(why, sizeof why, true)) dump_locked(reason ? reason : why, automatic);
   hs__unlock(&dump_lock);
+out:
+  hs__runtime_leave();
+  set_dumping(false);
   errno = saved;
 }
 
@@ -263,7 +310,7 @@ static void flush_pending(void) {
   pend_alloc = pend_free = 0;
   pend_events = 0;
   char reason[128];
-  if (due(reason, sizeof reason, true)) dump(NULL, false);
+  if (!dumps_stopped && due(reason, sizeof reason, true)) dump(NULL, true);
 }
 
 /* In sampled mode only sampled objects reach these hooks: count each as the
@@ -313,7 +360,8 @@ static void start(const char *p) {
   last_free = atomic_load(&total_free);
   high_water = 0;
   last_time = hs__now_ns();
-  warned_unwritable = false;
+  dumps_stopped = false;
+  verbose = hs__setting_int(HS_SET_HEAPSCOPE_VERBOSE) > 0;
   hs__count_buckets = true;
   hs__record_set_listener(hs__heapprof_on_event);
   /* HEAPPROFILE took its use of recording at the first malloc. */
@@ -334,7 +382,9 @@ HS_EXPORT void HeapProfilerStart(const char *p) {
     return;
   }
   hs__record_init();
+  hs__lock(&prof_lock);
   start(p);
+  hs__unlock(&prof_lock);
 }
 
 HS_EXPORT int IsHeapProfilerRunning(void) { return atomic_load(&running); }
@@ -343,21 +393,29 @@ bool hs__heapprof_running(void) { return atomic_load_explicit(&running, memory_o
 /* Stops dumping and, unless the leak checker still needs them, recording:
  * a stopped profiler costs nothing afterwards. */
 HS_EXPORT void HeapProfilerStop(void) {
+  hs__lock(&prof_lock);
   if (atomic_exchange(&running, 0) && holds_recording) {
     holds_recording = false;
     hs__recording_stop();
   }
+  hs__unlock(&prof_lock);
 }
 
 HS_EXPORT void HeapProfilerDump(const char *reason) {
-  dump(reason ? reason : "explicit dump", true);
+  dump(reason ? reason : "explicit dump", false);
 }
 
 HS_EXPORT char *GetHeapProfile(void) {
   if (!atomic_load(&running)) return NULL;
+  if (dumping) {
+    hs__errorf("GetHeapProfile called while this thread is writing a heap profile "
+               "(from a signal handler?); returning NULL");
+    return NULL;
+  }
   hs_strbuf_t sb = {0};
-  hs__lock(&dump_lock);
+  set_dumping(true);
   hs__runtime_enter();
+  hs__lock(&dump_lock);
   writer_t *w = &dump_writer;
   w->len = 0;
   w->failed = false;
@@ -365,8 +423,9 @@ HS_EXPORT char *GetHeapProfile(void) {
   write_profile(w);
   w_flush(w);
   w->sb = NULL;
-  hs__runtime_leave();
   hs__unlock(&dump_lock);
+  hs__runtime_leave();
+  set_dumping(false);
   char *out = NULL;
   if (!sb.oom && sb.data) {
     /* The caller frees it with free(), so it must be an ordinary, recorded
@@ -392,16 +451,14 @@ static void at_exit_dump(void) {
 
 void hs__heapprof_init(void) {
   const char *p = hs__setting_str(HS_SET_HEAPPROFILE);
-  if (p) start(p);
+  if (!p) return;
+  hs__lock(&prof_lock);
+  start(p);
+  hs__unlock(&prof_lock);
 }
 
-void hs__heapprof_prefork(void) { hs__lock(&dump_lock); }
-void hs__heapprof_postfork(bool child) {
-  if (child) {
-    hs__lock_reset(&dump_lock);
-    use_pid = true; /* children write PREFIX_<pid>.NNNN.heap, as gperftools */
-    atomic_store(&dump_count, 0);
-  } else {
-    hs__unlock(&dump_lock);
-  }
+/* In a forked child (its locks were reset by core/api/runtime.c). */
+void hs__heapprof_postfork_child(void) {
+  use_pid = true; /* children write PREFIX_<pid>.NNNN.heap, as gperftools */
+  atomic_store(&dump_count, 0);
 }

@@ -14,9 +14,12 @@ bool hs__heapprof_running(void);
 /* Allocation and free volume for the interval triggers (the recorder's
  * listener; mmap regions count here too). */
 void hs__heapprof_on_event(size_t bytes, bool alloc);
-/* Fork: the dump lock is taken before the allocator's locks. */
-void hs__heapprof_prefork(void);
-void hs__heapprof_postfork(bool child);
+/* For the fork handlers (core/api/runtime.c): the control lock
+ * (HeapProfilerStart/Stop), the dump lock, the mmap region table's lock;
+ * and the child's fix-ups (dumps named PREFIX_PID.NNNN.heap from 1). */
+extern hs_lock_t *const hs__heapprof_control_lock, *const hs__heapprof_dump_lock,
+    *const hs__mmap_region_lock;
+void hs__heapprof_postfork_child(void);
 
 /* ---- heapprof_proto.c ---- */
 /* Bucket counts as inuse objects, inuse bytes, alloc objects, alloc bytes. */

@@ -24,6 +24,7 @@ typedef struct region {
 static region_t *regions; /* sorted by start, disjoint */
 static size_t nregions, cap;
 static hs_lock_t region_lock;
+hs_lock_t *const hs__mmap_region_lock = &region_lock;
 bool hs__mmap_profiling;  /* set by the profiler at start */
 
 static bool active(void) {

@@ -51,8 +51,13 @@ static HS_TLS bool sample_started;
 HS_TLS int hs__disabled_depth;
 
 /* Recording is on while anyone needs it: the leak checker (HEAPCHECK, or
- * heapscope_start_recording) and the heap profiler each hold one use. */
-static _Atomic int recording_users;
+ * heapscope_start_recording) and the heap profiler each hold one use.
+ * users_lock makes "count the use, switch recording" one step: with only an
+ * atomic count, a stop that saw the count reach 0 could switch recording
+ * off after a racing start had switched it on again, or the reverse. */
+static int recording_users; /* users_lock */
+static hs_lock_t users_lock;
+hs_lock_t *const hs__record_users_lock = &users_lock;
 static _Atomic bool early_profiler_use; /* HEAPPROFILE's, taken at the first malloc */
 static _Atomic(hs_record_listener_fn) listener;
 
@@ -70,25 +75,30 @@ bool hs__record_take_early_profiler_use(void) { return atomic_exchange(&early_pr
  * (hs__sample_due) and only a sampled allocation leaves it; free leaves it
  * only for spans that keep records. */
 void hs__recording_start(bool every) {
+  hs__lock(&users_lock);
   if (every) hs__sample_bytes = 0;
-  atomic_fetch_add(&recording_users, 1);
+  recording_users++;
   atomic_store(&hs__recording, 1);
   if (hs__sample_bytes == 0) atomic_fetch_or(&hs__hooked, 1);
+  hs__unlock(&users_lock);
 }
 
 void hs__recording_stop(void) {
-  if (atomic_fetch_sub(&recording_users, 1) != 1) return;
-  if (atomic_exchange(&hs__recording, 0) == 1) {
+  hs__lock(&users_lock);
+  if (recording_users > 0 && --recording_users == 0 &&
+      atomic_exchange(&hs__recording, 0) == 1) {
     atomic_fetch_and(&hs__hooked, ~1);
     hs__records_complete = false;
     /* Frees no longer clear records: forget them all now, or a later
      * restart would take freed (and reused) blocks for live ones. */
     hs__blocks_clear_all();
   }
+  hs__unlock(&users_lock);
 }
 
 static _Atomic int record_ready;
 static hs_lock_t init_lock;
+hs_lock_t *const hs__record_init_lock = &init_lock;
 
 static void read_settings(void) {
   hs__stack_init();
@@ -113,6 +123,7 @@ static void read_settings(void) {
 HS_COLD static void init_slow(void) {
   hs__lock(&init_lock);
   if (!atomic_load_explicit(&record_ready, memory_order_relaxed)) {
+    hs__report_fd_init(); /* before the program can close its stderr */
     hs__alloc_init();
     hs__settings_init();
     read_settings();
@@ -302,6 +313,48 @@ void *hs__realloc_unhooked(void *p, size_t n) {
   return hs__realloc_plain(p, n);
 }
 
+/* A recorded block resized in place keeps a live record throughout (its
+ * fields are rewritten, its bucket never goes through 0): a leak check that
+ * pauses this thread midway still scans the block. */
+static void record_resize(const hs_block_t *b, size_t old_size, size_t n, void *frame) {
+  hs_rec_t *r = b->rec;
+  uintptr_t pcs[HS_MAX_DEPTH];
+  uint64_t hash;
+  hs__tstate.in_runtime++;
+  int depth = hs__capture_hashed(pcs, HS_MAX_DEPTH, frame, &hash);
+  if (depth <= 0) {
+    pcs[0] = 0;
+    depth = 1;
+    hash = hs__stack_hash(pcs, depth);
+  }
+  uint32_t id = hs__depot_intern_hashed(pcs, depth, hash);
+  hs__tstate.in_runtime--;
+  uint32_t old_id = r->bucket;
+  if (!id) id = old_id; /* out of memory: keep the old stack */
+  uint32_t gen = atomic_load_explicit(&hs__generation, memory_order_relaxed);
+  if (hs__count_buckets) {
+    hs_bucket_t *ob = hs__depot_get(old_id), *nb = hs__depot_get(id);
+    if (ob) {
+      atomic_fetch_add_explicit(&ob->frees, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&ob->free_bytes, old_size, memory_order_relaxed);
+    }
+    if (nb) {
+      atomic_fetch_add_explicit(&nb->allocs, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&nb->alloc_bytes, n, memory_order_relaxed);
+    }
+  }
+  atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
+  bool from_loader = pcs[0] >= hs__ldso_lo && pcs[0] < hs__ldso_hi;
+  r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);
+  atomic_store_explicit((_Atomic uint32_t *)&r->bucket, id, memory_order_release);
+  atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
+  if (hs__count_buckets) {
+    notify(old_size, false);
+    notify(n, true);
+  }
+}
+
 HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
   void *frame = __builtin_frame_address(0);
   if (!p) return alloc_and_record(n, 0, false, frame);
@@ -322,6 +375,26 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
   }
   hs_block_t b;
   block_or_abort(p, &b);
+  if (hs__sample_bytes == 0 && b.kind == HS_BLOCK_USER && b.rec && b.rec->bucket) {
+    /* Full recording: the block, old or new, is recorded at every moment. A
+     * leak check that paused this thread between "forget p" and "record q"
+     * saw neither, and reported what only they point to (141 false reports
+     * in 300 checks of a realloc loop). */
+    size_t old_size = b.large ? b.size : b.rec->size;
+    void *kept = hs__realloc_keep_block(&b, n);
+    if (kept) {
+      record_resize(&b, old_size, n, frame);
+      return kept;
+    }
+    void *q = hs__alloc_for_realloc(n);
+    if (!q) return NULL;
+    size_t usable = hs__usable_size(p);
+    memcpy(q, p, usable < n ? usable : n);
+    record_alloc(q, n, frame);
+    record_free(&b);
+    hs__dealloc_block(&b);
+    return q;
+  }
   size_t old = record_free(&b);
   void *q = hs__realloc_plain(p, n);
   if (q) {

@@ -39,6 +39,10 @@ void hs__record_init(void);
  * user needs every allocation (a leak checker), not a sample. */
 void hs__recording_start(bool every);
 void hs__recording_stop(void);
+/* For the fork handlers (core/api/runtime.c): the init lock (held while the
+ * settings are read and recording starts) and the recording users' lock
+ * (start/stop; it takes the allocator's span lock to clear records). */
+extern hs_lock_t *const hs__record_init_lock, *const hs__record_users_lock;
 /* HEAPPROFILE's use of recording, taken at the first malloc: the profiler
  * adopts it when it starts instead of taking another. */
 bool hs__record_take_early_profiler_use(void);

@@ -18,6 +18,7 @@
 #include <string.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <ucontext.h>
 #include <link.h>
 #include <sys/auxv.h>
 
@@ -171,7 +172,50 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   return n;
 }
 
+/* unw_backtrace keeps a trace cache per thread: 256 KiB, built (every page
+ * faulted in) on the thread's first call and unmapped when the thread
+ * exits, 0.9 ms a thread here. Threads that allocate from libc a few times
+ * and exit (most worker threads) paid that each: 10,000 such threads ran
+ * 50x slower under HEAPCHECK than without. A thread's first STEP_BACKTRACES
+ * captures walk with unw_step instead (no cache), starting at the caller of
+ * the public entry point rather than here, which skips the runtime's own
+ * frames (half the steps). A thread that goes on allocating from system
+ * code then switches to the cached walk (1-4 us a capture). Both give the
+ * same frames. */
+#define STEP_BACKTRACES 32
+static HS_TLS uint32_t libunwind_calls;
+
+/* frame: the recording entry function's frame; frame[0] is the public entry
+ * point's (frame pointers are kept in the runtime), whose caller resumes at
+ * entry[1] with the stack pointer just above it and rbp = entry[0]. Other
+ * registers keep this function's values: the caller's CFI needs the stack
+ * and frame pointers, rarely anything else. */
+static int step_backtrace(uintptr_t *pcs, int max, void *frame) {
+  const uintptr_t *entry = (const uintptr_t *)((const uintptr_t *)frame)[0];
+  unw_context_t uc;
+  unw_cursor_t c;
+  if (!entry || unw_getcontext(&uc) != 0) return 0;
+  uc.uc_mcontext.gregs[REG_RIP] = (greg_t)entry[1];
+  uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(entry + 2);
+  uc.uc_mcontext.gregs[REG_RBP] = (greg_t)entry[0];
+  if (unw_init_local(&c, &uc) != 0) return 0;
+  int n = 0;
+  do {
+    unw_word_t ip;
+    if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip) break;
+    pcs[n++] = ip;
+  } while (n < max && unw_step(&c) > 0);
+  return n;
+}
+
 static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
+  if (libunwind_calls < STEP_BACKTRACES) {
+    libunwind_calls++;
+    hs__runtime_enter();
+    int n = step_backtrace(pcs, max, frame);
+    hs__runtime_leave();
+    return n;
+  }
   /* The entry point's return address marks where the user's frames start. */
   uintptr_t entry_ret = ((uintptr_t *)frame)[1];
   void *buf[HS_MAX_DEPTH + 8];

@@ -22,6 +22,7 @@ const hs_range_t hs__depot_range = {(uintptr_t)table, (uintptr_t)(table + TABLE_
 const hs_range_t hs__depot_ids_range = {(uintptr_t)by_id, (uintptr_t)(by_id + MAX_CHUNKS)};
 static _Atomic uint32_t max_id;
 static hs_lock_t depot_lock;
+hs_lock_t *const hs__depot_lock = &depot_lock;
 
 /* Every frame is multiplied independently and the products summed, so the
  * multiplies pipeline instead of forming one 30-deep dependency chain (this
@@ -91,8 +92,3 @@ uint32_t hs__depot_max_id(void) {
   return atomic_load_explicit(&max_id, memory_order_acquire);
 }
 
-void hs__depot_prefork(void) { hs__lock(&depot_lock); }
-void hs__depot_postfork(bool child) {
-  if (child) hs__lock_reset(&depot_lock);
-  else hs__unlock(&depot_lock);
-}

@@ -56,8 +56,8 @@ static inline uint64_t hs__stack_hash_final(uint64_t acc, int depth) {
 uint64_t hs__stack_hash(const uintptr_t *pcs, int depth);
 hs_bucket_t *hs__depot_get(uint32_t id);
 uint32_t hs__depot_max_id(void);        /* ids are 1..max */
-void hs__depot_prefork(void);
-void hs__depot_postfork(bool child);
+/* The depot's insert lock, for the fork handlers (core/api/runtime.c). */
+extern hs_lock_t *const hs__depot_lock;
 /* The depot's tables: never leak-check roots. */
 extern const hs_range_t hs__depot_range, hs__depot_ids_range;
 

@@ -37,6 +37,7 @@ extern char *__cxa_demangle(const char *mangled, char *out, size_t *len,
 #define MAX_FRAMES 64 /* logical frames per pc (inline depth) */
 
 static hs_lock_t sym_lock;
+hs_lock_t *const hs__symbolize_lock = &sym_lock;
 
 /* ---- interned strings (sym_lock) -------------------------------------------- */
 
@@ -203,19 +204,6 @@ static const Dwfl_Callbacks callbacks = {
 
 /* ---- one-time setup --------------------------------------------------------------- */
 
-static void prefork(void) {
-  hs__lock(&sym_lock);
-  hs__modules_lock();
-}
-static void postfork_parent(void) {
-  hs__modules_unlock();
-  hs__unlock(&sym_lock);
-}
-static void postfork_child(void) {
-  hs__modules_lock_reset();
-  hs__lock_reset(&sym_lock);
-}
-
 static _Atomic int setup_state; /* 0 no, 1 running, 2 done */
 
 static void setup(void) {
@@ -226,9 +214,6 @@ static void setup(void) {
     debuginfo_path = p ? (char *)p : (char *)default_debuginfo_path;
     allow_debuginfod = hs__setting_bool(HS_SET_HEAPSCOPE_DEBUGINFOD);
     elf_version(EV_CURRENT);
-    /* Keep our locks consistent across fork: a child must not inherit them
-     * held by a thread that does not exist there. */
-    pthread_atfork(prefork, postfork_parent, postfork_child);
     atomic_store_explicit(&setup_state, 2, memory_order_release);
   } else {
     while (atomic_load_explicit(&setup_state, memory_order_acquire) != 2) sched_yield();

@@ -38,4 +38,8 @@ int hs__symbolize(uintptr_t pc, uint32_t epoch,
 int hs__symbolize_exact(uintptr_t pc, uint32_t epoch,
                         void (*emit)(const hs_symbol_t *sym, void *ctx), void *ctx);
 
+/* The symbolizer's lock (symbol cache, libdw sessions, the modules' sym_*
+ * fields), for the fork handlers (core/api/runtime.c). */
+extern hs_lock_t *const hs__symbolize_lock;
+
 #endif

@@ -71,12 +71,31 @@ typedef struct heapscope_leaks {
 
 /* Leaks among the objects allocated since snapshot s and still live, under
  * mode (NORMAL/STRICT/MINIMAL/AS_IS: only unreachable ones; DRACONIAN: every
- * one not ignored). Returns NULL when there are none: that answer costs time
- * proportional to what was allocated since s, not to the heap. Otherwise the
- * caller frees the result with heapscope_leaks_free. */
+ * one not ignored). Returns 0 and sets *leaks: NULL when there are none
+ * (that answer costs time proportional to what was allocated since s, not to
+ * the heap), else a result the caller frees with heapscope_leaks_free.
+ * Returns a negative errno value, with *leaks NULL, when the check could not
+ * give a verdict; NULL must then not be taken for "no leaks":
+ *   -ENOSYS  recording is off (no HEAPCHECK or HEAPPROFILE, and
+ *            heapscope_start_recording() was not called)
+ *   -EAGAIN  some threads could not be paused (they block the stop signal
+ *            while running, or do not respond), so their stacks were not
+ *            scanned, and leaks were found that those stacks might reach
+ *   -ENOMEM  out of memory during the check
+ *   -EINVAL  s or leaks is NULL
+ * heapscope_strerror() names them. */
+HEAPSCOPE_API int heapscope_check_since(const heapscope_snapshot_t *s, heapscope_mode_t mode,
+                                        heapscope_leaks_t **leaks);
+/* The whole-program check (every live recorded object), same contract. */
+HEAPSCOPE_API int heapscope_check_all(heapscope_mode_t mode, heapscope_leaks_t **leaks);
+/* What a negative result of the functions here means (a static string). */
+HEAPSCOPE_API const char *heapscope_strerror(int err);
+
+/* The simple forms: the leaks, or NULL when there are none. When the check
+ * could not give a verdict they return NULL too, and print one line
+ * "heapscope: leak check could not be completed: REASON" on stderr. */
 HEAPSCOPE_API heapscope_leaks_t *heapscope_leaks_since(const heapscope_snapshot_t *s,
                                                        heapscope_mode_t mode);
-/* The whole-program check: every live recorded object. */
 HEAPSCOPE_API heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mode);
 /* The symbolized LeakSanitizer-shaped report ("Direct leak of N byte(s) in M
  * object(s) allocated from:" blocks, then "SUMMARY: heapscope: ..."). The
@@ -102,7 +121,9 @@ HEAPSCOPE_API void heapscope_disable(void);
 HEAPSCOPE_API void heapscope_enable(void);
 
 /* Run the whole-program check now and report (as at exit). Returns the number
- * of leaked objects (0 = clean), or -ENOSYS when recording is off. */
+ * of leaked objects (0 = clean), or a negative errno value when the check
+ * could not give a verdict (see heapscope_check_since; a line on stderr
+ * says why). */
 HEAPSCOPE_API long heapscope_check_now(void);
 
 /* Heap profiler controls: the heapscope_ spellings of gperftools'

@@ -21,6 +21,9 @@ unset HEAPPROFILE HEAPCHECK HEAPSCOPE_SAMPLE_BYTES HEAPSCOPE_UNWINDER HEAPSCOPE_
   HEAP_PROFILE_ALLOCATION_INTERVAL HEAP_PROFILE_DEALLOCATION_INTERVAL \
   HEAP_PROFILE_INUSE_INTERVAL HEAP_PROFILE_TIME_INTERVAL HEAPSCOPE_PROFILE_FORMAT \
   HEAPPROFILE_USE_PID LD_PRELOAD || true
+# The cases read the dump progress lines (reasons, file names); heapscope
+# prints them only when asked (tests/reliability checks the default).
+export HEAPSCOPE_VERBOSE=1
 
 fail() { printf 'FAIL (%s): %s\n' "$case_" "$*" >&2; exit 1; }
 skip() { printf 'SKIP (%s): %s\n' "$case_" "$*" >&2; exit 77; }
