@@ -95,6 +95,9 @@ void *hs__os_map_aligned(size_t size, size_t align);
 void hs__os_unmap(void *p, size_t size);
 void hs__os_release(void *p, size_t size); /* MADV_DONTNEED, keeps mapping */
 uint64_t hs__now_ns(void);               /* CLOCK_MONOTONIC */
+/* The 8 bytes at addr can be read (one system call, async-signal-safe):
+ * false for unmapped and PROT_NONE memory. */
+bool hs__os_readable(uintptr_t addr);
 int hs__gettid(void);
 
 #endif

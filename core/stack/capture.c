@@ -15,9 +15,11 @@
 #include "core/base/settings.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <dlfcn.h>
 #include <link.h>
 #include <sys/auxv.h>
 
@@ -34,7 +36,6 @@ static text_range_t nofp[MAX_NOFP];
 static _Atomic int nofp_count;
 static uintptr_t nofp_min = UINTPTR_MAX; /* lowest start: most callers are below */
 
-static HS_TLS uintptr_t stack_hi;
 uintptr_t hs__ldso_lo, hs__ldso_hi;
 
 /* The dynamic linker's code range, from AT_BASE and its program headers in
@@ -62,6 +63,7 @@ void hs__stack_init(void) {
   }
   hs__stack_depth = (int)hs__setting_int(HS_SET_HEAPSCOPE_STACK_DEPTH);
   find_ldso();
+  hs__stack_range_init();
 }
 
 static bool is_system_path(const char *p) {
@@ -128,44 +130,43 @@ static bool in_nofp_code(uintptr_t pc) {
   return false;
 }
 
-static uintptr_t thread_stack_hi(void) {
-  if (HS_LIKELY(stack_hi)) return stack_hi;
-  uintptr_t hi = 0;
-  pthread_attr_t attr;
-  hs__runtime_enter(); /* pthread_getattr_np allocates */
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void *addr;
-    size_t size;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0) hi = (uintptr_t)addr + size;
-    pthread_attr_destroy(&attr);
-  }
-  hs__runtime_leave();
-  if (!hi) hi = (uintptr_t)__libc_stack_end; /* main thread fallback */
-  stack_hi = hi;
-  return hi;
+/* A frame record [fp] (saved frame pointer) and [fp + 8] (return address)
+ * is usable when it lies wholly inside [above, hi) and is aligned. Written
+ * so that no sum can wrap: a caller's %rbp may hold any value (-16, a
+ * small integer, a heap address). */
+static inline bool frame_in(uintptr_t fp, uintptr_t above, uintptr_t hi) {
+  return fp >= above && fp < hi && hi - fp >= 16 && !(fp & 7);
 }
 
 /* Walks the frame-pointer chain, hashing as it goes (saves a second pass
- * over the frames on the hot path). */
+ * over the frames on the hot path). Every frame must lie above the one
+ * before it, inside the readable range of the stack the walk is on; a walk
+ * that starts on another stack (a coroutine's, an alternate signal stack)
+ * may continue on the thread's own stack, never anywhere else. */
 static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
-  uintptr_t hi = thread_stack_hi();
   uintptr_t fp = (uintptr_t)frame;
+  hs_stack_ranges_t r;
+  hs__stack_ranges(fp, true, &r);
   uint64_t acc = 0;
   int n = 0;
-  /* frame[0] is the public entry point's frame; its return address is the
-   * user's frame #0. Each next frame must lie above the current one, below
-   * the stack top, and be aligned, or the chain is broken. */
-  uintptr_t next = ((uintptr_t *)fp)[0];
-  if (next <= fp || next + 16 > hi || (next & 7)) return 0;
-  fp = next;
+  *hash = hs__stack_hash_final(0, 0);
+  /* frame[0] is the public entry point's frame, whose return address is the
+   * user's frame #0. */
+  if (!frame_in(fp, r.lo, r.hi)) return 0;
+  uintptr_t lo = fp + 16, hi = r.hi;
   while (n < max) {
+    uintptr_t next = ((uintptr_t *)fp)[0];
+    if (!frame_in(next, lo, hi)) {
+      if (!frame_in(next, r.home_lo, r.home_hi)) break;
+      hi = r.home_hi; /* back on the thread's own stack */
+      r.home_lo = r.home_hi = 0;
+    }
+    fp = next;
+    lo = fp + 16;
     uintptr_t ret = ((uintptr_t *)fp)[1];
     if (ret < 4096) break;
     acc += HS_FRAME_HASH(ret, n);
     pcs[n++] = ret;
-    next = ((uintptr_t *)fp)[0];
-    if (next <= fp || next + 16 > hi || (next & 7)) break;
-    fp = next;
   }
   *hash = hs__stack_hash_final(acc, n);
   return n;

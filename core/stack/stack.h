@@ -29,6 +29,21 @@ extern uintptr_t hs__ldso_lo, hs__ldso_hi;
  * that pass through it (an adapter calling a test) are cut there. */
 extern uintptr_t hs__self_lo, hs__self_hi;
 
+/* ---- stack ranges (core/stack/stackrange.c) ----
+ * Where a stack walk may read: the stack the walk starts on and, when that
+ * is not the thread's own (a coroutine's, an alternate signal stack), the
+ * part of the thread's stack known readable (a signal frame or a frame
+ * chain may lead back there). Every byte of both ranges is readable. */
+typedef struct hs_stack_ranges {
+  uintptr_t lo, hi;           /* holds the start address */
+  uintptr_t home_lo, home_hi; /* the thread's stack when [lo, hi) is another; else empty */
+} hs_stack_ranges_t;
+/* may_probe: system calls are allowed (never in a signal handler); without
+ * them only what this thread learned before is used. Never allocates,
+ * never locks. */
+void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out);
+void hs__stack_range_init(void); /* at start-up, on the main thread */
+
 /* ---- stack depot (core/stack/depot.c) ---- */
 typedef struct hs_bucket {
   struct hs_bucket *next;   /* hash chain */
