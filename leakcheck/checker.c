@@ -260,4 +260,4 @@ __attribute__((destructor(101))) static void exit_check(void) {
 }
 
 /* See hs__runtime_anchor: keeps the exit-time check in static links. */
-HS_EXPORT void hs__leakcheck_anchor(void) {}
+void hs__leakcheck_anchor(void) {}

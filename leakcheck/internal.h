@@ -118,6 +118,13 @@ bool lc_has_suppressions(void);
 void lc_suppressions_load(void);
 void lc_suppressions_report(hs_strbuf_t *out);
 
+/* Keeps checker.c (the exit-time check) in static links. */
+void hs__leakcheck_anchor(void);
+/* glibc's program start, interposed to mark the start of main (minimal). */
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                      void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
+                      void *stack_end);
+
 /* ---- configuration (leakcheck/checker.c) ---- */
 typedef struct lc_config {
   heapscope_mode_t mode;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up, build with warnings as errors, and run every test through ctest.
+# Set up, build with warnings as errors, and run every test through ctest;
+# then the whole suite once more against a runtime built with its invariant
+# checks on (HEAPSCOPE_DEBUG=2: hs_assert and hs_assert_expensive).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" --test
@@ -7,3 +9,9 @@ build=${HEAPSCOPE_BUILD_DIR:-$root/build-test}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSCOPE_WERROR=ON
 cmake --build "$build"
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 300
+
+debug=${build}-debug
+cmake -S "$root" -B "$debug" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSCOPE_WERROR=ON \
+  -DHEAPSCOPE_DEBUG=2
+cmake --build "$debug"
+ctest --test-dir "$debug" --output-on-failure -j2 --timeout 300

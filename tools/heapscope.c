@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "help_env.h"
+
 #ifndef HEAPSCOPE_VERSION
 #define HEAPSCOPE_VERSION "unknown"
 #endif
@@ -70,7 +72,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
           "       heapscope profile --prefix PREFIX [options] [--] PROGRAM [ARGS...]\n"
-          "       heapscope --help | --version\n"
+          "       heapscope --help | --help-env | --version\n"
           "\n"
           "Runs PROGRAM with libheapscope preloaded (LD_PRELOAD) and configured through\n"
           "the environment; the exit status is PROGRAM's (leaks found at exit: 1, or\n"
@@ -101,6 +103,7 @@ static void usage(FILE *f) {
           "  --no-preload         do not set LD_PRELOAD (PROGRAM links libheapscope itself)\n"
           "  -q, --quiet          no notes on stderr\n"
           "  -h, --help           this help\n"
+          "  --help-env           every environment variable the runtime reads\n"
           "  --version            print the version\n"
           "\n"
           "Scripts (#!) are accepted: LD_PRELOAD then applies to the interpreter and to\n"
@@ -295,6 +298,10 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--help-env")) {
+    heapscope_help_env(stdout, argc > 2 && !strcmp(argv[2], "--names"));
     return 0;
   }
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {

@@ -50,6 +50,7 @@ void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out) {
     uint32_t idx = hs__obj_index(cls, off);
     if ((uintptr_t)idx * hs__classes[cls].size != off)
       return invalid(out, "pointer is inside a block, not its start");
+    hs_assert(idx < hs__classes[cls].objects);
     out->kind = HS_BLOCK_USER;
     out->size = hs__classes[cls].size;
     out->ever_used = a < s->carve;

@@ -8,7 +8,7 @@
  * recorder (core/record/record.h), which calls back into the allocator.
  * The recorder expects to be called directly by these functions: stacks
  * start at their caller, the user. */
-#include "core/record/record.h"
+#include "core/api/runtime.h"
 
 #include <errno.h>
 #include <malloc.h>

@@ -2,6 +2,7 @@
 #include "core/alloc/alloc.h"
 
 #include <gperftools/malloc_extension_c.h>
+#include <malloc.h>
 #include <string.h>
 
 

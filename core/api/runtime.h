@@ -15,4 +15,10 @@ const hs_range_t *const *hs__runtime_tables(size_t *count);
 /* Keeps runtime.c (its constructor) in static links; see CMakeLists.txt. */
 HS_EXPORT void hs__runtime_anchor(void);
 
+/* C library entry points (core/api/malloc.c) that glibc 2.36's headers do
+ * not declare: C23's sized frees and the old cfree. */
+void free_sized(void *p, size_t n);
+void free_aligned_sized(void *p, size_t align, size_t n);
+void cfree(void *p);
+
 #endif

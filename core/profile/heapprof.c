@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <gperftools/heap-profiler.h>
+#include <heapscope/heapscope.h>
 
 typedef struct prof_config {
   int64_t alloc_interval, dealloc_interval, inuse_interval, time_interval_ns;

@@ -27,5 +27,7 @@ bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comm
 /* ---- mmap_profile.c ---- */
 /* HEAP_PROFILE_MMAP: set by the profiler when it starts. */
 extern bool hs__mmap_profiling;
+/* Keeps mmap_profile.c (the exported mmap hooks) in static links. */
+void hs__mmap_profile_anchor(void);
 
 #endif

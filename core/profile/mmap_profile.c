@@ -195,4 +195,4 @@ HS_EXPORT void *sbrk(intptr_t inc) {
 }
 
 /* See hs__runtime_anchor: keeps the mmap hooks in static links. */
-HS_EXPORT void hs__mmap_profile_anchor(void) {}
+void hs__mmap_profile_anchor(void) {}

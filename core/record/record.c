@@ -217,6 +217,9 @@ static size_t record_free(const hs_block_t *b) {
       atomic_fetch_add_explicit(&bk->free_bytes, size, memory_order_relaxed);
     }
   }
+  /* A record is born in a generation that has already begun. */
+  hs_assert((r->gen & HS_REC_GEN_MASK) <= atomic_load(&hs__generation));
+  hs_assert(hs__depot_get(id) != NULL);
   atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
   r->bucket = 0;
   r->gen = HS_REC_FREED;

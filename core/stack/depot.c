@@ -46,6 +46,8 @@ static hs_bucket_t *find(hs_bucket_t *b, uint64_t h, const uintptr_t *pcs, int d
 }
 
 uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h) {
+  hs_assert(depth >= 1 && depth <= HS_MAX_DEPTH);
+  hs_assert_expensive(h == hs__stack_hash(pcs, depth));
   _Atomic(hs_bucket_t *) *head = &table[h & (TABLE_SIZE - 1)];
   hs_bucket_t *b = find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth);
   if (HS_LIKELY(b != NULL)) return b->id;

@@ -103,6 +103,13 @@ HEAPSCOPE_API void heapscope_enable(void);
  * of leaked objects (0 = clean), or -ENOSYS when recording is off. */
 HEAPSCOPE_API long heapscope_check_now(void);
 
+/* Heap profiler controls: the heapscope_ spellings of gperftools'
+ * HeapProfilerStart/Stop/Dump (<gperftools/heap-profiler.h>). Profiles go to
+ * PREFIX.NNNN.heap, as with HEAPPROFILE=PREFIX. */
+HEAPSCOPE_API void heapscope_profiler_start(const char *prefix);
+HEAPSCOPE_API void heapscope_profiler_stop(void);
+HEAPSCOPE_API void heapscope_profiler_dump(const char *reason);
+
 /* Symbolize one return address into buf as "FUNCTION FILE:LINE" (or the
  * module+offset when unknown). Returns 0 or -errno. */
 HEAPSCOPE_API int heapscope_symbolize(uintptr_t pc, char *buf, size_t size);

@@ -159,7 +159,7 @@ int main(void) {
   CHECK(prop("generic.current_allocated_bytes") == user0);
 
   /* The internal heap keeps its spans' addresses (never reused for user
-   * blocks, see core/central.c), so a second identical round must not need
+   * blocks, see core/alloc/central.c), so a second identical round must not need
    * more. */
   test_threads();
   size_t internal2 = prop("heapscope.internal_bytes");
