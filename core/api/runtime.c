@@ -31,7 +31,7 @@ static void postfork_child(void) {
 
 __attribute__((constructor(101))) static void runtime_init(void) {
   hs__record_init();
-  hs__stack_scan_modules();
+  hs__stack_find_self();
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();
 }

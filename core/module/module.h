@@ -13,9 +13,7 @@
 #ifndef HEAPSCOPE_CORE_MODULE_MODULE_H
 #define HEAPSCOPE_CORE_MODULE_MODULE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "core/base/base.h"
 
 #define HS_BUILD_ID_MAX 64
 
@@ -31,6 +29,12 @@ typedef struct hs_module {
   uint8_t build_id_len;    /* 0 when the object has no NT_GNU_BUILD_ID */
   uint8_t build_id[HS_BUILD_ID_MAX]; /* read from memory while loaded */
   uint32_t index;          /* position in the registry */
+  /* -- unwinding facts, read from the program headers while loaded -- */
+  uintptr_t text_lo, text_hi; /* range covering its executable PT_LOAD segments */
+  uintptr_t eh_frame_hdr;  /* PT_GNU_EH_FRAME (.eh_frame_hdr) address, 0 if none */
+  size_t eh_frame_hdr_size;
+  uintptr_t eh_frame_limit; /* end of the PT_LOAD segment holding .eh_frame_hdr:
+                             * no CFI read goes past it */
   uint32_t scan_gen;       /* private to the tracker (its lock) */
   /* -- symbolizer state (core/symbol/), guarded by hs__modules_lock -- */
   int sym_state;           /* 0 not tried, 1 open, -1 failed */
@@ -60,9 +64,39 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
                                               const char *path, void *ctx),
                                    void *ctx);
 
+/* The live module whose executable segments contain pc (unload_epoch
+ * still UINT32_MAX), newest first; NULL if none. Lock-free and
+ * async-signal-safe; only knows modules seen by a refresh. */
+const hs_module_t *hs__module_live_text(uintptr_t pc);
+
+/* Reading a module's mapped memory (its .eh_frame) while another thread may
+ * dlclose it: readers take a ticket, which fails while a dlclose runs;
+ * dlclose (interposed here) waits until no ticket is held before the real
+ * dlclose unmaps anything. Lock-free, never blocks the reader, usable in
+ * signal handlers. */
+bool hs__module_memory_enter(void);
+void hs__module_memory_leave(void);
+
+/* ---- libraries loaded on first use (core/module/lazylib.c) ---- */
+typedef struct hs_lazy_lib {
+  const char *soname;          /* e.g. "libdw.so.1" */
+  const char *const *names;    /* symbols to resolve... */
+  void **syms;                 /* ...into these */
+  int count;
+  const char *without;         /* what is lost when it is missing (for the one message) */
+  _Atomic int state;           /* 0 not tried, 1 loaded, -1 unavailable */
+  hs_lock_t lock;
+} hs_lazy_lib_t;
+/* Loads lib (once) and resolves its symbols; true when usable. Never from
+ * a signal handler; refused (false, tried again later) while loading is
+ * blocked. One heapscope: line when the library or a symbol is missing. */
+bool hs__lib_load(hs_lazy_lib_t *lib);
+/* The leak checker blocks loading while it holds threads stopped. */
+void hs__lib_block_loading(bool blocked);
+
 /* The tracker's lock, also the symbolizer's (it guards the sym_* fields). */
 void hs__modules_lock(void);
 void hs__modules_unlock(void);
-void hs__modules_lock_reset(void); /* in a forked child */
+void hs__modules_lock_reset(void); /* in a forked child (also resets the tickets) */
 
 #endif

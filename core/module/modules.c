@@ -30,6 +30,7 @@
 #include <link.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define CHUNK_SHIFT 8
@@ -75,6 +76,46 @@ const hs_module_t *hs__module_for(uintptr_t pc, uint32_t epoch) {
     if (!fallback) fallback = m;
   }
   return fallback;
+}
+
+const hs_module_t *hs__module_live_text(uintptr_t pc) {
+  uint32_t n = atomic_load_explicit(&nmods, memory_order_acquire);
+  for (uint32_t i = n; i-- > 0;) {
+    const hs_module_t *m = slot(i);
+    if (pc - m->text_lo < m->text_hi - m->text_lo && load_unload_epoch(m) == UINT32_MAX)
+      return m;
+  }
+  return NULL;
+}
+
+/* ---- module memory tickets ---------------------------------------------------
+ * readers counts tickets held; closing is set while a dlclose runs. A
+ * reader publishes its ticket, then checks closing; dlclose sets closing,
+ * then waits for readers to drain: with both sequentially consistent, either
+ * the reader sees closing (and backs off) or dlclose sees the ticket. */
+static _Atomic int readers;
+static _Atomic int closing;
+static HS_TLS int closing_here; /* this thread runs a dlclose (nested ones skip the gate) */
+
+bool hs__module_memory_enter(void) {
+  atomic_fetch_add(&readers, 1);
+  if (HS_LIKELY(!atomic_load(&closing))) return true;
+  atomic_fetch_sub(&readers, 1);
+  return false;
+}
+
+void hs__module_memory_leave(void) { atomic_fetch_sub_explicit(&readers, 1, memory_order_release); }
+
+static bool gate_close(void) {
+  if (closing_here++) return false;
+  atomic_fetch_add(&closing, 1);
+  while (atomic_load(&readers) != 0) sched_yield();
+  return true;
+}
+
+static void gate_open(bool closed) {
+  closing_here--;
+  if (closed) atomic_fetch_sub(&closing, 1);
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -182,6 +223,8 @@ typedef struct pending {
   struct pending *next;
   char *dlname;
   uintptr_t base, lo, hi;
+  uintptr_t text_lo, text_hi, eh_frame_hdr, eh_frame_limit;
+  size_t eh_frame_hdr_size;
   bool is_main;
   uint8_t build_id_len;
   uint8_t build_id[HS_BUILD_ID_MAX];
@@ -195,6 +238,33 @@ typedef struct scan {
   pending_t *new_list;
   bool oom;
 } scan_t;
+
+/* Executable range and .eh_frame_hdr of a loaded object. */
+static void unwind_facts(const struct dl_phdr_info *info, pending_t *p) {
+  uintptr_t tl = UINTPTR_MAX, th = 0;
+  const ElfW(Phdr) *eh = NULL;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_GNU_EH_FRAME) eh = ph;
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+    if (s < tl) tl = s;
+    if (s + ph->p_memsz > th) th = s + ph->p_memsz;
+  }
+  if (tl > th) tl = th = 0;
+  p->text_lo = tl;
+  p->text_hi = th;
+  if (!eh) return;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && eh->p_vaddr >= ph->p_vaddr &&
+        eh->p_vaddr + eh->p_memsz <= ph->p_vaddr + ph->p_memsz) {
+      p->eh_frame_hdr = info->dlpi_addr + eh->p_vaddr;
+      p->eh_frame_hdr_size = eh->p_memsz;
+      p->eh_frame_limit = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+  }
+}
 
 static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
   scan_t *sc = data;
@@ -237,6 +307,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
   p->is_main = index == 0 && name[0] == '\0';
   p->build_id_len = (uint8_t)bid_len;
   memcpy(p->build_id, bid, bid_len);
+  unwind_facts(info, p);
   p->next = sc->new_list;
   sc->new_list = p;
   return 0;
@@ -329,6 +400,11 @@ void hs__modules_refresh(void) {
       m->is_main = p->is_main;
       m->build_id_len = p->build_id_len;
       memcpy(m->build_id, p->build_id, p->build_id_len);
+      m->text_lo = p->text_lo;
+      m->text_hi = p->text_hi;
+      m->eh_frame_hdr = p->eh_frame_hdr;
+      m->eh_frame_hdr_size = p->eh_frame_hdr_size;
+      m->eh_frame_limit = p->eh_frame_limit;
       m->load_epoch = old_epoch;
       if (new_epoch != old_epoch) {
         for (uint32_t i = 0; i < n; i++) {
@@ -364,7 +440,11 @@ out:
 /* For fork handlers in symbolize.c. */
 void hs__modules_lock(void) { hs__lock(&mod_lock); }
 void hs__modules_unlock(void) { hs__unlock(&mod_lock); }
-void hs__modules_lock_reset(void) { hs__lock_reset(&mod_lock); }
+void hs__modules_lock_reset(void) {
+  hs__lock_reset(&mod_lock);
+  atomic_store(&readers, 0); /* a thread that held a ticket does not exist here */
+  atomic_store(&closing, 0);
+}
 
 /* ---- writable segments (leak checker roots) ------------------------------------ */
 
@@ -419,9 +499,12 @@ HS_EXPORT int dlclose(void *handle) {
   /* Record the object (and whatever else is loaded) while it is still
    * mapped, then learn what actually went away. */
   hs__modules_refresh();
+  /* No unwinder reads the object's .eh_frame while it may be unmapped. */
+  bool closed = gate_close();
   int r = real(handle);
   int saved = errno;
   hs__modules_refresh();
+  gate_open(closed);
   errno = saved;
   return r;
 }

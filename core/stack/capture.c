@@ -1,42 +1,34 @@
 /* Stack capture for recorded allocations.
  *
- * Frame pointers are the fast path (a few ns per frame) but only code built
- * with them keeps the chain: Debian's libc, libstdc++ and libcmocka are not.
- * When the caller of malloc is in such code (strdup, getline, fopen,
- * operator new, cmocka's test_malloc...) a frame-pointer walk skips the
- * frame that matters most: the user function that called into the library.
- * "auto" therefore walks frame pointers and switches to libunwind (DWARF
- * CFI) only when frame #0 lies in a system library. Every frame-pointer step
- * is validated against the thread's stack bounds, so a broken chain ends the
- * walk instead of faulting. */
+ * HEAPSCOPE_UNWINDER selects how:
+ *   auto (default)  the CFI walker (core/stack/unwind.c): whole stacks
+ *                   through code built with or without frame pointers;
+ *                   libunwind only for CFI the walker cannot follow
+ *   fp              frame pointers only (code built without them loses
+ *                   frames, as LeakSanitizer's fast unwinder does)
+ *   libunwind       libunwind for every stack (the slowest)
+ * Every walk reads only inside the readable stack ranges of
+ * core/stack/stackrange.c, so no value found on a stack can fault it.
+ *
+ * libunwind is loaded on first use (core/module/lazylib.c), never at
+ * start-up. */
 #include "core/stack/stack.h"
 
 #include "core/alloc/alloc.h"
 #include "core/base/settings.h"
+#include "core/module/module.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
-#include <dlfcn.h>
 #include <link.h>
 #include <sys/auxv.h>
 
 int hs__unwinder = HS_UNWIND_AUTO;
 int hs__stack_depth = 30;
 
-extern void *__libc_stack_end;
-
-typedef struct text_range {
-  uintptr_t lo, hi;
-} text_range_t;
-#define MAX_NOFP 64
-static text_range_t nofp[MAX_NOFP];
-static _Atomic int nofp_count;
-static uintptr_t nofp_min = UINTPTR_MAX; /* lowest start: most callers are below */
-
 uintptr_t hs__ldso_lo, hs__ldso_hi;
+uintptr_t hs__self_lo, hs__self_hi;
 
 /* The dynamic linker's code range, from AT_BASE and its program headers in
  * memory: usable from the first malloc, before dl_iterate_phdr is safe. */
@@ -59,21 +51,19 @@ void hs__stack_init(void) {
     if (!strcmp(u, "fp")) hs__unwinder = HS_UNWIND_FP;
     else if (!strcmp(u, "libunwind")) hs__unwinder = HS_UNWIND_LIBUNWIND;
     else if (!strcmp(u, "auto")) hs__unwinder = HS_UNWIND_AUTO;
-    else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected fp, libunwind or auto); using auto", u);
+    else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected auto, fp or libunwind); using auto", u);
   }
   hs__stack_depth = (int)hs__setting_int(HS_SET_HEAPSCOPE_STACK_DEPTH);
   find_ldso();
   hs__stack_range_init();
 }
 
-static bool is_system_path(const char *p) {
-  return !strncmp(p, "/lib/", 5) || !strncmp(p, "/lib64/", 7) ||
-         !strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/lib64/", 11);
-}
-
-uintptr_t hs__self_lo, hs__self_hi;
-
-static void note_self(const struct dl_phdr_info *info) {
+static int self_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
+  (void)size;
+  (void)ctx;
+  /* Linked statically into the program, the runtime shares its text with
+   * the user's code: then there is no range of our own to trim. */
+  if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
   uintptr_t me = (uintptr_t)&hs__capture_hashed;
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -81,54 +71,62 @@ static void note_self(const struct dl_phdr_info *info) {
     if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
       hs__self_lo = lo;
       hs__self_hi = lo + ph->p_memsz;
+      return 1;
     }
-  }
-}
-
-static int scan_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
-  int *n = ctx;
-  /* Linked statically into the program, the runtime shares its text with
-   * the user's code: then there is no range of our own to trim. */
-  if (info->dlpi_name && info->dlpi_name[0]) note_self(info);
-  if (!info->dlpi_name || !is_system_path(info->dlpi_name)) return 0;
-  /* Our own runtime keeps frame pointers even when installed system-wide. */
-  if (strstr(info->dlpi_name, "libheapscope")) return 0;
-  for (int i = 0; i < info->dlpi_phnum && *n < MAX_NOFP; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-    nofp[*n].lo = info->dlpi_addr + ph->p_vaddr;
-    nofp[*n].hi = nofp[*n].lo + ph->p_memsz;
-    if (nofp[*n].lo < nofp_min) nofp_min = nofp[*n].lo;
-    (*n)++;
   }
   return 0;
 }
 
-void hs__stack_scan_modules(void) {
+void hs__stack_find_self(void) { dl_iterate_phdr(self_cb, NULL); }
+
+/* ---- libunwind, on first use ----------------------------------------------- */
+
+static const char *const unw_names[] = {"unw_backtrace", "_ULx86_64_set_caching_policy",
+                                        "_ULx86_64_local_addr_space"};
+static struct {
+  int (*backtrace)(void **, int);
+  int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t);
+  unw_addr_space_t *local_addr_space;
+} unw;
+static hs_lazy_lib_t unw_lib = {.soname = "libunwind.so.8", .names = unw_names,
+                                .syms = (void **)&unw, .count = 3,
+                                .without = "stacks through such code end there"};
+
+static bool load_libunwind(void) {
+  if (HS_LIKELY(atomic_load_explicit(&unw_lib.state, memory_order_acquire) > 0)) return true;
+  if (!hs__lib_load(&unw_lib)) return false;
   /* Per-thread caches: libunwind then takes no global lock, and so does not
    * block and unblock every signal (two sigprocmask calls) per backtrace. */
-  static bool caching_set;
-  if (!caching_set) {
-    caching_set = true;
+  static _Atomic bool policy_set;
+  if (!atomic_exchange(&policy_set, true)) {
     hs__runtime_enter();
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    unw.set_caching_policy(*unw.local_addr_space, UNW_CACHE_PER_THREAD);
     hs__runtime_leave();
   }
-  int n = 0;
-  nofp_min = UINTPTR_MAX;
-  dl_iterate_phdr(scan_cb, &n);
-  atomic_store_explicit(&nofp_count, n, memory_order_release);
+  return true;
 }
 
-static bool in_nofp_code(uintptr_t pc) {
-  /* A PIE program and its own libraries are mapped below the system
-   * libraries: one compare settles the common case. */
-  if (pc < nofp_min) return false;
-  int n = atomic_load_explicit(&nofp_count, memory_order_acquire);
-  for (int i = 0; i < n; i++)
-    if (pc >= nofp[i].lo && pc < nofp[i].hi) return true;
-  return false;
+static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
+  if (!load_libunwind()) return 0;
+  /* The entry point's return address marks where the user's frames start. */
+  uintptr_t entry_ret = ((uintptr_t *)frame)[1];
+  void *buf[HS_MAX_DEPTH + 8];
+  hs__runtime_enter();
+  int got = unw.backtrace(buf, max + 8 < HS_MAX_DEPTH + 8 ? max + 8 : HS_MAX_DEPTH + 8);
+  hs__runtime_leave();
+  int start = -1;
+  for (int i = 0; i < got; i++)
+    if ((uintptr_t)buf[i] == entry_ret) {
+      start = i + 1;
+      break;
+    }
+  if (start < 0) return 0;
+  int n = 0;
+  for (int i = start; i < got && n < max; i++) pcs[n++] = (uintptr_t)buf[i];
+  return n;
 }
+
+/* ---- frame pointers ----------------------------------------------------------- */
 
 /* A frame record [fp] (saved frame pointer) and [fp + 8] (return address)
  * is usable when it lies wholly inside [above, hi) and is aligned. Written
@@ -172,47 +170,59 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   return n;
 }
 
-static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
-  /* The entry point's return address marks where the user's frames start. */
-  uintptr_t entry_ret = ((uintptr_t *)frame)[1];
-  void *buf[HS_MAX_DEPTH + 8];
-  hs__runtime_enter();
-  int got = unw_backtrace(buf, max + 8 < HS_MAX_DEPTH + 8 ? max + 8 : HS_MAX_DEPTH + 8);
-  hs__runtime_leave();
-  int start = -1;
-  for (int i = 0; i < got; i++)
-    if ((uintptr_t)buf[i] == entry_ret) {
-      start = i + 1;
-      break;
+/* ---- CFI ------------------------------------------------------------------------ */
+
+static int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+  uintptr_t fp = (uintptr_t)frame;
+  hs_stack_ranges_t r;
+  hs__stack_ranges(fp, true, &r);
+  *hash = hs__stack_hash_final(0, 0);
+  /* Our own two frames (the recorder's and the public entry point's) keep
+   * frame pointers: the user's frame #0 starts where the entry point's
+   * frame ends. */
+  if (!frame_in(fp, r.lo, r.hi)) return 0;
+  uintptr_t entry = ((uintptr_t *)fp)[0];
+  if (!frame_in(entry, fp + 16, r.hi)) return 0;
+  hs_unwind_regs_t st = {
+      .pc = ((uintptr_t *)entry)[1],
+      .sp = entry + 16,
+      .bp = ((uintptr_t *)entry)[0],
+      .exact = false,
+  };
+  r.lo = st.sp; /* nothing below the user's frame is read */
+  int status;
+  int n = hs__unwind_walk(&st, &r, 0, pcs, max, hash, &status);
+  if (HS_UNLIKELY(status & HS_UNWIND_NEEDS_SLOW)) {
+    /* CFI the walker cannot follow (hand-written assembly): libunwind can,
+     * unless this malloc comes from inside the dynamic loader, where
+     * loading libunwind could deadlock or corrupt its state. */
+    bool in_loader = false;
+    for (int i = 0; i < n; i++)
+      if (pcs[i] - hs__ldso_lo < hs__ldso_hi - hs__ldso_lo) in_loader = true;
+    if (!in_loader || atomic_load(&unw_lib.state) > 0) {
+      uintptr_t slow[HS_MAX_DEPTH];
+      int m = capture_libunwind(slow, max, frame);
+      if (m > n) {
+        memcpy(pcs, slow, (size_t)m * sizeof *pcs);
+        n = m;
+        *hash = hs__stack_hash(pcs, n);
+      }
     }
-  if (start < 0) return 0;
-  int n = 0;
-  for (int i = start; i < got && n < max; i++) pcs[n++] = (uintptr_t)buf[i];
+  }
   return n;
 }
 
 int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   if (max > hs__stack_depth) max = hs__stack_depth;
-  int n;
   switch (hs__unwinder) {
   case HS_UNWIND_FP:
     return capture_fp(pcs, max, frame, hash);
-  case HS_UNWIND_LIBUNWIND:
-    n = capture_libunwind(pcs, max, frame);
-    break;
-  default:
-    n = capture_fp(pcs, max, frame, hash);
-    if (n > 0 && !in_nofp_code(pcs[0])) return n;
-    uintptr_t fp_pcs[HS_MAX_DEPTH];
-    int fp_n = n;
-    for (int i = 0; i < fp_n; i++) fp_pcs[i] = pcs[i];
-    n = capture_libunwind(pcs, max, frame);
-    if (n <= 0) {
-      for (int i = 0; i < fp_n; i++) pcs[i] = fp_pcs[i];
-      n = fp_n;
-    }
+  case HS_UNWIND_LIBUNWIND: {
+    int n = capture_libunwind(pcs, max, frame);
+    *hash = hs__stack_hash(pcs, n);
+    return n;
   }
-  *hash = hs__stack_hash(pcs, n);
-  return n;
+  default:
+    return capture_cfi(pcs, max, frame, hash);
+  }
 }
-

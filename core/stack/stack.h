@@ -15,7 +15,7 @@ enum hs_unwinder { HS_UNWIND_FP, HS_UNWIND_LIBUNWIND, HS_UNWIND_AUTO };
 extern int hs__unwinder;      /* HEAPSCOPE_UNWINDER */
 extern int hs__stack_depth;   /* HEAPSCOPE_STACK_DEPTH, 1..64 */
 void hs__stack_init(void);    /* reads the settings; no allocation */
-void hs__stack_scan_modules(void); /* (re)learn which code lacks frame pointers */
+void hs__stack_find_self(void); /* learns hs__self_lo/hi (constructor) */
 /* Capture the user's stack from inside a recording entry function.
  * frame = __builtin_frame_address(0) of that function, which the public
  * malloc-family entry point called directly. pcs[0] is the caller of the
@@ -28,6 +28,54 @@ extern uintptr_t hs__ldso_lo, hs__ldso_hi;
 /* The runtime's own code when it is a shared library (else 0, 0): stacks
  * that pass through it (an adapter calling a test) are cut there. */
 extern uintptr_t hs__self_lo, hs__self_hi;
+
+/* ---- call frame information (core/stack/cfi.c) ----
+ * An unwind rule packed in 32 bits: how to get from a frame whose code
+ * address is known to its caller's frame.
+ *   bits 0-2   kind (HS_CFI_*)
+ *   bits 3-4   where the caller's %rbp is (HS_CFI_BP_*)
+ *   bits 5-12  that save slot's offset / 8, signed (-1024..1016 bytes)
+ *   bits 13-31 the CFA offset, signed (+-256 KiB)
+ * The return address is always at CFA - 8 (x86-64); the caller's %rsp is
+ * the CFA. */
+enum hs_cfi_kind {
+  HS_CFI_NONE,        /* no CFI covers the address */
+  HS_CFI_RSP,         /* CFA = rsp + off */
+  HS_CFI_RBP,         /* CFA = rbp + off */
+  HS_CFI_DEREF_RBP,   /* CFA = *(rbp + off): a function that realigned its stack */
+  HS_CFI_PLT,         /* a PLT stub: CFA = rsp + 8, + 8 from slot offset off on */
+  HS_CFI_SIGFRAME,    /* signal trampoline: registers in the ucontext at rsp */
+  HS_CFI_STOP,        /* return address undefined: the outermost frame */
+  HS_CFI_UNSUPPORTED, /* CFI this format cannot hold (libunwind can) */
+};
+enum hs_cfi_bp { HS_CFI_BP_SAME, HS_CFI_BP_AT_CFA, HS_CFI_BP_AT_RBP };
+#define HS_CFI_CFA_MIN (-(1 << 18))
+#define HS_CFI_CFA_MAX ((1 << 18) - 1)
+#define HS_CFI_BP_MIN (-1024)
+#define HS_CFI_BP_MAX 1016
+static inline uint32_t hs__cfi_rule(int kind, int32_t cfa_off, int bp_kind, int32_t bp_off) {
+  return (uint32_t)kind | (uint32_t)bp_kind << 3 | ((uint32_t)(bp_off / 8) & 0xff) << 5 |
+         (uint32_t)cfa_off << 13;
+}
+static inline int hs__cfi_kind(uint32_t r) { return (int)(r & 7); }
+static inline int hs__cfi_bp_kind(uint32_t r) { return (int)((r >> 3) & 3); }
+static inline intptr_t hs__cfi_bp_off(uint32_t r) { return (intptr_t)((int32_t)(r << 19) >> 24) * 8; }
+static inline intptr_t hs__cfi_cfa_off(uint32_t r) { return (intptr_t)((int32_t)r >> 13); }
+
+/* A module's .eh_frame_hdr search table, read in place. */
+typedef struct hs_cfi_index {
+  uintptr_t hdr;          /* .eh_frame_hdr */
+  uintptr_t eh_frame;     /* .eh_frame */
+  uintptr_t limit;        /* no read goes at or past this address */
+  const int32_t *table;   /* (start, FDE) pairs, relative to hdr, sorted */
+  uint32_t count;
+} hs_cfi_index_t;
+/* false when the module has no usable binary-search table. */
+bool hs__cfi_parse_hdr(uintptr_t hdr, size_t hdr_size, uintptr_t limit, hs_cfi_index_t *out);
+/* The rule at code address addr (a return address minus 1, or an exact
+ * pc). Reads only the module's mapped CFI; no allocation, lock or system
+ * call. The caller holds a module memory ticket. */
+uint32_t hs__cfi_lookup(const hs_cfi_index_t *ix, uintptr_t addr);
 
 /* ---- stack ranges (core/stack/stackrange.c) ----
  * Where a stack walk may read: the stack the walk starts on and, when that
@@ -43,6 +91,32 @@ typedef struct hs_stack_ranges {
  * never locks. */
 void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out);
 void hs__stack_range_init(void); /* at start-up, on the main thread */
+
+/* ---- the walker (core/stack/unwind.c) ----
+ * From one frame's registers to its callers, by CFI rules with frame-pointer
+ * and libunwind fallbacks; see the file's header for each kind of frame. */
+typedef struct hs_unwind_regs {
+  uintptr_t pc, sp, bp;
+  bool exact; /* pc is the interrupted instruction, not a return address */
+} hs_unwind_regs_t;
+#define HS_UNWIND_IN_SIGNAL 1   /* flag: no system call, lock or allocation */
+#define HS_UNWIND_NEEDS_SLOW 1  /* status: stopped at CFI only libunwind can follow */
+/* Walks from *st (the first frame recorded is st->pc) into pcs[0..max),
+ * reading only inside ranges; returns the depth. hash (optional) receives
+ * hs__stack_hash of the result; status (optional) HS_UNWIND_* bits. */
+int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int flags,
+                    uintptr_t *pcs, int max, uint64_t *hash, int *status);
+/* For a signal handler (the CPU profiler's SIGPROF): the stack of the
+ * context the signal interrupted (the handler's third argument), pcs[0]
+ * being the interrupted pc itself, bounded by that thread's stack.
+ * Async-signal-safe: no allocation, lock or system call; code in modules
+ * not yet known (dlopen'ed since the last hs__unwind_prepare or recorded
+ * allocation) ends the stack. Returns the depth (<= HS_MAX_DEPTH). */
+int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max);
+/* Outside signal handlers, before relying on hs__unwind_signal (and again
+ * after dlopen): maps the rule cache, learns the loaded modules and this
+ * thread's stack. */
+void hs__unwind_prepare(void);
 
 /* ---- stack depot (core/stack/depot.c) ---- */
 typedef struct hs_bucket {

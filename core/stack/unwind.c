@@ -1,0 +1,320 @@
+/* The stack walker: whole stacks through code with or without frame
+ * pointers, at close to frame-pointer cost, also from signal handlers.
+ *
+ * Each step from a frame (pc, sp, bp) to its caller needs the unwind rule
+ * at pc (core/stack/cfi.c: CFA = rsp+N | rbp+N | *(rbp+N), return address
+ * at CFA-8, rbp unchanged or saved). Rules come from a process-wide cache
+ * keyed by code address (direct-mapped, 16 K entries of 16 bytes, mapped
+ * on first use); a miss reads the module's .eh_frame_hdr and runs one
+ * FDE's program (about a microsecond), then fills the entry. A program's
+ * hot return addresses stay in the cache, so a step is one hash, one
+ * 16-byte load and two stack loads.
+ *
+ * What the walk does with each kind of frame:
+ *   CFI rule (rsp/rbp/realigned)  exact step
+ *   PLT stub, signal trampoline   exact step (the latter reads the
+ *                                 ucontext the kernel pushed: a handler's
+ *                                 stack continues into the interrupted code)
+ *   outermost (_start, clone)     end
+ *   no CFI (JIT, stripped of      one frame-pointer step, kept only when
+ *   .eh_frame, unknown module)    the return address it finds lies in a
+ *                                 loaded module; else end
+ *   CFI we cannot hold            end, and the caller may ask libunwind
+ *                                 (HS_UNWIND_NEEDS_SLOW)
+ * Every address read is checked against the readable stack ranges
+ * (core/stack/stackrange.c) without overflow, and the stack pointer must
+ * grow at each step, so no value found on a stack can fault or loop.
+ *
+ * Cache entries are two words written without locks: the key (the code
+ * address) and the rule with a 32-bit check binding it to that key and to
+ * the module epoch (bumped when a module is unloaded, which retires every
+ * entry at once). A reader that races a writer sees a check that does not
+ * match and takes the slow path; so does a signal handler that interrupts
+ * one. Signal handlers (no system call, lock or allocation) read the
+ * cache, look rules up in modules already known, and fill the cache, but
+ * learn no new modules. */
+#include "core/stack/stack.h"
+
+#include "core/alloc/alloc.h"
+#include "core/module/module.h"
+
+#include <ucontext.h>
+
+#define CACHE_BITS 15
+#define CACHE_SIZE (1u << CACHE_BITS)
+
+/* One entry: the rule in the low half, a tag in the high half: the code
+ * address's bits above the index, mixed with the module epoch. One 64-bit
+ * word, so a reader never sees half of a concurrent write. */
+static _Atomic(_Atomic uint64_t *) rule_cache;
+
+static inline uint32_t cache_index(uintptr_t ret) { return (uint32_t)ret & (CACHE_SIZE - 1); }
+static inline uint32_t epoch_mix(uint32_t epoch) { return epoch * 0x9e3779b1u + 1; }
+static inline uint64_t cache_tag(uintptr_t ret, uint32_t epoch) {
+  return (uint64_t)((uint32_t)(ret >> CACHE_BITS) ^ epoch_mix(epoch)) << 32;
+}
+
+static _Atomic uint64_t *cache_get(bool may_map) {
+  _Atomic uint64_t *c = atomic_load_explicit(&rule_cache, memory_order_acquire);
+  if (HS_LIKELY(c != NULL) || !may_map) return c;
+  _Atomic uint64_t *fresh = hs__os_map(CACHE_SIZE * sizeof *fresh); /* zero pages, touched lazily */
+  if (!fresh) return NULL;
+  _Atomic uint64_t *expected = NULL;
+  if (!atomic_compare_exchange_strong(&rule_cache, &expected, fresh)) {
+    hs__os_unmap(fresh, CACHE_SIZE * sizeof *fresh);
+    return expected;
+  }
+  return fresh;
+}
+
+/* ---- one walk ------------------------------------------------------------ */
+
+typedef struct walk {
+  uintptr_t lo, hi;           /* the stack being walked: readable */
+  uintptr_t home_lo, home_hi; /* the thread's own stack, if the walk started elsewhere */
+  _Atomic uint64_t *cache;
+  uint32_t epoch;
+  int flags;                  /* HS_UNWIND_IN_SIGNAL */
+  bool refreshed;             /* modules were refreshed during this walk */
+  int status;
+} walk_t;
+
+/* The rule at a, read from its module's CFI; *cacheable says whether it
+ * holds until the next unload (not when the module could not be read, nor
+ * "no module" before the module list was refreshed). */
+static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
+  const hs_module_t *m = hs__module_live_text(a);
+  if (!m && !(w->flags & HS_UNWIND_IN_SIGNAL) && !w->refreshed) {
+    /* A module dlopen'ed since the last look (the tracker's refresh is
+     * cheap when the loader's counters did not move). */
+    w->refreshed = true;
+    hs__modules_refresh();
+    m = hs__module_live_text(a);
+  }
+  *cacheable = m || w->refreshed;
+  if (!m || !m->eh_frame_hdr) return HS_CFI_NONE;
+  if (!hs__module_memory_enter()) { /* being unloaded */
+    *cacheable = false;
+    return HS_CFI_NONE;
+  }
+  hs_cfi_index_t ix;
+  uint32_t r = hs__cfi_parse_hdr(m->eh_frame_hdr, m->eh_frame_hdr_size, m->eh_frame_limit, &ix)
+                   ? hs__cfi_lookup(&ix, a)
+                   : HS_CFI_NONE;
+  hs__module_memory_leave();
+  return r;
+}
+
+/* A return address's rule: from the cache, else from its module's CFI
+ * (then cached). Exact pcs (a signal's interrupted instruction) are looked
+ * up at pc itself and not cached: one per signal. */
+static HS_NOINLINE uint32_t rule_slow(walk_t *w, uintptr_t pc, bool exact) {
+  bool cacheable;
+  uint32_t r = module_rule(w, exact ? pc : pc - 1, &cacheable);
+  if (w->cache && cacheable && !exact)
+    atomic_store_explicit(&w->cache[cache_index(pc)], r | cache_tag(pc, w->epoch),
+                          memory_order_relaxed);
+  return r;
+}
+
+/* The cache probe: true and *rule on a hit. An entry whose tag happens to
+ * be 0 reads as empty: that address always takes the slow path. */
+static inline bool cache_probe(_Atomic uint64_t *cache, uint32_t epoch_mix, uintptr_t ret,
+                               uint32_t *rule) {
+  uint64_t e = atomic_load_explicit(&cache[cache_index(ret)], memory_order_relaxed);
+  *rule = (uint32_t)e;
+  return (uint32_t)(e >> 32) == ((uint32_t)(ret >> CACHE_BITS) ^ epoch_mix) && e;
+}
+
+/* addr..addr+8 is readable in the walk's current range. */
+static inline bool readable8(const walk_t *w, uintptr_t addr) {
+  return addr >= w->lo && addr < w->hi && w->hi - addr >= 8;
+}
+
+/* A new CFA must lie above sp, with the return address below it readable.
+ * It may also lead back to the thread's own stack from another one. */
+static inline bool cfa_ok(walk_t *w, uintptr_t cfa, uintptr_t sp) {
+  if (HS_LIKELY(cfa > sp && cfa <= w->hi && cfa - w->lo >= 8)) return true;
+  if (cfa - 8 >= w->home_lo && cfa <= w->home_hi && cfa - w->home_lo >= 8 && w->home_hi) {
+    w->lo = w->home_lo;
+    w->hi = w->home_hi;
+    w->home_lo = w->home_hi = 0;
+    return true;
+  }
+  return false;
+}
+
+static inline bool in_range(const walk_t *w, uintptr_t addr) {
+  return addr >= w->lo && addr < w->hi;
+}
+
+/* The frames the fast loop does not handle. Returns false to end the walk. */
+static HS_NOINLINE bool step_slow(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
+  uintptr_t sp = st->sp, bp = st->bp, cfa;
+  switch (hs__cfi_kind(r)) {
+  case HS_CFI_DEREF_RBP: {
+    uintptr_t slot = bp + (uintptr_t)hs__cfi_cfa_off(r);
+    if (!readable8(w, slot)) return false;
+    cfa = *(const uintptr_t *)slot;
+    break;
+  }
+  case HS_CFI_PLT:
+    cfa = sp + 8 + ((st->pc & 15) >= (uintptr_t)hs__cfi_cfa_off(r) ? 8 : 0);
+    break;
+  case HS_CFI_SIGFRAME: {
+    /* The ucontext_t the kernel pushed is at sp. */
+    const ucontext_t *uc = (const ucontext_t *)sp;
+    uintptr_t end = sp + sizeof(ucontext_t);
+    if (!in_range(w, sp) || end > w->hi || end < sp) return false;
+    uintptr_t nsp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (!in_range(w, nsp)) {
+      if (!(nsp >= w->home_lo && nsp < w->home_hi)) return false;
+      w->lo = w->home_lo;
+      w->hi = w->home_hi;
+      w->home_lo = w->home_hi = 0;
+    }
+    st->pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    st->bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    st->sp = nsp;
+    st->exact = true; /* the interrupted instruction, not a return address */
+    return st->pc >= 4096;
+  }
+  case HS_CFI_UNSUPPORTED:
+    w->status |= HS_UNWIND_NEEDS_SLOW;
+    if (!(w->flags & HS_UNWIND_IN_SIGNAL)) return false;
+    __attribute__((fallthrough)); /* a signal handler has no slower unwinder */
+  case HS_CFI_NONE: {
+    /* A frame-pointer step, kept only if it returns into known code. */
+    if (bp < sp || !readable8(w, bp) || !readable8(w, bp + 8) || (bp & 7)) return false;
+    uintptr_t ret = ((const uintptr_t *)bp)[1];
+    if (!hs__module_live_text(ret - 1)) return false;
+    st->pc = ret;
+    st->sp = bp + 16;
+    st->bp = ((const uintptr_t *)bp)[0];
+    st->exact = false;
+    return true;
+  }
+  case HS_CFI_STOP:
+  default:
+    return false;
+  }
+  if (!cfa_ok(w, cfa, sp)) return false;
+  uintptr_t ret = *(const uintptr_t *)(cfa - 8);
+  switch (hs__cfi_bp_kind(r)) {
+  case HS_CFI_BP_AT_CFA: {
+    uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+    if (!readable8(w, slot)) return false;
+    bp = *(const uintptr_t *)slot;
+    break;
+  }
+  case HS_CFI_BP_AT_RBP: {
+    uintptr_t slot = bp + (uintptr_t)hs__cfi_bp_off(r);
+    if (!readable8(w, slot)) return false;
+    bp = *(const uintptr_t *)slot;
+    break;
+  }
+  default: break;
+  }
+  st->pc = ret;
+  st->sp = cfa;
+  st->bp = bp;
+  st->exact = false;
+  return ret >= 4096;
+}
+
+int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int flags,
+                    uintptr_t *pcs, int max, uint64_t *hash, int *status) {
+  walk_t w;
+  w.lo = ranges->lo;
+  w.hi = ranges->hi;
+  w.home_lo = ranges->home_lo;
+  w.home_hi = ranges->home_hi;
+  w.flags = flags;
+  w.cache = cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
+  w.epoch = hs__modules_epoch();
+  w.refreshed = false;
+  w.status = 0;
+  /* The rule of a frame built with a frame pointer: CFA = rbp + 16, rbp
+   * saved at CFA - 16. Its step follows the %rbp chain, which does not
+   * wait for the rule lookup: the lookup only confirms the step, off the
+   * chain of dependent loads, so such frames walk at frame-pointer speed.
+   * The loop keeps few values live so that they all stay in registers; the
+   * hash is a separate pass over the result. */
+  const uint32_t fp_rule = hs__cfi_rule(HS_CFI_RBP, 16, HS_CFI_BP_AT_CFA, -16);
+  _Atomic uint64_t *const cache = w.cache;
+  const uint32_t mix = epoch_mix(w.epoch);
+  uintptr_t pc = st->pc, sp = st->sp, bp = st->bp, hi = w.hi;
+  uintptr_t *out = pcs, *const end = pcs + (max > 0 ? max : 0);
+  bool exact = st->exact;
+  if (!in_range(&w, sp)) out = end; /* the ranges always hold the start */
+  while (out < end && pc >= 4096) {
+    *out++ = pc;
+    uint32_t r;
+    if (HS_UNLIKELY(!cache || exact || !cache_probe(cache, mix, pc, &r))) {
+      r = rule_slow(&w, pc, exact);
+      hi = w.hi;
+    }
+    if (HS_LIKELY(r == fp_rule)) {
+      if (HS_LIKELY(bp >= sp && bp < hi && hi - bp >= 16)) {
+        pc = ((const uintptr_t *)bp)[1];
+        sp = bp + 16;
+        bp = ((const uintptr_t *)bp)[0];
+        continue;
+      }
+    } else if (HS_LIKELY(hs__cfi_kind(r) == HS_CFI_RSP || hs__cfi_kind(r) == HS_CFI_RBP)) {
+      /* cfa >= sp + 8 keeps the return address slot above sp (so inside
+       * the range) and makes every step progress. */
+      uintptr_t cfa = (hs__cfi_kind(r) == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r);
+      int bpk = hs__cfi_bp_kind(r);
+      if (HS_LIKELY(cfa - 8 >= sp && cfa <= hi && cfa - 8 < hi && bpk != HS_CFI_BP_AT_RBP)) {
+        uintptr_t ret = ((const uintptr_t *)cfa)[-1];
+        if (bpk == HS_CFI_BP_AT_CFA) {
+          uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+          if (HS_UNLIKELY(!(slot >= sp && slot < hi && hi - slot >= 8))) break;
+          bp = *(const uintptr_t *)slot;
+        }
+        pc = ret;
+        sp = cfa;
+        exact = false;
+        continue;
+      }
+    }
+    st->pc = pc;
+    st->sp = sp;
+    st->bp = bp;
+    st->exact = exact;
+    if (!step_slow(&w, r, st)) break;
+    hi = w.hi;
+    pc = st->pc;
+    sp = st->sp;
+    bp = st->bp;
+    exact = st->exact;
+  }
+  int n = (int)(out - pcs);
+  if (hash) *hash = hs__stack_hash(pcs, n);
+  if (status) *status = w.status;
+  return n;
+}
+
+int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max) {
+  const ucontext_t *uc = ucontext;
+  hs_unwind_regs_t st = {
+      .pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+      .sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP],
+      .bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+      .exact = true,
+  };
+  hs_stack_ranges_t r;
+  hs__stack_ranges(st.sp, false, &r);
+  if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  return hs__unwind_walk(&st, &r, HS_UNWIND_IN_SIGNAL, pcs, max, NULL, NULL);
+}
+
+void hs__unwind_prepare(void) {
+  hs__runtime_enter();
+  cache_get(true);
+  hs__modules_refresh();
+  hs_stack_ranges_t r;
+  hs__stack_ranges((uintptr_t)__builtin_frame_address(0), true, &r);
+  hs__runtime_leave();
+}
