@@ -6,6 +6,8 @@
  * when candidates exist does it stop the world and mark. */
 #include "internal.h"
 
+#include "core/module/module.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -238,6 +240,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
   if (roots.globals || roots.system_globals) lc_gather_segments(&segments);
   roots.tls_below_tp = lc_static_tls_extent();
   hs__record_lock_world(); /* blocks stay still while stopped */
+  hs__lib_block_loading(true); /* a stopped thread may hold the loader's lock */
   lc_stop_world(&threads);
   collect_t c = {NULL, gen, true, 0};
   hs__for_each_live(gen, candidate_cb, &c);
@@ -248,6 +251,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
     lc_clear_marks();
   }
   lc_resume_world();
+  hs__lib_block_loading(false);
   hs__record_unlock_world();
 
   lc_leaks_t *l = NULL;

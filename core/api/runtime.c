@@ -2,30 +2,41 @@
  * and the fork handlers that keep every runtime lock consistent across fork
  * (gperftools #1425: profiler locks must be held around fork too).
  *
- * Lock order around fork (outermost first): the heap profiler's dump lock,
- * the stack depot, then the allocator's own order (core/alloc/internal.h).
- * The symbolizer and module tracker register their own handlers when they
- * first run (core/symbol/symbolize.c). */
+ * Lock order around fork (outermost first): the heap profiler's dump lock
+ * (a dump symbolizes), the symbolizer's lock, the library loader's (the
+ * symbolizer and the unwinder load libdw and libunwind on first use), the
+ * module tracker's (any recorded allocation may refresh it), the stack
+ * depot, then the allocator's own order (core/alloc/internal.h). */
 #include "core/api/runtime.h"
 
 #include "core/module/module.h"
 #include "core/profile/heapprof.h"
+#include "core/symbol/symbolize.h"
 
 #include <pthread.h>
 
 static void prefork(void) {
   hs__heapprof_prefork();
+  hs__symbolize_prefork();
+  hs__lib_prefork();
+  hs__modules_prefork();
   hs__depot_prefork();
   hs__alloc_prefork();
 }
 static void postfork_parent(void) {
   hs__alloc_postfork_parent();
   hs__depot_postfork(false);
+  hs__modules_postfork(false);
+  hs__lib_postfork(false);
+  hs__symbolize_postfork(false);
   hs__heapprof_postfork(false);
 }
 static void postfork_child(void) {
   hs__alloc_postfork_child();
   hs__depot_postfork(true);
+  hs__modules_postfork(true);
+  hs__lib_postfork(true);
+  hs__symbolize_postfork(true);
   hs__heapprof_postfork(true);
 }
 

@@ -17,6 +17,13 @@
 #include <dlfcn.h>
 
 static _Atomic int loading_blocked;
+static hs_lock_t load_lock; /* one load at a time */
+
+void hs__lib_prefork(void) { hs__lock(&load_lock); }
+void hs__lib_postfork(bool child) {
+  if (child) hs__lock_reset(&load_lock);
+  else hs__unlock(&load_lock);
+}
 
 void hs__lib_block_loading(bool blocked) {
   atomic_fetch_add(&loading_blocked, blocked ? 1 : -1);
@@ -27,7 +34,7 @@ bool hs__lib_load(hs_lazy_lib_t *lib) {
   if (HS_LIKELY(st != 0)) return st > 0;
   if (atomic_load(&loading_blocked)) return false;
   hs__runtime_enter();
-  hs__lock(&lib->lock);
+  hs__lock(&load_lock);
   st = atomic_load_explicit(&lib->state, memory_order_relaxed);
   if (st == 0) {
     void *h = dlopen(lib->soname, RTLD_LAZY | RTLD_LOCAL);
@@ -46,7 +53,7 @@ bool hs__lib_load(hs_lazy_lib_t *lib) {
     }
     atomic_store_explicit(&lib->state, st, memory_order_release);
   }
-  hs__unlock(&lib->lock);
+  hs__unlock(&load_lock);
   hs__runtime_leave();
   return st > 0;
 }

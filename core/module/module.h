@@ -36,7 +36,7 @@ typedef struct hs_module {
   uintptr_t eh_frame_limit; /* end of the PT_LOAD segment holding .eh_frame_hdr:
                              * no CFI read goes past it */
   uint32_t scan_gen;       /* private to the tracker (its lock) */
-  /* -- symbolizer state (core/symbol/), guarded by hs__modules_lock -- */
+  /* -- symbolizer state (core/symbol/), guarded by the symbolizer's lock -- */
   int sym_state;           /* 0 not tried, 1 open, -1 failed */
   void *sym_obj;           /* the (shared) opened file, see symbolize.c */
   const char *sym_error;   /* why opening failed (static string), or NULL */
@@ -85,7 +85,6 @@ typedef struct hs_lazy_lib {
   int count;
   const char *without;         /* what is lost when it is missing (for the one message) */
   _Atomic int state;           /* 0 not tried, 1 loaded, -1 unavailable */
-  hs_lock_t lock;
 } hs_lazy_lib_t;
 /* Loads lib (once) and resolves its symbols; true when usable. Never from
  * a signal handler; refused (false, tried again later) while loading is
@@ -93,10 +92,13 @@ typedef struct hs_lazy_lib {
 bool hs__lib_load(hs_lazy_lib_t *lib);
 /* The leak checker blocks loading while it holds threads stopped. */
 void hs__lib_block_loading(bool blocked);
+/* Fork (core/api/runtime.c): no load runs across fork. */
+void hs__lib_prefork(void);
+void hs__lib_postfork(bool child);
 
-/* The tracker's lock, also the symbolizer's (it guards the sym_* fields). */
-void hs__modules_lock(void);
-void hs__modules_unlock(void);
-void hs__modules_lock_reset(void); /* in a forked child (also resets the tickets) */
+/* Fork (core/api/runtime.c): the tracker's lock, in the runtime's order; in
+ * the child also the memory tickets. */
+void hs__modules_prefork(void);
+void hs__modules_postfork(bool child);
 
 #endif

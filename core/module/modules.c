@@ -437,10 +437,12 @@ out:
   hs__runtime_leave();
 }
 
-/* For fork handlers in symbolize.c. */
-void hs__modules_lock(void) { hs__lock(&mod_lock); }
-void hs__modules_unlock(void) { hs__unlock(&mod_lock); }
-void hs__modules_lock_reset(void) {
+void hs__modules_prefork(void) { hs__lock(&mod_lock); }
+void hs__modules_postfork(bool child) {
+  if (!child) {
+    hs__unlock(&mod_lock);
+    return;
+  }
   hs__lock_reset(&mod_lock);
   atomic_store(&readers, 0); /* a thread that held a ticket does not exist here */
   atomic_store(&closing, 0);

@@ -136,8 +136,7 @@ static inline bool frame_in(uintptr_t fp, uintptr_t above, uintptr_t hi) {
   return fp >= above && fp < hi && hi - fp >= 16 && !(fp & 7);
 }
 
-/* Walks the frame-pointer chain, hashing as it goes (saves a second pass
- * over the frames on the hot path). Every frame must lie above the one
+/* Walks the frame-pointer chain. Every frame must lie above the one
  * before it, inside the readable range of the stack the walk is on; a walk
  * that starts on another stack (a coroutine's, an alternate signal stack)
  * may continue on the thread's own stack, never anywhere else. */
@@ -145,7 +144,6 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   uintptr_t fp = (uintptr_t)frame;
   hs_stack_ranges_t r;
   hs__stack_ranges(fp, true, &r);
-  uint64_t acc = 0;
   int n = 0;
   *hash = hs__stack_hash_final(0, 0);
   /* frame[0] is the public entry point's frame, whose return address is the
@@ -163,10 +161,9 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
     lo = fp + 16;
     uintptr_t ret = ((uintptr_t *)fp)[1];
     if (ret < 4096) break;
-    acc += HS_FRAME_HASH(ret, n);
     pcs[n++] = ret;
   }
-  *hash = hs__stack_hash_final(acc, n);
+  *hash = hs__stack_hash(pcs, n);
   return n;
 }
 

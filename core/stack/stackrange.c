@@ -98,6 +98,7 @@ static void foreign_range(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) 
 
 void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) {
   out->home_lo = out->home_hi = 0;
+  out->own = false;
   if (HS_UNLIKELY(!top)) {
     uintptr_t t = may_probe ? stack_top(sp) : 0;
     if (!t) return foreign_range(sp, may_probe, out);
@@ -105,14 +106,10 @@ void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) {
     if (!extend_verified(sp)) return foreign_range(sp, may_probe, out);
     top = t; /* only once the start proved to be on this stack */
   }
-  if (HS_LIKELY(sp >= verified_lo && sp < top)) {
+  if (HS_LIKELY(sp >= verified_lo && sp < top) || (sp < top && may_probe && extend_verified(sp))) {
     out->lo = verified_lo;
     out->hi = top;
-    return;
-  }
-  if (sp < top && may_probe && extend_verified(sp)) {
-    out->lo = verified_lo;
-    out->hi = top;
+    out->own = true;
     return;
   }
   foreign_range(sp, may_probe, out);

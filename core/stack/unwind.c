@@ -38,6 +38,7 @@
 #include "core/alloc/alloc.h"
 #include "core/module/module.h"
 
+#include <pthread.h>
 #include <ucontext.h>
 
 #define CACHE_BITS 15
@@ -222,6 +223,130 @@ static HS_NOINLINE bool step_slow(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
   return ret >= 4096;
 }
 
+/* ---- the thread's previous walk ---------------------------------------------
+ * Consecutive allocations of a thread mostly share the outer part of their
+ * stacks (main, the test runner, the test, its helpers). Each thread keeps
+ * the frames of its last walk on its own stack, outermost first: per frame
+ * its state (sp, pc, bp) and the stack slot its bp was loaded from (0 when
+ * bp came through unchanged). When a new walk reaches a frame whose state
+ * equals a remembered one, the frames beyond it are the remembered ones as
+ * long as the words those steps read are unchanged (same rules: same
+ * module epoch): every return-address slot and bp slot is compared, and
+ * these loads do not depend on each other, so the check costs about a cycle
+ * per frame instead of a dependent step. Frames beyond the first mismatch
+ * are walked again. Only walks on the thread's own stack (never freed while
+ * the thread lives) and made of plain steps are remembered; signal handlers
+ * neither use nor change them. */
+typedef struct memo_frame {
+  uintptr_t sp, pc, bp, slot;
+  uint64_t hsum; /* stack hash terms of this frame and all outer ones */
+} memo_frame_t;
+
+typedef struct memo {
+  int n;         /* frames; f[0] is the outermost */
+  bool complete; /* f[0] had no caller (not cut by the depth limit) */
+  uint32_t epoch;
+  uintptr_t hi;  /* top of the stack it was walked on */
+  memo_frame_t f[HS_MAX_DEPTH];
+} memo_t;
+
+static HS_TLS memo_t *tl_memo;
+static HS_TLS bool tl_memo_busy; /* a walk of this thread uses it (a nested one does not) */
+static pthread_key_t memo_key;
+static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
+
+static void memo_free(void *m) {
+  tl_memo = NULL;
+  hs__arena_free(m);
+}
+
+static memo_t *memo_get(void) {
+  if (HS_LIKELY(tl_memo != NULL)) return tl_memo;
+  int ks = atomic_load_explicit(&memo_key_state, memory_order_acquire);
+  if (ks == 0 && atomic_compare_exchange_strong(&ks, &(int){0}, 1)) {
+    ks = pthread_key_create(&memo_key, memo_free) == 0 ? 2 : -1;
+    atomic_store_explicit(&memo_key_state, ks, memory_order_release);
+  }
+  if (ks != 2) return NULL;
+  memo_t *m = hs__arena_alloc(sizeof *m);
+  if (!m) return NULL;
+  if (pthread_setspecific(memo_key, m) != 0) { /* freed with the thread */
+    hs__arena_free(m);
+    return NULL;
+  }
+  tl_memo = m;
+  return m;
+}
+
+/* The walk state shared by the loop and its helpers. Frames [0, n) of the
+ * walk are in pcs and the parallel state arrays. */
+typedef struct frames {
+  uintptr_t *pcs;
+  uintptr_t sp[HS_MAX_DEPTH], bp[HS_MAX_DEPTH], slot[HS_MAX_DEPTH];
+} frames_t;
+
+/* Frame k of the walk (already recorded) equals memo frame c: checks the
+ * words the steps to the frames beyond c read (independent loads) and
+ * returns the outermost memo frame that still holds: 0 when all do, c when
+ * none does. */
+static HS_NOINLINE int memo_check(const memo_t *m, int c) {
+  int i = c - 1;
+  for (; i >= 0; i--) {
+    const memo_frame_t *f = &m->f[i];
+    if (*(const uintptr_t *)(f->sp - 8) != f->pc) break;
+    if (f->slot && *(const uintptr_t *)f->slot != f->bp) break;
+  }
+  return i + 1;
+}
+
+/* Appends memo frames c-1 down to held (as far as out may go); with
+ * states, their states too (the walk goes on and will be stored whole). */
+static HS_NOINLINE void memo_copy(const memo_t *m, int c, int held, frames_t *fr,
+                                  uintptr_t **outp, uintptr_t *end, bool states) {
+  uintptr_t *out = *outp;
+  size_t k = (size_t)(out - fr->pcs);
+  int j = c - 1;
+  for (; j >= held && out < end; j--, k++) *out++ = m->f[j].pc;
+  if (states) {
+    k = (size_t)(*outp - fr->pcs);
+    for (int i = c - 1; i > j; i--, k++) {
+      fr->sp[k] = m->f[i].sp;
+      fr->bp[k] = m->f[i].bp;
+      fr->slot[k] = m->f[i].slot;
+    }
+  }
+  *outp = out;
+}
+
+/* Stores the walk of n frames as the thread's memo. With shared_c >= 0 the
+ * walk's frame shared_k is memo frame shared_c and every frame beyond it is
+ * the memo's: f[0..shared_c] stay, only the walk's frames [0, shared_k) are
+ * written. */
+static void memo_store(memo_t *m, const frames_t *fr, int n, bool complete, uint32_t epoch,
+                       uintptr_t hi, int shared_c, int shared_k) {
+  int base = 0, from = n - 1;
+  uint64_t h = 0;
+  if (shared_c >= 0 && shared_c + 1 + shared_k <= HS_MAX_DEPTH) {
+    base = shared_c + 1;
+    from = shared_k - 1;
+    h = m->f[shared_c].hsum;
+  } else {
+    m->complete = complete;
+    m->epoch = epoch;
+    m->hi = hi;
+  }
+  for (int k = from, i = base; k >= 0; k--, i++) {
+    memo_frame_t *f = &m->f[i];
+    f->sp = fr->sp[k];
+    f->pc = fr->pcs[k];
+    f->bp = fr->bp[k];
+    f->slot = fr->slot[k];
+    h += HS_FRAME_HASH(f->pc, i);
+    f->hsum = h;
+  }
+  m->n = base + from + 1;
+}
+
 int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int flags,
                     uintptr_t *pcs, int max, uint64_t *hash, int *status) {
   walk_t w;
@@ -234,21 +359,66 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
   w.epoch = hs__modules_epoch();
   w.refreshed = false;
   w.status = 0;
+  if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
   /* The rule of a frame built with a frame pointer: CFA = rbp + 16, rbp
    * saved at CFA - 16. Its step follows the %rbp chain, which does not
    * wait for the rule lookup: the lookup only confirms the step, off the
    * chain of dependent loads, so such frames walk at frame-pointer speed.
-   * The loop keeps few values live so that they all stay in registers; the
+   * The loop keeps few values live so that they stay in registers; the
    * hash is a separate pass over the result. */
   const uint32_t fp_rule = hs__cfi_rule(HS_CFI_RBP, 16, HS_CFI_BP_AT_CFA, -16);
   _Atomic uint64_t *const cache = w.cache;
   const uint32_t mix = epoch_mix(w.epoch);
-  uintptr_t pc = st->pc, sp = st->sp, bp = st->bp, hi = w.hi;
+  uintptr_t pc = st->pc, sp = st->sp, bp = st->bp, hi = w.hi, slot = 0;
   uintptr_t *out = pcs, *const end = pcs + (max > 0 ? max : 0);
   bool exact = st->exact;
   if (!in_range(&w, sp)) out = end; /* the ranges always hold the start */
+
+  frames_t fr;
+  fr.pcs = pcs;
+  memo_t *memo = NULL;
+  int c = -1;                        /* memo frame the walk may meet next */
+  uintptr_t next_sp = UINTPTR_MAX;   /* its sp */
+  int shared_c = -1, shared_k = -1;  /* where it joined, when nothing was walked after */
+  bool plain = true, ended = false;
+  if (!(flags & HS_UNWIND_IN_SIGNAL) && ranges->own && !tl_memo_busy && (memo = memo_get())) {
+    tl_memo_busy = true;
+    if (memo->n && memo->epoch == w.epoch && memo->hi == w.hi) {
+      c = memo->n - 1;
+      next_sp = memo->f[c].sp;
+    }
+  }
+
   while (out < end && pc >= 4096) {
+    size_t k = (size_t)(out - pcs);
     *out++ = pc;
+    fr.sp[k] = sp;
+    fr.bp[k] = bp;
+    fr.slot[k] = slot;
+    if (HS_UNLIKELY(sp >= next_sp)) {
+      while (c >= 0 && memo->f[c].sp < sp) c--;
+      next_sp = c >= 0 ? memo->f[c].sp : UINTPTR_MAX;
+      if (c >= 0 && memo->f[c].sp == sp && memo->f[c].pc == pc && memo->f[c].bp == bp) {
+        int held = memo_check(memo, c);
+        bool rest = held == 0 && memo->complete;
+        memo_copy(memo, c, held, &fr, &out, end, !rest);
+        if (rest || (held == 0 && out == end)) {
+          /* The rest of the stack is the remembered one. */
+          shared_c = c;
+          shared_k = (int)k;
+          ended = memo->complete;
+          break;
+        }
+        if (out == end) break;
+        /* Go on walking from the outermost frame that held. */
+        const memo_frame_t *f = &memo->f[held];
+        pc = f->pc;
+        sp = f->sp;
+        bp = f->bp;
+        c = held - 1;
+        next_sp = c >= 0 ? memo->f[c].sp : UINTPTR_MAX;
+      }
+    }
     uint32_t r;
     if (HS_UNLIKELY(!cache || exact || !cache_probe(cache, mix, pc, &r))) {
       r = rule_slow(&w, pc, exact);
@@ -256,6 +426,7 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
     }
     if (HS_LIKELY(r == fp_rule)) {
       if (HS_LIKELY(bp >= sp && bp < hi && hi - bp >= 16)) {
+        slot = bp;
         pc = ((const uintptr_t *)bp)[1];
         sp = bp + 16;
         bp = ((const uintptr_t *)bp)[0];
@@ -268,9 +439,13 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
       int bpk = hs__cfi_bp_kind(r);
       if (HS_LIKELY(cfa - 8 >= sp && cfa <= hi && cfa - 8 < hi && bpk != HS_CFI_BP_AT_RBP)) {
         uintptr_t ret = ((const uintptr_t *)cfa)[-1];
+        slot = 0;
         if (bpk == HS_CFI_BP_AT_CFA) {
-          uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
-          if (HS_UNLIKELY(!(slot >= sp && slot < hi && hi - slot >= 8))) break;
+          slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+          if (HS_UNLIKELY(!(slot >= sp && slot < hi && hi - slot >= 8))) {
+            ended = true;
+            break;
+          }
           bp = *(const uintptr_t *)slot;
         }
         pc = ret;
@@ -279,11 +454,19 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
         continue;
       }
     }
+    if (hs__cfi_kind(r) == HS_CFI_STOP) { /* the outermost frame */
+      ended = true;
+      break;
+    }
     st->pc = pc;
     st->sp = sp;
     st->bp = bp;
     st->exact = exact;
-    if (!step_slow(&w, r, st)) break;
+    plain = false; /* steps the memo cannot check */
+    if (!step_slow(&w, r, st)) {
+      ended = true;
+      break;
+    }
     hi = w.hi;
     pc = st->pc;
     sp = st->sp;
@@ -291,7 +474,23 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
     exact = st->exact;
   }
   int n = (int)(out - pcs);
-  if (hash) *hash = hs__stack_hash(pcs, n);
+  if (!ended && out < end) ended = true; /* the loop ended at a pc < 4096 */
+  uint64_t h = 0;
+  bool have_hash = false;
+  if (memo) {
+    /* With the whole rest of the stack taken from the memo, its outer
+     * frames' hash terms are already summed. */
+    if (shared_c >= 0 && n == shared_c + 1 + shared_k) {
+      h = memo->f[shared_c].hsum;
+      for (int k = 0; k < shared_k; k++) h += HS_FRAME_HASH(pcs[k], n - 1 - k);
+      h = hs__stack_hash_final(h, n);
+      have_hash = true;
+    }
+    if (plain && n > 0) memo_store(memo, &fr, n, ended, w.epoch, w.hi, shared_c, shared_k);
+    else memo->n = 0;
+    tl_memo_busy = false;
+  }
+  if (hash) *hash = have_hash ? h : hs__stack_hash(pcs, n);
   if (status) *status = w.status;
   return n;
 }

@@ -38,4 +38,8 @@ int hs__symbolize(uintptr_t pc, uint32_t epoch,
 int hs__symbolize_exact(uintptr_t pc, uint32_t epoch,
                         void (*emit)(const hs_symbol_t *sym, void *ctx), void *ctx);
 
+/* Fork (core/api/runtime.c): the symbolizer's lock, in the runtime's order. */
+void hs__symbolize_prefork(void);
+void hs__symbolize_postfork(bool child);
+
 #endif
