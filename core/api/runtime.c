@@ -5,8 +5,10 @@
  * Lock order around fork (outermost first): the heap profiler's dump lock
  * (a dump symbolizes), the symbolizer's lock, the library loader's (the
  * symbolizer and the unwinder load libdw and libunwind on first use), the
- * module tracker's (any recorded allocation may refresh it), the stack
- * depot, then the allocator's own order (core/alloc/internal.h). */
+ * unwinder's CFI copy lock (held while it copies a module's .eh_frame and
+ * may refresh the module tracker), the module tracker's (any recorded
+ * allocation may refresh it), the stack depot, then the allocator's own
+ * order (core/alloc/internal.h). */
 #include "core/api/runtime.h"
 
 #include "core/module/module.h"
@@ -19,6 +21,7 @@ static void prefork(void) {
   hs__heapprof_prefork();
   hs__symbolize_prefork();
   hs__lib_prefork();
+  hs__unwind_prefork();
   hs__modules_prefork();
   hs__depot_prefork();
   hs__alloc_prefork();
@@ -27,6 +30,7 @@ static void postfork_parent(void) {
   hs__alloc_postfork_parent();
   hs__depot_postfork(false);
   hs__modules_postfork(false);
+  hs__unwind_postfork(false);
   hs__lib_postfork(false);
   hs__symbolize_postfork(false);
   hs__heapprof_postfork(false);
@@ -35,6 +39,7 @@ static void postfork_child(void) {
   hs__alloc_postfork_child();
   hs__depot_postfork(true);
   hs__modules_postfork(true);
+  hs__unwind_postfork(true);
   hs__lib_postfork(true);
   hs__symbolize_postfork(true);
   hs__heapprof_postfork(true);

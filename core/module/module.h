@@ -35,6 +35,8 @@ typedef struct hs_module {
   size_t eh_frame_hdr_size;
   uintptr_t eh_frame_limit; /* end of the PT_LOAD segment holding .eh_frame_hdr:
                              * no CFI read goes past it */
+  /* -- unwinder state (core/stack/), published atomically -- */
+  _Atomic(const void *) unwind_cfi; /* the module's CFI copied on first use */
   uint32_t scan_gen;       /* private to the tracker (its lock) */
   /* -- symbolizer state (core/symbol/), guarded by the symbolizer's lock -- */
   int sym_state;           /* 0 not tried, 1 open, -1 failed */
@@ -69,14 +71,6 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
  * async-signal-safe; only knows modules seen by a refresh. */
 const hs_module_t *hs__module_live_text(uintptr_t pc);
 
-/* Reading a module's mapped memory (its .eh_frame) while another thread may
- * dlclose it: readers take a ticket, which fails while a dlclose runs;
- * dlclose (interposed here) waits until no ticket is held before the real
- * dlclose unmaps anything. Lock-free, never blocks the reader, usable in
- * signal handlers. */
-bool hs__module_memory_enter(void);
-void hs__module_memory_leave(void);
-
 /* ---- libraries loaded on first use (core/module/lazylib.c) ---- */
 typedef struct hs_lazy_lib {
   const char *soname;          /* e.g. "libdw.so.1" */
@@ -96,8 +90,7 @@ void hs__lib_block_loading(bool blocked);
 void hs__lib_prefork(void);
 void hs__lib_postfork(bool child);
 
-/* Fork (core/api/runtime.c): the tracker's lock, in the runtime's order; in
- * the child also the memory tickets. */
+/* Fork (core/api/runtime.c): the tracker's lock, in the runtime's order. */
 void hs__modules_prefork(void);
 void hs__modules_postfork(bool child);
 

@@ -30,7 +30,6 @@
 #include <link.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sched.h>
 #include <unistd.h>
 
 #define CHUNK_SHIFT 8
@@ -86,36 +85,6 @@ const hs_module_t *hs__module_live_text(uintptr_t pc) {
       return m;
   }
   return NULL;
-}
-
-/* ---- module memory tickets ---------------------------------------------------
- * readers counts tickets held; closing is set while a dlclose runs. A
- * reader publishes its ticket, then checks closing; dlclose sets closing,
- * then waits for readers to drain: with both sequentially consistent, either
- * the reader sees closing (and backs off) or dlclose sees the ticket. */
-static _Atomic int readers;
-static _Atomic int closing;
-static HS_TLS int closing_here; /* this thread runs a dlclose (nested ones skip the gate) */
-
-bool hs__module_memory_enter(void) {
-  atomic_fetch_add(&readers, 1);
-  if (HS_LIKELY(!atomic_load(&closing))) return true;
-  atomic_fetch_sub(&readers, 1);
-  return false;
-}
-
-void hs__module_memory_leave(void) { atomic_fetch_sub_explicit(&readers, 1, memory_order_release); }
-
-static bool gate_close(void) {
-  if (closing_here++) return false;
-  atomic_fetch_add(&closing, 1);
-  while (atomic_load(&readers) != 0) sched_yield();
-  return true;
-}
-
-static void gate_open(bool closed) {
-  closing_here--;
-  if (closed) atomic_fetch_sub(&closing, 1);
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -444,8 +413,6 @@ void hs__modules_postfork(bool child) {
     return;
   }
   hs__lock_reset(&mod_lock);
-  atomic_store(&readers, 0); /* a thread that held a ticket does not exist here */
-  atomic_store(&closing, 0);
 }
 
 /* ---- writable segments (leak checker roots) ------------------------------------ */
@@ -501,12 +468,9 @@ HS_EXPORT int dlclose(void *handle) {
   /* Record the object (and whatever else is loaded) while it is still
    * mapped, then learn what actually went away. */
   hs__modules_refresh();
-  /* No unwinder reads the object's .eh_frame while it may be unmapped. */
-  bool closed = gate_close();
   int r = real(handle);
   int saved = errno;
   hs__modules_refresh();
-  gate_open(closed);
   errno = saved;
   return r;
 }

@@ -1,12 +1,15 @@
 /* DWARF call frame information (x86-64): the unwind rule at one code
- * address, read from a loaded module's .eh_frame through its .eh_frame_hdr.
+ * address, read from a module's .eh_frame through its .eh_frame_hdr.
  *
  * The linker's .eh_frame_hdr is already the compact per-module index an
  * unwinder needs: a table of (function start, FDE) pairs sorted by
- * address, mapped with the module. A lookup binary-searches it, then runs
- * the CIE's and the FDE's CFA program up to the address (tens of
- * instructions; at most a few microseconds for the longest functions) and
- * reduces the resulting row to what a walk needs on x86-64:
+ * address. The first time a module's CFI is needed, both sections are
+ * copied to the internal heap (hs__cfi_copy: about 180 KiB and 50 us for
+ * libc), so that no lookup ever reads memory a dlclose may unmap. A lookup
+ * binary-searches the table, then runs the CIE's and the FDE's CFA program
+ * up to the address (tens of instructions; at most a few microseconds for
+ * the longest functions) and reduces the resulting row to what a walk
+ * needs on x86-64:
  *
  *   CFA      = rsp + N | rbp + N | *(rbp + N)   (the last: realigned stacks)
  *   return   = *(CFA - 8), or undefined (the outermost frame)
@@ -19,13 +22,15 @@
  * makecontext and hand-written assembly) is HS_CFI_UNSUPPORTED, which the
  * walker hands to libunwind.
  *
- * Nothing here allocates, locks or makes system calls: it only reads the
- * module's mapped sections, so it runs in signal handlers too. The caller
- * keeps the module mapped while it reads (hs__module_memory_enter). Every
- * read stays inside the PT_LOAD segment that holds the CFI, so corrupt CFI
- * gives HS_CFI_NONE or a wrong rule (which the walk's checks catch), never
- * a fault. */
+ * A lookup allocates nothing, takes no lock and makes no system call, so
+ * it runs in signal handlers too. Every read stays inside the copy, so
+ * corrupt CFI gives HS_CFI_NONE or a wrong rule (which the walk's checks
+ * catch), never a fault. The copy keeps the sections' relative layout;
+ * pointers encoded relative to their own address are translated back to
+ * the module's addresses with the index's delta. */
 #include "core/stack/stack.h"
+
+#include "core/alloc/alloc.h"
 
 #include <string.h>
 
@@ -99,9 +104,9 @@ static uint64_t fixed(reader_t *r, int n) {
  * pcrel is relative to the field's own (runtime) address, datarel to the
  * start of .eh_frame_hdr. Indirect and function-relative forms are not
  * used for the fields read here. */
-static uintptr_t read_encoded(reader_t *r, uint8_t enc, uintptr_t datarel) {
+static uintptr_t read_encoded(reader_t *r, uint8_t enc, uintptr_t datarel, intptr_t delta) {
   if (enc == 0xff) return 0; /* DW_EH_PE_omit */
-  uintptr_t field = (uintptr_t)r->p;
+  uintptr_t field = (uintptr_t)r->p + (uintptr_t)delta; /* where the module has it */
   uint64_t v;
   switch (enc & 0x0f) {
   case 0x00: v = fixed(r, 8); break;
@@ -127,33 +132,37 @@ static uintptr_t read_encoded(reader_t *r, uint8_t enc, uintptr_t datarel) {
 
 /* ---- .eh_frame_hdr ------------------------------------------------------ */
 
-bool hs__cfi_parse_hdr(uintptr_t hdr, size_t hdr_size, uintptr_t limit, hs_cfi_index_t *out) {
+bool hs__cfi_parse_hdr(uintptr_t hdr, size_t hdr_size, uintptr_t limit, intptr_t delta,
+                       hs_cfi_index_t *out) {
   memset(out, 0, sizeof *out);
   if (!hdr || hdr_size < 4 || hdr + hdr_size > limit) return false;
   const uint8_t *h = (const uint8_t *)hdr;
   if (h[0] != 1) return false;
   reader_t r = {h + 4, h + hdr_size, false};
-  out->eh_frame = read_encoded(&r, h[1], hdr);
-  uintptr_t count = read_encoded(&r, h[2], hdr);
+  out->eh_frame = read_encoded(&r, h[1], hdr + (uintptr_t)delta, delta) - (uintptr_t)delta;
+  uintptr_t count = read_encoded(&r, h[2], hdr + (uintptr_t)delta, delta);
   if (r.bad || h[2] == 0xff || h[3] != 0x3b) return false; /* datarel|sdata4 pairs */
   if (count > (size_t)(r.end - r.p) / 8) return false;
   out->table = (const int32_t *)r.p;
   out->count = (uint32_t)count;
   out->hdr = hdr;
   out->limit = limit;
+  out->delta = delta;
   return out->eh_frame < limit;
 }
 
-/* The FDE whose function starts at or below addr (the table is sorted). */
+/* The FDE whose function starts at or below addr (the table is sorted by
+ * the functions' addresses in the module; the FDEs are read in the copy). */
 static uintptr_t find_fde(const hs_cfi_index_t *ix, uintptr_t addr) {
   uint32_t lo = 0, hi = ix->count;
+  uintptr_t base = ix->hdr + (uintptr_t)ix->delta;
   if (!hi) return 0;
   while (hi - lo > 1) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (ix->hdr + (intptr_t)ix->table[2 * mid] <= addr) lo = mid;
+    if (base + (intptr_t)ix->table[2 * mid] <= addr) lo = mid;
     else hi = mid;
   }
-  if (ix->hdr + (intptr_t)ix->table[2 * lo] > addr) return 0;
+  if (base + (intptr_t)ix->table[2 * lo] > addr) return 0;
   return ix->hdr + (intptr_t)ix->table[2 * lo + 1];
 }
 
@@ -217,7 +226,7 @@ static bool parse_cie(uintptr_t at, uintptr_t limit, cie_t *c) {
       switch (aug[i]) {
       case 'R': c->fde_enc = u8(&a); break;
       case 'L': u8(&a); break;
-      case 'P': read_encoded(&a, u8(&a), 0); a.bad = false; break; /* value unused */
+      case 'P': read_encoded(&a, u8(&a), 0, 0); a.bad = false; break; /* value unused */
       case 'S': c->signal_frame = true; break;
       case 'B': case 'G': break;
       default: i = aug_len; break; /* unknown: the length lets us skip it */
@@ -241,6 +250,7 @@ typedef struct interp {
   int depth;
   const cie_t *cie;
   uintptr_t loc, target;
+  intptr_t delta;
 } interp_t;
 
 /* DW_OP_breg<reg> N [DW_OP_deref] blocks are the only expressions x86-64
@@ -325,7 +335,7 @@ static bool run(interp_t *in, const uint8_t *p, const uint8_t *end, uint8_t fde_
     switch (op) {
     case 0x00: break; /* nop */
     case 0x01: { /* set_loc */
-      uintptr_t loc = read_encoded(&r, fde_enc, 0);
+      uintptr_t loc = read_encoded(&r, fde_enc, 0, in->delta);
       if (loc > in->target) return true;
       in->loc = loc;
       break;
@@ -435,8 +445,8 @@ uint32_t hs__cfi_lookup(const hs_cfi_index_t *ix, uintptr_t addr) {
   if (cie_off == 0 || cie_off > (uintptr_t)body - ix->eh_frame) return HS_CFI_NONE;
   cie_t cie;
   if (!parse_cie((uintptr_t)body - cie_off, ix->limit, &cie)) return HS_CFI_NONE;
-  uintptr_t start = read_encoded(&r, cie.fde_enc, 0);
-  uintptr_t range = read_encoded(&r, cie.fde_enc & 0x0f, 0);
+  uintptr_t start = read_encoded(&r, cie.fde_enc, 0, ix->delta);
+  uintptr_t range = read_encoded(&r, cie.fde_enc & 0x0f, 0, 0);
   if (r.bad || addr < start || addr - start >= range) return HS_CFI_NONE;
   if (cie.has_aug_data) {
     uint64_t n = uleb(&r);
@@ -447,6 +457,7 @@ uint32_t hs__cfi_lookup(const hs_cfi_index_t *ix, uintptr_t addr) {
   interp_t in;
   memset(&in, 0, sizeof in);
   in.cie = &cie;
+  in.delta = ix->delta;
   in.row.cfa = CFA_OTHER;
   in.row.ra = RA_OTHER;
   in.loc = start;
@@ -457,4 +468,32 @@ uint32_t hs__cfi_lookup(const hs_cfi_index_t *ix, uintptr_t addr) {
   in.loc = start;
   if (!run(&in, r.p, end, cie.fde_enc)) return HS_CFI_NONE;
   return reduce(&in.row);
+}
+
+/* ---- the copy ------------------------------------------------------------------ */
+
+const hs_cfi_index_t *hs__cfi_copy(uintptr_t hdr, size_t hdr_size, uintptr_t limit) {
+  hs_cfi_index_t in;
+  if (!hs__cfi_parse_hdr(hdr, hdr_size, limit, 0, &in)) return NULL;
+  /* .eh_frame ends after its last FDE (CIEs precede their FDEs). */
+  uintptr_t end = in.eh_frame;
+  for (uint32_t i = 0; i < in.count; i++) {
+    uintptr_t fde = hdr + (intptr_t)in.table[2 * i + 1];
+    const uint8_t *body, *e;
+    if (fde < in.eh_frame || !entry(fde, limit, &body, &e)) continue;
+    if ((uintptr_t)e > end) end = (uintptr_t)e;
+  }
+  uintptr_t lo = hdr < in.eh_frame ? hdr : in.eh_frame;
+  uintptr_t hi = hdr + hdr_size > end ? hdr + hdr_size : end;
+  if (hi - lo > (64u << 20)) return NULL;
+  hs_cfi_index_t *ix = hs__arena_alloc(sizeof *ix + (hi - lo));
+  if (!ix) return NULL;
+  uintptr_t data = (uintptr_t)(ix + 1);
+  memcpy((void *)data, (const void *)lo, hi - lo);
+  intptr_t delta = (intptr_t)(lo - data);
+  if (!hs__cfi_parse_hdr(hdr - (uintptr_t)delta, hdr_size, data + (hi - lo), delta, ix)) {
+    hs__arena_free(ix);
+    return NULL;
+  }
+  return ix;
 }

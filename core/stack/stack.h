@@ -62,19 +62,26 @@ static inline int hs__cfi_bp_kind(uint32_t r) { return (int)((r >> 3) & 3); }
 static inline intptr_t hs__cfi_bp_off(uint32_t r) { return (intptr_t)((int32_t)(r << 19) >> 24) * 8; }
 static inline intptr_t hs__cfi_cfa_off(uint32_t r) { return (intptr_t)((int32_t)r >> 13); }
 
-/* A module's .eh_frame_hdr search table, read in place. */
+/* A module's .eh_frame_hdr search table and .eh_frame, as read (a copy):
+ * module address = address read + delta. */
 typedef struct hs_cfi_index {
   uintptr_t hdr;          /* .eh_frame_hdr */
   uintptr_t eh_frame;     /* .eh_frame */
   uintptr_t limit;        /* no read goes at or past this address */
+  intptr_t delta;
   const int32_t *table;   /* (start, FDE) pairs, relative to hdr, sorted */
   uint32_t count;
 } hs_cfi_index_t;
 /* false when the module has no usable binary-search table. */
-bool hs__cfi_parse_hdr(uintptr_t hdr, size_t hdr_size, uintptr_t limit, hs_cfi_index_t *out);
+bool hs__cfi_parse_hdr(uintptr_t hdr, size_t hdr_size, uintptr_t limit, intptr_t delta,
+                       hs_cfi_index_t *out);
+/* Copies a loaded module's .eh_frame_hdr and .eh_frame (limit: end of the
+ * segment holding them) to the internal heap; NULL when they are unusable
+ * or memory is short. The caller keeps the module mapped meanwhile (calls
+ * this from a dl_iterate_phdr callback). Never freed. */
+const hs_cfi_index_t *hs__cfi_copy(uintptr_t hdr, size_t hdr_size, uintptr_t limit);
 /* The rule at code address addr (a return address minus 1, or an exact
- * pc). Reads only the module's mapped CFI; no allocation, lock or system
- * call. The caller holds a module memory ticket. */
+ * pc). No allocation, lock or system call. */
 uint32_t hs__cfi_lookup(const hs_cfi_index_t *ix, uintptr_t addr);
 
 /* ---- stack ranges (core/stack/stackrange.c) ----
@@ -115,9 +122,12 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
  * allocation) ends the stack. Returns the depth (<= HS_MAX_DEPTH). */
 int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max);
 /* Outside signal handlers, before relying on hs__unwind_signal (and again
- * after dlopen): maps the rule cache, learns the loaded modules and this
- * thread's stack. */
+ * after dlopen): maps the rule cache, learns the loaded modules, copies
+ * their CFI and learns this thread's stack. */
 void hs__unwind_prepare(void);
+/* Fork (core/api/runtime.c): the lock that serialises CFI copies. */
+void hs__unwind_prefork(void);
+void hs__unwind_postfork(bool child);
 
 /* ---- stack depot (core/stack/depot.c) ---- */
 typedef struct hs_bucket {

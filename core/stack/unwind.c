@@ -38,7 +38,9 @@
 #include "core/alloc/alloc.h"
 #include "core/module/module.h"
 
+#include <link.h>
 #include <pthread.h>
+#include <string.h>
 #include <ucontext.h>
 
 #define CACHE_BITS 15
@@ -80,9 +82,108 @@ typedef struct walk {
   int status;
 } walk_t;
 
+/* ---- each module's CFI, copied on first use ---------------------------------
+ * Copies are shared by the records of one file (same path and build-id: a
+ * library dlopen'ed and dlclose'd in a loop is copied once); each record
+ * gets its own index, whose delta maps the copy to its load address. */
+typedef struct shared_cfi {
+  struct shared_cfi *next;
+  const char *path;
+  uint8_t build_id_len;
+  uint8_t build_id[HS_BUILD_ID_MAX];
+  uintptr_t hdr;                /* where the file's record that made it had it */
+  const hs_cfi_index_t *ix;
+} shared_cfi_t;
+
+static hs_lock_t copy_lock;     /* one copier at a time; guards shared */
+static shared_cfi_t *shared;
+static const hs_cfi_index_t no_cfi; /* published for modules without usable CFI */
+
+void hs__unwind_prefork(void) { hs__lock(&copy_lock); }
+void hs__unwind_postfork(bool child) {
+  if (child) hs__lock_reset(&copy_lock);
+  else hs__unlock(&copy_lock);
+}
+
+/* Called with the loader's list lock held (inside dl_iterate_phdr), so the
+ * module cannot be unmapped while it is read: libgcc's unwinder reads
+ * .eh_frame the same way. */
+static const hs_cfi_index_t *copy_cfi(hs_module_t *m) {
+  shared_cfi_t *sh = NULL;
+  if (m->build_id_len)
+    for (sh = shared; sh; sh = sh->next)
+      if (sh->build_id_len == m->build_id_len &&
+          !memcmp(sh->build_id, m->build_id, m->build_id_len) && !strcmp(sh->path, m->path))
+        break;
+  if (sh) {
+    hs_cfi_index_t *ix = hs__arena_alloc(sizeof *ix);
+    if (!ix) return NULL;
+    *ix = *sh->ix;
+    ix->delta += (intptr_t)(m->eh_frame_hdr - sh->hdr);
+    return ix;
+  }
+  const hs_cfi_index_t *ix = hs__cfi_copy(m->eh_frame_hdr, m->eh_frame_hdr_size, m->eh_frame_limit);
+  if (ix && m->build_id_len && (sh = hs__arena_alloc(sizeof *sh))) {
+    sh->path = m->path;
+    sh->build_id_len = m->build_id_len;
+    memcpy(sh->build_id, m->build_id, m->build_id_len);
+    sh->hdr = m->eh_frame_hdr;
+    sh->ix = ix;
+    sh->next = shared;
+    shared = sh;
+  }
+  return ix ? ix : &no_cfi;
+}
+
+typedef struct copy_job {
+  hs_module_t *m;
+  const hs_cfi_index_t *ix;
+} copy_job_t;
+
+/* Copies the CFI of the loaded object that is job->m (same load bias and
+ * .eh_frame_hdr); nothing when m is no longer loaded. */
+static int copy_cb(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  copy_job_t *job = data;
+  if (info->dlpi_addr != job->m->base) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_GNU_EH_FRAME && info->dlpi_addr + ph->p_vaddr == job->m->eh_frame_hdr) {
+      job->ix = copy_cfi(job->m);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* m's CFI; NULL when there is none, or none yet (*cacheable false: a
+ * signal handler cannot copy it, nor can anyone once m is unloaded). */
+static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *cacheable) {
+  hs_module_t *mm = (hs_module_t *)m;
+  const hs_cfi_index_t *ix = atomic_load_explicit(&mm->unwind_cfi, memory_order_acquire);
+  if (HS_LIKELY(ix != NULL)) return ix == &no_cfi ? NULL : ix;
+  if (!m->eh_frame_hdr) return NULL;
+  *cacheable = false;
+  if (w->flags & HS_UNWIND_IN_SIGNAL) return NULL;
+  hs__runtime_enter();
+  hs__lock(&copy_lock);
+  ix = atomic_load_explicit(&mm->unwind_cfi, memory_order_relaxed);
+  if (!ix) {
+    copy_job_t job = {mm, NULL};
+    dl_iterate_phdr(copy_cb, &job);
+    ix = job.ix;
+    if (ix) atomic_store_explicit(&mm->unwind_cfi, ix, memory_order_release);
+  }
+  hs__unlock(&copy_lock);
+  hs__runtime_leave();
+  if (!ix) return NULL;
+  *cacheable = true;
+  return ix == &no_cfi ? NULL : ix;
+}
+
 /* The rule at a, read from its module's CFI; *cacheable says whether it
- * holds until the next unload (not when the module could not be read, nor
- * "no module" before the module list was refreshed). */
+ * holds until the next unload (not when the module's CFI could not be had
+ * yet, nor "no module" before the module list was refreshed). */
 static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
   const hs_module_t *m = hs__module_live_text(a);
   if (!m && !(w->flags & HS_UNWIND_IN_SIGNAL) && !w->refreshed) {
@@ -93,17 +194,9 @@ static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
     m = hs__module_live_text(a);
   }
   *cacheable = m || w->refreshed;
-  if (!m || !m->eh_frame_hdr) return HS_CFI_NONE;
-  if (!hs__module_memory_enter()) { /* being unloaded */
-    *cacheable = false;
-    return HS_CFI_NONE;
-  }
-  hs_cfi_index_t ix;
-  uint32_t r = hs__cfi_parse_hdr(m->eh_frame_hdr, m->eh_frame_hdr_size, m->eh_frame_limit, &ix)
-                   ? hs__cfi_lookup(&ix, a)
-                   : HS_CFI_NONE;
-  hs__module_memory_leave();
-  return r;
+  if (!m) return HS_CFI_NONE;
+  const hs_cfi_index_t *ix = module_cfi(w, m, cacheable);
+  return ix ? hs__cfi_lookup(ix, a) : HS_CFI_NONE;
 }
 
 /* A return address's rule: from the cache, else from its module's CFI
@@ -330,6 +423,9 @@ static void memo_store(memo_t *m, const frames_t *fr, int n, bool complete, uint
     base = shared_c + 1;
     from = shared_k - 1;
     h = m->f[shared_c].hsum;
+    /* The join frame's state is the memo's, but this walk reached it from
+     * another frame, through another slot: a later check must read that. */
+    m->f[shared_c].slot = fr->slot[shared_k];
   } else {
     m->complete = complete;
     m->epoch = epoch;
@@ -513,6 +609,16 @@ void hs__unwind_prepare(void) {
   hs__runtime_enter();
   cache_get(true);
   hs__modules_refresh();
+  /* A signal handler cannot copy a module's CFI: copy every live one now. */
+  walk_t w;
+  memset(&w, 0, sizeof w);
+  for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
+    const hs_module_t *m = hs__module_at(i);
+    bool cacheable;
+    if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
+        UINT32_MAX)
+      module_cfi(&w, m, &cacheable);
+  }
   hs_stack_ranges_t r;
   hs__stack_ranges((uintptr_t)__builtin_frame_address(0), true, &r);
   hs__runtime_leave();
