@@ -50,7 +50,10 @@ typedef struct hs_module {
  * allocates from the internal heap. */
 void hs__modules_refresh(void);
 /* Current epoch (an atomic load). */
-uint32_t hs__modules_epoch(void);
+extern _Atomic uint32_t hs__modules_cur_epoch;
+static inline uint32_t hs__modules_epoch(void) {
+  return atomic_load_explicit(&hs__modules_cur_epoch, memory_order_acquire);
+}
 /* The module containing pc: preferably one loaded at epoch (load_epoch <=
  * epoch < unload_epoch), else any module containing pc, newest first; NULL
  * if none. Lock-free; only knows modules seen by a refresh. */

@@ -6,7 +6,7 @@
  * fields that were set before the record was published, plus unload_epoch,
  * which is written once (atomically) when the object disappears.
  *
- * Epochs: cur_epoch is bumped by a refresh that finds objects gone; those
+ * Epochs: hs__modules_cur_epoch is bumped by a refresh that finds objects gone; those
  * get unload_epoch = the new epoch. A record is "live at epoch e" when
  * load_epoch <= e < unload_epoch. An object first seen by the refresh that
  * also bumps the epoch gets load_epoch = the new epoch when it overlaps one of
@@ -38,7 +38,7 @@
 
 static hs_module_t **chunks[MAX_CHUNKS]; /* written before nmods is bumped */
 static _Atomic uint32_t nmods;
-static _Atomic uint32_t cur_epoch;
+_Atomic uint32_t hs__modules_cur_epoch;
 static hs_lock_t mod_lock;
 static uint32_t scan_gen;                /* mod_lock */
 static bool have_counts;                 /* mod_lock */
@@ -53,9 +53,6 @@ static inline uint32_t load_unload_epoch(const hs_module_t *m) {
   return __atomic_load_n(&m->unload_epoch, __ATOMIC_ACQUIRE);
 }
 
-uint32_t hs__modules_epoch(void) {
-  return atomic_load_explicit(&cur_epoch, memory_order_acquire);
-}
 
 uint32_t hs__module_count(void) {
   return atomic_load_explicit(&nmods, memory_order_acquire);
@@ -333,7 +330,7 @@ void hs__modules_refresh(void) {
 
   /* Anything live that the loader no longer lists has been unloaded. */
   uint32_t n = atomic_load_explicit(&nmods, memory_order_relaxed);
-  uint32_t old_epoch = atomic_load_explicit(&cur_epoch, memory_order_relaxed);
+  uint32_t old_epoch = atomic_load_explicit(&hs__modules_cur_epoch, memory_order_relaxed);
   uint32_t new_epoch = old_epoch;
   if (!sc.oom) {
     for (uint32_t i = 0; i < n; i++) {
@@ -344,7 +341,7 @@ void hs__modules_refresh(void) {
       }
     }
     if (new_epoch != old_epoch)
-      atomic_store_explicit(&cur_epoch, new_epoch, memory_order_release);
+      atomic_store_explicit(&hs__modules_cur_epoch, new_epoch, memory_order_release);
   }
 
   /* Publish the new ones, oldest (lowest loader index) first. */

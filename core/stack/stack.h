@@ -145,9 +145,7 @@ uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h);
 /* Stack hash: the sum of independent per-frame products (they pipeline,
  * unlike a chained hash; this runs on every recorded allocation), position
  * entering through a per-frame seed, then a final mix. Positions count from
- * the outermost frame (pcs[depth - 1] is position 0), so stacks that share
- * their outer frames share those terms: the walker reuses the sum of a
- * thread's previous stack (core/stack/unwind.c). */
+ * the outermost frame (pcs[depth - 1] is position 0). */
 #define HS_FRAME_HASH(pc, i) \
   (((uint64_t)(pc) ^ ((uint64_t)((i) + 1) * 0x632be59bd9b4e019ull)) * 0xff51afd7ed558ccdull)
 static inline uint64_t hs__stack_hash_final(uint64_t acc, int depth) {

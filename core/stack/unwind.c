@@ -39,7 +39,6 @@
 #include "core/module/module.h"
 
 #include <link.h>
-#include <pthread.h>
 #include <string.h>
 #include <ucontext.h>
 
@@ -316,277 +315,172 @@ static HS_NOINLINE bool step_slow(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
   return ret >= 4096;
 }
 
-/* ---- the thread's previous walk ---------------------------------------------
- * Consecutive allocations of a thread mostly share the outer part of their
- * stacks (main, the test runner, the test, its helpers). Each thread keeps
- * the frames of its last walk on its own stack, outermost first: per frame
- * its state (sp, pc, bp) and the stack slot its bp was loaded from (0 when
- * bp came through unchanged). When a new walk reaches a frame whose state
- * equals a remembered one, the frames beyond it are the remembered ones as
- * long as the words those steps read are unchanged (same rules: same
- * module epoch): every return-address slot and bp slot is compared, and
- * these loads do not depend on each other, so the check costs about a cycle
- * per frame instead of a dependent step. Frames beyond the first mismatch
- * are walked again. Only walks on the thread's own stack (never freed while
- * the thread lives) and made of plain steps are remembered; signal handlers
- * neither use nor change them. */
-typedef struct memo_frame {
-  uintptr_t sp, pc, bp, slot;
-  uint64_t hsum; /* stack hash terms of this frame and all outer ones */
-} memo_frame_t;
-
-typedef struct memo {
-  int n;         /* frames; f[0] is the outermost */
-  bool complete; /* f[0] had no caller (not cut by the depth limit) */
-  uint32_t epoch;
-  uintptr_t hi;  /* top of the stack it was walked on */
-  memo_frame_t f[HS_MAX_DEPTH];
-} memo_t;
-
-static HS_TLS memo_t *tl_memo;
-static HS_TLS bool tl_memo_busy; /* a walk of this thread uses it (a nested one does not) */
-static pthread_key_t memo_key;
-static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
-
-static void memo_free(void *m) {
-  tl_memo = NULL;
-  hs__arena_free(m);
-}
-
-static memo_t *memo_get(void) {
-  if (HS_LIKELY(tl_memo != NULL)) return tl_memo;
-  int ks = atomic_load_explicit(&memo_key_state, memory_order_acquire);
-  if (ks == 0 && atomic_compare_exchange_strong(&ks, &(int){0}, 1)) {
-    ks = pthread_key_create(&memo_key, memo_free) == 0 ? 2 : -1;
-    atomic_store_explicit(&memo_key_state, ks, memory_order_release);
-  }
-  if (ks != 2) return NULL;
-  memo_t *m = hs__arena_alloc(sizeof *m);
-  if (!m) return NULL;
-  if (pthread_setspecific(memo_key, m) != 0) { /* freed with the thread */
-    hs__arena_free(m);
-    return NULL;
-  }
-  tl_memo = m;
-  return m;
-}
-
-/* The walk state shared by the loop and its helpers. Frames [0, n) of the
- * walk are in pcs and the parallel state arrays. */
-typedef struct frames {
-  uintptr_t *pcs;
-  uintptr_t sp[HS_MAX_DEPTH], bp[HS_MAX_DEPTH], slot[HS_MAX_DEPTH];
-} frames_t;
-
-/* Frame k of the walk (already recorded) equals memo frame c: checks the
- * words the steps to the frames beyond c read (independent loads) and
- * returns the outermost memo frame that still holds: 0 when all do, c when
- * none does. */
-static HS_NOINLINE int memo_check(const memo_t *m, int c) {
-  int i = c - 1;
-  for (; i >= 0; i--) {
-    const memo_frame_t *f = &m->f[i];
-    if (*(const uintptr_t *)(f->sp - 8) != f->pc) break;
-    if (f->slot && *(const uintptr_t *)f->slot != f->bp) break;
-  }
-  return i + 1;
-}
-
-/* Appends memo frames c-1 down to held (as far as out may go); with
- * states, their states too (the walk goes on and will be stored whole). */
-static HS_NOINLINE void memo_copy(const memo_t *m, int c, int held, frames_t *fr,
-                                  uintptr_t **outp, uintptr_t *end, bool states) {
-  uintptr_t *out = *outp;
-  size_t k = (size_t)(out - fr->pcs);
-  int j = c - 1;
-  for (; j >= held && out < end; j--, k++) *out++ = m->f[j].pc;
-  if (states) {
-    k = (size_t)(*outp - fr->pcs);
-    for (int i = c - 1; i > j; i--, k++) {
-      fr->sp[k] = m->f[i].sp;
-      fr->bp[k] = m->f[i].bp;
-      fr->slot[k] = m->f[i].slot;
+/* Any step: the plain kinds here (a rule just looked up), the others in
+ * step_slow. */
+static bool step_any(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
+  int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
+  if ((kind == HS_CFI_RSP || kind == HS_CFI_RBP) && bpk != HS_CFI_BP_AT_RBP) {
+    uintptr_t cfa = (kind == HS_CFI_RSP ? st->sp : st->bp) + (uintptr_t)hs__cfi_cfa_off(r);
+    if (cfa - 8 >= st->sp && cfa <= w->hi && cfa - 8 < w->hi) {
+      if (bpk == HS_CFI_BP_AT_CFA) {
+        uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+        if (!(slot >= st->sp && slot < w->hi && w->hi - slot >= 8)) return false;
+        st->bp = *(const uintptr_t *)slot;
+      }
+      st->pc = ((const uintptr_t *)cfa)[-1];
+      st->sp = cfa;
+      st->exact = false;
+      return true;
     }
   }
-  *outp = out;
+  return step_slow(w, r, st);
 }
 
-/* Stores the walk of n frames as the thread's memo. With shared_c >= 0 the
- * walk's frame shared_k is memo frame shared_c and every frame beyond it is
- * the memo's: f[0..shared_c] stay, only the walk's frames [0, shared_k) are
- * written. */
-static void memo_store(memo_t *m, const frames_t *fr, int n, bool complete, uint32_t epoch,
-                       uintptr_t hi, int shared_c, int shared_k) {
-  int base = 0, from = n - 1;
-  uint64_t h = 0;
-  if (shared_c >= 0 && shared_c + 1 + shared_k <= HS_MAX_DEPTH) {
-    base = shared_c + 1;
-    from = shared_k - 1;
-    h = m->f[shared_c].hsum;
-    /* The join frame's state is the memo's, but this walk reached it from
-     * another frame, through another slot: a later check must read that. */
-    m->f[shared_c].slot = fr->slot[shared_k];
-  } else {
-    m->complete = complete;
-    m->epoch = epoch;
-    m->hi = hi;
+/* ---- the walk ----------------------------------------------------------------- */
+
+/* The rule of a frame built with a frame pointer: CFA = rbp + 16, rbp saved
+ * at CFA - 16. Its step follows the %rbp chain, which does not wait for the
+ * rule lookup: the lookup only confirms the step, off the chain of
+ * dependent loads, so such frames walk at frame-pointer speed. */
+#define FP_RULE (HS_CFI_RBP | HS_CFI_BP_AT_CFA << 3 | (uint32_t)(-2 & 0xff) << 5 | 16u << 13)
+
+/* The walk's current frame and output, as the hot loop and the rest share
+ * them. The current frame is always already recorded (out[-1] is its pc). */
+typedef struct cursor {
+  uintptr_t pc, sp, bp;
+  uintptr_t *out;
+  uint32_t rule; /* the current frame's rule, when the hot loop stopped at it */
+} cursor_t;
+
+enum { HOT_END, HOT_FULL, HOT_MISS, HOT_OTHER };
+
+/* Steps from the current frame while rules come from the cache and are one
+ * of the plain kinds, recording each new frame; returns why it stopped
+ * (HOT_MISS / HOT_OTHER: the current frame's rule is not in the cache / is
+ * not plain). Its own
+ * frame pointer is not needed by anyone (walks start in the recorder's
+ * frame), which frees %rbp for the loop's state: everything stays in
+ * registers. A frame whose pc equals the previous one's (recursion) reuses
+ * its rule without a lookup, so its step does not wait for one. */
+__attribute__((noinline, optimize("omit-frame-pointer"))) static int
+walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t mix,
+         uintptr_t hi) {
+  uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp, prev_pc = 0;
+  uintptr_t *out = cu->out;
+  uint32_t r = 0, prev_r = 0;
+  int why;
+  for (;;) {
+    if (pc != prev_pc) {
+      uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+      if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e)) {
+        why = HOT_MISS;
+        break;
+      }
+      r = (uint32_t)e;
+      prev_pc = pc;
+      prev_r = r;
+    } else {
+      r = prev_r;
+    }
+    if (HS_LIKELY(r == FP_RULE)) {
+      if (HS_UNLIKELY(!(bp >= sp && bp < hi && hi - bp >= 16))) {
+        why = HOT_OTHER;
+        break;
+      }
+      pc = ((const uintptr_t *)bp)[1];
+      sp = bp + 16;
+      bp = ((const uintptr_t *)bp)[0];
+    } else {
+      int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
+      if (HS_UNLIKELY((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP)) {
+        why = HOT_OTHER;
+        break;
+      }
+      /* cfa >= sp + 8 keeps the return address slot above sp (so inside
+       * the range) and makes every step progress. */
+      uintptr_t cfa = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r);
+      if (HS_UNLIKELY(!(cfa - 8 >= sp && cfa <= hi && cfa - 8 < hi))) {
+        why = HOT_OTHER;
+        break;
+      }
+      if (bpk == HS_CFI_BP_AT_CFA) {
+        uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+        if (HS_UNLIKELY(!(slot >= sp && slot < hi && hi - slot >= 8))) {
+          why = HOT_OTHER;
+          break;
+        }
+        bp = *(const uintptr_t *)slot;
+      }
+      pc = ((const uintptr_t *)cfa)[-1];
+      sp = cfa;
+    }
+    if (HS_UNLIKELY(pc < 4096)) {
+      why = HOT_END;
+      break;
+    }
+    if (HS_UNLIKELY(out == end)) {
+      why = HOT_FULL;
+      break;
+    }
+    *out++ = pc;
   }
-  for (int k = from, i = base; k >= 0; k--, i++) {
-    memo_frame_t *f = &m->f[i];
-    f->sp = fr->sp[k];
-    f->pc = fr->pcs[k];
-    f->bp = fr->bp[k];
-    f->slot = fr->slot[k];
-    h += HS_FRAME_HASH(f->pc, i);
-    f->hsum = h;
-  }
-  m->n = base + from + 1;
+  cu->pc = pc;
+  cu->sp = sp;
+  cu->bp = bp;
+  cu->out = out;
+  cu->rule = r;
+  return why;
 }
 
 int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int flags,
                     uintptr_t *pcs, int max, uint64_t *hash, int *status) {
   walk_t w;
-  w.lo = ranges->lo;
-  w.hi = ranges->hi;
-  w.home_lo = ranges->home_lo;
-  w.home_hi = ranges->home_hi;
+  /* One load per field: ranges and st were just written field by field,
+   * and a 16-byte load of two fields cannot be forwarded from those stores. */
+  w.lo = __atomic_load_n(&ranges->lo, __ATOMIC_RELAXED);
+  w.hi = __atomic_load_n(&ranges->hi, __ATOMIC_RELAXED);
+  w.home_lo = __atomic_load_n(&ranges->home_lo, __ATOMIC_RELAXED);
+  w.home_hi = __atomic_load_n(&ranges->home_hi, __ATOMIC_RELAXED);
   w.flags = flags;
   w.cache = cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
   w.epoch = hs__modules_epoch();
   w.refreshed = false;
   w.status = 0;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
-  /* The rule of a frame built with a frame pointer: CFA = rbp + 16, rbp
-   * saved at CFA - 16. Its step follows the %rbp chain, which does not
-   * wait for the rule lookup: the lookup only confirms the step, off the
-   * chain of dependent loads, so such frames walk at frame-pointer speed.
-   * The loop keeps few values live so that they stay in registers; the
-   * hash is a separate pass over the result. */
-  const uint32_t fp_rule = hs__cfi_rule(HS_CFI_RBP, 16, HS_CFI_BP_AT_CFA, -16);
-  _Atomic uint64_t *const cache = w.cache;
+  if (max < 0) max = 0;
   const uint32_t mix = epoch_mix(w.epoch);
-  uintptr_t pc = st->pc, sp = st->sp, bp = st->bp, hi = w.hi, slot = 0;
-  uintptr_t *out = pcs, *const end = pcs + (max > 0 ? max : 0);
+  uintptr_t *const end = pcs + max;
+  cursor_t cu = {__atomic_load_n(&st->pc, __ATOMIC_RELAXED), __atomic_load_n(&st->sp, __ATOMIC_RELAXED),
+                 __atomic_load_n(&st->bp, __ATOMIC_RELAXED), pcs, 0};
   bool exact = st->exact;
-  if (!in_range(&w, sp)) out = end; /* the ranges always hold the start */
 
-  frames_t fr;
-  fr.pcs = pcs;
-  memo_t *memo = NULL;
-  int c = -1;                        /* memo frame the walk may meet next */
-  uintptr_t next_sp = UINTPTR_MAX;   /* its sp */
-  int shared_c = -1, shared_k = -1;  /* where it joined, when nothing was walked after */
-  bool plain = true, ended = false;
-  if (!(flags & HS_UNWIND_IN_SIGNAL) && ranges->own && !tl_memo_busy && (memo = memo_get())) {
-    tl_memo_busy = true;
-    if (memo->n && memo->epoch == w.epoch && memo->hi == w.hi) {
-      c = memo->n - 1;
-      next_sp = memo->f[c].sp;
+  if (cu.out == end || cu.pc < 4096 || !in_range(&w, cu.sp)) goto done;
+  *cu.out++ = cu.pc;
+  for (;;) {
+    int why = HOT_MISS;
+    if (HS_LIKELY(!exact && w.cache)) {
+      why = walk_hot(&cu, end, w.cache, mix, w.hi);
+      if (why == HOT_END || why == HOT_FULL) break;
     }
-  }
-
-  while (out < end && pc >= 4096) {
-    size_t k = (size_t)(out - pcs);
-    *out++ = pc;
-    fr.sp[k] = sp;
-    fr.bp[k] = bp;
-    fr.slot[k] = slot;
-    if (HS_UNLIKELY(sp >= next_sp)) {
-      while (c >= 0 && memo->f[c].sp < sp) c--;
-      next_sp = c >= 0 ? memo->f[c].sp : UINTPTR_MAX;
-      if (c >= 0 && memo->f[c].sp == sp && memo->f[c].pc == pc && memo->f[c].bp == bp) {
-        int held = memo_check(memo, c);
-        bool rest = held == 0 && memo->complete;
-        memo_copy(memo, c, held, &fr, &out, end, !rest);
-        if (rest || (held == 0 && out == end)) {
-          /* The rest of the stack is the remembered one. */
-          shared_c = c;
-          shared_k = (int)k;
-          ended = memo->complete;
-          break;
-        }
-        if (out == end) break;
-        /* Go on walking from the outermost frame that held. */
-        const memo_frame_t *f = &memo->f[held];
-        pc = f->pc;
-        sp = f->sp;
-        bp = f->bp;
-        c = held - 1;
-        next_sp = c >= 0 ? memo->f[c].sp : UINTPTR_MAX;
-      }
-    }
-    uint32_t r;
-    if (HS_UNLIKELY(!cache || exact || !cache_probe(cache, mix, pc, &r))) {
-      r = rule_slow(&w, pc, exact);
-      hi = w.hi;
-    }
-    if (HS_LIKELY(r == fp_rule)) {
-      if (HS_LIKELY(bp >= sp && bp < hi && hi - bp >= 16)) {
-        slot = bp;
-        pc = ((const uintptr_t *)bp)[1];
-        sp = bp + 16;
-        bp = ((const uintptr_t *)bp)[0];
-        continue;
-      }
-    } else if (HS_LIKELY(hs__cfi_kind(r) == HS_CFI_RSP || hs__cfi_kind(r) == HS_CFI_RBP)) {
-      /* cfa >= sp + 8 keeps the return address slot above sp (so inside
-       * the range) and makes every step progress. */
-      uintptr_t cfa = (hs__cfi_kind(r) == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r);
-      int bpk = hs__cfi_bp_kind(r);
-      if (HS_LIKELY(cfa - 8 >= sp && cfa <= hi && cfa - 8 < hi && bpk != HS_CFI_BP_AT_RBP)) {
-        uintptr_t ret = ((const uintptr_t *)cfa)[-1];
-        slot = 0;
-        if (bpk == HS_CFI_BP_AT_CFA) {
-          slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
-          if (HS_UNLIKELY(!(slot >= sp && slot < hi && hi - slot >= 8))) {
-            ended = true;
-            break;
-          }
-          bp = *(const uintptr_t *)slot;
-        }
-        pc = ret;
-        sp = cfa;
-        exact = false;
-        continue;
-      }
-    }
-    if (hs__cfi_kind(r) == HS_CFI_STOP) { /* the outermost frame */
-      ended = true;
-      break;
-    }
-    st->pc = pc;
-    st->sp = sp;
-    st->bp = bp;
+    /* The current frame needs more than the hot loop: its rule from the
+     * module, or a step the hot loop does not take. */
+    uint32_t r = why == HOT_OTHER ? cu.rule : rule_slow(&w, cu.pc, exact);
+    if (hs__cfi_kind(r) == HS_CFI_STOP) break; /* the outermost frame */
+    st->pc = cu.pc;
+    st->sp = cu.sp;
+    st->bp = cu.bp;
     st->exact = exact;
-    plain = false; /* steps the memo cannot check */
-    if (!step_slow(&w, r, st)) {
-      ended = true;
-      break;
-    }
-    hi = w.hi;
-    pc = st->pc;
-    sp = st->sp;
-    bp = st->bp;
+    if (!step_any(&w, r, st)) break;
+    cu.pc = st->pc;
+    cu.sp = st->sp;
+    cu.bp = st->bp;
     exact = st->exact;
+    if (cu.pc < 4096 || cu.out == end) break;
+    *cu.out++ = cu.pc;
   }
-  int n = (int)(out - pcs);
-  if (!ended && out < end) ended = true; /* the loop ended at a pc < 4096 */
-  uint64_t h = 0;
-  bool have_hash = false;
-  if (memo) {
-    /* With the whole rest of the stack taken from the memo, its outer
-     * frames' hash terms are already summed. */
-    if (shared_c >= 0 && n == shared_c + 1 + shared_k) {
-      h = memo->f[shared_c].hsum;
-      for (int k = 0; k < shared_k; k++) h += HS_FRAME_HASH(pcs[k], n - 1 - k);
-      h = hs__stack_hash_final(h, n);
-      have_hash = true;
-    }
-    if (plain && n > 0) memo_store(memo, &fr, n, ended, w.epoch, w.hi, shared_c, shared_k);
-    else memo->n = 0;
-    tl_memo_busy = false;
-  }
-  if (hash) *hash = have_hash ? h : hs__stack_hash(pcs, n);
+done:;
+  int n = (int)(cu.out - pcs);
+  if (hash) *hash = hs__stack_hash(pcs, n);
   if (status) *status = w.status;
   return n;
 }
