@@ -136,7 +136,7 @@ static inline bool frame_in(uintptr_t fp, uintptr_t above, uintptr_t hi) {
   return fp >= above && fp < hi && hi - fp >= 16 && !(fp & 7);
 }
 
-/* Walks the frame-pointer chain. Every frame must lie above the one
+/* Walks the frame-pointer chain, hashing as it goes. Every frame must lie above the one
  * before it, inside the readable range of the stack the walk is on; a walk
  * that starts on another stack (a coroutine's, an alternate signal stack)
  * may continue on the thread's own stack, never anywhere else. */
@@ -145,6 +145,7 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   hs_stack_ranges_t r;
   hs__stack_ranges(fp, true, &r);
   int n = 0;
+  uint64_t acc = 0, seed = HS_FRAME_SEED;
   *hash = hs__stack_hash_final(0, 0);
   /* frame[0] is the public entry point's frame, whose return address is the
    * user's frame #0. */
@@ -161,9 +162,11 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
     lo = fp + 16;
     uintptr_t ret = ((uintptr_t *)fp)[1];
     if (ret < 4096) break;
+    acc += HS_FRAME_HASH_SEEDED(ret, seed);
+    seed += HS_FRAME_SEED;
     pcs[n++] = ret;
   }
-  *hash = hs__stack_hash(pcs, n);
+  *hash = hs__stack_hash_final(acc, n);
   return n;
 }
 
@@ -187,8 +190,10 @@ static int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
       .exact = false,
   };
   r.lo = st.sp; /* nothing below the user's frame is read */
+  int n = r.own ? hs__unwind_fast(&st, r.hi, pcs, max, hash) : -1;
+  if (HS_LIKELY(n >= 0)) return n;
   int status;
-  int n = hs__unwind_walk(&st, &r, 0, pcs, max, hash, &status);
+  n = hs__unwind_walk(&st, &r, 0, pcs, max, hash, &status);
   if (HS_UNLIKELY(status & HS_UNWIND_NEEDS_SLOW)) {
     /* CFI the walker cannot follow (hand-written assembly): libunwind can,
      * unless this malloc comes from inside the dynamic loader, where

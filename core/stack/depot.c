@@ -29,7 +29,7 @@ static hs_lock_t depot_lock;
  * seed, so reordered frames hash differently. */
 uint64_t hs__stack_hash(const uintptr_t *pcs, int depth) {
   uint64_t acc = 0;
-  for (int i = 0; i < depth; i++) acc += HS_FRAME_HASH(pcs[i], depth - 1 - i);
+  for (int i = 0; i < depth; i++) acc += HS_FRAME_HASH(pcs[i], i);
   return hs__stack_hash_final(acc, depth);
 }
 

@@ -114,6 +114,12 @@ typedef struct hs_unwind_regs {
  * hs__stack_hash of the result; status (optional) HS_UNWIND_* bits. */
 int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int flags,
                     uintptr_t *pcs, int max, uint64_t *hash, int *status);
+/* The same walk when every frame's rule is already in the rule cache and of
+ * a plain kind (the common case once a program's return addresses have
+ * been seen), on the thread's own stack [st->sp, hi): no setup, one tight
+ * loop. -1 when it cannot: then call hs__unwind_walk. */
+int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
+                    uint64_t *hash);
 /* For a signal handler (the CPU profiler's SIGPROF): the stack of the
  * context the signal interrupted (the handler's third argument), pcs[0]
  * being the interrupted pc itself, bounded by that thread's stack.
@@ -143,11 +149,13 @@ typedef struct hs_bucket {
  * computes it while walking). Lock-free when it exists. 0 on OOM. */
 uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h);
 /* Stack hash: the sum of independent per-frame products (they pipeline,
- * unlike a chained hash; this runs on every recorded allocation), position
- * entering through a per-frame seed, then a final mix. Positions count from
- * the outermost frame (pcs[depth - 1] is position 0). */
-#define HS_FRAME_HASH(pc, i) \
-  (((uint64_t)(pc) ^ ((uint64_t)((i) + 1) * 0x632be59bd9b4e019ull)) * 0xff51afd7ed558ccdull)
+ * unlike a chained hash, and hide in the shadow of the walk's dependent
+ * loads: the walkers hash as they go; this runs on every recorded
+ * allocation), position entering through a per-frame seed
+ * ((i + 1) * HS_FRAME_SEED), then a final mix. */
+#define HS_FRAME_SEED 0x632be59bd9b4e019ull
+#define HS_FRAME_HASH_SEEDED(pc, seed) (((uint64_t)(pc) ^ (seed)) * 0xff51afd7ed558ccdull)
+#define HS_FRAME_HASH(pc, i) HS_FRAME_HASH_SEEDED(pc, (uint64_t)((i) + 1) * HS_FRAME_SEED)
 static inline uint64_t hs__stack_hash_final(uint64_t acc, int depth) {
   acc += (uint64_t)depth * 0x9e3779b97f4a7c15ull;
   acc ^= acc >> 29;

@@ -349,7 +349,8 @@ static bool step_any(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
 typedef struct cursor {
   uintptr_t pc, sp, bp;
   uintptr_t *out;
-  uint32_t rule; /* the current frame's rule, when the hot loop stopped at it */
+  uint64_t acc, seed; /* the stack hash so far, the next frame's seed */
+  uint32_t rule;      /* the current frame's rule, when the hot loop stopped at it */
 } cursor_t;
 
 enum { HOT_END, HOT_FULL, HOT_MISS, HOT_OTHER };
@@ -367,6 +368,7 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
          uintptr_t hi) {
   uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp, prev_pc = 0;
   uintptr_t *out = cu->out;
+  uint64_t acc = cu->acc, seed = cu->seed;
   uint32_t r = 0, prev_r = 0;
   int why;
   for (;;) {
@@ -393,7 +395,7 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
     } else {
       int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
       if (HS_UNLIKELY((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP)) {
-        why = HOT_OTHER;
+        why = kind == HS_CFI_STOP ? HOT_END : HOT_OTHER; /* _start, clone: the end */
         break;
       }
       /* cfa >= sp + 8 keeps the return address slot above sp (so inside
@@ -423,11 +425,15 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
       break;
     }
     *out++ = pc;
+    acc += HS_FRAME_HASH_SEEDED(pc, seed); /* off the chain of dependent loads */
+    seed += HS_FRAME_SEED;
   }
   cu->pc = pc;
   cu->sp = sp;
   cu->bp = bp;
   cu->out = out;
+  cu->acc = acc;
+  cu->seed = seed;
   cu->rule = r;
   return why;
 }
@@ -451,11 +457,13 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
   const uint32_t mix = epoch_mix(w.epoch);
   uintptr_t *const end = pcs + max;
   cursor_t cu = {__atomic_load_n(&st->pc, __ATOMIC_RELAXED), __atomic_load_n(&st->sp, __ATOMIC_RELAXED),
-                 __atomic_load_n(&st->bp, __ATOMIC_RELAXED), pcs, 0};
+                 __atomic_load_n(&st->bp, __ATOMIC_RELAXED), pcs, 0, HS_FRAME_SEED, 0};
   bool exact = st->exact;
 
   if (cu.out == end || cu.pc < 4096 || !in_range(&w, cu.sp)) goto done;
   *cu.out++ = cu.pc;
+  cu.acc += HS_FRAME_HASH_SEEDED(cu.pc, cu.seed);
+  cu.seed += HS_FRAME_SEED;
   for (;;) {
     int why = HOT_MISS;
     if (HS_LIKELY(!exact && w.cache)) {
@@ -477,11 +485,28 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
     exact = st->exact;
     if (cu.pc < 4096 || cu.out == end) break;
     *cu.out++ = cu.pc;
+    cu.acc += HS_FRAME_HASH_SEEDED(cu.pc, cu.seed);
+    cu.seed += HS_FRAME_SEED;
   }
 done:;
   int n = (int)(cu.out - pcs);
-  if (hash) *hash = hs__stack_hash(pcs, n);
+  if (hash) *hash = hs__stack_hash_final(cu.acc, n);
   if (status) *status = w.status;
+  return n;
+}
+
+int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
+                    uint64_t *hash) {
+  _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
+  if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096)) return -1;
+  if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  cursor_t cu = {st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),
+                 2 * HS_FRAME_SEED, 0};
+  pcs[0] = st->pc;
+  int why = walk_hot(&cu, pcs + max, cache, epoch_mix(hs__modules_epoch()), hi);
+  if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
+  int n = (int)(cu.out - pcs);
+  *hash = hs__stack_hash_final(cu.acc, n);
   return n;
 }
 
