@@ -300,7 +300,8 @@ alloc_and_record(size_t n, size_t align, bool zero, void *frame) {
     if (!p) errno = ENOMEM;
     return p; /* the internal heap zeroes */
   }
-  p = align > HS_MIN_ALIGN ? hs__alloc_aligned(align, n) : hs__alloc(n);
+  if (align > HS_MIN_ALIGN) p = hs__alloc_aligned(align, n);
+  else if (HS_UNLIKELY(!(p = hs__alloc_fast(n)))) p = hs__alloc(n);
   if (!p) return NULL;
   if (zero) memset(p, 0, n);
   /* The free-list link left in the first word would read as a pointer to

@@ -96,8 +96,18 @@ typedef struct hs_stack_ranges {
 } hs_stack_ranges_t;
 /* may_probe: system calls are allowed (never in a signal handler); without
  * them only what this thread learned before is used. Never allocates,
- * never locks. */
-void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out);
+ * never locks. Inline for the common case: sp on the part of this thread's
+ * stack already known readable. */
+extern HS_TLS uintptr_t hs__stack_top, hs__stack_verified_lo;
+void hs__stack_ranges_slow(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out);
+static inline void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) {
+  uintptr_t lo = hs__stack_verified_lo, hi = hs__stack_top;
+  if (HS_LIKELY(sp >= lo && sp < hi)) {
+    *out = (hs_stack_ranges_t){lo, hi, 0, 0, true};
+    return;
+  }
+  hs__stack_ranges_slow(sp, may_probe, out);
+}
 void hs__stack_range_init(void); /* at start-up, on the main thread */
 
 /* ---- the walker (core/stack/unwind.c) ----
@@ -141,6 +151,7 @@ typedef struct hs_bucket {
   uint64_t hash;
   uint32_t id;
   uint32_t depth;
+  uintptr_t first, last;    /* pcs[0], pcs[depth - 1]: a lookup reads this line only */
   uint32_t epoch;           /* module-map epoch when first seen */
   _Atomic uint64_t allocs, frees, alloc_bytes, free_bytes;
   uintptr_t pcs[];

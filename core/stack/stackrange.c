@@ -35,8 +35,10 @@ extern void *__libc_stack_end;
 #define MAX_PROBE_PAGES 4096 /* 16 MiB of new stack checked per walk at most */
 #define FOREIGN_PAGES 16     /* a coroutine stack is walked over at most 64 KiB */
 
-static HS_TLS uintptr_t top;         /* this thread's stack top, 0 = not known yet */
-static HS_TLS uintptr_t verified_lo; /* [verified_lo, top) is readable */
+HS_TLS uintptr_t hs__stack_top;         /* this thread's stack top, 0 = not known yet */
+HS_TLS uintptr_t hs__stack_verified_lo; /* [verified_lo, top) is readable */
+#define top hs__stack_top
+#define verified_lo hs__stack_verified_lo
 static HS_TLS uintptr_t foreign_lo, foreign_hi; /* last other stack seen */
 
 static inline uintptr_t thread_pointer(void) {
@@ -96,7 +98,7 @@ static void foreign_range(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) 
   }
 }
 
-void hs__stack_ranges(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) {
+void hs__stack_ranges_slow(uintptr_t sp, bool may_probe, hs_stack_ranges_t *out) {
   out->home_lo = out->home_hi = 0;
   out->own = false;
   if (HS_UNLIKELY(!top)) {

@@ -370,9 +370,14 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
   uintptr_t *out = cu->out;
   uint64_t acc = cu->acc, seed = cu->seed;
   uint32_t r = 0, prev_r = 0;
+  /* Every address read lies in [sp, hi): a record of n bytes at a is in
+   * when a >= sp and a <= hi - n (hi is an address, never below 16). */
+  const uintptr_t hi8 = hi - 8, hi16 = hi - 16;
   int why;
   for (;;) {
-    if (pc != prev_pc) {
+    /* (Frame-pointer frames always probe: their probe is off the chain, and
+     * a compare of pc would be one more branch to mispredict.) */
+    if (pc != prev_pc || prev_r == FP_RULE) {
       uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
       if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e)) {
         why = HOT_MISS;
@@ -385,7 +390,7 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
       r = prev_r;
     }
     if (HS_LIKELY(r == FP_RULE)) {
-      if (HS_UNLIKELY(!(bp >= sp && bp < hi && hi - bp >= 16))) {
+      if (HS_UNLIKELY(!(bp >= sp && bp <= hi16))) { /* the frame record [bp, bp + 16) */
         why = HOT_OTHER;
         break;
       }
@@ -398,23 +403,23 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
         why = kind == HS_CFI_STOP ? HOT_END : HOT_OTHER; /* _start, clone: the end */
         break;
       }
-      /* cfa >= sp + 8 keeps the return address slot above sp (so inside
-       * the range) and makes every step progress. */
-      uintptr_t cfa = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r);
-      if (HS_UNLIKELY(!(cfa - 8 >= sp && cfa <= hi && cfa - 8 < hi))) {
+      /* The return address slot at or above sp (so inside the range) makes
+       * every step progress; an offset that wraps lands outside. */
+      uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+      if (HS_UNLIKELY(!(ra >= sp && ra <= hi8))) { /* the return address slot */
         why = HOT_OTHER;
         break;
       }
       if (bpk == HS_CFI_BP_AT_CFA) {
-        uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
-        if (HS_UNLIKELY(!(slot >= sp && slot < hi && hi - slot >= 8))) {
+        uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
+        if (HS_UNLIKELY(!(slot >= sp && slot <= hi8))) {
           why = HOT_OTHER;
           break;
         }
         bp = *(const uintptr_t *)slot;
       }
-      pc = ((const uintptr_t *)cfa)[-1];
-      sp = cfa;
+      pc = *(const uintptr_t *)ra;
+      sp = ra + 8;
     }
     if (HS_UNLIKELY(pc < 4096)) {
       why = HOT_END;
