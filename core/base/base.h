@@ -86,6 +86,10 @@ static inline void hs__lock_reset(hs_lock_t *l) {
   atomic_store_explicit(&l->state, 0, memory_order_relaxed);
 }
 
+/* ---- exp and log without libm (core/base/mathlib.c) -------------------- */
+double hs__log(double x);
+double hs__exp(double x);
+
 /* ---- OS primitives (core/base/os_linux.c) ------------------------------
  * Raw system calls: none allocates, all leave errno as they found it, and
  * none goes through the runtime's own exported mmap (so the runtime's

@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <math.h>
 #include <string.h>
 
 _Atomic int hs__recording;
@@ -191,7 +190,7 @@ static int64_t next_gap(void) {
   sample_rng ^= sample_rng >> 7;
   sample_rng ^= sample_rng << 17;
   double u = ((double)(sample_rng >> 11) + 1.0) / 9007199254740993.0;
-  return (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
+  return (int64_t)(-hs__log(u) * (double)hs__sample_bytes) + 1;
 }
 
 static bool sampling(void) {
