@@ -500,15 +500,67 @@ done:;
   return n;
 }
 
+/* Frame-pointer frames first: when frame #0's rule is the frame-pointer
+ * rule (code built with frame pointers), the %rbp chain is followed as a
+ * plain frame-pointer walk would (two loads per frame, bounds checked) and
+ * the frames are then checked in a second pass: each frame whose step used
+ * the chain must have the frame-pointer rule. These checks are independent
+ * loads, so the pair costs little more than the bare chain. From the first
+ * frame that fails (a libc frame without a frame pointer, a cache miss) the
+ * walk goes on by its rules. Returns the frames recorded so far and leaves
+ * in *cu the frame to go on from, or -1 when frame #0 is not such a frame. */
+static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
+                    _Atomic uint64_t *cache, uint32_t mix, cursor_t *cu) {
+  uintptr_t bps[HS_MAX_DEPTH]; /* bps[k]: %rbp in frame k */
+  const uintptr_t hi16 = hi - 16;
+  uintptr_t fp = st->bp, lo = st->sp;
+  int n = 1;
+  pcs[0] = st->pc;
+  bps[0] = fp;
+  while (n < max && fp >= lo && fp <= hi16) {
+    uintptr_t ret = ((const uintptr_t *)fp)[1];
+    if (ret < 4096) break;
+    pcs[n] = ret;
+    lo = fp + 16;
+    fp = bps[n] = ((const uintptr_t *)fp)[0];
+    n++;
+  }
+  /* Frames 0..n-2 were left by the chain: each must have the rule. */
+  uint64_t acc = 0, seed = HS_FRAME_SEED;
+  int k = 0;
+  for (; k < n - 1; k++) {
+    uintptr_t pc = pcs[k];
+    uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+    if (e != ((uint64_t)((uint32_t)(pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) break;
+    acc += HS_FRAME_HASH_SEEDED(pc, seed);
+    seed += HS_FRAME_SEED;
+  }
+  /* Frame k is right (the step into it was checked); on from it. */
+  *cu = (cursor_t){pcs[k], k ? bps[k - 1] + 16 : st->sp, bps[k], pcs + k + 1,
+                   acc + HS_FRAME_HASH_SEEDED(pcs[k], seed), seed + HS_FRAME_SEED, 0};
+  return k + 1;
+}
+
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     uint64_t *hash) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
   if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096)) return -1;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
-  cursor_t cu = {st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),
-                 2 * HS_FRAME_SEED, 0};
-  pcs[0] = st->pc;
-  int why = walk_hot(&cu, pcs + max, cache, epoch_mix(hs__modules_epoch()), hi);
+  const uint32_t mix = epoch_mix(hs__modules_epoch());
+  cursor_t cu;
+  uint64_t e0 = atomic_load_explicit(&cache[cache_index(st->pc)], memory_order_relaxed);
+  if (e0 == ((uint64_t)((uint32_t)(st->pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) {
+    int n = fp_first(st, hi, pcs, max, cache, mix, &cu);
+    if (n == max) {
+      *hash = hs__stack_hash_final(cu.acc, n);
+      return n;
+    }
+  } else {
+    cu = (cursor_t){st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),
+                    2 * HS_FRAME_SEED, 0};
+    pcs[0] = st->pc;
+  }
+  int why = walk_hot(&cu, pcs + max, cache, mix, hi);
   if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
   int n = (int)(cu.out - pcs);
   *hash = hs__stack_hash_final(cu.acc, n);
