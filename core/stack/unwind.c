@@ -527,11 +527,15 @@ static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
   }
   /* Frames 0..n-2 were left by the chain: each must have the rule. */
   uint64_t acc = 0, seed = HS_FRAME_SEED;
+  uintptr_t checked = 0; /* a pc already found to have the rule (recursion repeats it) */
   int k = 0;
   for (; k < n - 1; k++) {
     uintptr_t pc = pcs[k];
-    uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
-    if (e != ((uint64_t)((uint32_t)(pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) break;
+    if (pc != checked) {
+      uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+      if (e != ((uint64_t)((uint32_t)(pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) break;
+      checked = pc;
+    }
     acc += HS_FRAME_HASH_SEEDED(pc, seed);
     seed += HS_FRAME_SEED;
   }
