@@ -15,7 +15,7 @@
 #   BENCH_GPERF_SCALE  the gperftools heap checker runs 1/N of the workload
 #                      (it takes ~100 s for the full one here), default 10
 #   BENCH_LIVE_MIB     live heap for the snapshot-diff benchmark, default 1024
-#   BENCH_ONLY         subset of "workload million snapdiff symtime"
+#   BENCH_ONLY         subset of "workload workload-o2 million snapdiff symtime"
 #   BENCH_LSAN_CC      compiler for the LeakSanitizer build, default: gcc, else clang
 #   BENCH_BUILD_DIR    heapscope build dir, default <repo>/build-bench-leak
 #   HEAPSCOPE_LIB      libheapscope.so to use; when set, nothing is built
@@ -50,7 +50,7 @@ install_pkgs() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
     log "could not install ${missing[*]}; continuing without"
 }
-install_pkgs time valgrind libgoogle-perftools4 google-perftools liblsan0
+install_pkgs time valgrind libgoogle-perftools4 google-perftools liblsan0 clang
 
 TIME_BIN=/usr/bin/time
 [[ -x $TIME_BIN ]] || { log "no /usr/bin/time: peak RSS not measured"; TIME_BIN=; }
@@ -110,13 +110,29 @@ else
   log "no compiler can build -fsanitize=leak programs (install liblsan0 or clang): LSan skipped"
 fi
 
+# The workload as Release/RelWithDebInfo builds test suites: -O2 without
+# frame pointers (sibling calls stay off, as in the build above), plus its
+# LeakSanitizer build with clang (its runtime, also for fast_unwind_on_malloc=0).
+O2FLAGS=(-O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -fno-builtin-malloc
+  -fno-builtin-free -fno-builtin-calloc -pthread)
+gcc "${O2FLAGS[@]}" "$SRC/workload.c" -o "$BIN/workload-o2"
+WL_O2_LSAN=
+if command -v clang >/dev/null && echo 'int main(void){return 0;}' |
+  clang -x c - -fsanitize=leak -o "$BIN/clang-lsan-probe" 2>/dev/null && "$BIN/clang-lsan-probe"; then
+  clang "${O2FLAGS[@]}" -fsanitize=leak "$SRC/workload.c" -o "$BIN/workload-o2-lsan"
+  WL_O2_LSAN=$BIN/workload-o2-lsan
+else
+  log "clang cannot build -fsanitize=leak programs: the -O2 LeakSanitizer rows are skipped"
+fi
+
 log "running (BENCH_RUNS=$RUNS, BENCH_SLOW_RUNS=$SLOW_RUNS); results in $OUT/report.md"
 exec python3 "$SRC/leakbench.py" \
   --workload "$BIN/workload" --workload-lsan "$WL_LSAN" \
+  --workload-o2 "$BIN/workload-o2" --workload-o2-lsan "$WL_O2_LSAN" --o2-flags "${O2FLAGS[*]}" \
   --million "$BIN/million" --million-lsan "$MIL_LSAN" \
   --snapdiff "$BIN/snapdiff" --symtime "$BIN/symtime" \
   --heapscope "$LIB" --tcmalloc "$TCMALLOC" --valgrind "$VALGRIND" --pprof "$PPROF" \
   --time-bin "$TIME_BIN" --lsan-cc "$LSAN_CC" --out "$OUT" \
   --runs "$RUNS" --slow-runs "$SLOW_RUNS" --tests "${BENCH_TESTS:-7000}" --ops "${BENCH_OPS:-1000}" \
   --threads "${BENCH_THREADS:-1}" --gperf-scale "${BENCH_GPERF_SCALE:-10}" \
-  --live-mib "${BENCH_LIVE_MIB:-1024}" --only "${BENCH_ONLY:-workload million snapdiff symtime}"
+  --live-mib "${BENCH_LIVE_MIB:-1024}" --only "${BENCH_ONLY:-workload workload-o2 million snapdiff symtime}"

@@ -6,6 +6,8 @@
  * when candidates exist does it stop the world and mark. */
 #include "internal.h"
 
+#include "core/module/module.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -159,6 +161,7 @@ static int check_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *ca
   if (roots.globals || roots.system_globals) lc_gather_segments(&segments);
   roots.tls_below_tp = lc_static_tls_extent();
   hs__record_lock_world(); /* blocks stay still while stopped */
+  hs__lib_block_loading(true); /* a stopped thread may hold the loader's lock */
   bool all_paused = lc_stop_world(&threads);
   int mark_err = 0;
   collect_t c = {NULL, gen, true, 0};
@@ -170,6 +173,7 @@ static int check_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *ca
     lc_clear_marks();
   }
   lc_resume_world();
+  hs__lib_block_loading(false);
   hs__record_unlock_world();
 
   /* A root missing for want of memory would make reachable blocks look

@@ -30,7 +30,7 @@ def run(argv, env_extra, timeout, time_bin):
     env.update(env_extra)
     with tempfile.NamedTemporaryFile(prefix="leakbench-time-", delete=False) as tf:
         tpath = tf.name
-    cmd = ([time_bin, "-f", "%M", "-o", tpath] if time_bin else []) + argv
+    cmd = ([time_bin, "-f", "%M %U %S", "-o", tpath] if time_bin else []) + argv
     t0 = time.monotonic_ns()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
@@ -39,23 +39,35 @@ def run(argv, env_extra, timeout, time_bin):
     except subprocess.TimeoutExpired as e:
         rc, out, err = "timeout", "", ""
     t1 = time.monotonic_ns()
-    rss = None
+    rss = cpu = None
     try:
         with open(tpath) as f:
-            lines = [l for l in f.read().splitlines() if l.strip().isdigit()]
-            rss = int(lines[-1]) if lines else None
-    except OSError:
+            lines = [l.split() for l in f.read().splitlines()]
+            lines = [l for l in lines if len(l) == 3 and l[0].isdigit()]
+            if lines:
+                rss = int(lines[-1][0])
+                cpu = float(lines[-1][1]) + float(lines[-1][2])
+    except (OSError, ValueError):
         pass
     os.unlink(tpath)
     m = re.search(r"main_end_ns=(\d+)", out)
     end_ns = int(m.group(1)) if m else None
-    return dict(wall=(t1 - t0) / 1e9, rss_kib=rss, rc=rc, out=out, err=err,
+    return dict(wall=(t1 - t0) / 1e9, cpu=cpu, rss_kib=rss, rc=rc, out=out, err=err,
                 exit_s=(t1 - end_ns) / 1e9 if end_ns else None)
 
 
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+def paired(results, key, base_key, field):
+    """Median over rounds of (key's run / base_key's run of the same round):
+    both ran back to back, so a machine that speeds up or slows down between
+    rounds moves both."""
+    a, b = results.get(key, []), results.get(base_key, [])
+    ratios = [x[field] / y[field] for x, y in zip(a, b) if x.get(field) and y.get(field)]
+    return statistics.median(ratios) if ratios else None
 
 
 def fmt_s(x, nd=2):
@@ -147,9 +159,9 @@ def table_workload(a, threads, tools, results, full, small):
     lines.append("### Workload: %.1f M allocations (16..512 B, stacks 8..30 deep), %d thread(s), "
                  "everything freed" % (allocs / 1e6, threads))
     lines.append("")
-    lines.append("| tool | runs | median wall (s) | vs glibc | exit time (s) | peak RSS (MiB) | "
-                 "false reports |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("| tool | runs | median wall (s) | vs glibc (wall) | vs glibc (CPU) | exit time (s) | "
+                 "peak RSS (MiB) | false reports |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     notes = []
     for key, label, *_ in tools:
         tests = small if key == "gperf" else full
@@ -157,8 +169,8 @@ def table_workload(a, threads, tools, results, full, small):
         if not rs:
             continue
         w = median([r["wall"] for r in rs])
-        base = g_small if tests != full else g_full
-        ratio = w / base if (w and base) else None
+        ratio = paired(results, (key, tests), ("glibc", tests), "wall")
+        cratio = paired(results, (key, tests), ("glibc", tests), "cpu")
         ex = median([r["exit_s"] for r in rs])
         rss = median([r["rss_kib"] for r in rs])
         probs = [r["problem"] for r in rs if r["problem"]]
@@ -168,16 +180,68 @@ def table_workload(a, threads, tools, results, full, small):
         wtxt = fmt_s(w)
         if tests != full and ratio and g_full:
             wtxt += " (est. %s at full size)" % fmt_s(ratio * g_full, 0)
-        lines.append("| %s | %d | %s | %sx | %s | %s | %s |" % (
-            lab, len(rs), wtxt, fmt_s(ratio, 2), fmt_s(ex, 2),
+        lines.append("| %s | %d | %s | %sx | %sx | %s | %s | %s |" % (
+            lab, len(rs), wtxt, fmt_s(ratio, 2), fmt_s(cratio, 2), fmt_s(ex, 2),
             fmt_s(rss / 1024 if rss else None, 0), "; ".join(sorted(set(probs))) or "0"))
     if a.tcmalloc and small != full:
         notes.append("† run at 1/%d size (%d tests, %.2f M allocations) and compared with glibc at "
                      "that size (glibc median %s s); \"est.\" = that ratio x glibc's full-size "
                      "median." % (a.gperf_scale, small, small * a.ops / 1e6, fmt_s(g_small)))
+    notes.append("vs glibc = median over rounds of the ratio to plain glibc's run in the same "
+                 "round (paired: each round runs every tool back to back, in rotating order); "
+                 "CPU = user + system time from /usr/bin/time.")
     notes.append("exit time = from the end of main (the program prints CLOCK_MONOTONIC) to the end "
                  "of the process: the exit-time leak check, any report or sleep, and process teardown.")
     return lines + [""] + ["- " + n for n in notes]
+
+
+# ---- the workload built -O2 without frame pointers --------------------------------------------
+def bench_workload_o2(a):
+    """HEAPCHECK=normal on the workload built as CMake's Release/RelWithDebInfo build test
+    suites (-O2, no frame pointers), against glibc and LeakSanitizer (clang -fsanitize=leak,
+    with its default fast unwinder and with fast_unwind_on_malloc=0), paired per round."""
+    def no_report(r):
+        if r["rc"] != 0:
+            return "exit status %s" % r["rc"]
+        if re.search(r"(Direct|Indirect) leak of|detected memory leaks", r["err"]):
+            return "leak report on a clean program"
+        return None
+    args = lambda exe: [exe, str(a.tests), str(a.ops), "1"]
+    tools = [("glibc", "plain glibc malloc", args(a.workload_o2), {}),
+             ("hs_check", "heapscope, HEAPCHECK=normal", args(a.workload_o2),
+              {"LD_PRELOAD": a.heapscope, "HEAPCHECK": "normal"})]
+    if a.workload_o2_lsan:
+        tools.append(("lsan", "LeakSanitizer (clang -fsanitize=leak, default)",
+                      args(a.workload_o2_lsan), {}))
+        tools.append(("lsan_slow", "LeakSanitizer, fast_unwind_on_malloc=0",
+                      args(a.workload_o2_lsan), {"LSAN_OPTIONS": "fast_unwind_on_malloc=0"}))
+    results = {}
+    for rnd in range(a.runs):
+        order = tools[rnd % len(tools):] + tools[:rnd % len(tools)]
+        for key, label, argv, env in order:
+            log("workload -O2 %s round %d/%d" % (key, rnd + 1, a.runs))
+            r = run(argv, env, a.timeout, a.time_bin)
+            r["problem"] = no_report(r)
+            if r["problem"]:
+                log("  problem: %s\n%s" % (r["problem"], r["err"][-2000:]))
+            results.setdefault(key, []).append(r)
+    lines = ["### Workload built -O2 without frame pointers: %.1f M allocations, stacks 8..30 deep"
+             % (a.tests * a.ops / 1e6), "",
+             "| tool | runs | median wall (s) | vs glibc (wall) | vs glibc (CPU) | peak RSS (MiB) | "
+             "false reports |", "|---|---|---|---|---|---|---|"]
+    for key, label, *_ in tools:
+        rs = results.get(key, [])
+        rss = median([r["rss_kib"] for r in rs])
+        lines.append("| %s | %d | %s | %sx | %sx | %s | %s |" % (
+            label, len(rs), fmt_s(median([r["wall"] for r in rs])),
+            fmt_s(paired(results, key, "glibc", "wall")), fmt_s(paired(results, key, "glibc", "cpu")),
+            fmt_s(rss / 1024 if rss else None, 0),
+            "; ".join(sorted(set(r["problem"] for r in rs if r["problem"]))) or "0"))
+    lines += ["", "- Built `%s`; LeakSanitizer's build adds `-fsanitize=leak` (clang). Ratios are "
+              "paired per round, as above. LeakSanitizer's default unwinder follows frame "
+              "pointers, so here its stacks end at the first frame without one; "
+              "`fast_unwind_on_malloc=0` makes it use its DWARF unwinder." % a.o2_flags]
+    return lines
 
 
 # ---- one million leaks -------------------------------------------------------------------------
@@ -279,7 +343,8 @@ def bench_symtime(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    for opt in ("workload", "workload-lsan", "million", "million-lsan", "snapdiff", "symtime",
+    for opt in ("workload", "workload-lsan", "workload-o2", "workload-o2-lsan", "o2-flags",
+                "million", "million-lsan", "snapdiff", "symtime",
                 "heapscope", "tcmalloc", "valgrind", "pprof", "time-bin", "lsan-cc", "out"):
         ap.add_argument("--" + opt, default="")
     ap.add_argument("--runs", type=int, default=5)
@@ -290,7 +355,7 @@ def main():
     ap.add_argument("--gperf-scale", type=int, default=10)
     ap.add_argument("--live-mib", type=int, default=1024)
     ap.add_argument("--timeout", type=int, default=300)
-    ap.add_argument("--only", default="workload million snapdiff symtime")
+    ap.add_argument("--only", default="workload workload-o2 million snapdiff symtime")
     a = ap.parse_args()
     t0 = time.monotonic()
     out = []
@@ -309,6 +374,8 @@ def main():
         for th in a.threads.split():
             tools, results, full, small = bench_workload(a, int(th))
             out += table_workload(a, int(th), tools, results, full, small) + [""]
+    if "workload-o2" in only and a.workload_o2:
+        out += bench_workload_o2(a) + [""]
     if "million" in only:
         out += bench_million(a) + [""]
     if "snapdiff" in only and a.snapdiff:

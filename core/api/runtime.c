@@ -13,6 +13,9 @@
  *    recording users    core/record/record.c     recording on/off (clears records)
  *    profile dump       core/profile/heapprof.c  the dump writer (proto symbolizes)
  *    symbolizer         core/symbol/symbolize.c  symbol cache, libdw sessions
+ *    library loader     core/module/lazylib.c    libdw/libunwind loaded on first use
+ *    CFI copies         core/stack/unwind.c      a module's .eh_frame copied on first
+ *                                                use (may refresh the modules)
  *    modules            core/module/modules.c    module registry refresh
  *    mmap regions       core/profile/mmap_profile.c  HEAP_PROFILE_MMAP regions
  *    depot              core/stack/depot.c       stack bucket inserts
@@ -41,6 +44,8 @@ static void list_locks(void) {
   hs__lock_list_add(l, hs__record_users_lock, "recording users");
   hs__lock_list_add(l, hs__heapprof_dump_lock, "profile dump");
   hs__lock_list_add(l, hs__symbolize_lock, "symbolizer");
+  hs__lock_list_add(l, hs__lib_load_lock, "library loader");
+  hs__lock_list_add(l, hs__unwind_copy_lock, "CFI copies");
   hs__lock_list_add(l, hs__module_lock, "modules");
   hs__lock_list_add(l, hs__mmap_region_lock, "mmap regions");
   hs__lock_list_add(l, hs__depot_lock, "depot");
@@ -79,7 +84,7 @@ static void postfork_child(void) {
 
 __attribute__((constructor(101))) static void runtime_init(void) {
   hs__record_init();
-  hs__stack_scan_modules();
+  hs__stack_find_self();
   list_locks();
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();

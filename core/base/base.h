@@ -118,6 +118,10 @@ static inline void hs__lock_list_add(hs_lock_list_t *l, hs_lock_t *lock, const c
   }
 }
 
+/* ---- exp and log without libm (core/base/mathlib.c) -------------------- */
+double hs__log(double x);
+double hs__exp(double x);
+
 /* ---- OS primitives (core/base/os_linux.c) ------------------------------
  * Raw system calls: none allocates, all leave errno as they found it, and
  * none goes through the runtime's own exported mmap (so the runtime's
@@ -137,6 +141,9 @@ uint64_t hs__now_ns(void);               /* CLOCK_MONOTONIC */
 /* CLOCK_MONOTONIC_COARSE: a few ms resolution, a tenth of the cost (on a
  * kvm-clock VM 15-45 ns against 141 ns). */
 uint64_t hs__now_coarse_ns(void);
+/* The 8 bytes at addr can be read (one system call, async-signal-safe):
+ * false for unmapped and PROT_NONE memory. */
+bool hs__os_readable(uintptr_t addr);
 int hs__gettid(void);
 /* pthread_setcancelstate(DISABLE), returning the previous state for
  * hs__cancel_restore. */

@@ -100,3 +100,13 @@ int hs__cancel_disable(void) {
 }
 
 void hs__cancel_restore(int state) { pthread_setcancelstate(state, NULL); }
+/* rt_sigprocmask reads the new mask from user memory before it checks
+ * `how`: with an invalid `how` it changes nothing and answers EFAULT when
+ * the 8 bytes at addr cannot be read, EINVAL when they can. */
+bool hs__os_readable(uintptr_t addr) {
+  int saved = errno;
+  long r = syscall(SYS_rt_sigprocmask, 0x7fffffff, (void *)addr, NULL, 8);
+  bool ok = r < 0 && errno == EINVAL;
+  errno = saved;
+  return ok;
+}

@@ -33,8 +33,16 @@ typedef struct hs_module {
   uint8_t build_id_len;    /* 0 when the object has no NT_GNU_BUILD_ID */
   uint8_t build_id[HS_BUILD_ID_MAX]; /* read from memory while loaded */
   uint32_t index;          /* position in the registry */
+  /* -- unwinding facts, read from the program headers while loaded -- */
+  uintptr_t text_lo, text_hi; /* range covering its executable PT_LOAD segments */
+  uintptr_t eh_frame_hdr;  /* PT_GNU_EH_FRAME (.eh_frame_hdr) address, 0 if none */
+  size_t eh_frame_hdr_size;
+  uintptr_t eh_frame_limit; /* end of the PT_LOAD segment holding .eh_frame_hdr:
+                             * no CFI read goes past it */
+  /* -- unwinder state (core/stack/), published atomically -- */
+  _Atomic(const void *) unwind_cfi; /* the module's CFI copied on first use */
   uint32_t scan_gen;       /* private to the tracker (its lock) */
-  /* -- symbolizer state (core/symbol/), guarded by its lock -- */
+  /* -- symbolizer state (core/symbol/), guarded by the symbolizer's lock -- */
   int sym_state;           /* 0 not tried, 1 open, -1 failed */
   void *sym_obj;           /* the (shared) opened file, see symbolize.c */
   const char *sym_error;   /* why opening failed (static string), or NULL */
@@ -46,7 +54,10 @@ typedef struct hs_module {
  * allocates from the internal heap. */
 void hs__modules_refresh(void);
 /* Current epoch (an atomic load). */
-uint32_t hs__modules_epoch(void);
+extern _Atomic uint32_t hs__modules_cur_epoch;
+static inline uint32_t hs__modules_epoch(void) {
+  return atomic_load_explicit(&hs__modules_cur_epoch, memory_order_acquire);
+}
 /* The module containing pc: preferably one loaded at epoch (load_epoch <=
  * epoch < unload_epoch), else any module containing pc, newest first; NULL
  * if none. Lock-free; only knows modules seen by a refresh. */
@@ -64,5 +75,29 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
 
 /* The tracker's lock, for the fork handlers (core/api/runtime.c). */
 extern hs_lock_t *const hs__module_lock;
+
+/* The live module whose executable segments contain pc (unload_epoch
+ * still UINT32_MAX), newest first; NULL if none. Lock-free and
+ * async-signal-safe; only knows modules seen by a refresh. */
+const hs_module_t *hs__module_live_text(uintptr_t pc);
+
+/* ---- libraries loaded on first use (core/module/lazylib.c) ---- */
+typedef struct hs_lazy_lib {
+  const char *soname;          /* e.g. "libdw.so.1" */
+  const char *const *names;    /* symbols to resolve... */
+  void **syms;                 /* ...into these */
+  int count;
+  const char *without;         /* what is lost when it is missing (for the one message) */
+  _Atomic int state;           /* 0 not tried, 1 loaded, -1 unavailable */
+} hs_lazy_lib_t;
+/* Loads lib (once) and resolves its symbols; true when usable. Never from
+ * a signal handler; refused (false, tried again later) while loading is
+ * blocked. One heapscope: line when the library or a symbol is missing. */
+bool hs__lib_load(hs_lazy_lib_t *lib);
+/* The leak checker blocks loading while it holds threads stopped. */
+void hs__lib_block_loading(bool blocked);
+/* The loader's lock, for the fork handlers (core/api/runtime.c): no load
+ * runs across fork. */
+extern hs_lock_t *const hs__lib_load_lock;
 
 #endif

@@ -6,7 +6,7 @@
  * fields that were set before the record was published, plus unload_epoch,
  * which is written once (atomically) when the object disappears.
  *
- * Epochs: cur_epoch is bumped by a refresh that finds objects gone; those
+ * Epochs: hs__modules_cur_epoch is bumped by a refresh that finds objects gone; those
  * get unload_epoch = the new epoch. A record is "live at epoch e" when
  * load_epoch <= e < unload_epoch. An object first seen by the refresh that
  * also bumps the epoch gets load_epoch = the new epoch when it overlaps one of
@@ -38,7 +38,7 @@
 
 static hs_module_t **chunks[MAX_CHUNKS]; /* written before nmods is bumped */
 static _Atomic uint32_t nmods;
-static _Atomic uint32_t cur_epoch;
+_Atomic uint32_t hs__modules_cur_epoch;
 static hs_lock_t mod_lock;
 hs_lock_t *const hs__module_lock = &mod_lock;
 static uint32_t scan_gen;                /* mod_lock */
@@ -54,9 +54,6 @@ static inline uint32_t load_unload_epoch(const hs_module_t *m) {
   return __atomic_load_n(&m->unload_epoch, __ATOMIC_ACQUIRE);
 }
 
-uint32_t hs__modules_epoch(void) {
-  return atomic_load_explicit(&cur_epoch, memory_order_acquire);
-}
 
 uint32_t hs__module_count(void) {
   return atomic_load_explicit(&nmods, memory_order_acquire);
@@ -76,6 +73,16 @@ const hs_module_t *hs__module_for(uintptr_t pc, uint32_t epoch) {
     if (!fallback) fallback = m;
   }
   return fallback;
+}
+
+const hs_module_t *hs__module_live_text(uintptr_t pc) {
+  uint32_t n = atomic_load_explicit(&nmods, memory_order_acquire);
+  for (uint32_t i = n; i-- > 0;) {
+    const hs_module_t *m = slot(i);
+    if (pc - m->text_lo < m->text_hi - m->text_lo && load_unload_epoch(m) == UINT32_MAX)
+      return m;
+  }
+  return NULL;
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -183,6 +190,8 @@ typedef struct pending {
   struct pending *next;
   char *dlname;
   uintptr_t base, lo, hi;
+  uintptr_t text_lo, text_hi, eh_frame_hdr, eh_frame_limit;
+  size_t eh_frame_hdr_size;
   bool is_main;
   uint8_t build_id_len;
   uint8_t build_id[HS_BUILD_ID_MAX];
@@ -196,6 +205,33 @@ typedef struct scan {
   pending_t *new_list;
   bool oom;
 } scan_t;
+
+/* Executable range and .eh_frame_hdr of a loaded object. */
+static void unwind_facts(const struct dl_phdr_info *info, pending_t *p) {
+  uintptr_t tl = UINTPTR_MAX, th = 0;
+  const ElfW(Phdr) *eh = NULL;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_GNU_EH_FRAME) eh = ph;
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+    if (s < tl) tl = s;
+    if (s + ph->p_memsz > th) th = s + ph->p_memsz;
+  }
+  if (tl > th) tl = th = 0;
+  p->text_lo = tl;
+  p->text_hi = th;
+  if (!eh) return;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && eh->p_vaddr >= ph->p_vaddr &&
+        eh->p_vaddr + eh->p_memsz <= ph->p_vaddr + ph->p_memsz) {
+      p->eh_frame_hdr = info->dlpi_addr + eh->p_vaddr;
+      p->eh_frame_hdr_size = eh->p_memsz;
+      p->eh_frame_limit = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+  }
+}
 
 static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
   scan_t *sc = data;
@@ -238,6 +274,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
   p->is_main = index == 0 && name[0] == '\0';
   p->build_id_len = (uint8_t)bid_len;
   memcpy(p->build_id, bid, bid_len);
+  unwind_facts(info, p);
   p->next = sc->new_list;
   sc->new_list = p;
   return 0;
@@ -294,7 +331,7 @@ void hs__modules_refresh(void) {
 
   /* Anything live that the loader no longer lists has been unloaded. */
   uint32_t n = atomic_load_explicit(&nmods, memory_order_relaxed);
-  uint32_t old_epoch = atomic_load_explicit(&cur_epoch, memory_order_relaxed);
+  uint32_t old_epoch = atomic_load_explicit(&hs__modules_cur_epoch, memory_order_relaxed);
   uint32_t new_epoch = old_epoch;
   if (!sc.oom) {
     for (uint32_t i = 0; i < n; i++) {
@@ -305,7 +342,7 @@ void hs__modules_refresh(void) {
       }
     }
     if (new_epoch != old_epoch)
-      atomic_store_explicit(&cur_epoch, new_epoch, memory_order_release);
+      atomic_store_explicit(&hs__modules_cur_epoch, new_epoch, memory_order_release);
   }
 
   /* Publish the new ones, oldest (lowest loader index) first. */
@@ -330,6 +367,11 @@ void hs__modules_refresh(void) {
       m->is_main = p->is_main;
       m->build_id_len = p->build_id_len;
       memcpy(m->build_id, p->build_id, p->build_id_len);
+      m->text_lo = p->text_lo;
+      m->text_hi = p->text_hi;
+      m->eh_frame_hdr = p->eh_frame_hdr;
+      m->eh_frame_hdr_size = p->eh_frame_hdr_size;
+      m->eh_frame_limit = p->eh_frame_limit;
       m->load_epoch = old_epoch;
       if (new_epoch != old_epoch) {
         for (uint32_t i = 0; i < n; i++) {

@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,7 +126,7 @@ static counts_t bucket_counts(const hs_bucket_t *b) {
   if (c.inuse_objs == 0) c.inuse_bytes = 0;
   if (hs__sample_bytes > 0 && allocs > 0) {
     double avg = (double)abytes / (double)allocs;
-    double scale = 1.0 / (1.0 - exp(-avg / (double)hs__sample_bytes));
+    double scale = 1.0 / (1.0 - hs__exp(-avg / (double)hs__sample_bytes));
     c.inuse_objs = (int64_t)(c.inuse_objs * scale + 0.5);
     c.inuse_bytes = (int64_t)(c.inuse_bytes * scale + 0.5);
     c.alloc_objs = (int64_t)(c.alloc_objs * scale + 0.5);
@@ -318,7 +317,7 @@ static void flush_pending(void) {
  * program's real allocation volume. */
 static int64_t weight(size_t n) {
   if (hs__sample_bytes <= 0 || n == 0) return (int64_t)n;
-  double p = 1.0 - exp(-(double)n / (double)hs__sample_bytes);
+  double p = 1.0 - hs__exp(-(double)n / (double)hs__sample_bytes);
   return p > 0 ? (int64_t)((double)n / p + 0.5) : (int64_t)n;
 }
 

@@ -24,12 +24,10 @@
  * core/heapprof.c) holds the dump lock and is inside hs__runtime_enter, so
  * anything libdw or zlib allocate goes to the internal heap too.
  *
- * Compression: the output is gzipped when zlib is in the process. zlib is
- * referenced weakly: libheapscope.so gets it at run time from the global
- * scope (libdw and libelf depend on libz, so it is always loaded with the
- * shared runtime), and a static link without -lz simply writes an
- * uncompressed .pb, which pprof reads as well. zlib's own allocations are
- * routed to the internal heap (zalloc/zfree). */
+ * Compression: the output is gzipped when zlib (libz.so.1) can be loaded
+ * (on first use, core/module/lazylib.c); otherwise it is an uncompressed
+ * .pb, which pprof reads as well. zlib's own allocations are routed to the
+ * internal heap (zalloc/zfree). */
 #include "core/profile/heapprof.h"
 
 #include "core/symbol/symbolize.h"
@@ -41,18 +39,26 @@
 #if __has_include(<zlib.h>)
 #include <zlib.h>
 #define HS_HAVE_ZLIB_H 1
-extern __typeof__(deflateInit2_) deflateInit2_ __attribute__((weak));
-extern __typeof__(deflate) deflate __attribute__((weak));
-extern __typeof__(deflateEnd) deflateEnd __attribute__((weak));
-extern __typeof__(zlibVersion) zlibVersion __attribute__((weak));
 #endif
+#endif
+
+#ifdef HS_HAVE_ZLIB_H
+static const char *const z_names[] = {"deflateInit2_", "deflate", "deflateEnd", "zlibVersion"};
+static struct {
+  __typeof__(deflateInit2_) *init2;
+  __typeof__(deflate) *deflate;
+  __typeof__(deflateEnd) *end;
+  __typeof__(zlibVersion) *version;
+} z;
+static hs_lazy_lib_t z_lib = {.soname = "libz.so.1", .names = z_names, .syms = (void **)&z,
+                              .count = 4, .without = "proto profiles are written uncompressed"};
 #endif
 
 /* The interface core/heapprof.c uses (declared there too). */
 
 bool hs__heapprof_proto_gzip(void) {
 #ifdef HS_HAVE_ZLIB_H
-  return deflateInit2_ && deflate && deflateEnd && zlibVersion && zlibVersion()[0] == '1';
+  return hs__lib_load(&z_lib) && z.version()[0] == '1';
 #else
   return false;
 #endif
@@ -437,8 +443,8 @@ static bool write_gzip(int fd, const char *data, size_t len) {
   zs.zalloc = z_alloc;
   zs.zfree = z_free;
   /* 15 + 16: a gzip wrapper, as pprof's .pb.gz files. */
-  if (deflateInit2_(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                    (int)sizeof zs) != Z_OK)
+  if (z.init2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+              (int)sizeof zs) != Z_OK)
     return false;
   char *buf = hs__arena_alloc(1 << 16);
   bool ok = buf != NULL;
@@ -451,7 +457,7 @@ static bool write_gzip(int fd, const char *data, size_t len) {
     do {
       zs.next_out = (Bytef *)buf;
       zs.avail_out = 1 << 16;
-      rc = deflate(&zs, flush);
+      rc = z.deflate(&zs, flush);
       if (rc == Z_STREAM_ERROR) {
         ok = false;
         break;
@@ -462,7 +468,7 @@ static bool write_gzip(int fd, const char *data, size_t len) {
     len -= chunk - zs.avail_in;
     if (flush == Z_NO_FLUSH && zs.avail_in) ok = false; /* cannot happen */
   }
-  deflateEnd(&zs);
+  z.end(&zs);
   hs__arena_free(buf);
   return ok;
 }

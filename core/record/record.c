@@ -17,29 +17,83 @@
 #include "core/base/settings.h"
 
 #include <errno.h>
-#include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 _Atomic int hs__recording;
 _Atomic uint32_t hs__generation = 1;
 bool hs__records_complete;
 int64_t hs__sample_bytes;
-/* Live objects per generation, sharded by thread: with one shared counter
- * every recorded malloc and free of every thread hit the same cache line
- * (2 threads ran at 4x glibc). A block freed on another thread than the
- * one that allocated it makes two shards disagree; only the sum counts. */
-#define LIVE_SHARDS 8
+/* Live objects per generation, one shard per thread: each running thread
+ * owns a shard (claimed at its first recorded allocation, given back at
+ * exit) and updates it with a plain load and store, no locked instruction
+ * (a locked add was a quarter of a recorded malloc+free: it also drains the
+ * store buffer the stack walk just filled). A block freed on another
+ * thread than the one that allocated it makes two shards disagree; only
+ * the sum counts. Threads beyond LIVE_SHARDS, threads past their exit
+ * destructor, and an update that interrupts this thread's own update (a
+ * signal handler that mallocs) use the shared shard, with atomic adds. */
+#define LIVE_SHARDS 64
+#define SHARED_SHARD LIVE_SHARDS
 static struct {
   _Atomic int64_t n[HS_GEN_RING];
-} live_shard[LIVE_SHARDS];
-const hs_range_t hs__live_range = {(uintptr_t)live_shard, (uintptr_t)(live_shard + LIVE_SHARDS)};
-static _Atomic unsigned next_shard;
-static HS_TLS unsigned my_shard_plus1;
+} live_shard[LIVE_SHARDS + 1];
+const hs_range_t hs__live_range = {(uintptr_t)live_shard, (uintptr_t)(live_shard + LIVE_SHARDS + 1)};
+static _Atomic uint64_t shards_owned;  /* bit i: shard i has an owner */
+static _Atomic uint64_t shards_used;   /* bit i: shard i was ever used (readers sum these) */
+static HS_TLS int my_shard = -1;       /* -1: none yet; SHARED_SHARD: use atomics */
+static HS_TLS bool live_busy;          /* this thread is inside its plain update */
+static pthread_key_t shard_key;
+static _Atomic int shard_key_state;    /* 0 none, 1 creating, 2 ready, -1 failed */
 
-static inline _Atomic int64_t *live_counter(uint32_t gen) {
-  if (HS_UNLIKELY(!my_shard_plus1))
-    my_shard_plus1 = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % LIVE_SHARDS + 1;
-  return &live_shard[my_shard_plus1 - 1].n[gen % HS_GEN_RING];
+static void shard_release(void *arg) {
+  int sh = (int)(intptr_t)arg - 1;
+  my_shard = SHARED_SHARD; /* frees after this destructor count on the shared shard */
+  atomic_fetch_and_explicit(&shards_owned, ~(1ull << sh), memory_order_release);
+}
+
+static HS_NOINLINE void live_claim(void) {
+  my_shard = SHARED_SHARD;
+  int ks = atomic_load_explicit(&shard_key_state, memory_order_acquire);
+  if (ks == 0 && atomic_compare_exchange_strong(&shard_key_state, &(int){0}, 1)) {
+    ks = pthread_key_create(&shard_key, shard_release) == 0 ? 2 : -1;
+    atomic_store_explicit(&shard_key_state, ks, memory_order_release);
+  }
+  while (ks == 1) ks = atomic_load_explicit(&shard_key_state, memory_order_acquire);
+  if (ks != 2) return;
+  uint64_t owned = atomic_load_explicit(&shards_owned, memory_order_relaxed);
+  while (~owned) {
+    int sh = __builtin_ctzll(~owned);
+    if (atomic_compare_exchange_weak_explicit(&shards_owned, &owned, owned | (1ull << sh),
+                                              memory_order_acquire, memory_order_relaxed)) {
+      hs__runtime_enter(); /* pthread_setspecific may allocate */
+      bool ok = pthread_setspecific(shard_key, (void *)(intptr_t)(sh + 1)) == 0;
+      hs__runtime_leave();
+      if (!ok) {
+        atomic_fetch_and(&shards_owned, ~(1ull << sh));
+        return;
+      }
+      atomic_fetch_or(&shards_used, 1ull << sh);
+      my_shard = sh;
+      return;
+    }
+  }
+}
+
+static inline void live_add(uint32_t gen, int64_t delta) {
+  if (HS_UNLIKELY(my_shard < 0)) live_claim();
+  _Atomic int64_t *c = &live_shard[my_shard].n[gen % HS_GEN_RING];
+  if (HS_LIKELY(my_shard != SHARED_SHARD && !live_busy)) {
+    live_busy = true;
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+                          memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    live_busy = false;
+    return;
+  }
+  atomic_fetch_add_explicit(&live_shard[SHARED_SHARD].n[gen % HS_GEN_RING], delta,
+                            memory_order_relaxed);
 }
 
 /* Bucket counters feed heap profiles only; the leak checker reads per-object
@@ -147,7 +201,7 @@ static int64_t next_gap(void) {
   sample_rng ^= sample_rng >> 7;
   sample_rng ^= sample_rng << 17;
   double u = ((double)(sample_rng >> 11) + 1.0) / 9007199254740993.0;
-  return (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
+  return (int64_t)(-hs__log(u) * (double)hs__sample_bytes) + 1;
 }
 
 /* A live block went unrecorded: from now on a block without a record may
@@ -214,7 +268,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
   r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);
   atomic_store_explicit((_Atomic uint32_t *)&r->bucket, id, memory_order_release);
   if (hs__sample_bytes) hs__block_sampled(&b, 1);
-  atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
+  live_add(gen, 1);
   if (hs__count_buckets) notify(n, true); /* a profiler runs */
 }
 
@@ -243,7 +297,7 @@ static size_t record_free(const hs_block_t *b) {
   /* A record is born in a generation that has already begun. */
   hs_assert((r->gen & HS_REC_GEN_MASK) <= atomic_load(&hs__generation));
   hs_assert(hs__depot_get(id) != NULL);
-  atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
+  live_add(r->gen & HS_REC_GEN_MASK, -1);
   r->bucket = 0;
   r->gen = HS_REC_FREED;
   if (hs__sample_bytes) hs__block_sampled(b, -1);
@@ -268,7 +322,8 @@ alloc_and_record(size_t n, size_t align, bool zero, void *frame) {
     if (!p) errno = ENOMEM;
     return p; /* the internal heap zeroes */
   }
-  p = align > HS_MIN_ALIGN ? hs__alloc_aligned(align, n) : hs__alloc(n);
+  if (align > HS_MIN_ALIGN) p = hs__alloc_aligned(align, n);
+  else if (HS_UNLIKELY(!(p = hs__alloc_fast(n)))) p = hs__alloc(n);
   if (!p) return NULL;
   if (zero) memset(p, 0, n);
   /* The free-list link left in the first word would read as a pointer to
@@ -343,12 +398,12 @@ static void record_resize(const hs_block_t *b, size_t old_size, size_t n, void *
       atomic_fetch_add_explicit(&nb->alloc_bytes, n, memory_order_relaxed);
     }
   }
-  atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
+  live_add(r->gen & HS_REC_GEN_MASK, -1);
   bool from_loader = pcs[0] >= hs__ldso_lo && pcs[0] < hs__ldso_hi;
   r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);
   atomic_store_explicit((_Atomic uint32_t *)&r->bucket, id, memory_order_release);
-  atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
+  live_add(gen, 1);
   if (hs__count_buckets) {
     notify(old_size, false);
     notify(n, true);
@@ -414,9 +469,12 @@ uint64_t hs__live_since(uint32_t gen) {
   if (gen > now) return 0;
   if (now - gen >= HS_GEN_RING) return UINT64_MAX;
   int64_t sum = 0;
-  for (int sh = 0; sh < LIVE_SHARDS; sh++)
+  uint64_t used = atomic_load_explicit(&shards_used, memory_order_acquire);
+  for (int sh = 0; sh <= LIVE_SHARDS; sh++) {
+    if (sh < LIVE_SHARDS && !(used & (1ull << sh))) continue;
     for (uint32_t g = gen; g <= now; g++)
       sum += atomic_load_explicit(&live_shard[sh].n[g % HS_GEN_RING], memory_order_relaxed);
+  }
   return sum > 0 ? (uint64_t)sum : 0;
 }
 

@@ -1,42 +1,34 @@
 /* Stack capture for recorded allocations.
  *
- * Frame pointers are the fast path (a few ns per frame) but only code built
- * with them keeps the chain: Debian's libc, libstdc++ and libcmocka are not.
- * When the caller of malloc is in such code (strdup, getline, fopen,
- * operator new, cmocka's test_malloc...) a frame-pointer walk skips the
- * frame that matters most: the user function that called into the library.
- * "auto" therefore walks frame pointers and switches to libunwind (DWARF
- * CFI) only when frame #0 lies in a system library. Every frame-pointer step
- * is validated against the thread's stack bounds, so a broken chain ends the
- * walk instead of faulting. */
+ * HEAPSCOPE_UNWINDER selects how:
+ *   auto (default)  the CFI walker (core/stack/unwind.c): whole stacks
+ *                   through code built with or without frame pointers;
+ *                   libunwind only for CFI the walker cannot follow
+ *   fp              frame pointers only (code built without them loses
+ *                   frames, as LeakSanitizer's fast unwinder does)
+ *   libunwind       libunwind for every stack (the slowest)
+ * Every walk reads only inside the readable stack ranges of
+ * core/stack/stackrange.c, so no value found on a stack can fault it.
+ *
+ * libunwind is loaded on first use (core/module/lazylib.c), never at
+ * start-up. */
 #include "core/stack/stack.h"
 
 #include "core/alloc/alloc.h"
 #include "core/base/settings.h"
+#include "core/module/module.h"
 
-#include <pthread.h>
 #include <string.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
-#include <ucontext.h>
 #include <link.h>
 #include <sys/auxv.h>
 
 int hs__unwinder = HS_UNWIND_AUTO;
 int hs__stack_depth = 30;
 
-extern void *__libc_stack_end;
-
-typedef struct text_range {
-  uintptr_t lo, hi;
-} text_range_t;
-#define MAX_NOFP 64
-static text_range_t nofp[MAX_NOFP];
-static _Atomic int nofp_count;
-static uintptr_t nofp_min = UINTPTR_MAX; /* lowest start: most callers are below */
-
-static HS_TLS uintptr_t stack_hi;
 uintptr_t hs__ldso_lo, hs__ldso_hi;
+uintptr_t hs__self_lo, hs__self_hi;
 
 /* The dynamic linker's code range, from AT_BASE and its program headers in
  * memory: usable from the first malloc, before dl_iterate_phdr is safe. */
@@ -59,20 +51,19 @@ void hs__stack_init(void) {
     if (!strcmp(u, "fp")) hs__unwinder = HS_UNWIND_FP;
     else if (!strcmp(u, "libunwind")) hs__unwinder = HS_UNWIND_LIBUNWIND;
     else if (!strcmp(u, "auto")) hs__unwinder = HS_UNWIND_AUTO;
-    else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected fp, libunwind or auto); using auto", u);
+    else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected auto, fp or libunwind); using auto", u);
   }
   hs__stack_depth = (int)hs__setting_int(HS_SET_HEAPSCOPE_STACK_DEPTH);
   find_ldso();
+  hs__stack_range_init();
 }
 
-static bool is_system_path(const char *p) {
-  return !strncmp(p, "/lib/", 5) || !strncmp(p, "/lib64/", 7) ||
-         !strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/lib64/", 11);
-}
-
-uintptr_t hs__self_lo, hs__self_hi;
-
-static void note_self(const struct dl_phdr_info *info) {
+static int self_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
+  (void)size;
+  (void)ctx;
+  /* Linked statically into the program, the runtime shares its text with
+   * the user's code: then there is no range of our own to trim. */
+  if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
   uintptr_t me = (uintptr_t)&hs__capture_hashed;
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -80,147 +71,48 @@ static void note_self(const struct dl_phdr_info *info) {
     if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
       hs__self_lo = lo;
       hs__self_hi = lo + ph->p_memsz;
+      return 1;
     }
-  }
-}
-
-static int scan_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
-  int *n = ctx;
-  /* Linked statically into the program, the runtime shares its text with
-   * the user's code: then there is no range of our own to trim. */
-  if (info->dlpi_name && info->dlpi_name[0]) note_self(info);
-  if (!info->dlpi_name || !is_system_path(info->dlpi_name)) return 0;
-  /* Our own runtime keeps frame pointers even when installed system-wide. */
-  if (strstr(info->dlpi_name, "libheapscope")) return 0;
-  for (int i = 0; i < info->dlpi_phnum && *n < MAX_NOFP; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-    nofp[*n].lo = info->dlpi_addr + ph->p_vaddr;
-    nofp[*n].hi = nofp[*n].lo + ph->p_memsz;
-    if (nofp[*n].lo < nofp_min) nofp_min = nofp[*n].lo;
-    (*n)++;
   }
   return 0;
 }
 
-void hs__stack_scan_modules(void) {
+void hs__stack_find_self(void) { dl_iterate_phdr(self_cb, NULL); }
+
+/* ---- libunwind, on first use ----------------------------------------------- */
+
+static const char *const unw_names[] = {"unw_backtrace", "_ULx86_64_set_caching_policy",
+                                        "_ULx86_64_local_addr_space"};
+static struct {
+  int (*backtrace)(void **, int);
+  int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t);
+  unw_addr_space_t *local_addr_space;
+} unw;
+static hs_lazy_lib_t unw_lib = {.soname = "libunwind.so.8", .names = unw_names,
+                                .syms = (void **)&unw, .count = 3,
+                                .without = "stacks through such code end there"};
+
+static bool load_libunwind(void) {
+  if (HS_LIKELY(atomic_load_explicit(&unw_lib.state, memory_order_acquire) > 0)) return true;
+  if (!hs__lib_load(&unw_lib)) return false;
   /* Per-thread caches: libunwind then takes no global lock, and so does not
    * block and unblock every signal (two sigprocmask calls) per backtrace. */
-  static bool caching_set;
-  if (!caching_set) {
-    caching_set = true;
+  static _Atomic bool policy_set;
+  if (!atomic_exchange(&policy_set, true)) {
     hs__runtime_enter();
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    unw.set_caching_policy(*unw.local_addr_space, UNW_CACHE_PER_THREAD);
     hs__runtime_leave();
   }
-  int n = 0;
-  nofp_min = UINTPTR_MAX;
-  dl_iterate_phdr(scan_cb, &n);
-  atomic_store_explicit(&nofp_count, n, memory_order_release);
-}
-
-static bool in_nofp_code(uintptr_t pc) {
-  /* A PIE program and its own libraries are mapped below the system
-   * libraries: one compare settles the common case. */
-  if (pc < nofp_min) return false;
-  int n = atomic_load_explicit(&nofp_count, memory_order_acquire);
-  for (int i = 0; i < n; i++)
-    if (pc >= nofp[i].lo && pc < nofp[i].hi) return true;
-  return false;
-}
-
-static uintptr_t thread_stack_hi(void) {
-  if (HS_LIKELY(stack_hi)) return stack_hi;
-  uintptr_t hi = 0;
-  pthread_attr_t attr;
-  hs__runtime_enter(); /* pthread_getattr_np allocates */
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void *addr;
-    size_t size;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0) hi = (uintptr_t)addr + size;
-    pthread_attr_destroy(&attr);
-  }
-  hs__runtime_leave();
-  if (!hi) hi = (uintptr_t)__libc_stack_end; /* main thread fallback */
-  stack_hi = hi;
-  return hi;
-}
-
-/* Walks the frame-pointer chain, hashing as it goes (saves a second pass
- * over the frames on the hot path). */
-static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
-  uintptr_t hi = thread_stack_hi();
-  uintptr_t fp = (uintptr_t)frame;
-  uint64_t acc = 0;
-  int n = 0;
-  /* frame[0] is the public entry point's frame; its return address is the
-   * user's frame #0. Each next frame must lie above the current one, below
-   * the stack top, and be aligned, or the chain is broken. */
-  uintptr_t next = ((uintptr_t *)fp)[0];
-  if (next <= fp || next + 16 > hi || (next & 7)) return 0;
-  fp = next;
-  while (n < max) {
-    uintptr_t ret = ((uintptr_t *)fp)[1];
-    if (ret < 4096) break;
-    acc += HS_FRAME_HASH(ret, n);
-    pcs[n++] = ret;
-    next = ((uintptr_t *)fp)[0];
-    if (next <= fp || next + 16 > hi || (next & 7)) break;
-    fp = next;
-  }
-  *hash = hs__stack_hash_final(acc, n);
-  return n;
-}
-
-/* unw_backtrace keeps a trace cache per thread: 256 KiB, built (every page
- * faulted in) on the thread's first call and unmapped when the thread
- * exits, 0.9 ms a thread here. Threads that allocate from libc a few times
- * and exit (most worker threads) paid that each: 10,000 such threads ran
- * 50x slower under HEAPCHECK than without. A thread's first STEP_BACKTRACES
- * captures walk with unw_step instead (no cache), starting at the caller of
- * the public entry point rather than here, which skips the runtime's own
- * frames (half the steps). A thread that goes on allocating from system
- * code then switches to the cached walk (1-4 us a capture). Both give the
- * same frames. */
-#define STEP_BACKTRACES 32
-static HS_TLS uint32_t libunwind_calls;
-
-/* frame: the recording entry function's frame; frame[0] is the public entry
- * point's (frame pointers are kept in the runtime), whose caller resumes at
- * entry[1] with the stack pointer just above it and rbp = entry[0]. Other
- * registers keep this function's values: the caller's CFI needs the stack
- * and frame pointers, rarely anything else. */
-static int step_backtrace(uintptr_t *pcs, int max, void *frame) {
-  const uintptr_t *entry = (const uintptr_t *)((const uintptr_t *)frame)[0];
-  unw_context_t uc;
-  unw_cursor_t c;
-  if (!entry || unw_getcontext(&uc) != 0) return 0;
-  uc.uc_mcontext.gregs[REG_RIP] = (greg_t)entry[1];
-  uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(entry + 2);
-  uc.uc_mcontext.gregs[REG_RBP] = (greg_t)entry[0];
-  if (unw_init_local(&c, &uc) != 0) return 0;
-  int n = 0;
-  do {
-    unw_word_t ip;
-    if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip) break;
-    pcs[n++] = ip;
-  } while (n < max && unw_step(&c) > 0);
-  return n;
+  return true;
 }
 
 static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
-  if (libunwind_calls < STEP_BACKTRACES) {
-    libunwind_calls++;
-    hs__runtime_enter();
-    int n = step_backtrace(pcs, max, frame);
-    hs__runtime_leave();
-    return n;
-  }
+  if (!load_libunwind()) return 0;
   /* The entry point's return address marks where the user's frames start. */
   uintptr_t entry_ret = ((uintptr_t *)frame)[1];
   void *buf[HS_MAX_DEPTH + 8];
   hs__runtime_enter();
-  int got = unw_backtrace(buf, max + 8 < HS_MAX_DEPTH + 8 ? max + 8 : HS_MAX_DEPTH + 8);
+  int got = unw.backtrace(buf, max + 8 < HS_MAX_DEPTH + 8 ? max + 8 : HS_MAX_DEPTH + 8);
   hs__runtime_leave();
   int start = -1;
   for (int i = 0; i < got; i++)
@@ -234,28 +126,105 @@ static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
   return n;
 }
 
-int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
-  if (max > hs__stack_depth) max = hs__stack_depth;
-  int n;
-  switch (hs__unwinder) {
-  case HS_UNWIND_FP:
-    return capture_fp(pcs, max, frame, hash);
-  case HS_UNWIND_LIBUNWIND:
-    n = capture_libunwind(pcs, max, frame);
-    break;
-  default:
-    n = capture_fp(pcs, max, frame, hash);
-    if (n > 0 && !in_nofp_code(pcs[0])) return n;
-    uintptr_t fp_pcs[HS_MAX_DEPTH];
-    int fp_n = n;
-    for (int i = 0; i < fp_n; i++) fp_pcs[i] = pcs[i];
-    n = capture_libunwind(pcs, max, frame);
-    if (n <= 0) {
-      for (int i = 0; i < fp_n; i++) pcs[i] = fp_pcs[i];
-      n = fp_n;
+/* ---- frame pointers ----------------------------------------------------------- */
+
+/* A frame record [fp] (saved frame pointer) and [fp + 8] (return address)
+ * is usable when it lies wholly inside [above, hi) and is aligned. Written
+ * so that no sum can wrap: a caller's %rbp may hold any value (-16, a
+ * small integer, a heap address). */
+static inline bool frame_in(uintptr_t fp, uintptr_t above, uintptr_t hi) {
+  return fp >= above && fp < hi && hi - fp >= 16 && !(fp & 7);
+}
+
+/* Walks the frame-pointer chain, hashing as it goes. Every frame must lie above the one
+ * before it, inside the readable range of the stack the walk is on; a walk
+ * that starts on another stack (a coroutine's, an alternate signal stack)
+ * may continue on the thread's own stack, never anywhere else. */
+static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+  uintptr_t fp = (uintptr_t)frame;
+  hs_stack_ranges_t r;
+  hs__stack_ranges(fp, true, &r);
+  int n = 0;
+  uint64_t acc = 0, seed = HS_FRAME_SEED;
+  *hash = hs__stack_hash_final(0, 0);
+  /* frame[0] is the public entry point's frame, whose return address is the
+   * user's frame #0. */
+  if (!frame_in(fp, r.lo, r.hi)) return 0;
+  uintptr_t lo = fp + 16, hi = r.hi;
+  while (n < max) {
+    uintptr_t next = ((uintptr_t *)fp)[0];
+    if (!frame_in(next, lo, hi)) {
+      if (!frame_in(next, r.home_lo, r.home_hi)) break;
+      hi = r.home_hi; /* back on the thread's own stack */
+      r.home_lo = r.home_hi = 0;
     }
+    fp = next;
+    lo = fp + 16;
+    uintptr_t ret = ((uintptr_t *)fp)[1];
+    if (ret < 4096) break;
+    acc += HS_FRAME_HASH_SEEDED(ret, seed);
+    seed += HS_FRAME_SEED;
+    pcs[n++] = ret;
   }
-  *hash = hs__stack_hash(pcs, n);
+  *hash = hs__stack_hash_final(acc, n);
   return n;
 }
 
+/* ---- CFI ------------------------------------------------------------------------ */
+
+static int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+  uintptr_t fp = (uintptr_t)frame;
+  hs_stack_ranges_t r;
+  hs__stack_ranges(fp, true, &r);
+  *hash = hs__stack_hash_final(0, 0);
+  /* Our own two frames (the recorder's and the public entry point's) keep
+   * frame pointers: the user's frame #0 starts where the entry point's
+   * frame ends. */
+  if (!frame_in(fp, r.lo, r.hi)) return 0;
+  uintptr_t entry = ((uintptr_t *)fp)[0];
+  if (!frame_in(entry, fp + 16, r.hi)) return 0;
+  hs_unwind_regs_t st = {
+      .pc = ((uintptr_t *)entry)[1],
+      .sp = entry + 16,
+      .bp = ((uintptr_t *)entry)[0],
+      .exact = false,
+  };
+  r.lo = st.sp; /* nothing below the user's frame is read */
+  int n = r.own ? hs__unwind_fast(&st, r.hi, pcs, max, hash) : -1;
+  if (HS_LIKELY(n >= 0)) return n;
+  int status;
+  n = hs__unwind_walk(&st, &r, 0, pcs, max, hash, &status);
+  if (HS_UNLIKELY(status & HS_UNWIND_NEEDS_SLOW)) {
+    /* CFI the walker cannot follow (hand-written assembly): libunwind can,
+     * unless this malloc comes from inside the dynamic loader, where
+     * loading libunwind could deadlock or corrupt its state. */
+    bool in_loader = false;
+    for (int i = 0; i < n; i++)
+      if (pcs[i] - hs__ldso_lo < hs__ldso_hi - hs__ldso_lo) in_loader = true;
+    if (!in_loader || atomic_load(&unw_lib.state) > 0) {
+      uintptr_t slow[HS_MAX_DEPTH];
+      int m = capture_libunwind(slow, max, frame);
+      if (m > n) {
+        memcpy(pcs, slow, (size_t)m * sizeof *pcs);
+        n = m;
+        *hash = hs__stack_hash(pcs, n);
+      }
+    }
+  }
+  return n;
+}
+
+int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+  if (max > hs__stack_depth) max = hs__stack_depth;
+  switch (hs__unwinder) {
+  case HS_UNWIND_FP:
+    return capture_fp(pcs, max, frame, hash);
+  case HS_UNWIND_LIBUNWIND: {
+    int n = capture_libunwind(pcs, max, frame);
+    *hash = hs__stack_hash(pcs, n);
+    return n;
+  }
+  default:
+    return capture_cfi(pcs, max, frame, hash);
+  }
+}

@@ -2,12 +2,21 @@
  * allocs, frees, alloc bytes, free bytes). Lookups are lock-free (chains
  * are only ever prepended, with release stores); inserts take depot_lock.
  * Buckets live on the internal heap and are never freed, so ids and
- * pointers stay valid for the life of the process. */
+ * pointers stay valid for the life of the process.
+ *
+ * Each thread keeps the buckets it found last in a direct-mapped cache
+ * (1024 entries of hash, depth and id: 16 KiB on the internal heap, freed
+ * at thread exit): the shared table and the buckets are spread over
+ * megabytes, and their two dependent cache misses were a tenth of a
+ * recorded malloc+free. A hit compares the 64-bit hash and the depth, not
+ * the end frames (the same ~2^-64 risk of a merge as for the frames in
+ * between). */
 #include "core/stack/stack.h"
 
 #include "core/alloc/alloc.h"
 #include "core/module/module.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define TABLE_BITS 16
@@ -38,20 +47,87 @@ uint64_t hs__stack_hash(const uintptr_t *pcs, int depth) {
  * the frames in between are not compared (it cost 7% of a recorded
  * allocation). Two distinct stacks agreeing on all of that have a chance
  * around 2^-64 per lookup. */
-static hs_bucket_t *find(hs_bucket_t *b, uint64_t h, const uintptr_t *pcs, int depth) {
+static inline __attribute__((always_inline)) hs_bucket_t *
+find(hs_bucket_t *b, uint64_t h, const uintptr_t *pcs, int depth) {
   for (; b; b = b->next)
-    if (b->hash == h && b->depth == (uint32_t)depth && b->pcs[0] == pcs[0] &&
-        b->pcs[depth - 1] == pcs[depth - 1])
+    if (b->hash == h && b->depth == (uint32_t)depth && b->first == pcs[0] &&
+        b->last == pcs[depth - 1])
       return b;
   return NULL;
+}
+
+/* ---- the per-thread cache ---- */
+#define LOCAL_BITS 10
+typedef struct local_ent {
+  uint64_t hash; /* 0: empty (written last, cleared first: see local_put) */
+  uint32_t id, depth;
+} local_ent_t;
+
+static HS_TLS local_ent_t *tl_local;
+static HS_TLS bool tl_local_failed;
+static pthread_key_t local_key;
+static _Atomic int local_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
+
+static void local_free(void *p) {
+  tl_local = NULL;
+  tl_local_failed = true; /* frees and allocations after this destructor go uncached */
+  hs__arena_free(p);
+}
+
+static HS_NOINLINE local_ent_t *local_make(void) {
+  int ks = atomic_load_explicit(&local_key_state, memory_order_acquire);
+  if (ks == 0 && atomic_compare_exchange_strong(&local_key_state, &(int){0}, 1)) {
+    ks = pthread_key_create(&local_key, local_free) == 0 ? 2 : -1;
+    atomic_store_explicit(&local_key_state, ks, memory_order_release);
+  }
+  while (ks == 1) ks = atomic_load_explicit(&local_key_state, memory_order_acquire);
+  tl_local_failed = true;
+  if (ks != 2) return NULL;
+  local_ent_t *t = hs__arena_alloc(sizeof(local_ent_t) << LOCAL_BITS);
+  if (!t) return NULL;
+  hs__runtime_enter(); /* pthread_setspecific may allocate */
+  bool ok = pthread_setspecific(local_key, t) == 0;
+  hs__runtime_leave();
+  if (!ok) {
+    hs__arena_free(t);
+    return NULL;
+  }
+  tl_local_failed = false;
+  return tl_local = t;
+}
+
+/* A signal handler that records on this thread may interrupt a put: the
+ * entry is marked empty while it changes. */
+static inline void local_put(local_ent_t *e, const hs_bucket_t *b) {
+  e->hash = 0;
+  atomic_signal_fence(memory_order_seq_cst);
+  e->id = b->id;
+  e->depth = b->depth;
+  atomic_signal_fence(memory_order_seq_cst);
+  e->hash = b->hash;
 }
 
 uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h) {
   hs_assert(depth >= 1 && depth <= HS_MAX_DEPTH);
   hs_assert_expensive(h == hs__stack_hash(pcs, depth));
+  local_ent_t *t = tl_local;
+  if (HS_UNLIKELY(!t) && !tl_local_failed) t = local_make();
+  local_ent_t *e = t ? &t[(h >> 17) & ((1u << LOCAL_BITS) - 1)] : NULL;
+  if (HS_LIKELY(e != NULL)) {
+    uint64_t eh = e->hash;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (eh == h && e->depth == (uint32_t)depth) {
+      uint32_t id = e->id;
+      atomic_signal_fence(memory_order_seq_cst);
+      if (HS_LIKELY(e->hash == h)) return id;
+    }
+  }
   _Atomic(hs_bucket_t *) *head = &table[h & (TABLE_SIZE - 1)];
   hs_bucket_t *b = find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth);
-  if (HS_LIKELY(b != NULL)) return b->id;
+  if (HS_LIKELY(b != NULL)) {
+    if (e) local_put(e, b);
+    return b->id;
+  }
   hs__lock(&depot_lock);
   b = find(atomic_load_explicit(head, memory_order_relaxed), h, pcs, depth);
   if (!b) {
@@ -71,6 +147,8 @@ uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h) {
       b->id = id;
       b->depth = (uint32_t)depth;
       b->epoch = hs__modules_epoch();
+      b->first = pcs[0];
+      b->last = pcs[depth - 1];
       memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
       b->next = atomic_load_explicit(head, memory_order_relaxed);
       slots[id & (CHUNK_LEN - 1)] = b;
@@ -79,6 +157,7 @@ uint32_t hs__depot_intern_hashed(const uintptr_t *pcs, int depth, uint64_t h) {
     }
   }
   hs__unlock(&depot_lock);
+  if (b && e) local_put(e, b);
   return b ? b->id : 0;
 }
 

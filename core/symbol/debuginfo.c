@@ -119,12 +119,12 @@ bool hs__debuginfo_candidate(const char *search_path, const unsigned char *build
   return false;
 }
 
-const char *hs__dwarf_die_name(Dwarf_Die *die) {
+const char *hs__dwarf_die_name(Dwarf_Die *die, const hs_dwarf_fns_t *fns) {
   Dwarf_Attribute a;
-  const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-  if (!link) link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+  const char *link = fns->formstring(fns->attr_integrate(die, DW_AT_linkage_name, &a));
+  if (!link) link = fns->formstring(fns->attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
   if (link && link[0] == '_' && link[1] == 'Z') return link;
-  const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+  const char *name = fns->formstring(fns->attr_integrate(die, DW_AT_name, &a));
   return name ? name : link;
 }
 

@@ -33,8 +33,14 @@ bool hs__debuginfo_candidate(const char *search_path, const unsigned char *build
  * abstract_origin and specification): a C++ linkage name (_Z..., still
  * mangled) when there is one, else DW_AT_name, else any linkage name.
  * (C linkage names differ from the source name only for asm labels such as
- * glibc's __GI_ aliases.) NULL when the DIE has none. */
-const char *hs__dwarf_die_name(Dwarf_Die *die);
+ * glibc's __GI_ aliases.) NULL when the DIE has none. The libdw functions
+ * come from the caller: the runtime loads libdw on first use and calls it
+ * through pointers, the analyzer links it. */
+typedef struct hs_dwarf_fns {
+  Dwarf_Attribute *(*attr_integrate)(Dwarf_Die *die, unsigned int name, Dwarf_Attribute *result);
+  const char *(*formstring)(Dwarf_Attribute *attr);
+} hs_dwarf_fns_t;
+const char *hs__dwarf_die_name(Dwarf_Die *die, const hs_dwarf_fns_t *fns);
 
 /* file made absolute with comp_dir when file is relative and comp_dir is
  * absolute, written to buf; otherwise (or if it does not fit) file itself.

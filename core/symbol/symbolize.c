@@ -11,6 +11,11 @@
  * by libdw, libelf and libc on our behalf go to the internal heap. One lock
  * serialises libdw use and the caches; emit callbacks run after it is
  * released.
+ *
+ * libdw (and through it libelf, zlib, liblzma, libbz2, libzstd) is loaded
+ * at the first symbolization (core/module/lazylib.c), not linked: a process
+ * that never reports pays nothing for it. Without libdw, frames keep their
+ * module and offset but lose function names and lines.
  */
 #include "core/symbol/symbolize.h"
 
@@ -29,6 +34,50 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ---- libdw, on first use ------------------------------------------------------
+ * Every libdw/libelf function used here, called through a pointer resolved
+ * when the library is loaded; the macros keep the code below written as
+ * plain calls. */
+#define HS_DW_FUNCS(X)                                                                   \
+  X(dwarf_attr) X(dwarf_attr_integrate) X(dwarf_filesrc) X(dwarf_formstring)             \
+  X(dwarf_formudata) X(dwarf_getscopes) X(dwarf_getscopes_die) X(dwarf_getsrcfiles)      \
+  X(dwarf_tag) X(dwfl_begin) X(dwfl_end) X(dwfl_linecu) X(dwfl_lineinfo)                 \
+  X(dwfl_module_addrdie) X(dwfl_module_addrinfo) X(dwfl_module_build_id)                 \
+  X(dwfl_module_getsrc) X(dwfl_offline_section_address) X(dwfl_report_begin)             \
+  X(dwfl_report_elf) X(dwfl_report_end) X(dwfl_standard_find_debuginfo) X(elf_version)
+#define HS_DW_FIELD(name) __typeof__(name) *name;
+static struct {
+  HS_DW_FUNCS(HS_DW_FIELD)
+} dw;
+#define HS_DW_NAME(name) #name,
+static const char *const dw_names[] = {HS_DW_FUNCS(HS_DW_NAME)};
+static hs_lazy_lib_t dw_lib = {.soname = "libdw.so.1", .names = dw_names, .syms = (void **)&dw,
+                               .count = (int)(sizeof dw_names / sizeof dw_names[0]),
+                               .without = "reports show module+offset, not functions and lines"};
+#define HS_DW_REDIRECT(name) (*dw.name)
+#define dwarf_attr HS_DW_REDIRECT(dwarf_attr)
+#define dwarf_attr_integrate HS_DW_REDIRECT(dwarf_attr_integrate)
+#define dwarf_filesrc HS_DW_REDIRECT(dwarf_filesrc)
+#define dwarf_formstring HS_DW_REDIRECT(dwarf_formstring)
+#define dwarf_formudata HS_DW_REDIRECT(dwarf_formudata)
+#define dwarf_getscopes HS_DW_REDIRECT(dwarf_getscopes)
+#define dwarf_getscopes_die HS_DW_REDIRECT(dwarf_getscopes_die)
+#define dwarf_getsrcfiles HS_DW_REDIRECT(dwarf_getsrcfiles)
+#define dwarf_tag HS_DW_REDIRECT(dwarf_tag)
+#define dwfl_begin HS_DW_REDIRECT(dwfl_begin)
+#define dwfl_end HS_DW_REDIRECT(dwfl_end)
+#define dwfl_linecu HS_DW_REDIRECT(dwfl_linecu)
+#define dwfl_lineinfo HS_DW_REDIRECT(dwfl_lineinfo)
+#define dwfl_module_addrdie HS_DW_REDIRECT(dwfl_module_addrdie)
+#define dwfl_module_addrinfo HS_DW_REDIRECT(dwfl_module_addrinfo)
+#define dwfl_module_build_id HS_DW_REDIRECT(dwfl_module_build_id)
+#define dwfl_module_getsrc HS_DW_REDIRECT(dwfl_module_getsrc)
+#define dwfl_report_begin HS_DW_REDIRECT(dwfl_report_begin)
+#define dwfl_report_elf HS_DW_REDIRECT(dwfl_report_elf)
+#define dwfl_report_end HS_DW_REDIRECT(dwfl_report_end)
+#define dwfl_standard_find_debuginfo HS_DW_REDIRECT(dwfl_standard_find_debuginfo)
+#define elf_version HS_DW_REDIRECT(elf_version)
 
 /* C++ names, when libstdc++ is in the process (weak: C programs lack it). */
 extern char *__cxa_demangle(const char *mangled, char *out, size_t *len,
@@ -195,16 +244,17 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
   return -1;
 }
 
-static const Dwfl_Callbacks callbacks = {
+static Dwfl_Callbacks callbacks = {
     .find_elf = find_elf,
     .find_debuginfo = find_debuginfo,
-    .section_address = dwfl_offline_section_address,
+    .section_address = NULL, /* libdw's dwfl_offline_section_address, once loaded */
     .debuginfo_path = &debuginfo_path,
 };
 
 /* ---- one-time setup --------------------------------------------------------------- */
 
 static _Atomic int setup_state; /* 0 no, 1 running, 2 done */
+static bool have_dw;             /* libdw loaded (set before setup_state = 2) */
 
 static void setup(void) {
   if (HS_LIKELY(atomic_load_explicit(&setup_state, memory_order_acquire) == 2)) return;
@@ -213,7 +263,11 @@ static void setup(void) {
     const char *p = hs__setting_str(HS_SET_HEAPSCOPE_DEBUGINFO_PATH);
     debuginfo_path = p ? (char *)p : (char *)default_debuginfo_path;
     allow_debuginfod = hs__setting_bool(HS_SET_HEAPSCOPE_DEBUGINFOD);
-    elf_version(EV_CURRENT);
+    have_dw = hs__lib_load(&dw_lib);
+    if (have_dw) {
+      callbacks.section_address = dw.dwfl_offline_section_address;
+      elf_version(EV_CURRENT);
+    }
     atomic_store_explicit(&setup_state, 2, memory_order_release);
   } else {
     while (atomic_load_explicit(&setup_state, memory_order_acquire) != 2) sched_yield();
@@ -278,6 +332,7 @@ static dwobj_t *open_obj(const hs_module_t *m) {
 
 static dwobj_t *module_obj(hs_module_t *m) {
   if (m->sym_state) return m->sym_state > 0 ? m->sym_obj : NULL;
+  if (!have_dw) return NULL; /* tried again if libdw becomes loadable */
   m->sym_state = -1;
   if (m->path[0] != '/') {
     m->sym_error = "no file";
@@ -311,7 +366,10 @@ static dwobj_t *module_obj(hs_module_t *m) {
 
 /* Names and source paths are read as `heapscope report` reads them
  * (core/symbol/debuginfo.c), so both name frames alike. */
-static const char *die_name(Dwarf_Die *die) { return hs__dwarf_die_name(die); }
+static const char *die_name(Dwarf_Die *die) {
+  hs_dwarf_fns_t fns = {dwarf_attr_integrate, dwarf_formstring}; /* libdw via pointers */
+  return hs__dwarf_die_name(die, &fns);
+}
 
 static const char *intern_function(const char *name) {
   if (!name) return NULL;

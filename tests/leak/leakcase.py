@@ -15,6 +15,12 @@ the marker up in the corpus sources.
   leakcase.py --list                       # case names (for CMake)
   leakcase.py --case NAME --bin DIR --preload LIB [--go GO]
   leakcase.py --case NAME --bin DIR --preload LIB --lsan
+  leakcase.py --case NAME --bin DIR --preload LIB --o2 DIR_O2
+
+With --o2 it runs the program built with -O0 -fno-omit-frame-pointer (DIR)
+and the same source built -O2 without frame pointers (DIR_O2), both under
+heapscope with its default unwinder, and requires the same report: every
+block, and in each block every frame's function and FILE:LINE.
 
 Exit status: 0 pass, 1 fail, 77 skipped (a tool the case needs is missing).
 """
@@ -567,18 +573,72 @@ def compare_lsan_once(name, c, opts, marks):
     return 0
 
 
+def frames_of(block):
+    """The frames of a report block as (function, location) pairs: the
+    address differs between builds, the logical frame must not."""
+    return [(f, loc) for _, f, loc in block["frames"]]
+
+
+def compare_o2(name, c, opts, marks):
+    """The -O2 build (no frame pointers, no sibling calls) must give the very
+    stacks of the -O0 build."""
+    if not os.path.exists(os.path.join(opts.o2, "leak_" + c["prog"])):
+        print("SKIP: no -O2 build of %s" % c["prog"])
+        return SKIP
+    tmp = tempfile.mkdtemp(prefix="leakcase-o2-%s-" % name)
+    o0 = run_program(c, opts, tmp)
+    o2_opts = argparse.Namespace(**vars(opts))
+    o2_opts.bin = opts.o2
+    o2 = run_program(c, o2_opts, tmp)
+    errs = []
+    if o0.rc != o2.rc:
+        errs.append("exit status %s at -O0, %s at -O2" % (o0.rc, o2.rc))
+    b0, s0 = parse_report(o0.report)
+    b2, s2 = parse_report(o2.report)
+    if s0 != s2:
+        errs.append("SUMMARY lines differ: -O0 %r, -O2 %r" % (s0, s2))
+    left = list(b2)
+    for b in b0:
+        key = (b["kind"], b["bytes"], b["objects"], frames_of(b))
+        hit = next((g for g in left
+                    if (g["kind"], g["bytes"], g["objects"], frames_of(g)) == key), None)
+        if hit is None:
+            errs.append("the -O2 report has no block with the stack of:\n    " +
+                        "\n    ".join(b["text"]))
+        else:
+            left.remove(hit)
+    for g in left:
+        errs.append("the -O2 report has an extra block:\n    " + "\n    ".join(g["text"]))
+    if not b0 and c["blocks"]:
+        errs.append("the -O0 build reported nothing")
+    print("---- -O0 report ----\n" + o0.report.rstrip())
+    print("---- -O2 report ----\n" + o2.report.rstrip())
+    if errs:
+        print("---- FAIL o2.%s ----" % name)
+        for e in errs:
+            print(" * " + e)
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("PASS o2.%s: %d block(s), %d frame(s), the same at -O2" %
+          (name, len(b0), sum(len(b["frames"]) for b in b0)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--list", action="store_true", help="print 'NAME LSAN(0/1) PROGRAM' per case")
+    ap.add_argument("--list", action="store_true",
+                    help="print 'NAME LSAN(0/1) PROGRAM O2(0/1)' per case")
     ap.add_argument("--case")
     ap.add_argument("--bin", help="directory of the corpus binaries")
     ap.add_argument("--preload", help="libheapscope.so")
     ap.add_argument("--go", default=shutil.which("go"))
     ap.add_argument("--lsan", action="store_true")
+    ap.add_argument("--o2", help="directory of the -O2 (no frame pointer) corpus binaries")
     opts = ap.parse_args()
     if opts.list:
         for n, c in CASES.items():
-            print(n, 1 if c["lsan"] else 0, c["prog"])
+            o2 = 1 if c["blocks"] and not c["linked"] else 0
+            print(n, 1 if c["lsan"] else 0, c["prog"], o2)
         return 0
     if opts.case not in CASES:
         ap.error("unknown case %r" % opts.case)
@@ -587,6 +647,8 @@ def main():
     sys.stdout.flush()
     if opts.lsan:
         return compare_lsan(opts.case, c, opts, marks)
+    if opts.o2:
+        return compare_o2(opts.case, c, opts, marks)
     return check_case(opts.case, c, opts, marks)
 
 

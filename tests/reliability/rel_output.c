@@ -7,7 +7,7 @@
  *                     coreutils program does through close_stdout)
  *   reuse_stderr FILE leaks, closes fd 2 and opens FILE to read it (it gets
  *                     fd 2)
- *   dumps DIR         on a small filesystem: writes a 32 KiB file of its
+ *   dumps DIR         on a small filesystem: writes a 192 KiB file of its
  *                     own, allocates 64 MiB in 1 MiB steps (HEAPPROFILE
  *                     dumps on intervals fill the disk), deletes its file,
  *                     allocates 64 MiB more, then writes "output done" to
@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
     char ballast[4096], out[4096];
     snprintf(ballast, sizeof ballast, "%s/ballast", argv[2]);
     snprintf(out, sizeof out, "%s/out.txt", argv[2]);
-    static char zeros[32768];
+    static char zeros[192 << 10]; /* leaves room for a few dumps of any size */
     int fd = open(ballast, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || write(fd, zeros, sizeof zeros) != (ssize_t)sizeof zeros || close(fd) != 0)
       return 4;

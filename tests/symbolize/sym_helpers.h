@@ -18,11 +18,11 @@ static inline void collect(const hs_symbol_t *s, void *ctx) {
 }
 
 /* dwfl_begin's address inside libdw (not a canonical PLT entry of a non-PIE
- * executable, which &dwfl_begin may be). */
+ * executable, which &dwfl_begin may be). The runtime loads libdw only at its
+ * first symbolization, so this loads it if needed (and keeps it loaded). */
 static inline uintptr_t libdw_dwfl_begin(void) {
-  void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
+  void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
   void *p = h ? dlsym(h, "dwfl_begin") : NULL;
-  if (h) dlclose(h);
   return (uintptr_t)p;
 }
 

@@ -105,6 +105,8 @@ struct rp_symbolizer {
   bool demangle_tried;
 };
 
+static const hs_dwarf_fns_t dwarf_fns = {dwarf_attr_integrate, dwarf_formstring};
+
 static char *debuginfo_path; /* libdwfl reads it through the callbacks */
 static bool allow_debuginfod;
 
@@ -437,12 +439,12 @@ static const char *inlined_name(module_t *m, Dwarf_Die *die) {
   Dwarf_Attribute at;
   Dwarf_Die origin;
   if (!dwarf_formref_die(dwarf_attr(die, DW_AT_abstract_origin, &at), &origin))
-    return hs__dwarf_die_name(die);
+    return hs__dwarf_die_name(die, &dwarf_fns);
   bool found;
   uint32_t *slot = rp_u64map_slot(&m->name_index, dwarf_dieoffset(&origin), &found);
   if (found) return m->names[*slot - 1];
   RP_RESERVE(m->names, m->names_cap, m->nnames + 1);
-  m->names[m->nnames] = hs__dwarf_die_name(die);
+  m->names[m->nnames] = hs__dwarf_die_name(die, &dwarf_fns);
   *slot = (uint32_t)++m->nnames;
   return m->names[m->nnames - 1];
 }
@@ -494,7 +496,7 @@ static fninfo_t *function_info(module_t *m, Dwarf_Die *cudie, cu_t *c, Dwarf_Off
   *slot = (uint32_t)++m->nfns;
   Dwarf_Die sub;
   if (!dwarf_offdie(m->dw, off, &sub)) return fi;
-  fi->name = hs__dwarf_die_name(&sub);
+  fi->name = hs__dwarf_die_name(&sub, &dwarf_fns);
   Dwarf_Files *files = NULL;
   size_t nfiles = 0;
   if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = NULL;

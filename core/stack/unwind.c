@@ -1,0 +1,601 @@
+/* The stack walker: whole stacks through code with or without frame
+ * pointers, at close to frame-pointer cost, also from signal handlers.
+ *
+ * Each step from a frame (pc, sp, bp) to its caller needs the unwind rule
+ * at pc (core/stack/cfi.c: CFA = rsp+N | rbp+N | *(rbp+N), return address
+ * at CFA-8, rbp unchanged or saved). Rules come from a process-wide cache
+ * keyed by code address (direct-mapped, 16 K entries of 16 bytes, mapped
+ * on first use); a miss reads the module's .eh_frame_hdr and runs one
+ * FDE's program (about a microsecond), then fills the entry. A program's
+ * hot return addresses stay in the cache, so a step is one hash, one
+ * 16-byte load and two stack loads.
+ *
+ * What the walk does with each kind of frame:
+ *   CFI rule (rsp/rbp/realigned)  exact step
+ *   PLT stub, signal trampoline   exact step (the latter reads the
+ *                                 ucontext the kernel pushed: a handler's
+ *                                 stack continues into the interrupted code)
+ *   outermost (_start, clone)     end
+ *   no CFI (JIT, stripped of      one frame-pointer step, kept only when
+ *   .eh_frame, unknown module)    the return address it finds lies in a
+ *                                 loaded module; else end
+ *   CFI we cannot hold            end, and the caller may ask libunwind
+ *                                 (HS_UNWIND_NEEDS_SLOW)
+ * Every address read is checked against the readable stack ranges
+ * (core/stack/stackrange.c) without overflow, and the stack pointer must
+ * grow at each step, so no value found on a stack can fault or loop.
+ *
+ * Cache entries are two words written without locks: the key (the code
+ * address) and the rule with a 32-bit check binding it to that key and to
+ * the module epoch (bumped when a module is unloaded, which retires every
+ * entry at once). A reader that races a writer sees a check that does not
+ * match and takes the slow path; so does a signal handler that interrupts
+ * one. Signal handlers (no system call, lock or allocation) read the
+ * cache, look rules up in modules already known, and fill the cache, but
+ * learn no new modules. */
+#include "core/stack/stack.h"
+
+#include "core/alloc/alloc.h"
+#include "core/module/module.h"
+
+#include <link.h>
+#include <string.h>
+#include <ucontext.h>
+
+#define CACHE_BITS 15
+#define CACHE_SIZE (1u << CACHE_BITS)
+
+/* One entry: the rule in the low half, a tag in the high half: the code
+ * address's bits above the index, mixed with the module epoch. One 64-bit
+ * word, so a reader never sees half of a concurrent write. */
+static _Atomic(_Atomic uint64_t *) rule_cache;
+
+static inline uint32_t cache_index(uintptr_t ret) { return (uint32_t)ret & (CACHE_SIZE - 1); }
+static inline uint32_t epoch_mix(uint32_t epoch) { return epoch * 0x9e3779b1u + 1; }
+static inline uint64_t cache_tag(uintptr_t ret, uint32_t epoch) {
+  return (uint64_t)((uint32_t)(ret >> CACHE_BITS) ^ epoch_mix(epoch)) << 32;
+}
+
+static _Atomic uint64_t *cache_get(bool may_map) {
+  _Atomic uint64_t *c = atomic_load_explicit(&rule_cache, memory_order_acquire);
+  if (HS_LIKELY(c != NULL) || !may_map) return c;
+  _Atomic uint64_t *fresh = hs__os_map(CACHE_SIZE * sizeof *fresh); /* zero pages, touched lazily */
+  if (!fresh) return NULL;
+  _Atomic uint64_t *expected = NULL;
+  if (!atomic_compare_exchange_strong(&rule_cache, &expected, fresh)) {
+    hs__os_unmap(fresh, CACHE_SIZE * sizeof *fresh);
+    return expected;
+  }
+  return fresh;
+}
+
+/* ---- one walk ------------------------------------------------------------ */
+
+typedef struct walk {
+  uintptr_t lo, hi;           /* the stack being walked: readable */
+  uintptr_t home_lo, home_hi; /* the thread's own stack, if the walk started elsewhere */
+  _Atomic uint64_t *cache;
+  uint32_t epoch;
+  int flags;                  /* HS_UNWIND_IN_SIGNAL */
+  bool refreshed;             /* modules were refreshed during this walk */
+  int status;
+} walk_t;
+
+/* ---- each module's CFI, copied on first use ---------------------------------
+ * Copies are shared by the records of one file (same path and build-id: a
+ * library dlopen'ed and dlclose'd in a loop is copied once); each record
+ * gets its own index, whose delta maps the copy to its load address. */
+typedef struct shared_cfi {
+  struct shared_cfi *next;
+  const char *path;
+  uint8_t build_id_len;
+  uint8_t build_id[HS_BUILD_ID_MAX];
+  uintptr_t hdr;                /* where the file's record that made it had it */
+  const hs_cfi_index_t *ix;
+} shared_cfi_t;
+
+static hs_lock_t copy_lock;     /* one copier at a time; guards shared */
+static shared_cfi_t *shared;
+static const hs_cfi_index_t no_cfi; /* published for modules without usable CFI */
+
+hs_lock_t *const hs__unwind_copy_lock = &copy_lock;
+
+/* Called with the loader's list lock held (inside dl_iterate_phdr), so the
+ * module cannot be unmapped while it is read: libgcc's unwinder reads
+ * .eh_frame the same way. */
+static const hs_cfi_index_t *copy_cfi(hs_module_t *m) {
+  shared_cfi_t *sh = NULL;
+  if (m->build_id_len)
+    for (sh = shared; sh; sh = sh->next)
+      if (sh->build_id_len == m->build_id_len &&
+          !memcmp(sh->build_id, m->build_id, m->build_id_len) && !strcmp(sh->path, m->path))
+        break;
+  if (sh) {
+    hs_cfi_index_t *ix = hs__arena_alloc(sizeof *ix);
+    if (!ix) return NULL;
+    *ix = *sh->ix;
+    ix->delta += (intptr_t)(m->eh_frame_hdr - sh->hdr);
+    return ix;
+  }
+  const hs_cfi_index_t *ix = hs__cfi_copy(m->eh_frame_hdr, m->eh_frame_hdr_size, m->eh_frame_limit);
+  if (ix && m->build_id_len && (sh = hs__arena_alloc(sizeof *sh))) {
+    sh->path = m->path;
+    sh->build_id_len = m->build_id_len;
+    memcpy(sh->build_id, m->build_id, m->build_id_len);
+    sh->hdr = m->eh_frame_hdr;
+    sh->ix = ix;
+    sh->next = shared;
+    shared = sh;
+  }
+  return ix ? ix : &no_cfi;
+}
+
+typedef struct copy_job {
+  hs_module_t *m;
+  const hs_cfi_index_t *ix;
+} copy_job_t;
+
+/* Copies the CFI of the loaded object that is job->m (same load bias and
+ * .eh_frame_hdr); nothing when m is no longer loaded. */
+static int copy_cb(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  copy_job_t *job = data;
+  if (info->dlpi_addr != job->m->base) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_GNU_EH_FRAME && info->dlpi_addr + ph->p_vaddr == job->m->eh_frame_hdr) {
+      job->ix = copy_cfi(job->m);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* m's CFI; NULL when there is none, or none yet (*cacheable false: a
+ * signal handler cannot copy it, nor can anyone once m is unloaded). */
+static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *cacheable) {
+  hs_module_t *mm = (hs_module_t *)m;
+  const hs_cfi_index_t *ix = atomic_load_explicit(&mm->unwind_cfi, memory_order_acquire);
+  if (HS_LIKELY(ix != NULL)) return ix == &no_cfi ? NULL : ix;
+  if (!m->eh_frame_hdr) return NULL;
+  *cacheable = false;
+  if (w->flags & HS_UNWIND_IN_SIGNAL) return NULL;
+  hs__runtime_enter();
+  hs__lock(&copy_lock);
+  ix = atomic_load_explicit(&mm->unwind_cfi, memory_order_relaxed);
+  if (!ix) {
+    copy_job_t job = {mm, NULL};
+    dl_iterate_phdr(copy_cb, &job);
+    ix = job.ix;
+    if (ix) atomic_store_explicit(&mm->unwind_cfi, ix, memory_order_release);
+  }
+  hs__unlock(&copy_lock);
+  hs__runtime_leave();
+  if (!ix) return NULL;
+  *cacheable = true;
+  return ix == &no_cfi ? NULL : ix;
+}
+
+/* The rule at a, read from its module's CFI; *cacheable says whether it
+ * holds until the next unload (not when the module's CFI could not be had
+ * yet, nor "no module" before the module list was refreshed). */
+static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
+  const hs_module_t *m = hs__module_live_text(a);
+  if (!m && !(w->flags & HS_UNWIND_IN_SIGNAL) && !w->refreshed) {
+    /* A module dlopen'ed since the last look (the tracker's refresh is
+     * cheap when the loader's counters did not move). */
+    w->refreshed = true;
+    hs__modules_refresh();
+    m = hs__module_live_text(a);
+  }
+  *cacheable = m || w->refreshed;
+  if (!m) return HS_CFI_NONE;
+  const hs_cfi_index_t *ix = module_cfi(w, m, cacheable);
+  return ix ? hs__cfi_lookup(ix, a) : HS_CFI_NONE;
+}
+
+/* A return address's rule: from the cache, else from its module's CFI
+ * (then cached). Exact pcs (a signal's interrupted instruction) are looked
+ * up at pc itself and not cached: one per signal. */
+static HS_NOINLINE uint32_t rule_slow(walk_t *w, uintptr_t pc, bool exact) {
+  bool cacheable;
+  uint32_t r = module_rule(w, exact ? pc : pc - 1, &cacheable);
+  if (w->cache && cacheable && !exact)
+    atomic_store_explicit(&w->cache[cache_index(pc)], r | cache_tag(pc, w->epoch),
+                          memory_order_relaxed);
+  return r;
+}
+
+/* The cache probe: true and *rule on a hit. An entry whose tag happens to
+ * be 0 reads as empty: that address always takes the slow path. */
+static inline bool cache_probe(_Atomic uint64_t *cache, uint32_t epoch_mix, uintptr_t ret,
+                               uint32_t *rule) {
+  uint64_t e = atomic_load_explicit(&cache[cache_index(ret)], memory_order_relaxed);
+  *rule = (uint32_t)e;
+  return (uint32_t)(e >> 32) == ((uint32_t)(ret >> CACHE_BITS) ^ epoch_mix) && e;
+}
+
+/* addr..addr+8 is readable in the walk's current range. */
+static inline bool readable8(const walk_t *w, uintptr_t addr) {
+  return addr >= w->lo && addr < w->hi && w->hi - addr >= 8;
+}
+
+/* A new CFA must lie above sp, with the return address below it readable.
+ * It may also lead back to the thread's own stack from another one. */
+static inline bool cfa_ok(walk_t *w, uintptr_t cfa, uintptr_t sp) {
+  if (HS_LIKELY(cfa > sp && cfa <= w->hi && cfa - w->lo >= 8)) return true;
+  if (cfa - 8 >= w->home_lo && cfa <= w->home_hi && cfa - w->home_lo >= 8 && w->home_hi) {
+    w->lo = w->home_lo;
+    w->hi = w->home_hi;
+    w->home_lo = w->home_hi = 0;
+    return true;
+  }
+  return false;
+}
+
+static inline bool in_range(const walk_t *w, uintptr_t addr) {
+  return addr >= w->lo && addr < w->hi;
+}
+
+/* The frames the fast loop does not handle. Returns false to end the walk. */
+static HS_NOINLINE bool step_slow(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
+  uintptr_t sp = st->sp, bp = st->bp, cfa;
+  switch (hs__cfi_kind(r)) {
+  case HS_CFI_DEREF_RBP: {
+    uintptr_t slot = bp + (uintptr_t)hs__cfi_cfa_off(r);
+    if (!readable8(w, slot)) return false;
+    cfa = *(const uintptr_t *)slot;
+    break;
+  }
+  case HS_CFI_PLT:
+    cfa = sp + 8 + ((st->pc & 15) >= (uintptr_t)hs__cfi_cfa_off(r) ? 8 : 0);
+    break;
+  case HS_CFI_SIGFRAME: {
+    /* The ucontext_t the kernel pushed is at sp. */
+    const ucontext_t *uc = (const ucontext_t *)sp;
+    uintptr_t end = sp + sizeof(ucontext_t);
+    if (!in_range(w, sp) || end > w->hi || end < sp) return false;
+    uintptr_t nsp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (!in_range(w, nsp)) {
+      if (!(nsp >= w->home_lo && nsp < w->home_hi)) return false;
+      w->lo = w->home_lo;
+      w->hi = w->home_hi;
+      w->home_lo = w->home_hi = 0;
+    }
+    st->pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    st->bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    st->sp = nsp;
+    st->exact = true; /* the interrupted instruction, not a return address */
+    return st->pc >= 4096;
+  }
+  case HS_CFI_UNSUPPORTED:
+    w->status |= HS_UNWIND_NEEDS_SLOW;
+    if (!(w->flags & HS_UNWIND_IN_SIGNAL)) return false;
+    __attribute__((fallthrough)); /* a signal handler has no slower unwinder */
+  case HS_CFI_NONE: {
+    /* A frame-pointer step, kept only if it returns into known code. */
+    if (bp < sp || !readable8(w, bp) || !readable8(w, bp + 8) || (bp & 7)) return false;
+    uintptr_t ret = ((const uintptr_t *)bp)[1];
+    if (!hs__module_live_text(ret - 1)) return false;
+    st->pc = ret;
+    st->sp = bp + 16;
+    st->bp = ((const uintptr_t *)bp)[0];
+    st->exact = false;
+    return true;
+  }
+  case HS_CFI_STOP:
+  default:
+    return false;
+  }
+  if (!cfa_ok(w, cfa, sp)) return false;
+  uintptr_t ret = *(const uintptr_t *)(cfa - 8);
+  switch (hs__cfi_bp_kind(r)) {
+  case HS_CFI_BP_AT_CFA: {
+    uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+    if (!readable8(w, slot)) return false;
+    bp = *(const uintptr_t *)slot;
+    break;
+  }
+  case HS_CFI_BP_AT_RBP: {
+    uintptr_t slot = bp + (uintptr_t)hs__cfi_bp_off(r);
+    if (!readable8(w, slot)) return false;
+    bp = *(const uintptr_t *)slot;
+    break;
+  }
+  default: break;
+  }
+  st->pc = ret;
+  st->sp = cfa;
+  st->bp = bp;
+  st->exact = false;
+  return ret >= 4096;
+}
+
+/* Any step: the plain kinds here (a rule just looked up), the others in
+ * step_slow. */
+static bool step_any(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
+  int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
+  if ((kind == HS_CFI_RSP || kind == HS_CFI_RBP) && bpk != HS_CFI_BP_AT_RBP) {
+    uintptr_t cfa = (kind == HS_CFI_RSP ? st->sp : st->bp) + (uintptr_t)hs__cfi_cfa_off(r);
+    if (cfa - 8 >= st->sp && cfa <= w->hi && cfa - 8 < w->hi) {
+      if (bpk == HS_CFI_BP_AT_CFA) {
+        uintptr_t slot = cfa + (uintptr_t)hs__cfi_bp_off(r);
+        if (!(slot >= st->sp && slot < w->hi && w->hi - slot >= 8)) return false;
+        st->bp = *(const uintptr_t *)slot;
+      }
+      st->pc = ((const uintptr_t *)cfa)[-1];
+      st->sp = cfa;
+      st->exact = false;
+      return true;
+    }
+  }
+  return step_slow(w, r, st);
+}
+
+/* ---- the walk ----------------------------------------------------------------- */
+
+/* The rule of a frame built with a frame pointer: CFA = rbp + 16, rbp saved
+ * at CFA - 16. Its step follows the %rbp chain, which does not wait for the
+ * rule lookup: the lookup only confirms the step, off the chain of
+ * dependent loads, so such frames walk at frame-pointer speed. */
+#define FP_RULE (HS_CFI_RBP | HS_CFI_BP_AT_CFA << 3 | (uint32_t)(-2 & 0xff) << 5 | 16u << 13)
+
+/* The walk's current frame and output, as the hot loop and the rest share
+ * them. The current frame is always already recorded (out[-1] is its pc). */
+typedef struct cursor {
+  uintptr_t pc, sp, bp;
+  uintptr_t *out;
+  uint64_t acc, seed; /* the stack hash so far, the next frame's seed */
+  uint32_t rule;      /* the current frame's rule, when the hot loop stopped at it */
+} cursor_t;
+
+enum { HOT_END, HOT_FULL, HOT_MISS, HOT_OTHER };
+
+/* Steps from the current frame while rules come from the cache and are one
+ * of the plain kinds, recording each new frame; returns why it stopped
+ * (HOT_MISS / HOT_OTHER: the current frame's rule is not in the cache / is
+ * not plain). Its own
+ * frame pointer is not needed by anyone (walks start in the recorder's
+ * frame), which frees %rbp for the loop's state: everything stays in
+ * registers. A frame whose pc equals the previous one's (recursion) reuses
+ * its rule without a lookup, so its step does not wait for one. */
+__attribute__((noinline, optimize("omit-frame-pointer"))) static int
+walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t mix,
+         uintptr_t hi) {
+  uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp, prev_pc = 0;
+  uintptr_t *out = cu->out;
+  uint64_t acc = cu->acc, seed = cu->seed;
+  uint32_t r = 0, prev_r = 0;
+  /* Every address read lies in [sp, hi): a record of n bytes at a is in
+   * when a >= sp and a <= hi - n (hi is an address, never below 16). */
+  const uintptr_t hi8 = hi - 8, hi16 = hi - 16;
+  int why;
+  for (;;) {
+    /* (Frame-pointer frames always probe: their probe is off the chain, and
+     * a compare of pc would be one more branch to mispredict.) */
+    if (pc != prev_pc || prev_r == FP_RULE) {
+      uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+      if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e)) {
+        why = HOT_MISS;
+        break;
+      }
+      r = (uint32_t)e;
+      prev_pc = pc;
+      prev_r = r;
+    } else {
+      r = prev_r;
+    }
+    if (HS_LIKELY(r == FP_RULE)) {
+      if (HS_UNLIKELY(!(bp >= sp && bp <= hi16))) { /* the frame record [bp, bp + 16) */
+        why = HOT_OTHER;
+        break;
+      }
+      pc = ((const uintptr_t *)bp)[1];
+      sp = bp + 16;
+      bp = ((const uintptr_t *)bp)[0];
+    } else {
+      int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
+      if (HS_UNLIKELY((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP)) {
+        why = kind == HS_CFI_STOP ? HOT_END : HOT_OTHER; /* _start, clone: the end */
+        break;
+      }
+      /* The return address slot at or above sp (so inside the range) makes
+       * every step progress; an offset that wraps lands outside. */
+      uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+      if (HS_UNLIKELY(!(ra >= sp && ra <= hi8))) { /* the return address slot */
+        why = HOT_OTHER;
+        break;
+      }
+      if (bpk == HS_CFI_BP_AT_CFA) {
+        uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
+        if (HS_UNLIKELY(!(slot >= sp && slot <= hi8))) {
+          why = HOT_OTHER;
+          break;
+        }
+        bp = *(const uintptr_t *)slot;
+      }
+      pc = *(const uintptr_t *)ra;
+      sp = ra + 8;
+    }
+    if (HS_UNLIKELY(pc < 4096)) {
+      why = HOT_END;
+      break;
+    }
+    if (HS_UNLIKELY(out == end)) {
+      why = HOT_FULL;
+      break;
+    }
+    *out++ = pc;
+    acc += HS_FRAME_HASH_SEEDED(pc, seed); /* off the chain of dependent loads */
+    seed += HS_FRAME_SEED;
+  }
+  cu->pc = pc;
+  cu->sp = sp;
+  cu->bp = bp;
+  cu->out = out;
+  cu->acc = acc;
+  cu->seed = seed;
+  cu->rule = r;
+  return why;
+}
+
+int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int flags,
+                    uintptr_t *pcs, int max, uint64_t *hash, int *status) {
+  walk_t w;
+  /* One load per field: ranges and st were just written field by field,
+   * and a 16-byte load of two fields cannot be forwarded from those stores. */
+  w.lo = __atomic_load_n(&ranges->lo, __ATOMIC_RELAXED);
+  w.hi = __atomic_load_n(&ranges->hi, __ATOMIC_RELAXED);
+  w.home_lo = __atomic_load_n(&ranges->home_lo, __ATOMIC_RELAXED);
+  w.home_hi = __atomic_load_n(&ranges->home_hi, __ATOMIC_RELAXED);
+  w.flags = flags;
+  w.cache = cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
+  w.epoch = hs__modules_epoch();
+  w.refreshed = false;
+  w.status = 0;
+  if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  if (max < 0) max = 0;
+  const uint32_t mix = epoch_mix(w.epoch);
+  uintptr_t *const end = pcs + max;
+  cursor_t cu = {__atomic_load_n(&st->pc, __ATOMIC_RELAXED), __atomic_load_n(&st->sp, __ATOMIC_RELAXED),
+                 __atomic_load_n(&st->bp, __ATOMIC_RELAXED), pcs, 0, HS_FRAME_SEED, 0};
+  bool exact = st->exact;
+
+  if (cu.out == end || cu.pc < 4096 || !in_range(&w, cu.sp)) goto done;
+  *cu.out++ = cu.pc;
+  cu.acc += HS_FRAME_HASH_SEEDED(cu.pc, cu.seed);
+  cu.seed += HS_FRAME_SEED;
+  for (;;) {
+    int why = HOT_MISS;
+    if (HS_LIKELY(!exact && w.cache)) {
+      why = walk_hot(&cu, end, w.cache, mix, w.hi);
+      if (why == HOT_END || why == HOT_FULL) break;
+    }
+    /* The current frame needs more than the hot loop: its rule from the
+     * module, or a step the hot loop does not take. */
+    uint32_t r = why == HOT_OTHER ? cu.rule : rule_slow(&w, cu.pc, exact);
+    if (hs__cfi_kind(r) == HS_CFI_STOP) break; /* the outermost frame */
+    st->pc = cu.pc;
+    st->sp = cu.sp;
+    st->bp = cu.bp;
+    st->exact = exact;
+    if (!step_any(&w, r, st)) break;
+    cu.pc = st->pc;
+    cu.sp = st->sp;
+    cu.bp = st->bp;
+    exact = st->exact;
+    if (cu.pc < 4096 || cu.out == end) break;
+    *cu.out++ = cu.pc;
+    cu.acc += HS_FRAME_HASH_SEEDED(cu.pc, cu.seed);
+    cu.seed += HS_FRAME_SEED;
+  }
+done:;
+  int n = (int)(cu.out - pcs);
+  if (hash) *hash = hs__stack_hash_final(cu.acc, n);
+  if (status) *status = w.status;
+  return n;
+}
+
+/* Frame-pointer frames first: when frame #0's rule is the frame-pointer
+ * rule (code built with frame pointers), the %rbp chain is followed as a
+ * plain frame-pointer walk would (two loads per frame, bounds checked) and
+ * the frames are then checked in a second pass: each frame whose step used
+ * the chain must have the frame-pointer rule. These checks are independent
+ * loads, so the pair costs little more than the bare chain. From the first
+ * frame that fails (a libc frame without a frame pointer, a cache miss) the
+ * walk goes on by its rules. Returns the frames recorded so far and leaves
+ * in *cu the frame to go on from, or -1 when frame #0 is not such a frame. */
+static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
+                    _Atomic uint64_t *cache, uint32_t mix, cursor_t *cu) {
+  uintptr_t bps[HS_MAX_DEPTH]; /* bps[k]: %rbp in frame k */
+  const uintptr_t hi16 = hi - 16;
+  uintptr_t fp = st->bp, lo = st->sp;
+  int n = 1;
+  pcs[0] = st->pc;
+  bps[0] = fp;
+  while (n < max && fp >= lo && fp <= hi16) {
+    uintptr_t ret = ((const uintptr_t *)fp)[1];
+    if (ret < 4096) break;
+    pcs[n] = ret;
+    lo = fp + 16;
+    fp = bps[n] = ((const uintptr_t *)fp)[0];
+    n++;
+  }
+  /* Frames 0..n-2 were left by the chain: each must have the rule. */
+  uint64_t acc = 0, seed = HS_FRAME_SEED;
+  uintptr_t checked = 0; /* a pc already found to have the rule (recursion repeats it) */
+  int k = 0;
+  for (; k < n - 1; k++) {
+    uintptr_t pc = pcs[k];
+    if (pc != checked) {
+      uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+      if (e != ((uint64_t)((uint32_t)(pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) break;
+      checked = pc;
+    }
+    acc += HS_FRAME_HASH_SEEDED(pc, seed);
+    seed += HS_FRAME_SEED;
+  }
+  /* Frame k is right (the step into it was checked); on from it. */
+  *cu = (cursor_t){pcs[k], k ? bps[k - 1] + 16 : st->sp, bps[k], pcs + k + 1,
+                   acc + HS_FRAME_HASH_SEEDED(pcs[k], seed), seed + HS_FRAME_SEED, 0};
+  return k + 1;
+}
+
+int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
+                    uint64_t *hash) {
+  _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
+  if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096)) return -1;
+  if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  const uint32_t mix = epoch_mix(hs__modules_epoch());
+  cursor_t cu;
+  uint64_t e0 = atomic_load_explicit(&cache[cache_index(st->pc)], memory_order_relaxed);
+  if (e0 == ((uint64_t)((uint32_t)(st->pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) {
+    int n = fp_first(st, hi, pcs, max, cache, mix, &cu);
+    if (n == max) {
+      *hash = hs__stack_hash_final(cu.acc, n);
+      return n;
+    }
+  } else {
+    cu = (cursor_t){st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),
+                    2 * HS_FRAME_SEED, 0};
+    pcs[0] = st->pc;
+  }
+  int why = walk_hot(&cu, pcs + max, cache, mix, hi);
+  if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
+  int n = (int)(cu.out - pcs);
+  *hash = hs__stack_hash_final(cu.acc, n);
+  return n;
+}
+
+int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max) {
+  const ucontext_t *uc = ucontext;
+  hs_unwind_regs_t st = {
+      .pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+      .sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP],
+      .bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+      .exact = true,
+  };
+  hs_stack_ranges_t r;
+  hs__stack_ranges(st.sp, false, &r);
+  if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  return hs__unwind_walk(&st, &r, HS_UNWIND_IN_SIGNAL, pcs, max, NULL, NULL);
+}
+
+void hs__unwind_prepare(void) {
+  hs__runtime_enter();
+  cache_get(true);
+  hs__modules_refresh();
+  /* A signal handler cannot copy a module's CFI: copy every live one now. */
+  walk_t w;
+  memset(&w, 0, sizeof w);
+  for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
+    const hs_module_t *m = hs__module_at(i);
+    bool cacheable;
+    if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
+        UINT32_MAX)
+      module_cfi(&w, m, &cacheable);
+  }
+  hs_stack_ranges_t r;
+  hs__stack_ranges((uintptr_t)__builtin_frame_address(0), true, &r);
+  hs__runtime_leave();
+}

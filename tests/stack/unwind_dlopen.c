@@ -1,0 +1,149 @@
+/* Stacks through dlopen'ed libraries, and the unwinder following dlopen and
+ * dlclose: the libraries of stack.unwind_dlopen (unwlib.c, built several
+ * ways) are opened and closed in a loop, at addresses the loader reuses,
+ * and every recorded stack is checked. Meanwhile another thread allocates
+ * through deep stacks and opens and closes its own copy, so walks,
+ * module refreshes and unloads race.
+ *
+ *   unwind_dlopen DIR     (DIR holds libunw_cfi.so, libunw_fp.so,
+ *                          libunw_bare.so, libunw_cfi2.so)
+ *
+ * libunw_cfi  -O2, no frame pointers, CFI: whole stacks
+ * libunw_fp   frame pointers, no .eh_frame: whole stacks (one validated
+ *             frame-pointer step per frame)
+ * libunw_bare neither: the stack ends cleanly inside the library */
+#include "tests/stack/stack_test.h"
+
+#include "core/symbol/symbolize.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static const char *dir;
+static volatile int stop;
+
+typedef struct fname {
+  const char *name;
+} fname_t;
+static void take(const hs_symbol_t *sym, void *ctx) {
+  fname_t *f = ctx;
+  if (!f->name) f->name = sym->function;
+}
+static const char *fn_at(uintptr_t pc, uint32_t epoch) {
+  fname_t f = {NULL};
+  hs__symbolize(pc, epoch, take, &f);
+  return f.name ? f.name : "?";
+}
+
+static void *open_lib(const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  CHECKF(h != NULL, "dlopen %s: %s", path, dlerror());
+  return h;
+}
+
+typedef void *(*alloc_fn)(size_t);
+
+/* The recorded stack of p, as function names (symbolized against the
+ * module epoch of the bucket, so after dlclose too). */
+static int names_of(const void *p, const char **names, int max) {
+  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL);
+  CHECK(r != NULL);
+  hs_bucket_t *b = hs__depot_get(r->bucket);
+  CHECK(b != NULL);
+  int n = (int)b->depth < max ? (int)b->depth : max;
+  for (int i = 0; i < n; i++) names[i] = fn_at(b->pcs[i], b->epoch);
+  return n;
+}
+
+NOINLINE static void *call_lib(alloc_fn f) {
+  void *p = f(40);
+  __asm__ volatile("" ::: "memory");
+  return p;
+}
+
+NOINLINE static void one_round(const char *lib, int whole, int round) {
+  void *h = open_lib(lib);
+  alloc_fn f = (alloc_fn)dlsym(h, "unwlib_alloc");
+  CHECK(f != NULL);
+  void *p = call_lib(f);
+  const char *names[16];
+  int n = names_of(p, names, 16);
+  CHECKF(n >= 1 && !strcmp(names[0], "lib_c"), "%s round %d: frame #0 is %s", lib, round,
+         n ? names[0] : "(none)");
+  if (whole) {
+    const char *want[] = {"lib_c", "lib_b", "unwlib_alloc", "call_lib", "one_round"};
+    int bad = n < 5;
+    for (int i = 0; i < 5 && i < n; i++) bad |= strcmp(names[i], want[i]) != 0;
+    if (bad) {
+      hs_bucket_t *b = hs__depot_get(hs__record_of((uintptr_t)p, NULL)->bucket);
+      fprintf(stderr, "%s round %d: lib at %p, stack (epoch %u, now %u):\n", lib, round, (void *)f,
+              b->epoch, hs__modules_epoch());
+      for (int i = 0; i < n; i++) fprintf(stderr, "  #%d %#lx %s\n", i, (unsigned long)b->pcs[i], names[i]);
+      for (uint32_t i = 0; i < hs__module_count(); i++) {
+        const hs_module_t *m = hs__module_at(i);
+        if ((uintptr_t)f >= m->lo && (uintptr_t)f < m->hi)
+          fprintf(stderr, "  module %u %s load %u unload %u cfi %p hdr %#lx\n", i, m->path, m->load_epoch,
+                  m->unload_epoch, (void *)m->unwind_cfi, (unsigned long)m->eh_frame_hdr);
+      }
+    }
+    for (int i = 0; i < 5; i++)
+      CHECKF(i < n && !strcmp(names[i], want[i]), "%s round %d: frame #%d is %s, expected %s", lib,
+             round, i, i < n ? names[i] : "(none)", want[i]);
+    int main_seen = 0;
+    for (int i = 5; i < n; i++) main_seen |= !strcmp(names[i], "main");
+    CHECKF(main_seen, "%s round %d: the stack does not reach main", lib, round);
+  }
+  free(p);
+  CHECK(dlclose(h) == 0);
+}
+
+/* The other thread: deep stacks in this program, and its own library. */
+NOINLINE static void *deep(int d) {
+  void *p = d ? deep(d - 1) : malloc(24);
+  __asm__ volatile("" ::: "memory");
+  return p;
+}
+
+static void *churn(void *arg) {
+  (void)arg;
+  long rounds = 0;
+  while (!stop) {
+    void *p = deep(12);
+    const char *names[20];
+    int n = names_of(p, names, 20);
+    CHECKF(n >= 14 && !strcmp(names[0], "deep") && !strcmp(names[12], "deep") &&
+               !strcmp(names[13], "churn"),
+           "second thread: deep(12) came out %d frames deep (#12 %s, #13 %s)", n,
+           n > 12 ? names[12] : "", n > 13 ? names[13] : "");
+    free(p);
+    void *h = open_lib("libunw_cfi2.so");
+    alloc_fn f = (alloc_fn)dlsym(h, "unwlib_alloc");
+    free(f(8));
+    CHECK(dlclose(h) == 0);
+    rounds++;
+  }
+  printf("second thread: %ld rounds\n", rounds);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  CHECK(argc == 2);
+  dir = argv[1];
+  heapscope_start_recording();
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, churn, NULL) == 0);
+  for (int round = 0; round < 60; round++) {
+    one_round("libunw_cfi.so", 1, round);
+    one_round("libunw_fp.so", 1, round);
+    one_round("libunw_bare.so", 0, round);
+  }
+  stop = 1;
+  CHECK(pthread_join(t, NULL) == 0);
+  printf("unwind_dlopen: ok\n");
+  return 0;
+}

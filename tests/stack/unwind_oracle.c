@@ -1,0 +1,114 @@
+/* The walker against an oracle: random call chains through functions
+ * built with and without frame pointers, with alloca (only rbp finds the
+ * CFA), large frames and loops are walked at their leaf by hs__unwind_walk
+ * (the rule cache cold at first, then warm) and by libunwind; every pc and
+ * the depth must agree. */
+#include "tests/stack/stack_test.h"
+
+#include <alloca.h>
+#include <string.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#define NOINLINE __attribute__((noinline))
+#define WITH_FP __attribute__((noinline, optimize("no-omit-frame-pointer")))
+#define WITHOUT_FP __attribute__((noinline, optimize("omit-frame-pointer")))
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+static long walks, frames, fast;
+static volatile uint64_t sink;
+
+/* Walks from its own frame (it keeps a frame pointer, so its caller's
+ * state is known exactly) and compares with libunwind. */
+WITH_FP static void check_here(void) {
+  uintptr_t *fp = __builtin_frame_address(0);
+  hs_unwind_regs_t st = {.pc = fp[1], .sp = (uintptr_t)(fp + 2), .bp = fp[0]};
+  hs_stack_ranges_t r;
+  hs__stack_ranges((uintptr_t)fp, true, &r);
+  uintptr_t a[HS_MAX_DEPTH];
+  void *b[HS_MAX_DEPTH + 1];
+  uint64_t ha;
+  int status;
+  int na = hs__unwind_walk(&st, &r, 0, a, 40, &ha, &status);
+  int nb = unw_backtrace(b, 41) - 1; /* b[0] is this function's own pc */
+  if (nb > 40) nb = 40;
+  int same = na == nb;
+  for (int i = 0; same && i < na; i++) same = a[i] == (uintptr_t)b[i + 1];
+  if (!same) {
+    for (int i = 0; i < na || i < nb; i++)
+      fprintf(stderr, "  #%d %#lx %#lx\n", i, i < na ? (unsigned long)a[i] : 0ul,
+              i < nb ? (unsigned long)b[i + 1] : 0ul);
+  }
+  CHECKF(same, "walk %ld: %d frames, libunwind %d (listed above: ours, libunwind's)", walks, na, nb);
+  CHECK(ha == hs__stack_hash(a, na));
+  /* The setup-free path (frame-pointer chain first, checked against the
+   * rules) must agree too whenever it answers. */
+  uintptr_t c[HS_MAX_DEPTH];
+  uint64_t hc;
+  hs_unwind_regs_t st2 = {.pc = fp[1], .sp = (uintptr_t)(fp + 2), .bp = fp[0]};
+  int nc = hs__unwind_fast(&st2, r.hi, c, 40, &hc);
+  if (nc >= 0) {
+    fast++;
+    CHECKF(nc == na && !memcmp(a, c, (size_t)na * sizeof *a) && hc == ha,
+           "walk %ld: the fast path gives %d frames, the walker %d", walks, nc, na);
+  }
+  walks++;
+  frames += na;
+}
+
+typedef void (*step_fn)(int depth);
+static step_fn steps[6];
+
+static void next(int depth) {
+  if (depth <= 0) {
+    check_here();
+    return;
+  }
+  steps[next_rand() % 6](depth - 1);
+}
+
+WITH_FP static void s_fp(int d) { next(d); sink++; }
+WITHOUT_FP static void s_nofp(int d) { next(d); sink += 2; }
+WITHOUT_FP static void s_big(int d) {
+  volatile char buf[3000]; /* a large frame: CFA = rsp + N with a big N */
+  buf[d] = 1;
+  next(d);
+  sink += buf[d];
+}
+WITH_FP static void s_alloca(int d) {
+  char *p = alloca(16 + (next_rand() & 255)); /* rsp moves: only rbp finds the CFA */
+  p[0] = 1;
+  next(d);
+  sink += (uintptr_t)p[0];
+}
+WITHOUT_FP static void s_twice(int d) { /* two call sites in one function */
+  if (next_rand() & 1) next(d);
+  else next(d);
+  sink += 3;
+}
+WITHOUT_FP static void s_loop(int d) { /* the same frame calls again */
+  for (int i = 0; i < 2; i++) next(d);
+}
+
+int main(int argc, char **argv) {
+  long rounds = argc > 1 ? atol(argv[1]) : 20000;
+  steps[0] = s_fp;
+  steps[1] = s_nofp;
+  steps[2] = s_big;
+  steps[3] = s_alloca;
+  steps[4] = s_twice;
+  steps[5] = s_loop;
+  hs__unwind_prepare();
+  while (walks < rounds) next(1 + (int)(next_rand() % 19));
+  printf("unwind_oracle: %ld walks (mean depth %.1f) agree with libunwind, %ld of them also by "
+         "the fast path\n", walks, (double)frames / (double)walks, fast);
+  CHECK(fast > walks / 2);
+  return 0;
+}
