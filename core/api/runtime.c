@@ -2,18 +2,21 @@
  * and the fork handlers that keep every runtime lock consistent across fork
  * (gperftools #1425: profiler locks must be held around fork too).
  *
- * Lock order around fork (outermost first): the heap profiler's dump lock,
- * the stack depot, then the allocator's own order (core/alloc/internal.h).
+ * Lock order around fork (outermost first): the CPU profiler's control
+ * flag and test registry, the heap profiler's dump lock, the stack depot,
+ * then the allocator's own order (core/alloc/internal.h).
  * The symbolizer and module tracker register their own handlers when they
  * first run (core/symbol/symbolize.c). */
 #include "core/api/runtime.h"
 
 #include "core/module/module.h"
+#include "core/profile/cpuprof.h"
 #include "core/profile/heapprof.h"
 
 #include <pthread.h>
 
 static void prefork(void) {
+  hs__cpuprof_prefork();
   hs__heapprof_prefork();
   hs__depot_prefork();
   hs__alloc_prefork();
@@ -22,11 +25,13 @@ static void postfork_parent(void) {
   hs__alloc_postfork_parent();
   hs__depot_postfork(false);
   hs__heapprof_postfork(false);
+  hs__cpuprof_postfork(false);
 }
 static void postfork_child(void) {
   hs__alloc_postfork_child();
   hs__depot_postfork(true);
   hs__heapprof_postfork(true);
+  hs__cpuprof_postfork(true);
 }
 
 __attribute__((constructor(101))) static void runtime_init(void) {
@@ -34,6 +39,7 @@ __attribute__((constructor(101))) static void runtime_init(void) {
   hs__stack_scan_modules();
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();
+  hs__cpuprof_init();
 }
 
 /* The runtime's large static tables: never leak-check roots. */
