@@ -32,6 +32,7 @@
  * libcmocka is found with dlsym at run time: libheapscope has no link
  * dependency on it. */
 #include "leakcheck/internal.h"
+#include "core/profile/cpuprof.h"
 #include "core/symbol/symbolize.h"
 
 #include <dlfcn.h>
@@ -112,6 +113,8 @@ typedef struct run_state {
   bool body_checked;        /* its failure path already ran the check */
   bool skip_requested;
   long expect_objects;      /* -1: no expectation */
+  const char *group;        /* CMocka's group name */
+  bool label_samples;       /* the CPU profiler runs: name each test to it */
 } run_state_t;
 
 static run_state_t run; /* CMocka runs one group at a time, on one thread */
@@ -247,9 +250,16 @@ static void begin_test(void **state) {
   run.body_checked = false;
   run.skip_requested = false;
   run.expect_objects = -1;
+  /* CPU samples from here to the test's end carry its name. */
+  if (run.label_samples)
+    hs__cpuprof_set_test(run.group, run.current ? run.current->orig->name : NULL);
   /* Before the test's setup: what setup allocates and teardown does not
    * free is the test's leak too (CMocka's and CppUTest's rule). */
   run.snap = heapscope_snapshot();
+}
+
+static void end_test_samples(void) {
+  if (run.label_samples) hs__cpuprof_set_test(NULL, NULL);
 }
 
 static int our_setup(void **state) {
@@ -284,6 +294,7 @@ static HS_NOINLINE void our_test(void **state) {
     api.print_error("Test teardown failed\n");
     api.fail(__FILE__, __LINE__);
   }
+  end_test_samples();
   where_t w;
   if (check_current(&w)) {
     if (w.line) api.fail(w.file, w.line);
@@ -297,6 +308,7 @@ static HS_NOINLINE int our_teardown(void **state) {
   run.in_body = false;
   if (run.teardown_done) return 0; /* the body path already did it all */
   int rc = run_teardown(state);
+  end_test_samples();
   where_t w;
   bool leaked = check_current(&w);
   return rc != 0 || leaked ? -1 : 0;
@@ -328,7 +340,8 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   const char *cm_filter = hs__setting_str(HS_SET_CMOCKA_TEST_FILTER);
   const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
   bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
-  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list)
+  bool label_samples = hs__cpuprof_running();
+  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list && !label_samples)
     return real(group_name, tests, count, gsetup, gteardown);
   if (list) {
     for (size_t i = 0; i < count; i++)
@@ -380,7 +393,10 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   run.count = n;
   run.mode = mode;
   run.expect_objects = -1;
+  run.group = group_name;
+  run.label_samples = label_samples;
   int rc = real(group_name, wrapped, n, gsetup, gteardown);
+  if (label_samples) hs__cpuprof_set_test(NULL, NULL);
   memset(&run, 0, sizeof run);
   run.expect_objects = -1;
   hs__arena_free(wrapped);

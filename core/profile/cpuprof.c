@@ -134,7 +134,7 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
 /* Stops sampling and writes the profile. in_signal: inside a signal handler
  * (legacy format, bounded waits); sig: the fatal signal that ends the
  * process, or 0. */
-static void stop_locked(bool in_signal, int sig) {
+static void stop_locked(bool in_signal, int sig, bool quiet) {
   cp_session_t *s = &hs__cp;
   int st = atomic_load(&s->state);
   if (st == CP_OFF) return;
@@ -180,7 +180,9 @@ static void stop_locked(bool in_signal, int sig) {
   if (s->proto && in_signal && el < sizeof extra)
     hs__snprintf(extra + el, sizeof extra - el,
                  ", in the legacy format (no symbolizer inside a signal handler)");
-  if (!ok) {
+  if (quiet && ok) {
+    /* The caller said it all. */
+  } else if (!ok) {
     /* The live file is still a valid (uncompacted) profile. */
     hs__errorf("CPU profile %s not compacted: %s; the file holds the raw samples", s->path,
                hs__cp_strerror(err));
@@ -211,7 +213,7 @@ static const int fatal_signals[] = {SIGHUP, SIGINT,  SIGQUIT, SIGILL,  SIGABRT, 
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
   if (atomic_load(&hs__cp.state) != CP_OFF && take_control(true)) {
-    stop_locked(true, sig);
+    stop_locked(true, sig, false);
     release_control();
   }
   /* The default action, as if we had never been here. */
@@ -242,7 +244,7 @@ static void on_toggle_signal(int sig, siginfo_t *si, void *uc) {
     return;
   }
   if (atomic_load(&hs__cp.state) != CP_OFF) {
-    stop_locked(true, 0);
+    stop_locked(true, 0, false);
   } else {
     char path[4200];
     const char *base = cfg.env_path;
@@ -294,7 +296,7 @@ void hs__cp_program_takes_signal(int signo) {
                signo, signame(signo), hs__cp.path);
   }
   if (take_control(true)) {
-    stop_locked(false, 0);
+    stop_locked(false, 0, true);
     release_control();
   }
 }
@@ -338,7 +340,7 @@ HS_EXPORT int ProfilerStart(const char *fname) { return ProfilerStartWithOptions
 HS_EXPORT void ProfilerStop(void) {
   if (atomic_load(&hs__cp.state) == CP_OFF) return;
   take_control(false);
-  stop_locked(false, 0);
+  stop_locked(false, 0, false);
   release_control();
 }
 
@@ -411,8 +413,15 @@ bool hs__cpuprof_running(void) {
   return atomic_load_explicit(&hs__cp.state, memory_order_relaxed) == CP_RUNNING;
 }
 
+/* Before a dlclose: the library's mapping lines join the profile while
+ * it is still mapped, so its samples stay named. */
+static void before_unload(void) {
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) hs__cp_file_sync_maps(false);
+}
+
 void hs__cpuprof_init(void) {
   hs__cp_sampler_init();
+  hs__modules_set_unload_listener(before_unload);
   cfg.frequency = (int)hs__setting_int(HS_SET_CPUPROFILE_FREQUENCY);
   cfg.realtime = hs__setting_given(HS_SET_CPUPROFILE_REALTIME);
   cfg.use_pid = hs__setting_bool(HS_SET_CPUPROFILE_USE_PID);

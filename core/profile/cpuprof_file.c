@@ -146,6 +146,44 @@ static bool executable_line(const char *l, size_t n) {
   return sp && (size_t)(sp - l) + 4 < n && sp[3] == 'x';
 }
 
+static uintptr_t hex_field(const char **p) {
+  uintptr_t v = 0;
+  for (;; (*p)++) {
+    char c = **p;
+    if (c >= '0' && c <= '9') v = v * 16 + (uintptr_t)(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + (uintptr_t)(c - 'a' + 10);
+    else return v;
+  }
+}
+
+/* The address ranges of m's lines, sorted (insertion: lines mostly come in
+ * address order). */
+static void index_ranges(cp_maps_t *m) {
+  size_t n = 0;
+  for (const char *p = m->text, *end = m->text + m->len; p < end;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl) break;
+    if (nl > p) {
+      const char *q = p;
+      uintptr_t lo = hex_field(&q), hi = 0;
+      if (*q == '-') {
+        q++;
+        hi = hex_field(&q);
+      }
+      if (lo < hi) {
+        size_t k = n++;
+        while (k > 0 && m->ranges[k - 1].lo > lo) {
+          m->ranges[k] = m->ranges[k - 1];
+          k--;
+        }
+        m->ranges[k] = (hs_range_t){lo, hi};
+      }
+    }
+    p = nl + 1;
+  }
+  m->nranges = n;
+}
+
 void hs__cp_maps_refresh(bool in_signal) {
   if (in_signal) {
     if (!try_flag(&maps_busy)) return;
@@ -178,21 +216,49 @@ void hs__cp_maps_refresh(bool in_signal) {
     close(fd);
   }
   if (!cur || (add.len && !add.oom)) {
-    size_t old = cur ? cur->len : 1;
-    size_t bytes = sizeof(cp_maps_t) + old + add.len;
+    size_t old = cur ? cur->len : 1, text = old + add.len;
+    size_t lines = 0;
+    for (size_t i = 0; i < text; i++) lines += i < old ? (cur && cur->text[i] == '\n') : add.p[i - old] == '\n';
+    size_t at = (sizeof(cp_maps_t) + text + 15) & ~(size_t)15;
+    size_t bytes = at + lines * sizeof(hs_range_t);
     cp_maps_t *m = hs__cp_map(bytes);
     if (m) {
       m->map_bytes = bytes;
       if (cur) memcpy(m->text, cur->text, cur->len);
       else m->text[0] = '\n';
       if (add.len) memcpy(m->text + old, add.p, add.len);
-      m->len = old + add.len;
+      m->len = text;
+      m->ranges = (hs_range_t *)((char *)m + at);
+      index_ranges(m);
       m->retired = cur;
       atomic_store_explicit(&maps_cur, m, memory_order_release);
     }
   }
   hs__cp_unmap(add.p, add.cap);
   atomic_store(&maps_busy, 0);
+}
+
+static bool covered(const cp_maps_t *m, uintptr_t pc) {
+  size_t lo = 0, hi = m->nranges;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (pc < m->ranges[mid].lo) hi = mid;
+    else if (pc >= m->ranges[mid].hi) lo = mid + 1;
+    else return true;
+  }
+  /* Ranges may overlap (an address reused after dlclose): look back. */
+  for (size_t k = lo; k-- > 0 && lo - k < 8;)
+    if (pc >= m->ranges[k].lo && pc < m->ranges[k].hi) return true;
+  return false;
+}
+
+void hs__cp_maps_note_pc(uintptr_t pc) {
+  static _Atomic uint64_t last;
+  const cp_maps_t *m = hs__cp_maps_current();
+  if (!m || covered(m, pc)) return;
+  uint64_t now = hs__now_ns(), prev = atomic_load_explicit(&last, memory_order_relaxed);
+  if (now - prev < 200000000ull || !atomic_compare_exchange_strong(&last, &prev, now)) return;
+  hs__cp_file_sync_maps(true);
 }
 
 void hs__cp_maps_free_retired(void) {

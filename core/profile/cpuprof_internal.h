@@ -126,6 +126,8 @@ typedef struct cp_maps {
   size_t len;                 /* bytes of text */
   size_t map_bytes;           /* size of this mapping */
   struct cp_maps *retired;    /* the snapshot this one replaced */
+  hs_range_t *ranges;         /* the lines' address ranges, sorted */
+  size_t nranges;
   char text[];                /* "\n" then one line per mapping */
 } cp_maps_t;
 /* Adds lines for mappings that appeared since the last call. Async-signal
@@ -135,6 +137,10 @@ void hs__cp_maps_refresh(bool in_signal);
 const cp_maps_t *hs__cp_maps_current(void);
 /* Snapshots that were replaced; freed when no handler can read them. */
 void hs__cp_maps_free_retired(void);
+/* The handler sampled pc: when no mapping line covers it (code loaded
+ * since the last refresh), refresh and append the new lines to the file,
+ * at most every 200 ms. Async-signal-safe. */
+void hs__cp_maps_note_pc(uintptr_t pc);
 
 /* ---- the live file (cpuprof_file.c) ---- */
 /* Creates the file (or, for a path that is not a regular file, a buffer in

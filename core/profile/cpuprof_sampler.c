@@ -211,6 +211,9 @@ static void on_profile_signal(int sig, siginfo_t *si, void *ucv) {
     } else {
       s->lost += w;
     }
+    /* Code loaded since the file's maps were written (a dlopen): record
+     * its mapping now, so even a killed process's profile names it. */
+    hs__cp_maps_note_pc(pcs[0]);
   }
   atomic_store_explicit(&s->in_handler, 0, memory_order_release);
   errno = saved_errno;
