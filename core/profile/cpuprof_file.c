@@ -420,34 +420,35 @@ void hs__cp_file_postfork_child(void) {
   atomic_store(&maps_busy, 0);
 }
 
-/* A new chunk for a handler, at the end of the file: the chunk's filler and
- * a new trailer and maps go beyond the old end, then the old trailer
- * becomes a skip record over the old maps text. NULL when another thread
- * is growing the file or the file cannot grow. */
-static uint64_t *new_chunk(void) {
+/* Grows the file by one chunk of `words` for each of the n slots (whose
+ * chunk is NULL): the chunks' fillers and a new trailer and maps go beyond
+ * the old end, then the old trailer becomes a skip record over the old
+ * maps text. wait_ns: how long to wait for another thread's growth. false
+ * when the file cannot grow (or the flag stayed taken). */
+static bool grow(cp_slot_t *const *slots, size_t n, uint32_t words, uint64_t wait_ns) {
   cp_session_t *s = &hs__cp;
-  /* Threads that start together want their first chunks together: wait a
-   * little for the one growing the file (it runs on another CPU and needs
-   * tens of microseconds), never long. */
   if (!try_flag(&s->grow_flag)) {
     uint64_t t0 = hs__now_ns();
     do {
-      if (hs__now_ns() - t0 > 500000) return NULL;
+      if (hs__now_ns() - t0 > wait_ns) return false;
       __builtin_ia32_pause();
     } while (!try_flag(&s->grow_flag));
   }
-  uint64_t *res = NULL;
+  bool ok = false;
   const cp_maps_t *m = hs__cp_maps_current();
   if (atomic_load_explicit(&s->file_error, memory_order_relaxed) || !m) goto out;
   size_t t = s->tail;
   size_t mw = (s->maps_in_file + 7) / 8;
-  size_t n = t + 3 + mw;
-  size_t nt = n + CP_CHUNK_WORDS;
+  size_t first = t + 3 + mw;
+  size_t nt = first + n * words;
   if (!extend(s, (nt + 3) * 8 + m->len)) goto out;
   uint64_t *b = s->base;
-  put(&b[n + 2], CP_FILLER_PC);
-  put(&b[n + 1], CP_CHUNK_WORDS - 2);
-  put(&b[n], 0);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t *c = b + first + i * words;
+    put(&c[2], CP_FILLER_PC);
+    put(&c[1], words - 2);
+    put(&c[0], 0);
+  }
   put(&b[nt], 0);
   put(&b[nt + 1], 1);
   put(&b[nt + 2], 0);
@@ -457,10 +458,22 @@ static uint64_t *new_chunk(void) {
   put(&b[t + 2], CP_FILLER_PC);
   s->tail = nt;
   s->maps_in_file = m->len;
-  res = b + n;
+  for (size_t i = 0; i < n; i++) {
+    cp_slot_t *sl = slots[i];
+    sl->chunk = b + first + i * words;
+    sl->chunk_words = words;
+    sl->pos = 0;
+    sl->stream_test = UINT32_MAX; /* the first record is a marker */
+    memset(sl->cache, 0, sizeof sl->cache);
+  }
+  ok = true;
 out:
   atomic_store(&s->grow_flag, 0);
-  return res;
+  return ok;
+}
+
+bool hs__cp_file_first_chunks(cp_slot_t *const *slots, size_t n) {
+  return n == 0 || grow(slots, n, CP_FIRST_CHUNK_WORDS, 50000000ull);
 }
 
 void hs__cp_file_sync_maps(bool in_signal) {
@@ -486,14 +499,14 @@ void hs__cp_file_sync_maps(bool in_signal) {
 
 /* A record of len words fits at pos when it fills the chunk exactly or
  * leaves room for a filler (3 words). */
-static inline bool fits(uint32_t pos, uint32_t len) {
-  uint32_t rem = CP_CHUNK_WORDS - pos;
+static inline bool fits(const cp_slot_t *s, uint32_t pos, uint32_t len) {
+  uint32_t rem = s->chunk_words - pos;
   return len == rem || len + 3 <= rem;
 }
 
 static void write_record(cp_slot_t *s, uint64_t count, const uintptr_t *pcs, uint32_t n) {
   uint64_t *r = s->chunk + s->pos;
-  uint32_t rem = CP_CHUNK_WORDS - s->pos, len = 2 + n;
+  uint32_t rem = s->chunk_words - s->pos, len = 2 + n;
   if (rem > len) {
     put(&r[len + 2], CP_FILLER_PC);
     put(&r[len + 1], rem - len - 2);
@@ -518,12 +531,13 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
   }
   uint32_t len = 2 + n;
   bool marker = s->stream_test != test;
-  if (!s->chunk || !(marker ? fits(s->pos, 3) && fits(s->pos + 3, len) : fits(s->pos, len))) {
-    uint64_t *c = new_chunk();
-    if (!c) return false;
-    s->chunk = c;
-    s->pos = 0;
-    memset(s->cache, 0, sizeof s->cache);
+  if (!s->chunk ||
+      !(marker ? fits(s, s->pos, 3) && fits(s, s->pos + 3, len) : fits(s, s->pos, len))) {
+    /* A full chunk: the next one. Another thread growing the file now is
+     * on another CPU and needs tens of microseconds: wait that long, but
+     * never for a thread that was preempted meanwhile. */
+    s->chunk = NULL;
+    if (!grow(&s, 1, CP_CHUNK_WORDS, 500000ull)) return false;
     marker = true;
   }
   if (marker) {

@@ -30,6 +30,7 @@
 
 #define CP_MAX_DEPTH 254      /* frames per sample (gperftools' kMaxStackDepth) */
 #define CP_CHUNK_WORDS 8192   /* one thread's run of records in the file: 64 KiB */
+#define CP_FIRST_CHUNK_WORDS 1024 /* a thread's first run, given at registration */
 #define CP_MAX_SLOTS 4096     /* threads sampled at once */
 #define CP_CACHE 64           /* a thread's recent stacks, counted in place */
 #define CP_HEADER_WORDS 5
@@ -63,6 +64,7 @@ typedef struct cp_slot {
   uint64_t rand;           /* first expiry */
   /* ---- written only by this thread's handler ---- */
   uint64_t *chunk;         /* current run of records in the file, or NULL */
+  uint32_t chunk_words;    /* its size */
   uint32_t pos;            /* next free word of chunk */
   uint32_t stream_test;    /* test the records after the last marker belong to */
   uint64_t samples, weight, lost;
@@ -153,6 +155,9 @@ void hs__cp_file_sync_maps(bool in_signal);
  * lost (no room). */
 bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash, uint64_t w,
                    uint32_t test);
+/* First chunks for newly registered slots (before their timers start),
+ * in one growth of the file. Async-signal-safe. */
+bool hs__cp_file_first_chunks(cp_slot_t *const *slots, size_t n);
 /* Unmaps and closes the live file (not while a handler may still write). */
 void hs__cp_file_close(bool unmap);
 /* In a forked child: forget the parent's file (its mapping and descriptor

@@ -383,8 +383,9 @@ static void delete_timer(cp_slot_t *s) {
   syscall(SYS_timer_delete, atomic_load(&s->timer_id));
 }
 
-/* A slot for thread tid, armed. Called with reg_lock held. NULL when the
- * thread is gone, already has a slot, or none is free. */
+/* A slot for thread tid, its timer created but not started (activate()
+ * starts it). Called with reg_lock held. NULL when the thread is gone,
+ * already has a slot, or none is free. */
 static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, bool exits_known) {
   uint32_t gen = atomic_load(&hs__cp.gen);
   uint32_t n = atomic_load(&hs__cp_nslots);
@@ -407,11 +408,7 @@ static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, bool exits_known) {
     atomic_store(&hs__cp_nslots, n + 1);
   }
   cp_slot_t *s = free_slot;
-  if (atomic_load(&s->state) == CP_SLOT_FREE) {
-    s->chunk = NULL;
-    s->pos = 0;
-    s->stream_test = UINT32_MAX;
-  }
+  if (atomic_load(&s->state) == CP_SLOT_FREE) s->chunk = NULL;
   atomic_store(&s->state, CP_SLOT_CLAIMED);
   s->gen = gen;
   s->tid = tid;
@@ -424,15 +421,29 @@ static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, bool exits_known) {
     return NULL;
   }
   atomic_store(&s->state, CP_SLOT_ARMED);
-  start_timer(s);
-  /* stop() may have run since we looked: whoever turns ARMED into DEAD
-   * deletes the timer (seq_cst on both sides). */
-  if (atomic_load(&hs__cp.state) != CP_RUNNING || atomic_load(&hs__cp.gen) != gen) {
-    int armed = CP_SLOT_ARMED;
-    if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) delete_timer(s);
-    return NULL;
-  }
   return s;
+}
+
+/* Claimed slots: a first chunk of the file for each that has none (one
+ * growth for all, outside any handler: threads that start together would
+ * otherwise all grow the file in their first sample), then their timers.
+ * Called with reg_lock held. */
+static void activate(cp_slot_t *const *slots, size_t n) {
+  static cp_slot_t *need[CP_MAX_SLOTS]; /* reg_lock */
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!slots[i]->chunk) need[k++] = slots[i];
+  hs__cp_file_first_chunks(need, k); /* failing that, handlers try later */
+  uint32_t gen = atomic_load(&hs__cp.gen);
+  for (size_t i = 0; i < n; i++) start_timer(slots[i]);
+  /* stop() may have run since the slots were claimed: whoever turns ARMED
+   * into DEAD deletes the timer (seq_cst on both sides). */
+  if (atomic_load(&hs__cp.state) != CP_RUNNING || atomic_load(&hs__cp.gen) != gen)
+    for (size_t i = 0; i < n; i++) {
+      int armed = CP_SLOT_ARMED;
+      if (atomic_compare_exchange_strong(&slots[i]->state, &armed, CP_SLOT_DEAD))
+        delete_timer(slots[i]);
+    }
 }
 
 static bool lock_reg(bool in_signal) {
@@ -458,6 +469,8 @@ int hs__cp_arm_all(bool in_signal) {
     close(fd);
     return -1;
   }
+  static cp_slot_t *claimed[CP_MAX_SLOTS]; /* reg_lock */
+  size_t nclaimed = 0;
   char buf[4096] __attribute__((aligned(8)));
   long n;
   while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
@@ -485,9 +498,12 @@ int hs__cp_arm_all(bool in_signal) {
         }
         hs__runtime_leave();
       }
-      if (claim(tid, lo, hi, false)) armed++;
+      cp_slot_t *s = claim(tid, lo, hi, false);
+      if (s) claimed[nclaimed++] = s;
     }
   }
+  activate(claimed, nclaimed);
+  armed = (int)nclaimed;
   hs__unlock(&reg_lock);
   close(fd);
   return armed;
@@ -578,6 +594,7 @@ static void register_current(void) {
   }
   hs__lock(&reg_lock);
   cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, exit_key_ready);
+  if (s) activate(&s, 1);
   hs__unlock(&reg_lock);
   if (s && exit_key_ready) pthread_setspecific(exit_key, s);
   hs__runtime_leave();

@@ -89,9 +89,11 @@ def secs(d, fn, kind="cum"):
 def tolerance(want, period_s):
     """Per-thread CPU timers count a thread's time to within a period (a
     random first expiry, the rest of the last period) plus a scheduler tick
-    (expiries are noticed at ticks); the rest is the thread's own time
-    outside the burner."""
-    return max(0.08 * want, 3 * max(period_s, 0.004) + 0.01)
+    (expiries are noticed at ticks); a tick delayed on a loaded machine
+    makes one sample carry several periods (its overruns), some of which
+    the code before it used; the rest is the thread's own time outside the
+    burner."""
+    return max(0.08 * want, 4 * max(period_s, 0.004) + 0.01)
 
 
 def expect_time(what, got, want, period_s):
@@ -488,7 +490,7 @@ def case_stacks():
     # at least its interrupted pc.
     if not d["cum"].get("on_own_stack"):
         fail("on_own_stack not sampled: %s" % d["cum"])
-    if secs(d, "burn_cpu", "flat") < 0.25:
+    if d["total"] * d["period_us"] / 1e6 < 0.25:
         fail("the burn loops on other stacks were not sampled: %s" % d["flat"])
 
 
@@ -544,6 +546,29 @@ def case_cmocka_tests_proto():
     rows, out = go_top("-tagfocus=group=cpu_suite", "c.pb.gz")
     if "fa" not in rows or "fb" not in rows or "f_group_setup" in rows:
         fail("-tagfocus=group=cpu_suite:\n" + out)
+
+
+def case_cli():
+    cli = os.environ["HS_CLI"]
+    e = dict(BASE_ENV)
+    p = subprocess.run([cli, "profile", "--cpu", "--frequency", "1000", "-o", W + "/c.prof", "--",
+                        prog("cpu_pattern"), "0.05"], capture_output=True, text=True, env=e)
+    if p.returncode != 0:
+        fail("heapscope profile --cpu: exit %d\n%s" % (p.returncode, p.stderr))
+    d = check("c.prof")
+    if d["period_us"] != 1000 or not d["cum"].get("fc"):
+        fail("--frequency 1000: period %d, %s" % (d["period_us"], d["cum"]))
+    # The default file: PROGRAM.prof in the current directory.
+    p = subprocess.run([cli, "profile", "--cpu", "--", prog("cpu_pattern"), "0.02"],
+                       capture_output=True, text=True, env=e)
+    if p.returncode != 0 or not os.path.exists("cpu_pattern.prof"):
+        fail("default output: exit %d, files %s\n%s" % (p.returncode, os.listdir("."), p.stderr))
+    check("cpu_pattern.prof")
+    for bad in (["--frequency", "0"], ["--frequency", "x"], ["--format", "xml"]):
+        p = subprocess.run([cli, "profile", "--cpu", *bad, "--", prog("cpu_pattern")],
+                           capture_output=True, text=True, env=e)
+        if p.returncode != 2 or len(heapscope_lines(p.stderr)) != 1:
+            fail("%s: exit %d\n%s" % (bad, p.returncode, p.stderr))
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
