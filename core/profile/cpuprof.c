@@ -109,13 +109,17 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
   s->start_time = ts.tv_sec;
   s->start_ns = hs__now_ns();
   atomic_store(&s->lost, 0);
+  /* One read of /proc/self/maps: the file's maps lines and the stacks of
+   * the threads that exist now. */
+  hs__cp_snapshot_begin();
+  hs__cp_maps_refresh_with(in_signal, hs__cp_snapshot_line, NULL);
   int err = 0;
   if (!hs__cp_file_open(&err)) {
     hs__errorf("cannot write CPU profile %s: %s; CPU profiler not started", path,
                hs__cp_strerror(err));
+    hs__cp_free_stacks();
     return false;
   }
-  hs__cp_snapshot_stacks();
   atomic_fetch_add(&s->gen, 1);
   atomic_store(&s->state, CP_RUNNING);
   if (hs__cp_arm_all(in_signal) < 0) {
@@ -141,6 +145,7 @@ static void stop_locked(bool in_signal, int sig, bool quiet) {
   atomic_store(&s->state, CP_STOPPING);
   hs__cp_disarm_all();
   bool drained = hs__cp_drain(in_signal ? 200000000ull : 2000000000ull);
+  hs__cp_settle_all();
   hs__cp_file_sync_maps(in_signal);
   uint64_t samples, weight, lost;
   hs__cp_counts(&samples, &weight, &lost);

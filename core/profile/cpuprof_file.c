@@ -184,7 +184,10 @@ static void index_ranges(cp_maps_t *m) {
   m->nranges = n;
 }
 
-void hs__cp_maps_refresh(bool in_signal) {
+void hs__cp_maps_refresh(bool in_signal) { hs__cp_maps_refresh_with(in_signal, NULL, NULL); }
+
+void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
+                              void *ctx) {
   if (in_signal) {
     if (!try_flag(&maps_busy)) return;
   } else {
@@ -201,14 +204,16 @@ void hs__cp_maps_refresh(bool in_signal) {
     while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
       for (ssize_t i = 0; i < n; i++) {
         if (buf[i] != '\n') {
-          if (ll < sizeof line) line[ll++] = buf[i];
+          if (ll + 1 < sizeof line) line[ll++] = buf[i];
           else overlong = true;
           continue;
         }
+        line[ll] = '\0';
         if (!overlong && ll && executable_line(line, ll) && !has_line(cur, line, ll)) {
           rb_add(&add, line, ll);
           rb_add(&add, "\n", 1);
         }
+        if (!overlong && also) also(line, ctx);
         ll = 0;
         overlong = false;
       }
@@ -371,8 +376,7 @@ bool hs__cp_file_open(int *err) {
       return false;
     }
   }
-  hs__cp_maps_refresh(true);
-  const cp_maps_t *m = hs__cp_maps_current();
+  const cp_maps_t *m = hs__cp_maps_current(); /* the caller refreshed it */
   size_t mlen = m ? m->len : 0;
   if (!extend(s, (CP_HEADER_WORDS + 3) * 8 + mlen)) {
     *err = atomic_load(&s->file_error);
@@ -526,6 +530,7 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
     uint64_t *r = s->chunk + e->pos;
     if (r[1] == n && memcmp(r + 2, pcs, n * sizeof *pcs) == 0) {
       put(&r[0], r[0] + w);
+      s->last_rec = r;
       return true;
     }
   }
@@ -537,6 +542,7 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
      * on another CPU and needs tens of microseconds: wait that long, but
      * never for a thread that was preempted meanwhile. */
     s->chunk = NULL;
+    s->last_rec = NULL;
     if (!grow(&s, 1, CP_CHUNK_WORDS, 500000ull)) return false;
     marker = true;
   }
@@ -549,6 +555,7 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
   e->hash = hash;
   e->depth = n;
   e->pos = s->pos;
+  s->last_rec = s->chunk + s->pos;
   write_record(s, w, pcs, n);
   return true;
 }
@@ -616,7 +623,12 @@ static void for_each_record(record_fn fn, void *ctx) {
   uint32_t test = 0;
   while (i + 2 <= end) {
     uint64_t count = get(&b[i]), n = get(&b[i + 1]);
-    if (n == 0 || n > end - i - 2) break; /* cannot happen: the layout is always valid */
+    if (n == 0 || n > end - i - 2) { /* cannot happen: the layout is always valid */
+      hs__errorf("CPU profile %s: damaged record at word %zu of %zu (count %llu, depth %llu); "
+                 "later samples dropped",
+                 s->path, i, end, (unsigned long long)count, (unsigned long long)n);
+      break;
+    }
     if (count == 0) {
       if (n == 1 && (b[i + 2] & CP_MARK_MASK) == CP_MARK_BASE)
         test = (uint32_t)(b[i + 2] & ~CP_MARK_MASK);

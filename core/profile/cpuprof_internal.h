@@ -62,6 +62,12 @@ typedef struct cp_slot {
    * start, else learned by the handler at the first sample (0, 0 until). */
   uintptr_t stack_lo, stack_hi;
   uint64_t rand;           /* first expiry */
+  /* What this thread's timer should have delivered: periods of its CPU
+   * clock since cpu0 (when the timer started), the first at first_ns. */
+  uint64_t cpu0_ns, first_ns;
+  _Atomic uint64_t delivered; /* periods the handler saw (kept, lost or filtered) */
+  uint64_t *last_rec;      /* the record its last sample went to (handler) */
+  bool settle_at_stop;     /* armed until stop: settle it then */
   /* ---- written only by this thread's handler ---- */
   uint64_t *chunk;         /* current run of records in the file, or NULL */
   uint32_t chunk_words;    /* its size */
@@ -136,6 +142,10 @@ typedef struct cp_maps {
  * safe (reads /proc/self/maps with raw calls); in a signal handler it
  * gives up when another thread is refreshing. */
 void hs__cp_maps_refresh(bool in_signal);
+/* The same, also handing every line of /proc/self/maps (NUL-terminated) to
+ * also(): one read serves several readers. */
+void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
+                              void *ctx);
 const cp_maps_t *hs__cp_maps_current(void);
 /* Snapshots that were replaced; freed when no handler can read them. */
 void hs__cp_maps_free_retired(void);
@@ -215,14 +225,21 @@ void hs__cp_program_action(int signo, struct sigaction *out);
 /* The program installs its own action on signo: we step aside. */
 void hs__cp_forget_handler(int signo, const struct sigaction *act);
 bool hs__cp_owns_signal(int signo);
-/* Reads the stacks of existing threads (/proc/self/maps). Async-signal-safe. */
-void hs__cp_snapshot_stacks(void);
+/* The stacks of existing threads: a line of /proc/self/maps at a time
+ * (pass it as also() to hs__cp_maps_refresh_with). Async-signal-safe. */
+void hs__cp_snapshot_begin(void);
+void hs__cp_snapshot_line(const char *line, void *ctx);
 void hs__cp_free_stacks(void);
 /* Timers for every thread of the process (/proc/self/task). Returns the
  * number armed. Async-signal-safe; in_signal: never waits for reg_lock. */
 int hs__cp_arm_all(bool in_signal);
 /* Deletes every timer of the session (async-signal-safe). */
 void hs__cp_disarm_all(void);
+/* Periods each thread's timer owed but never delivered (the kernel checks
+ * CPU-clock timers at a tick that finds the thread running: a thread that
+ * stops running before the next one keeps its last expiries), added to its
+ * last sample. After the timers are gone (stop), or on the thread itself. */
+void hs__cp_settle_all(void);
 /* Waits until no handler uses a slot; false after timeout_ns. */
 bool hs__cp_drain(uint64_t timeout_ns);
 /* Forgets every slot (start, child after fork). */

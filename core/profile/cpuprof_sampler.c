@@ -198,9 +198,12 @@ static void on_profile_signal(int sig, siginfo_t *si, void *ucv) {
   }
   /* Paired with stop(): it sets the state, then waits for in_handler == 0. */
   atomic_store(&s->in_handler, 1);
+  uint64_t w = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
+  if (atomic_load(&hs__cp.state) == CP_RUNNING && s->gen == atomic_load(&hs__cp.gen))
+    atomic_store_explicit(&s->delivered, atomic_load_explicit(&s->delivered, memory_order_relaxed) + w,
+                          memory_order_relaxed);
   if (atomic_load(&hs__cp.state) == CP_RUNNING && s->gen == atomic_load(&hs__cp.gen) &&
       (!hs__cp.filter || hs__cp.filter(hs__cp.filter_arg))) {
-    uint64_t w = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
     uintptr_t pcs[CP_MAX_DEPTH];
     uint64_t hash;
     int n = unwind_context(ucv, s, pcs, CP_MAX_DEPTH, &hash);
@@ -280,64 +283,48 @@ void hs__cp_free_stacks(void) {
   hs__cp.nstacks = hs__cp.stacks_bytes = 0;
 }
 
-/* Anonymous read-write mappings (where glibc puts thread stacks) and the
- * main stack, from /proc/self/maps with raw calls. */
-void hs__cp_snapshot_stacks(void) {
+void hs__cp_snapshot_begin(void) {
   cp_session_t *s = &hs__cp;
   s->stacks = NULL;
   s->nstacks = s->stacks_bytes = 0;
   s->main_stack_hi = (uintptr_t)__libc_stack_end;
-  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  size_t cap = 0;
-  char buf[4096], line[512];
-  size_t ll = 0;
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    for (ssize_t i = 0; i < n; i++) {
-      if (buf[i] != '\n') {
-        if (ll + 1 < sizeof line) line[ll++] = buf[i];
-        continue;
-      }
-      line[ll] = '\0';
-      ll = 0;
-      const char *p = line;
-      uintptr_t lo = parse_hex(&p);
-      if (*p++ != '-') continue;
-      uintptr_t hi = parse_hex(&p);
-      if (*p++ != ' ' || p[0] != 'r' || p[1] != 'w') continue;
-      const char *path = strchr(p, '/');
-      const char *br = strchr(p, '[');
-      bool main_stack = br && !strncmp(br, "[stack]", 7);
-      if (path || (br && !main_stack)) continue; /* file mappings, [heap], [vvar] */
-      if (s->nstacks == cap) {
-        size_t ncap = cap ? cap * 2 : 256;
-        cp_range_t *r = hs__cp_map(ncap * sizeof *r);
-        if (!r) goto out;
-        if (s->nstacks) memcpy(r, s->stacks, s->nstacks * sizeof *r);
-        hs__cp_unmap(s->stacks, s->stacks_bytes);
-        s->stacks = r;
-        s->stacks_bytes = ncap * sizeof *r;
-        cap = ncap;
-      }
-      if (main_stack) {
-        /* The main stack grows down past where it ends now. */
-        struct rlimit rl;
-        uintptr_t room = 8u << 20;
-        if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-          room = rl.rlim_cur;
-        if (room > (1ul << 30)) room = 1ul << 30;
-        if (hi > room && hi - room < lo) lo = hi - room;
-        if ((uintptr_t)__libc_stack_end > lo && (uintptr_t)__libc_stack_end <= hi)
-          s->main_stack_hi = (uintptr_t)__libc_stack_end;
-        else
-          s->main_stack_hi = hi;
-      }
-      s->stacks[s->nstacks++] = (cp_range_t){lo, hi, main_stack};
-    }
+}
+
+/* Anonymous read-write mappings (where glibc puts thread stacks) and the
+ * main stack. */
+void hs__cp_snapshot_line(const char *line, void *ctx) {
+  cp_session_t *s = &hs__cp;
+  const char *p = line;
+  uintptr_t lo = parse_hex(&p);
+  if (*p++ != '-') return;
+  uintptr_t hi = parse_hex(&p);
+  if (*p++ != ' ' || p[0] != 'r' || p[1] != 'w') return;
+  const char *path = strchr(p, '/');
+  const char *br = strchr(p, '[');
+  bool main_stack = br && !strncmp(br, "[stack]", 7);
+  if (path || (br && !main_stack)) return; /* file mappings, [heap], [vvar] */
+  if (s->nstacks * sizeof(cp_range_t) == s->stacks_bytes) {
+    size_t bytes = s->stacks_bytes ? s->stacks_bytes * 2 : 256 * sizeof(cp_range_t);
+    cp_range_t *r = hs__cp_map(bytes);
+    if (!r) return;
+    if (s->nstacks) memcpy(r, s->stacks, s->nstacks * sizeof *r);
+    hs__cp_unmap(s->stacks, s->stacks_bytes);
+    s->stacks = r;
+    s->stacks_bytes = bytes;
   }
-out:
-  close(fd);
+  if (main_stack) {
+    /* The main stack grows down past where it ends now. */
+    struct rlimit rl;
+    uintptr_t room = 8u << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) room = rl.rlim_cur;
+    if (room > (1ul << 30)) room = 1ul << 30;
+    if (hi > room && hi - room < lo) lo = hi - room;
+    if ((uintptr_t)__libc_stack_end > lo && (uintptr_t)__libc_stack_end <= hi)
+      s->main_stack_hi = (uintptr_t)__libc_stack_end;
+    else
+      s->main_stack_hi = hi;
+  }
+  s->stacks[s->nstacks++] = (cp_range_t){lo, hi, main_stack};
 }
 
 /* ---- timers ------------------------------------------------------------------------------ */
@@ -369,9 +356,21 @@ static bool create_timer(cp_slot_t *s) {
   return true;
 }
 
+static uint64_t clock_ns(clockid_t c, bool *ok) {
+  struct timespec ts;
+  *ok = clock_gettime(c, &ts) == 0;
+  return *ok ? (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec : 0;
+}
+
 static void start_timer(cp_slot_t *s) {
   uint64_t period = (uint64_t)hs__cp.period_us * 1000;
   uint64_t first = 1 + next_rand(&s->rand) % period;
+  bool ok;
+  s->first_ns = first;
+  s->cpu0_ns = hs__cp.realtime ? 0 : clock_ns(thread_cpu_clock(s->tid), &ok);
+  atomic_store(&s->delivered, 0);
+  s->last_rec = NULL; /* a reused slot's record is the last thread's */
+  s->settle_at_stop = false;
   struct itimerspec its = {
       .it_interval = {(time_t)(period / 1000000000), (long)(period % 1000000000)},
       .it_value = {(time_t)(first / 1000000000), (long)(first % 1000000000)},
@@ -381,6 +380,37 @@ static void start_timer(cp_slot_t *s) {
 
 static void delete_timer(cp_slot_t *s) {
   syscall(SYS_timer_delete, atomic_load(&s->timer_id));
+}
+
+/* See hs__cp_settle_all. clock: the thread's CPU clock. Only on a slot no
+ * handler can be using (timers deleted and drained, or the thread itself
+ * with the signal blocked). */
+static void settle(cp_slot_t *s, clockid_t clock) {
+  if (hs__cp.realtime || hs__cp.filter || !s->last_rec || s->gen != atomic_load(&hs__cp.gen))
+    return;
+  bool ok;
+  uint64_t now = clock_ns(clock, &ok), period = (uint64_t)hs__cp.period_us * 1000;
+  if (!ok || now < s->cpu0_ns + s->first_ns) return;
+  uint64_t owed = 1 + (now - s->cpu0_ns - s->first_ns) / period;
+  uint64_t got = atomic_load(&s->delivered);
+  if (owed <= got) return;
+  /* A few ticks' worth at most: more would mean the thread blocked the
+   * signal, and its time is not this stack's. */
+  uint64_t cap = 40000000ull / period + 1;
+  if (cap < owed / 20) cap = owed / 20;
+  uint64_t add = owed - got < cap ? owed - got : cap;
+  __atomic_store_n(&s->last_rec[0], s->last_rec[0] + add, __ATOMIC_RELEASE);
+  s->weight += add;
+  atomic_store(&s->delivered, got + add);
+}
+
+void hs__cp_settle_all(void) {
+  uint32_t n = atomic_load(&hs__cp_nslots);
+  for (uint32_t i = 0; i < n; i++) {
+    cp_slot_t *s = &hs__cp_slots[i];
+    if (s->settle_at_stop && !atomic_load(&s->in_handler)) settle(s, thread_cpu_clock(s->tid));
+    s->settle_at_stop = false;
+  }
 }
 
 /* A slot for thread tid, its timer created but not started (activate()
@@ -514,7 +544,10 @@ void hs__cp_disarm_all(void) {
   for (uint32_t i = 0; i < n; i++) {
     cp_slot_t *s = &hs__cp_slots[i];
     int armed = CP_SLOT_ARMED;
-    if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) delete_timer(s);
+    if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
+      delete_timer(s);
+      s->settle_at_stop = true; /* its thread was alive until now */
+    }
   }
 }
 
@@ -574,8 +607,18 @@ static bool exit_key_ready;
 static void on_thread_exit(void *p) {
   cp_slot_t *s = p;
   if (!slot_pointer(s) || s->tid != hs__cp_gettid()) return;
+  /* Its last periods, unless stop() got there first; the signal stays
+   * blocked meanwhile (the handler writes the same fields). */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, hs__cp.signo);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
   int armed = CP_SLOT_ARMED;
-  if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) delete_timer(s);
+  if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
+    delete_timer(s);
+    if (atomic_load(&hs__cp.state) == CP_RUNNING) settle(s, CLOCK_THREAD_CPUTIME_ID);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void register_current(void) {
