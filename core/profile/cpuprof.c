@@ -97,7 +97,17 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
     hs__errorf("CPU profiler busy registering a thread; not started");
     return false;
   }
-  memcpy(s->path, path, len + 1);
+  /* Files are written at stop by name: a relative name must not follow a
+   * chdir of the program's (gperftools kept the descriptor). getcwd is a
+   * system call into the caller's buffer: fine in a signal handler. */
+  memcpy(s->name, path, len + 1);
+  if (path[0] == '/' || !getcwd(s->path, sizeof s->path - len - 2)) {
+    memcpy(s->path, path, len + 1);
+  } else {
+    size_t dl = strlen(s->path);
+    s->path[dl] = '/';
+    memcpy(s->path + dl + 1, path, len + 1);
+  }
   s->signo = cfg.signo;
   s->realtime = cfg.realtime;
   s->proto = cfg.proto;
@@ -388,7 +398,7 @@ HS_EXPORT void ProfilerGetCurrentState(struct ProfilerState *state) {
   hs__cp_counts(&samples, &weight, &lost);
   state->enabled = 1;
   state->start_time = hs__cp.start_time;
-  hs__snprintf(state->profile_name, sizeof state->profile_name, "%s", hs__cp.path);
+  hs__snprintf(state->profile_name, sizeof state->profile_name, "%s", hs__cp.name);
   state->samples_gathered = weight > 0x7fffffff ? 0x7fffffff : (int)weight;
 }
 

@@ -94,7 +94,8 @@ typedef struct cp_session {
   uint32_t period_us;         /* the header's period: 1e6 / frequency */
   int (*filter)(void *);      /* ProfilerOptions.filter_in_thread */
   void *filter_arg;
-  char path[4096];
+  char name[4096];            /* as given (ProfilerGetCurrentState) */
+  char path[4096];            /* absolute: what is written */
   time_t start_time;
   uint64_t start_ns;
   /* ---- the live file (cpuprof_file.c) ---- */

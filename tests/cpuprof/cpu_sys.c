@@ -1,11 +1,13 @@
 /* System calls behave as without the profiler, while two threads keep the
  * profiler's timers busy at CPUPROFILE_FREQUENCY: a blocking read() gets
- * all its data, nanosleep() sleeps its whole time without EINTR, waitpid()
+ * all its data, nanosleep(), sleep() and poll() wait their whole time
+ * without EINTR, waitpid()
  * returns the child, and reads done by the busy threads themselves (which
  * the timers do interrupt) complete. Exit status 0 when all held; every
  * deviation is printed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -83,6 +85,15 @@ int main(void) {
   struct timespec ts = {0, 300 * 1000000}, rem;
   if (nanosleep(&ts, &rem) != 0) fail("nanosleep", errno);
   if (now() - t0 < 0.299) printf("FAIL nanosleep returned early\n"), failures++;
+  /* poll() with a timeout is never restarted after a signal (SA_RESTART
+   * or not): it must not see one. */
+  int quiet[2];
+  if (pipe(quiet) != 0) return 2;
+  struct pollfd pfd = {quiet[0], POLLIN, 0};
+  t0 = now();
+  int pr = poll(&pfd, 1, 300);
+  if (pr != 0) fail("poll", pr < 0 ? errno : 0);
+  if (now() - t0 < 0.299) printf("FAIL poll returned early\n"), failures++;
   unsigned left = sleep(1);
   if (left) printf("FAIL sleep left %u s\n", left), failures++;
 
