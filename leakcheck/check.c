@@ -20,7 +20,7 @@ typedef struct collect {
 
 static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   collect_t *c = ctx;
-  if (rec->gen & HS_REC_IGNORED) return;
+  if (rec->gen & (HS_REC_IGNORED | HS_REC_REPORTED)) return;
   if ((rec->gen & HS_REC_GEN_MASK) < c->gen) return;
   if (!c->with_marked && (rec->gen & HS_REC_MARK)) return;
   c->count++;
@@ -28,90 +28,6 @@ static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
     lc_object_t o = {p, size, rec, rec->bucket, 0};
     lc_vec_push(c->objs, &o);
   }
-}
-
-/* Leaked blocks sorted by address, for lc_find_object. LSD radix sort on
- * address bits 4..51 (blocks are 16-byte aligned, user space is 47 bits):
- * a million leaks sort in milliseconds, where qsort's comparison calls took
- * a third of the report's time. */
-static void sort_by_addr(lc_vec_t *objs) {
-  size_t n = objs->len;
-  if (n < 2) return;
-  lc_object_t *a = (lc_object_t *)objs->data;
-  lc_object_t *tmp = hs__os_map(n * sizeof *tmp);
-  if (!tmp) return;
-  for (int shift = 4; shift < 52; shift += 8) {
-    size_t count[257] = {0};
-    for (size_t i = 0; i < n; i++) count[((a[i].addr >> shift) & 0xff) + 1]++;
-    if (count[((a[0].addr >> shift) & 0xff) + 1] == n) continue; /* one bucket */
-    for (int k = 0; k < 256; k++) count[k + 1] += count[k];
-    for (size_t i = 0; i < n; i++) tmp[count[(a[i].addr >> shift) & 0xff]++] = a[i];
-    lc_object_t *t = a;
-    a = tmp;
-    tmp = t;
-  }
-  if (a != (lc_object_t *)objs->data) {
-    memcpy(objs->data, a, n * sizeof *a);
-    tmp = a;
-  }
-  hs__os_unmap(tmp, n * sizeof *tmp);
-}
-
-/* The leaked block containing v; a range check first, since most words
- * scanned in leaked blocks are not pointers at all. */
-static long find_leaked(const lc_vec_t *objs, uintptr_t v) {
-  if (!objs->len) return -1;
-  const lc_object_t *first = &LC_AT(objs, lc_object_t, 0);
-  const lc_object_t *last = &LC_AT(objs, lc_object_t, objs->len - 1);
-  if (v < first->addr || v >= last->addr + last->size + 16) return -1;
-  return lc_find_object(objs, v);
-}
-
-/* Direct leaks are not pointed to by any other leaked object; indirect ones
- * are reachable from a direct one. A cycle with no way in gets one direct
- * member (the lowest address) so that every leak is accounted for. */
-static void flood(lc_vec_t *objs, size_t from, lc_vec_t *stack) {
-  lc_vec_push(stack, &from);
-  while (stack->len) {
-    size_t i = LC_AT(stack, size_t, --stack->len);
-    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
-    for (uintptr_t p = o->addr; p + 8 <= o->addr + o->size; p += 8) {
-      long j = find_leaked(objs, *(uintptr_t *)p);
-      if (j < 0 || (size_t)j == i) continue;
-      lc_object_t *t = &LC_AT(objs, lc_object_t, j);
-      if (t->flags & (LC_REACHED | LC_DIRECT)) continue;
-      t->flags |= LC_REACHED;
-      size_t jj = (size_t)j;
-      lc_vec_push(stack, &jj);
-    }
-  }
-}
-
-static void classify(lc_vec_t *objs) {
-  sort_by_addr(objs);
-  for (size_t i = 0; i < objs->len; i++) {
-    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
-    for (uintptr_t p = o->addr; p + 8 <= o->addr + o->size; p += 8) {
-      long j = find_leaked(objs, *(uintptr_t *)p);
-      if (j >= 0 && (size_t)j != i) LC_AT(objs, lc_object_t, j).flags |= LC_POINTED;
-    }
-  }
-  lc_vec_t stack = {.elem = sizeof(size_t)};
-  for (size_t i = 0; i < objs->len; i++) {
-    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
-    if (!(o->flags & LC_POINTED)) {
-      o->flags |= LC_DIRECT;
-      flood(objs, i, &stack);
-    }
-  }
-  for (size_t i = 0; i < objs->len; i++) {
-    lc_object_t *o = &LC_AT(objs, lc_object_t, i);
-    if (!(o->flags & (LC_REACHED | LC_DIRECT))) {
-      o->flags |= LC_DIRECT;
-      flood(objs, i, &stack);
-    }
-  }
-  lc_vec_free(&stack);
 }
 
 static int cmp_groups_out(const void *a, const void *b) {
@@ -210,9 +126,11 @@ static void choose_roots(heapscope_mode_t mode, lc_roots_t *roots) {
  * were at that call. Our own frames are never scanned: they are pushed over
  * the dead frames of the code that just ran (a test that returned), and
  * their unwritten slots would hand stale copies of its pointers to the
- * marker. At exit no stack at all (caller NULL): main has returned or called
- * exit, so what only the exit path's frames point to was never freed
- * (gperftools users complained of locals in main hiding leaks, #384). */
+ * marker. At exit (lc_leaks_at_exit) the stack from the frame that called
+ * exit() upward when the program called it, its frames (main's included)
+ * being live; no stack at all when main returned: its frame is dead, and
+ * what only that dead frame points to was never freed (gperftools users
+ * complained of locals in main hiding leaks, #384). */
 static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const lc_caller_t *caller) {
   if (!atomic_load(&hs__recording)) return NULL;
   if (hs__live_since(gen) == 0) return NULL;
@@ -252,7 +170,7 @@ static heapscope_leaks_t *leaks_from(uint32_t gen, heapscope_mode_t mode, const 
 
   lc_leaks_t *l = NULL;
   if (objs.len) {
-    classify(&objs);
+    lc_classify(&objs);
     l = build_result(&objs);
   }
   lc_vec_free(&objs);
@@ -295,8 +213,8 @@ HS_EXPORT HS_NOINLINE heapscope_leaks_t *heapscope_leaks_all(heapscope_mode_t mo
   return leaks_from(lc_whole_program_gen, mode, &c);
 }
 
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode) {
-  return leaks_from(lc_whole_program_gen, mode, NULL);
+heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller) {
+  return leaks_from(lc_whole_program_gen, mode, exit_caller);
 }
 
 HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {
@@ -326,10 +244,16 @@ HS_EXPORT int heapscope_leaks_print(heapscope_leaks_t *pub, int fd) {
   return hs__write_all(fd, r, strlen(r)) ? 0 : -EIO;
 }
 
+/* Reported leaks are flagged, not ignored: an ignored object is a root, and
+ * a leaked block's uninitialised or stale words then kept blocks of later
+ * tests alive that happened to reuse the addresses they name. */
 HS_EXPORT void heapscope_leaks_ignore(heapscope_leaks_t *pub) {
   if (!pub) return;
   lc_leaks_t *l = (lc_leaks_t *)pub;
-  for (size_t i = 0; i < l->naddrs; i++) heapscope_ignore_object((void *)l->addrs[i]);
+  for (size_t i = 0; i < l->naddrs; i++) {
+    hs_rec_t *r = hs__record_of(l->addrs[i], NULL);
+    if (r) __atomic_fetch_or(&r->gen, HS_REC_REPORTED, __ATOMIC_RELAXED);
+  }
 }
 
 HS_EXPORT int heapscope_is_recording(void) { return atomic_load(&hs__recording); }

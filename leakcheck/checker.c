@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -89,17 +90,17 @@ static void read_report_config(void) {
 /* HEAPSCOPE_REPORT adds a CI format to the text report, never replaces it
  * (see report_ci.c): github puts "::error" annotations on stderr ahead of
  * the text (none under CTest's LSan memcheck, where they would be counted
- * as defects); json writes one JSON line to HEAPSCOPE_REPORT_PATH ("%p" =
- * pid; truncated by a process's first report, appended to by later ones),
- * or to stderr after the text when no path is set.
+ * as defects); json keeps HEAPSCOPE_REPORT_PATH ("%p" = pid) one valid JSON
+ * document for the process, rewritten after each report, or writes one
+ * line per report to stderr after the text when no path is set.
  *
  * These are the outputs besides the text report (plus the leak profile);
- * the CMocka adapter calls this too, after handing the text to CMocka. */
-static void emit_github(heapscope_leaks_t *l) {
+ * the CMocka adapter calls them too, after handing the text to CMocka. */
+static void emit_github(heapscope_leaks_t *l, const lc_origin_t *origin) {
   hs_strbuf_t ci = {0};
   if (lc_config.report_format == LC_REPORT_GITHUB && !lc_config.log_from_lsan) {
     hs__runtime_enter();
-    lc_format_github(l, &ci);
+    lc_format_github(l, origin, &ci);
     hs__runtime_leave();
     /* Annotations are the leading "::" lines; the text report follows. */
     size_t n = 0;
@@ -112,17 +113,16 @@ static void emit_github(heapscope_leaks_t *l) {
   }
 }
 
-static void emit_json_and_profile(heapscope_leaks_t *l) {
-  static int json_pid; /* the process that last wrote HEAPSCOPE_REPORT_PATH */
-  hs_strbuf_t ci = {0};
+static void emit_json_and_profile(heapscope_leaks_t *l, const lc_origin_t *origin) {
   if (lc_config.report_format == LC_REPORT_JSON) {
-    hs__runtime_enter();
-    lc_format_json(l, &ci);
-    hs__runtime_leave();
     const char *rp = hs__setting_str(HS_SET_HEAPSCOPE_REPORT_PATH);
+    hs_strbuf_t ci = {0};
     int jfd = 2;
+    char jpath[1100];
+    hs__runtime_enter();
     if (rp && *rp) {
-      char jpath[1100];
+      lc_json_add(l, origin);
+      lc_json_document(&ci);
       size_t k = 0;
       for (const char *c = rp; *c && k + 12 < sizeof jpath; c++) {
         if (c[0] == '%' && c[1] == 'p') {
@@ -133,16 +133,19 @@ static void emit_json_and_profile(heapscope_leaks_t *l) {
         }
       }
       jpath[k] = '\0';
-      bool first = json_pid != (int)getpid();
-      jfd = open(jpath, O_WRONLY | O_CREAT | O_CLOEXEC | (first ? O_TRUNC : O_APPEND), 0644);
+      /* The whole document each time: valid whenever the process stops. */
+      jfd = open(jpath, O_WRONLY | O_CREAT | O_CLOEXEC | O_TRUNC, 0644);
       if (jfd < 0) {
         hs__errorf("cannot write JSON leak report to %s: %s; writing it to stderr", jpath,
                    strerror(errno));
+        hs__sb_free(&ci);
+        lc_format_json(l, origin, &ci);
         jfd = 2;
-      } else {
-        json_pid = (int)getpid();
       }
+    } else {
+      lc_format_json(l, origin, &ci);
     }
+    hs__runtime_leave();
     if (ci.data && !hs__write_all(jfd, ci.data, ci.len))
       hs__errorf("short write of the JSON leak report");
     if (ci.oom) hs__errorf("out of memory formatting the JSON leak report");
@@ -152,35 +155,52 @@ static void emit_json_and_profile(heapscope_leaks_t *l) {
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
 }
 
-void lc_emit_extras(heapscope_leaks_t *l) {
-  emit_github(l);
-  emit_json_and_profile(l);
+/* LOG_PATH.PID gets every leak stack: CTest's memcheck counts what is in
+ * it, and a capped file would undercount (HEAP_CHECK_MAX_LEAKS is for the
+ * console). */
+bool lc_write_log_report(heapscope_leaks_t *l, char *path, size_t size) {
+  if (!lc_config.log_path[0]) return false;
+  hs__snprintf(path, size, "%s.%d", lc_config.log_path, (int)getpid());
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    hs__errorf("cannot write leak report to %s: %s", path, strerror(errno));
+    return false;
+  }
+  hs_strbuf_t text = {0};
+  hs__runtime_enter();
+  lc_format_report_capped(l, &text, false);
+  hs__runtime_leave();
+  bool ok = text.data && hs__write_all(fd, text.data, text.len);
+  close(fd);
+  hs__sb_free(&text);
+  if (!ok) hs__errorf("short write of the leak report to %s", path);
+  return ok;
 }
 
-/* The report goes to stderr, or to LOG_PATH.PID when a log path is set; in
- * that case stderr gets one line that CTest's memcheck parser does not
- * count, so each leak is one defect, not two. */
-void lc_emit_report(heapscope_leaks_t *l, const char *title) {
-  const char *text = heapscope_leaks_report(l);
-  int fd = 2;
+void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin) {
   char path[1100];
-  if (lc_config.log_path[0]) {
-    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      hs__errorf("cannot write leak report to %s: %s; writing it to stderr", path, strerror(errno));
-      fd = 2;
-    }
-  }
-  emit_github(l); /* annotations lead, the text follows */
-  if (title && fd == 2) hs__write_all(2, title, strlen(title));
-  hs__write_all(fd, text, strlen(text));
-  if (fd != 2) {
-    close(fd);
+  lc_write_log_report(l, path, sizeof path);
+  emit_github(l, origin);
+  emit_json_and_profile(l, origin);
+}
+
+/* The report goes to stderr (HEAP_CHECK_MAX_LEAKS stacks), or to
+ * LOG_PATH.PID (all of them) when a log path is set; in that case stderr
+ * gets one line that CTest's memcheck parser does not count, so each leak
+ * is one defect, not two. */
+void lc_emit_report(heapscope_leaks_t *l, const char *title) {
+  char path[1100];
+  emit_github(l, NULL); /* annotations lead, the text follows */
+  if (lc_write_log_report(l, path, sizeof path)) {
     hs__errorf("%s%zu byte(s) leaked in %zu allocation(s); report in %s", title ? title : "",
                l->bytes, l->objects, path);
+  } else {
+    if (lc_config.log_path[0]) hs__errorf("writing the leak report to stderr");
+    const char *text = heapscope_leaks_report(l);
+    if (title) hs__write_all(2, title, strlen(title));
+    hs__write_all(2, text, strlen(text));
   }
-  emit_json_and_profile(l);
+  emit_json_and_profile(l, NULL);
 }
 
 /* After core's constructor (101): the allocator and profiler are up. */
@@ -197,6 +217,15 @@ __attribute__((constructor(102))) static void leakcheck_init(void) {
   lc_config.mode = mode;
   read_report_config();
   lc_suppressions_load();
+  /* Under CTest's LSan memcheck every test process leaves its log file,
+   * empty when clean: CTest warns "Cannot find memory tester output file"
+   * for each test that has none. */
+  if (lc_config.log_from_lsan) {
+    char path[1100];
+    hs__snprintf(path, sizeof path, "%s.%d", lc_config.log_path, (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) close(fd);
+  }
   /* minimal: until main starts (see __libc_start_main below); this covers
    * a statically linked runtime, whose start hook may not be used. */
   if (mode == HEAPSCOPE_MODE_MINIMAL) lc_whole_program_gen = heapscope_snapshot().generation;
@@ -233,6 +262,36 @@ HS_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
   return real(main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
+/* exit() called by the program (main, or any function under it): the
+ * caller's frames are live and stay roots of the exit-time check, as every
+ * other checker treats them. When main returns, glibc calls its own exit
+ * directly, not through this interposer: main's frame is dead then and is
+ * not scanned. Only the first caller counts (a second exit() is undefined
+ * behaviour anyway). */
+static lc_caller_t exit_caller;
+static _Atomic int exit_caller_tid;
+
+typedef void (*exit_fn)(int);
+
+HS_EXPORT HS_NOINLINE void exit(int status) {
+  lc_caller_t c;
+  LC_CAPTURE_CALLER(c);
+  int none = 0;
+  if (atomic_compare_exchange_strong(&exit_caller_tid, &none, hs__gettid())) exit_caller = c;
+  static exit_fn real;
+  if (!real) {
+    hs__runtime_enter(); /* dlsym may allocate its error state */
+    real = (exit_fn)dlsym(RTLD_NEXT, "exit");
+    hs__runtime_leave();
+  }
+  if (!real) {
+    hs__errorf("cannot find libc's exit");
+    _exit(status);
+  }
+  real(status);
+  __builtin_unreachable();
+}
+
 HS_EXPORT long heapscope_check_now(void) {
   if (!atomic_load(&hs__recording)) return -ENOSYS;
   heapscope_mode_t mode = lc_config.mode;
@@ -249,7 +308,8 @@ __attribute__((destructor(101))) static void exit_check(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
   if (getpid() != main_pid && !hs__setting_bool(HS_SET_HEAPSCOPE_CHECK_CHILDREN)) return;
-  heapscope_leaks_t *l = lc_leaks_at_exit(mode);
+  bool called_exit = atomic_load(&exit_caller_tid) == hs__gettid();
+  heapscope_leaks_t *l = lc_leaks_at_exit(mode, called_exit ? &exit_caller : NULL);
   if (!l) return;
   lc_emit_report(l, NULL);
   heapscope_leaks_free(l);

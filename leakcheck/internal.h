@@ -69,9 +69,11 @@ typedef struct lc_object {
   uint32_t flags;     /* LC_* below */
 } lc_object_t;
 #define LC_DIRECT 1u
-#define LC_REACHED 2u
-#define LC_POINTED 4u
 long lc_find_object(const lc_vec_t *objs, uintptr_t v);
+/* Sorts the leaked objects by address and sets LC_DIRECT on one object of
+ * each strongly connected component no other leaked object points into
+ * (leakcheck/classify.c, which states the rule). */
+void lc_classify(lc_vec_t *objs);
 
 typedef struct lc_caller {
   uintptr_t sp;
@@ -94,13 +96,28 @@ heapscope_leaks_t *lc_leaks_since_caller(const heapscope_snapshot_t *s, heapscop
                                          const lc_caller_t *caller);
 
 /* ---- report (leakcheck/report.c) ---- */
+/* What a report belongs to: a CMocka test and its group, or (NULLs) the
+ * whole program at exit / heapscope_check_now(). */
+typedef struct lc_origin {
+  const char *test;
+  const char *group;
+} lc_origin_t;
+/* The text report with HEAP_CHECK_MAX_LEAKS applied (console). */
 void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out);
+/* capped false: every stack (files tools read). */
+void lc_format_report_capped(heapscope_leaks_t *l, hs_strbuf_t *out, bool capped);
+/* Frames of pcs that are the program's: stacks are cut where they pass
+ * back through the runtime (the adapter calling a test). */
+size_t lc_visible_depth(const uintptr_t *pcs, size_t depth);
 const char *lc_strip_prefix(const char *path);
 void lc_write_leak_profile(heapscope_leaks_t *l, const char *path);
-/* CI formats (leakcheck/report_ci.c): one-line JSON document, and GitHub
- * Actions ::error annotations followed by the text report. */
-void lc_format_json(heapscope_leaks_t *l, hs_strbuf_t *out);
-void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out);
+/* CI formats (leakcheck/report_ci.c): a one-line JSON document for one
+ * report; the process's JSON document accumulated over its reports; and
+ * GitHub Actions ::error annotations followed by the text report. */
+void lc_format_json(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
+void lc_json_add(heapscope_leaks_t *l, const lc_origin_t *origin);
+void lc_json_document(hs_strbuf_t *out);
+void lc_format_github(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
 /* Suppressions (leakcheck/suppress.c): true if the stack matches a rule,
  * whose statistics are then charged with bytes/objects. */
 bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, size_t bytes,
@@ -108,12 +125,17 @@ bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, s
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
 /* The exit-time check: like heapscope_leaks_all, but the exiting thread's
- * stack is not a root. */
-heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode);
+ * stack is a root only from exit_caller up (the frame that called exit());
+ * NULL when main returned: then none of it is. */
+heapscope_leaks_t *lc_leaks_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
-/* Only the machine outputs (GitHub annotations, JSON, leak profile). */
-void lc_emit_extras(heapscope_leaks_t *l);
+/* The outputs besides the adapter's own (CMocka's message): the log file
+ * (every stack), GitHub annotations, JSON, leak profile. */
+void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin);
+/* The full report appended to LOG_PATH.PID when a log path is set; the
+ * path in path_out. False when no log path is set or it failed. */
+bool lc_write_log_report(heapscope_leaks_t *l, char *path_out, size_t size);
 bool lc_has_suppressions(void);
 void lc_suppressions_load(void);
 void lc_suppressions_report(hs_strbuf_t *out);

@@ -50,23 +50,36 @@ static uint32_t group_epoch(const heapscope_leak_group_t *g) {
   return b->epoch;
 }
 
+/* Frames of a leak stack that belong to the program: a stack that passes
+ * back through the runtime (the CMocka adapter calling a test) is cut
+ * there, with whatever called the runtime (libcmocka's runner) below it.
+ * A runtime linked into the program is recognized by the section of the
+ * functions that call the program (HS_CALLS_USER). */
+size_t lc_visible_depth(const uintptr_t *pcs, size_t depth) {
+  for (size_t i = 1; i < depth; i++)
+    if ((pcs[i] >= hs__self_lo && pcs[i] < hs__self_hi) || hs__calls_user(pcs[i])) return i;
+  return depth;
+}
+
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out) {
   int num = 0;
+  depth = lc_visible_depth(pcs, depth);
   for (size_t i = 0; i < depth; i++) {
     if (!pcs[i]) continue;
-    if (i > 0 && pcs[i] >= hs__self_lo && pcs[i] < hs__self_hi) break; /* our runner */
     frame_ctx_t ctx = {out, pcs[i], &num};
     hs__symbolize(pcs[i], epoch, emit_frame, &ctx);
   }
   if (num == 0) hs__sb_printf(out, "    <empty stack>\n");
 }
 
-void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out) {
+/* capped: HEAP_CHECK_MAX_LEAKS stacks at most, for a console; files that
+ * tools read (CTest's memcheck log, CMocka's XML) get every stack. */
+void lc_format_report_capped(heapscope_leaks_t *l, hs_strbuf_t *out, bool capped) {
   hs__modules_refresh();
   hs__sb_printf(out, "\n=================================================================\n");
   hs__sb_printf(out, "==%d==ERROR: heapscope: detected memory leaks\n", (int)getpid());
   size_t shown = l->group_count;
-  if (lc_config.max_leaks > 0 && (size_t)lc_config.max_leaks < shown)
+  if (capped && lc_config.max_leaks > 0 && (size_t)lc_config.max_leaks < shown)
     shown = (size_t)lc_config.max_leaks;
   for (size_t i = 0; i < shown; i++) {
     const heapscope_leak_group_t *g = &l->groups[i];
@@ -82,6 +95,8 @@ void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out) {
                 l->bytes, l->objects);
 }
 
+void lc_format_report(heapscope_leaks_t *l, hs_strbuf_t *out) { lc_format_report_capped(l, out, true); }
+
 /* The leaked stacks as a heap profile (one line per stack), so pprof can
  * draw the leaks: `pprof --text prog leaks.heap`. */
 void lc_write_leak_profile(heapscope_leaks_t *l, const char *path) {
@@ -96,8 +111,9 @@ void lc_write_leak_profile(heapscope_leaks_t *l, const char *path) {
   for (size_t i = 0; i < l->group_count; i++) {
     const heapscope_leak_group_t *g = &l->groups[i];
     hs__sb_printf(&sb, "%6zu: %8zu [%6zu: %8zu] @", g->objects, g->bytes, g->objects, g->bytes);
-    for (size_t k = 0; k < g->depth; k++) hs__sb_printf(&sb, " 0x%016lx", (unsigned long)g->pcs[k]);
-    if (!g->depth) hs__sb_printf(&sb, " 0x0000000000000000");
+    size_t depth = g->pcs ? lc_visible_depth(g->pcs, g->depth) : 0;
+    for (size_t k = 0; k < depth; k++) hs__sb_printf(&sb, " 0x%016lx", (unsigned long)g->pcs[k]);
+    if (!depth) hs__sb_printf(&sb, " 0x0000000000000000");
     hs__sb_printf(&sb, "\n");
   }
   hs__sb_printf(&sb, "\nMAPPED_LIBRARIES:\n");

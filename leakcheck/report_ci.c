@@ -7,36 +7,40 @@
  * addition* to it:
  *
  *   HEAPSCOPE_REPORT=json    the text report goes where it always goes
- *                            (stderr, or HEAPSCOPE_LOG_PATH.PID); the JSON
- *                            document goes to HEAPSCOPE_REPORT_PATH, or, when
- *                            that is unset, to stderr after the text, on one
+ *                            (stderr, or HEAPSCOPE_LOG_PATH.PID). With
+ *                            HEAPSCOPE_REPORT_PATH ("%p" = the pid) the file
+ *                            holds ONE JSON document for the whole process:
+ *                            rewritten after every report (each per-test
+ *                            check adds its leaks), so it is valid whenever
+ *                            the process stops. Without a path, each report
+ *                            is one document on stderr after the text, on a
  *                            line of its own starting with {"tool":"heapscope"
- *                            (so `grep '^{"tool":"heapscope"'` extracts it).
- *                            "%p" in the path is replaced by the pid. The
- *                            first report of a process truncates the file,
- *                            later ones (per-test checks) append a line each:
- *                            one check gives a JSON document, several give
- *                            JSON Lines.
- *   HEAPSCOPE_REPORT=github  "::error file=F,line=L,title=heapscope leak::..."
+ *                            (so `grep '^{"tool":"heapscope"'` extracts them).
+ *   HEAPSCOPE_REPORT=github  "::error file=F,line=L,title=heapscope leak in TEST::..."
  *                            workflow commands, one per leak stack, on stderr
  *                            (the Actions runner reads commands from both
- *                            streams), then the text report. Under CTest's
+ *                            streams), then the text report ("in TEST" when
+ *                            a CMocka test leaked). Under CTest's
  *                            LeakSanitizer memcheck (log_path from
  *                            LSAN_OPTIONS) no annotations are printed: CTest
  *                            counts every "Direct leak of" line of the output
  *                            as a defect, so they would double the count.
  *
  * JSON shape (one line; null where a value is unknown):
- *   {"tool":"heapscope","version":1,"pid":N,"mode":"normal",
- *    "leaks":[{"kind":"direct","bytes":N,"objects":N,
+ *   {"tool":"heapscope","version":2,"pid":N,"mode":"normal",
+ *    "leaks":[{"test":"t","group":"g","kind":"direct","bytes":N,"objects":N,
  *              "frames":[{"pc":"0x..","function":"f","file":"/src/a.c",
  *                         "line":3,"module":"/bin/prog","offset":"0x..",
  *                         "inlined":false}]}],
  *    "summary":{"bytes":N,"objects":N,"direct_bytes":N,"direct_objects":N,
  *               "indirect_bytes":N,"indirect_objects":N},
  *    "suppressed":{"bytes":N,"objects":N}}
- * Every leak stack is listed (HEAP_CHECK_MAX_LEAKS only shortens the text),
- * largest first. Strings are escaped per RFC 8259; bytes that are not valid
+ * "test"/"group" name the CMocka test (and cmocka_run_group_tests group)
+ * whose check found the leak; null for the exit-time check. The summary
+ * adds up every report in the document. Every leak stack is listed
+ * (HEAP_CHECK_MAX_LEAKS only shortens the console text), largest first per
+ * report; frames stop where the stack re-enters the runtime (the adapter
+ * calling the test), as in the text. Strings are escaped per RFC 8259; bytes that are not valid
  * UTF-8 (file names may hold any) become U+FFFD.
  *
  * Annotation location: the first frame whose source file lies under
@@ -142,31 +146,95 @@ static void json_frame(const hs_symbol_t *sym, void *ctx_) {
                 sym->inlined ? "true" : "false");
 }
 
-void lc_format_json(heapscope_leaks_t *l, hs_strbuf_t *out) {
-  hs__modules_refresh();
-  hs__sb_printf(out, "{\"tool\":\"heapscope\",\"version\":1,\"pid\":%d,\"mode\":", (int)getpid());
-  json_string(out, heapscope_mode_name(lc_config.mode));
-  hs__sb_append(out, ",\"leaks\":[", 10);
+/* The leak entries of one report, each naming its test and group. */
+static void json_entries(heapscope_leaks_t *l, const lc_origin_t *origin, bool first,
+                         hs_strbuf_t *out) {
   for (size_t i = 0; i < l->group_count; i++) {
     const heapscope_leak_group_t *g = &l->groups[i];
-    hs__sb_printf(out, "%s{\"kind\":\"%s\",\"bytes\":%zu,\"objects\":%zu,\"frames\":[",
-                  i ? "," : "", g->direct ? "direct" : "indirect", g->bytes, g->objects);
+    hs__sb_append(out, first && i == 0 ? "{\"test\":" : ",{\"test\":", first && i == 0 ? 8 : 9);
+    json_string(out, origin ? origin->test : NULL);
+    hs__sb_append(out, ",\"group\":", 9);
+    json_string(out, origin ? origin->group : NULL);
+    hs__sb_printf(out, ",\"kind\":\"%s\",\"bytes\":%zu,\"objects\":%zu,\"frames\":[",
+                  g->direct ? "direct" : "indirect", g->bytes, g->objects);
     json_frames_t ctx = {out, 0, true};
     uint32_t epoch = group_epoch(g);
-    for (size_t k = 0; k < g->depth; k++) {
+    size_t depth = g->pcs ? lc_visible_depth(g->pcs, g->depth) : 0;
+    for (size_t k = 0; k < depth; k++) {
       if (!g->pcs[k]) continue;
       ctx.pc = g->pcs[k];
       hs__symbolize(g->pcs[k], epoch, json_frame, &ctx);
     }
     hs__sb_append(out, "]}", 2);
   }
+}
+
+typedef struct json_totals {
+  size_t bytes, objects, direct_bytes, direct_objects, indirect_bytes, indirect_objects;
+  size_t suppressed_bytes, suppressed_objects;
+} json_totals_t;
+
+static void json_count(json_totals_t *t, heapscope_leaks_t *l) {
   const lc_leaks_t *in = (const lc_leaks_t *)l;
+  t->bytes += l->bytes;
+  t->objects += l->objects;
+  t->direct_bytes += l->direct_bytes;
+  t->direct_objects += l->direct_objects;
+  t->indirect_bytes += l->indirect_bytes;
+  t->indirect_objects += l->indirect_objects;
+  t->suppressed_bytes += in->suppressed_bytes;
+  t->suppressed_objects += in->suppressed_objects;
+}
+
+static void json_wrap(const char *entries, size_t len, const json_totals_t *t, hs_strbuf_t *out) {
+  hs__sb_printf(out, "{\"tool\":\"heapscope\",\"version\":2,\"pid\":%d,\"mode\":", (int)getpid());
+  json_string(out, heapscope_mode_name(lc_config.mode));
+  hs__sb_append(out, ",\"leaks\":[", 10);
+  if (len) hs__sb_append(out, entries, len);
   hs__sb_printf(out,
                 "],\"summary\":{\"bytes\":%zu,\"objects\":%zu,\"direct_bytes\":%zu,"
                 "\"direct_objects\":%zu,\"indirect_bytes\":%zu,\"indirect_objects\":%zu},"
                 "\"suppressed\":{\"bytes\":%zu,\"objects\":%zu}}\n",
-                l->bytes, l->objects, l->direct_bytes, l->direct_objects, l->indirect_bytes,
-                l->indirect_objects, in->suppressed_bytes, in->suppressed_objects);
+                t->bytes, t->objects, t->direct_bytes, t->direct_objects, t->indirect_bytes,
+                t->indirect_objects, t->suppressed_bytes, t->suppressed_objects);
+}
+
+void lc_format_json(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out) {
+  hs__modules_refresh();
+  hs_strbuf_t entries = {0};
+  json_entries(l, origin, true, &entries);
+  json_totals_t t = {0};
+  json_count(&t, l);
+  json_wrap(entries.data, entries.len, &t, out);
+  hs__sb_free(&entries);
+}
+
+/* The process's document: every report's entries so far. A forked child
+ * starts its own. */
+static struct {
+  int pid;
+  hs_strbuf_t entries;
+  json_totals_t totals;
+} doc;
+static hs_lock_t doc_lock;
+
+void lc_json_add(heapscope_leaks_t *l, const lc_origin_t *origin) {
+  hs__modules_refresh();
+  hs__lock(&doc_lock);
+  if (doc.pid != (int)getpid()) {
+    hs__sb_free(&doc.entries);
+    memset(&doc, 0, sizeof doc);
+    doc.pid = (int)getpid();
+  }
+  json_entries(l, origin, doc.entries.len == 0, &doc.entries);
+  json_count(&doc.totals, l);
+  hs__unlock(&doc_lock);
+}
+
+void lc_json_document(hs_strbuf_t *out) {
+  hs__lock(&doc_lock);
+  json_wrap(doc.entries.data, doc.entries.len, &doc.totals, out);
+  hs__unlock(&doc_lock);
 }
 
 /* ---- GitHub Actions annotations --------------------------------------------- */
@@ -228,7 +296,7 @@ static void gh_escape(hs_strbuf_t *out, const char *s, bool property) {
   }
 }
 
-void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
+void lc_format_github(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out) {
   hs__modules_refresh();
   char cwd[4096];
   const char *ws = hs__setting_str(HS_SET_GITHUB_WORKSPACE);
@@ -240,7 +308,8 @@ void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
     const heapscope_leak_group_t *g = &l->groups[i];
     gh_pick_t pick = {.workspace = ws, .cwd = here, .rank = PICK_NONE};
     uint32_t epoch = group_epoch(g);
-    for (size_t k = 0; k < g->depth && pick.rank != PICK_WORKSPACE; k++)
+    size_t depth = g->pcs ? lc_visible_depth(g->pcs, g->depth) : 0;
+    for (size_t k = 0; k < depth && pick.rank != PICK_WORKSPACE; k++)
       if (g->pcs[k]) hs__symbolize(g->pcs[k], epoch, gh_frame, &pick);
     hs__sb_append(out, "::error ", 8);
     if (pick.file) {
@@ -250,7 +319,12 @@ void lc_format_github(heapscope_leaks_t *l, hs_strbuf_t *out) {
       if (pick.line > 0) hs__sb_printf(out, ",line=%d", pick.line);
       hs__sb_append(out, ",", 1);
     }
-    hs__sb_printf(out, "title=heapscope leak::%s leak of %zu byte(s) in %zu object(s) allocated from ",
+    hs__sb_append(out, "title=heapscope leak", 20);
+    if (origin && origin->test) {
+      hs__sb_append(out, " in ", 4);
+      gh_escape(out, origin->test, true);
+    }
+    hs__sb_printf(out, "::%s leak of %zu byte(s) in %zu object(s) allocated from ",
                   g->direct ? "Direct" : "Indirect", g->bytes, g->objects);
     const char *fn = pick.file ? pick.function : pick.first_function;
     gh_escape(out, fn ? fn : "<unknown>", false);

@@ -110,7 +110,8 @@ static void mark_word(marker_t *m, uintptr_t v) {
   hs_rec_t *r = block_of(m, v, &start, &len);
   if (!r || (r->gen & HS_REC_MARK)) return;
   r->gen |= HS_REC_MARK;
-  if ((r->gen & HS_REC_GEN_MASK) >= m->cand_gen && !(r->gen & HS_REC_IGNORED) && m->remaining)
+  if ((r->gen & HS_REC_GEN_MASK) >= m->cand_gen && !(r->gen & (HS_REC_IGNORED | HS_REC_REPORTED)) &&
+      m->remaining)
     m->remaining--;
   lc_range_t rg = {start, start + len, false};
   lc_vec_push(&m->work, &rg);

@@ -2,7 +2,8 @@
  *
  * Zero-change mode interposes CMocka's group runner, _cmocka_run_group_tests
  * (libheapscope is preloaded or linked before libcmocka, so the suite's call
- * binds here), and hands the real runner a copy of the test array whose
+ * binds here; a static or misbound CMocka is redirected here, see
+ * cmocka_bind.c), and hands the real runner a copy of the test array whose
  * fixtures are ours:
  *
  *   our setup     snapshot (a new generation), then the test's own setup
@@ -10,16 +11,26 @@
  *                 phase, so that a leak fails the test as FAILED through
  *                 _fail(); teardown's frees are seen before the check), then
  *                 the leak check
- *   our teardown  if the body did not return normally (an assertion failed,
- *                 a skip): the test's teardown and the leak check, failing
- *                 through the teardown path (ERROR), so a test that both
- *                 fails and leaks reports both
+ *   our teardown  if the body failed (an assertion): the test's teardown and
+ *                 the leak check; the test is FAILED already, the report
+ *                 joins its message
+ *
+ * Outcomes (one rule for every output: console, XML, TAP, subunit, JSON,
+ * GitHub annotations, the exit check):
+ *   - a test that leaks fails (FAILED); its message is the report, and the
+ *     closing "file:line: error: ..." line CMocka prints names the largest
+ *     leak's allocation site and the leak summary instead of "Failure!";
+ *   - a test that fails and leaks reports both, and is FAILED;
+ *   - a test that leaks and then calls skip() is FAILED: a skipped test's
+ *     leaks are still leaks. skip() is seen in CMocka's error printer,
+ *     before CMocka records the skip; the test's teardown runs there, then
+ *     the check, and a leak fails the test through _fail();
+ *   - leaks are reported once: reported objects are flagged (not roots), so
+ *     neither a later test nor the exit-time check reports them again.
  *
  * The report reaches CMocka through cm_print_error (exported by libcmocka
  * but not declared in cmocka.h 1.1.5), which collects the failure message
- * CMocka prints and writes into its XML/TAP/subunit output. Leaked objects
- * are then marked ignored so neither a later test nor the exit-time check
- * reports them again.
+ * CMocka prints and writes into its XML/TAP/subunit output.
  *
  * CMUnitTest has no user-data slot, and CMocka runs the tests of a group in
  * array order on one thread, so our fixtures find their test through a
@@ -29,69 +40,48 @@
  * cmocka_set_skip_filter, which we also interpose), so the cursor and
  * CMocka's order agree.
  *
- * libcmocka is found with dlsym at run time: libheapscope has no link
+ * libcmocka is found at run time (cmocka_bind.c): libheapscope has no link
  * dependency on it. */
+#include "adapter.h"
 #include "leakcheck/internal.h"
 #include "core/profile/cpuprof.h"
 #include "core/symbol/symbolize.h"
 
-#include <dlfcn.h>
 #include <heapscope/cmocka.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* CMocka's ABI (identical in 1.1.5 and 2.0). */
-typedef void (*cm_test_fn)(void **state);
-typedef int (*cm_fixture_fn)(void **state);
-struct CMUnitTest {
-  const char *name;
-  cm_test_fn test_func;
-  cm_fixture_fn setup_func;
-  cm_fixture_fn teardown_func;
-  void *initial_state;
-};
-typedef int (*run_group_fn)(const char *, const struct CMUnitTest *, size_t, cm_fixture_fn,
-                            cm_fixture_fn);
-typedef void (*print_error_fn)(const char *format, ...);
-typedef void (*fail_fn)(const char *file, int line);
-typedef void (*set_filter_fn)(const char *pattern);
-
-typedef struct cm_api {
-  run_group_fn run_group;
-  print_error_fn print_error;
-  fail_fn fail;
-  set_filter_fn set_test_filter, set_skip_filter;
-} cm_api_t;
+#include <strings.h>
+#include <unistd.h>
 
 static cm_api_t api;
-static bool api_ready;
-HS_EXPORT int _cmocka_run_group_tests(const char *, const struct CMUnitTest *, size_t,
-                                      cm_fixture_fn, cm_fixture_fn);
-HS_EXPORT void cm_print_error(const char *format, ...);
-HS_EXPORT void cmocka_print_error(const char *format, ...);
-HS_EXPORT void cmocka_set_test_filter(const char *pattern);
-HS_EXPORT void cmocka_set_skip_filter(const char *pattern);
+static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 
-static void *find(const char *name, void *ours) {
-  void *p = dlsym(RTLD_NEXT, name);
-  if (!p) p = dlsym(RTLD_DEFAULT, name);
-  return p == ours ? NULL : p; /* never our own interposer */
-}
+static pthread_once_t api_late_once = PTHREAD_ONCE_INIT;
 
+static void bind_once(void) { hs__cmocka_bind(&api); }
+static void bind_late_once(void) { hs__cmocka_bind_late(&api); }
+/* The search at start-up finds CMocka in the executable; one loaded later
+ * is found through the dynamic linker when the adapter is first used. */
 static void load_api(void) {
-  if (api_ready) return;
-  hs__runtime_enter(); /* dlsym may allocate its error state */
-  api.run_group = (run_group_fn)find("_cmocka_run_group_tests", (void *)_cmocka_run_group_tests);
-  api.print_error = (print_error_fn)find("cm_print_error", (void *)cm_print_error);
-  if (!api.print_error)
-    api.print_error = (print_error_fn)find("cmocka_print_error", (void *)cmocka_print_error);
-  api.fail = (fail_fn)find("_fail", NULL);
-  api.set_test_filter = (set_filter_fn)find("cmocka_set_test_filter", (void *)cmocka_set_test_filter);
-  api.set_skip_filter = (set_filter_fn)find("cmocka_set_skip_filter", (void *)cmocka_set_skip_filter);
-  hs__runtime_leave();
-  api_ready = true;
+  pthread_once(&api_once, bind_once);
+  if (api.binding == CM_NONE) pthread_once(&api_late_once, bind_late_once);
 }
+/* At start-up: only the search, no dynamic-linker lookups. */
+static void find_cmocka(void) { pthread_once(&api_once, bind_once); }
+
+/* The interposers are weak: a program linking the static runtime and a
+ * static libcmocka gets CMocka's definitions without a clash, and the
+ * adapter redirects them like any static CMocka (cmocka_bind.c). In the
+ * shared library weak and strong interpose alike. */
+#define HS_INTERPOSER HS_EXPORT __attribute__((weak))
+HS_INTERPOSER int _cmocka_run_group_tests(const char *, const struct CMUnitTest *, size_t,
+                                          cm_fixture_fn, cm_fixture_fn);
+HS_INTERPOSER void cm_print_error(const char *format, ...);
+HS_INTERPOSER void cmocka_print_error(const char *format, ...);
+HS_INTERPOSER void cmocka_set_test_filter(const char *pattern);
+HS_INTERPOSER void cmocka_set_skip_filter(const char *pattern);
 
 /* ---- per-test state ------------------------------------------------------ */
 
@@ -103,6 +93,7 @@ typedef struct test_ctx {
 typedef struct run_state {
   test_ctx_t *tests;
   size_t count, cursor;
+  const char *group;
   heapscope_mode_t mode;
   test_ctx_t *current;
   void **current_state;     /* &CMocka's state slot: one per test */
@@ -112,13 +103,18 @@ typedef struct run_state {
   bool in_body;             /* the test's own body is running */
   bool body_checked;        /* its failure path already ran the check */
   bool skip_requested;
+  bool message_open;        /* CMocka's message so far lacks a final newline */
   long expect_objects;      /* -1: no expectation */
-  const char *group;        /* CMocka's group name */
+  char expect_file[256];    /* where heapscope_cmocka_expect_leaks was called */
+  int expect_line;
+  uintptr_t expect_pc;      /* its return address, when file:line is unknown */
+  char fail_text[320];      /* replaces "Failure!" in the _fail() we call */
   bool label_samples;       /* the CPU profiler runs: name each test to it */
 } run_state_t;
 
 static run_state_t run; /* CMocka runs one group at a time, on one thread */
 static char test_filter[256], skip_filter[256];
+static bool filter_seen, filter_matched; /* HEAPSCOPE_CMOCKA_FILTER, over all groups */
 
 static bool glob_match(const char *p, const char *s) {
   for (; *p; p++, s++) {
@@ -149,6 +145,54 @@ static bool matches_any(const char *list, const char *name) {
   return false;
 }
 
+/* ---- messages to CMocka ----------------------------------------------------- */
+
+/* Passes text to CMocka's error collector, remembering whether it ended a
+ * line: CMocka's own "error: Failure!" does not, and text appended to it
+ * must start on a new line. */
+static void forward(print_error_fn to, const char *text) {
+  if (!to || !*text) return;
+  to("%s", text);
+  run.message_open = text[strlen(text) - 1] != '\n';
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (run.message_open) forward(api.print_error, "\n");
+  forward(api.print_error, msg);
+}
+
+/* cm_print_error formats into a 1 KiB buffer and mishandles longer text
+ * (cmocka 1.1.5 reuses a consumed va_list), so the report goes in pieces
+ * of whole lines under that size. */
+static void say_long(const char *text) {
+  if (run.message_open && *text) forward(api.print_error, "\n");
+  char piece[1024];
+  while (*text) {
+    size_t n = 0;
+    while (text[n]) {
+      const char *nl = strchr(text + n, '\n');
+      size_t end = nl ? (size_t)(nl - text) + 1 : strlen(text);
+      if (end > 900) {
+        if (!n) n = 900;
+        break;
+      }
+      n = end;
+    }
+    memcpy(piece, text, n);
+    piece[n] = '\0';
+    forward(api.print_error, piece);
+    text += n;
+  }
+}
+
+/* ---- leak reports ------------------------------------------------------------ */
+
 /* Location of the first symbolized frame with a file, for _fail(). */
 typedef struct where {
   char file[512];
@@ -158,7 +202,7 @@ typedef struct where {
 static void where_cb(const hs_symbol_t *sym, void *ctx_) {
   where_t *w = ctx_;
   if (w->line || !sym->file || sym->line <= 0) return;
-  hs__snprintf(w->file, sizeof w->file, "%s", sym->file);
+  hs__snprintf(w->file, sizeof w->file, "%s", lc_strip_prefix(sym->file));
   w->line = sym->line;
 }
 
@@ -173,41 +217,82 @@ static void leak_location(heapscope_leaks_t *l, where_t *w) {
   }
 }
 
-/* cm_print_error formats into a 1 KiB buffer and mishandles longer text
- * (cmocka 1.1.5 reuses a consumed va_list), so the report goes in pieces
- * of whole lines under that size. */
-static void print_long(const char *text) {
-  while (*text) {
-    size_t n = 0;
-    while (text[n]) {
-      const char *nl = strchr(text + n, '\n');
-      size_t end = nl ? (size_t)(nl - text) + 1 : strlen(text);
-      if (end > 900) {
-        if (!n) n = 900;
-        break;
-      }
-      n = end;
-    }
-    api.print_error("%.*s", (int)n, text);
-    text += n;
-  }
+/* CMocka's XML/TAP/subunit outputs are files tools read: they get every
+ * leak stack; its console output gets HEAP_CHECK_MAX_LEAKS of them. */
+static bool cmocka_output_is_console(void) {
+  const char *o = hs__setting_str(HS_SET_CMOCKA_MESSAGE_OUTPUT);
+  return !o || !*o || !strcasecmp(o, "stdout") || !strcasecmp(o, "standard");
 }
 
-/* Hand the report to CMocka as the failure message. */
-static void report_leaks(heapscope_leaks_t *l, const char *name, where_t *w) {
-  api.print_error("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)\n", name, l->bytes,
-                  l->objects);
-  print_long(heapscope_leaks_report(l));
-  lc_emit_extras(l); /* JSON, GitHub annotations, leak profile */
+/* The report itself. CMocka 1.1.5 prints a failure message on the console
+ * through a 1 KiB buffer (and its subunit output likewise), cutting a
+ * report of more than a few stacks short: on the console the report goes
+ * to stderr directly, now (HEAP_CHECK_MAX_LEAKS stacks), and CMocka's
+ * message says so; its XML/TAP/subunit outputs get every stack. Returns
+ * the note for the message's first line. */
+static const char *hand_over_report(heapscope_leaks_t *l) {
+  bool console = cmocka_output_is_console();
+  hs_strbuf_t text = {0};
+  hs__runtime_enter();
+  lc_format_report_capped(l, &text, console);
+  hs__runtime_leave();
+  const char *note = "";
+  if (text.data && console) {
+    fflush(stdout);
+    hs__write_all(2, text.data, text.len);
+    note = " (report above)";
+  } else if (text.data) {
+    say_long(text.data);
+  }
+  hs__sb_free(&text);
+  return note;
+}
+
+/* Hands the report to CMocka as the failure message; the other outputs
+ * (log file, JSON, annotations, leak profile) get it with the test's name. */
+static void report_leaks(heapscope_leaks_t *l, const char *name, const char *why, where_t *w) {
+  if (lc_config.log_from_lsan) {
+    /* CTest's LSan memcheck counts the "leak of" lines of the test's output
+     * and of its log file: the report goes to the log file only. */
+    say("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)%s; report in %s.%d\n", name,
+        l->bytes, l->objects, why ? why : "", lc_config.log_path, (int)getpid());
+  } else if (cmocka_output_is_console()) {
+    const char *note = hand_over_report(l);
+    say("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)%s%s\n", name, l->bytes,
+        l->objects, why ? why : "", note);
+  } else {
+    say("heapscope: test '%s' leaked %zu byte(s) in %zu object(s)%s\n", name, l->bytes, l->objects,
+        why ? why : "");
+    hand_over_report(l);
+  }
+  lc_origin_t origin = {name, run.group};
+  lc_emit_extras(l, &origin);
   leak_location(l, w);
+  /* What _fail() prints after the report: the leak, where, instead of the
+   * generic "Failure!". */
+  hs__snprintf(run.fail_text, sizeof run.fail_text, "heapscope: %zu byte(s) leaked in %zu object(s)%s",
+               l->bytes, l->objects,
+               w->line ? (l->group_count > 1 ? " (the largest allocated here)" : " allocated here")
+                       : "");
   heapscope_leaks_ignore(l);
 }
 
+static void expect_location(where_t *w) {
+  memset(w, 0, sizeof *w);
+  if (run.expect_line > 0) {
+    hs__snprintf(w->file, sizeof w->file, "%s", run.expect_file);
+    w->line = run.expect_line;
+  } else if (run.expect_pc) {
+    hs__symbolize(run.expect_pc - 1, hs__modules_epoch(), where_cb, w);
+  }
+}
+
 /* The check after a test's teardown. Returns true if the test must fail;
- * *w says where. */
-static bool check_current(where_t *w) {
+ * *w says where. why: appended to the report's first line. */
+static bool check_current(where_t *w, const char *why) {
   test_ctx_t *t = run.current;
   memset(w, 0, sizeof *w);
+  run.fail_text[0] = '\0';
   if (!t || run.mode == HEAPSCOPE_MODE_OFF) return false;
   /* Roots on this thread: CMocka's frames from the one that called our
    * fixture upward, never ours: they lie over the test's dead frames. */
@@ -222,9 +307,13 @@ static bool check_current(where_t *w) {
     size_t got = l ? l->objects : 0;
     bool ok = got == (size_t)run.expect_objects;
     if (!ok) {
-      api.print_error("heapscope: test '%s' was expected to leak %ld object(s) but leaked %zu\n",
-                      t->orig->name, run.expect_objects, got);
-      if (l) report_leaks(l, t->orig->name, w);
+      say("heapscope: test '%s' was expected to leak %ld object(s) but leaked %zu\n",
+          t->orig->name, run.expect_objects, got);
+      if (l) report_leaks(l, t->orig->name, why, w);
+      /* Fail where the expectation was stated. */
+      expect_location(w);
+      hs__snprintf(run.fail_text, sizeof run.fail_text,
+                   "heapscope: expected %ld leaked object(s), found %zu", run.expect_objects, got);
     } else if (l) {
       heapscope_leaks_ignore(l);
     }
@@ -232,9 +321,16 @@ static bool check_current(where_t *w) {
     return !ok;
   }
   if (!l) return false;
-  report_leaks(l, t->orig->name, w);
+  report_leaks(l, t->orig->name, why, w);
   heapscope_leaks_free(l);
   return true;
+}
+
+/* Fails the current test at w through CMocka (longjmps out). */
+static void fail_at(const where_t *w) {
+  test_ctx_t *t = run.current;
+  if (w->line) api.fail(w->file, w->line);
+  else api.fail(t && t->orig->name ? t->orig->name : "heapscope", 0);
 }
 
 /* Called by whichever of our fixtures runs first for a test. CMocka passes
@@ -249,7 +345,12 @@ static void begin_test(void **state) {
   run.in_body = false;
   run.body_checked = false;
   run.skip_requested = false;
+  run.message_open = false;
   run.expect_objects = -1;
+  run.expect_file[0] = '\0';
+  run.expect_line = 0;
+  run.expect_pc = 0;
+  run.fail_text[0] = '\0';
   /* CPU samples from here to the test's end carry its name. */
   if (run.label_samples)
     hs__cpuprof_set_test(run.group, run.current ? run.current->orig->name : NULL);
@@ -262,13 +363,13 @@ static void end_test_samples(void) {
   if (run.label_samples) hs__cpuprof_set_test(NULL, NULL);
 }
 
-static int our_setup(void **state) {
+HS_CALLS_USER static int our_setup(void **state) {
   begin_test(state);
   if (run.current && run.current->orig->setup_func) return run.current->orig->setup_func(state);
   return 0;
 }
 
-static int run_teardown(void **state) {
+HS_CALLS_USER static int run_teardown(void **state) {
   run.teardown_done = true;
   int rc = 0;
   if (run.current && run.current->orig->teardown_func)
@@ -280,7 +381,7 @@ static int run_teardown(void **state) {
   return rc;
 }
 
-static HS_NOINLINE void our_test(void **state) {
+HS_CALLS_USER static void our_test(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   test_ctx_t *t = run.current;
@@ -291,27 +392,27 @@ static HS_NOINLINE void our_test(void **state) {
    * fails this test (FAILED) rather than its fixture (ERROR). */
   int rc = run_teardown(state);
   if (rc != 0) {
-    api.print_error("Test teardown failed\n");
+    say("Test teardown failed\n");
     api.fail(__FILE__, __LINE__);
   }
   end_test_samples();
   where_t w;
-  if (check_current(&w)) {
-    if (w.line) api.fail(w.file, w.line);
-    else api.fail(t && t->orig->name ? t->orig->name : "heapscope", 0);
-  }
+  if (check_current(&w, NULL)) fail_at(&w);
 }
 
-static HS_NOINLINE int our_teardown(void **state) {
+HS_CALLS_USER static int our_teardown(void **state) {
   LC_CAPTURE_CALLER(run.caller);
   begin_test(state);
   run.in_body = false;
   if (run.teardown_done) return 0; /* the body path already did it all */
+  /* The body failed: the test is FAILED already; its leaks join the
+   * message. Only a failing teardown makes it an ERROR. */
   int rc = run_teardown(state);
   end_test_samples();
   where_t w;
-  bool leaked = check_current(&w);
-  return rc != 0 || leaked ? -1 : 0;
+  check_current(&w, NULL);
+  run.fail_text[0] = '\0';
+  return rc;
 }
 
 static heapscope_mode_t per_test_mode(bool explicit_runner) {
@@ -386,19 +487,26 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
                                      t->teardown_func ? our_teardown : NULL, t->initial_state};
     n++;
   }
-  if (filter && *filter && n == 0)
-    hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test in group %s", filter, group_name);
-  memset(&run, 0, sizeof run);
-  run.tests = ctx;
-  run.count = n;
-  run.mode = mode;
-  run.expect_objects = -1;
-  run.group = group_name;
-  run.label_samples = label_samples;
-  int rc = real(group_name, wrapped, n, gsetup, gteardown);
-  if (label_samples) hs__cpuprof_set_test(NULL, NULL);
-  memset(&run, 0, sizeof run);
-  run.expect_objects = -1;
+  int rc = 0;
+  if (filter && *filter) {
+    filter_seen = true;
+    filter_matched |= n > 0;
+  }
+  /* A group none of whose tests the filter selects is not run at all: not
+   * its group fixtures, not an empty suite in CMocka's XML. */
+  if (n > 0 || !(filter && *filter)) {
+    memset(&run, 0, sizeof run);
+    run.tests = ctx;
+    run.count = n;
+    run.group = group_name;
+    run.mode = mode;
+    run.expect_objects = -1;
+    run.label_samples = label_samples;
+    rc = real(group_name, wrapped, n, gsetup, gteardown);
+    if (label_samples) hs__cpuprof_set_test(NULL, NULL);
+    memset(&run, 0, sizeof run);
+    run.expect_objects = -1;
+  }
   hs__arena_free(wrapped);
   hs__arena_free(ctx);
   return rc;
@@ -406,7 +514,7 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
 
 /* ---- interposed CMocka entry points ---------------------------------------- */
 
-HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests,
+HS_INTERPOSER int _cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests,
                                       size_t count, cm_fixture_fn gsetup,
                                       cm_fixture_fn gteardown) {
   load_api();
@@ -418,16 +526,39 @@ HS_EXPORT int _cmocka_run_group_tests(const char *group_name, const struct CMUni
   return run_group(api.run_group, group_name, tests, count, gsetup, gteardown, false);
 }
 
-HS_EXPORT void cmocka_set_test_filter(const char *pattern) {
+HS_INTERPOSER void cmocka_set_test_filter(const char *pattern) {
   load_api();
   hs__snprintf(test_filter, sizeof test_filter, "%s", pattern ? pattern : "");
   if (api.set_test_filter) api.set_test_filter(pattern);
 }
 
-HS_EXPORT void cmocka_set_skip_filter(const char *pattern) {
+HS_INTERPOSER void cmocka_set_skip_filter(const char *pattern) {
   load_api();
   hs__snprintf(skip_filter, sizeof skip_filter, "%s", pattern ? pattern : "");
   if (api.set_skip_filter) api.set_skip_filter(pattern);
+}
+
+/* skip() in the body of a checked test: CMocka has printed "Skipped!" but
+ * not yet recorded the skip. Tear down, check, and if the test leaked fail
+ * it here (a skipped test's leaks are still leaks). */
+static void on_skip(void) {
+  int rc = 0;
+  if (!run.teardown_done && run.current_state) rc = run_teardown(run.current_state);
+  where_t w;
+  if (check_current(&w, " before skip()")) fail_at(&w);
+  if (rc != 0) {
+    say("Test teardown failed\n");
+    api.fail(__FILE__, __LINE__);
+  }
+  /* One CTest test per CMocka test: say it was skipped on stdout too,
+   * where CTest looks (CMocka's XML mode prints nothing there). */
+  const char *filter = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER);
+  if (filter && *filter && run.current) {
+    fflush(stdout);
+    char line[512];
+    int n = hs__snprintf(line, sizeof line, "heapscope-cmocka-skipped: %s\n", run.current->orig->name);
+    hs__write_all(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  }
 }
 
 /* CMocka reports every failure (assertion, fail(), leftover mocks, caught
@@ -435,20 +566,34 @@ HS_EXPORT void cmocka_set_skip_filter(const char *pattern) {
  * test. For a test with no teardown (so no fixture of ours runs after a
  * failure) that is where its leak check happens: the failing body's frames
  * are still live and scanned, so what it still points to is not reported.
- * The message is formatted here (cmocka has no va_list entry point) and
- * passed on unchanged. */
-static void on_cmocka_error(void (*real)(const char *, ...), const char *msg,
-                            const lc_caller_t *caller) {
-  if (real) real("%s", msg);
-  if (!run.in_body || run.body_checked || !run.current || run.current->orig->teardown_func)
-    return;
+ * The message is formatted here (cmocka has no va_list entry point); the
+ * "Failure!" of a _fail() we call for a leak says what leaked instead. */
+static void on_cmocka_error(print_error_fn real, const char *msg, const lc_caller_t *caller) {
+  char rewritten[4096];
+  const char *generic = run.fail_text[0] ? strstr(msg, "Failure!") : NULL;
+  if (generic) {
+    hs__snprintf(rewritten, sizeof rewritten, "%.*s%s%s", (int)(generic - msg), msg, run.fail_text,
+                 generic + strlen("Failure!"));
+    msg = rewritten;
+    run.fail_text[0] = '\0';
+  }
+  forward(real, msg);
+  if (!run.in_body || run.body_checked || !run.current) return;
+  bool skipping = strstr(msg, "Skipped!") != NULL;
+  /* A failure in a test with a teardown: our teardown fixture checks. */
+  if (!skipping && run.current->orig->teardown_func) return;
   run.body_checked = true;
   run.caller = *caller;
+  if (skipping) {
+    on_skip();
+    return;
+  }
   where_t w;
-  check_current(&w); /* the test fails anyway: the report joins its message */
+  check_current(&w, NULL); /* the test fails anyway: the report joins its message */
+  run.fail_text[0] = '\0';
 }
 
-HS_EXPORT HS_NOINLINE void cm_print_error(const char *format, ...) {
+HS_INTERPOSER HS_NOINLINE void cm_print_error(const char *format, ...) {
   lc_caller_t caller;
   LC_CAPTURE_CALLER(caller);
   load_api();
@@ -460,18 +605,67 @@ HS_EXPORT HS_NOINLINE void cm_print_error(const char *format, ...) {
   on_cmocka_error(api.print_error, msg, &caller);
 }
 
-HS_EXPORT HS_NOINLINE void cmocka_print_error(const char *format, ...) {
+HS_INTERPOSER HS_NOINLINE void cmocka_print_error(const char *format, ...) {
   lc_caller_t caller;
   LC_CAPTURE_CALLER(caller);
   load_api();
-  static void (*real2)(const char *, ...);
-  if (!real2) real2 = (print_error_fn)find("cmocka_print_error", (void *)cmocka_print_error);
   char msg[4096];
   va_list ap;
   va_start(ap, format);
   vsnprintf(msg, sizeof msg, format, ap);
   va_end(ap);
-  on_cmocka_error(real2 ? real2 : api.print_error, msg, &caller);
+  on_cmocka_error(api.print_error2 ? api.print_error2 : api.print_error, msg, &caller);
+}
+
+/* Our own addresses for the redirected entry points (cmocka_bind.c): the
+ * public names may resolve to the executable's CMocka. */
+int hs__cm_run_group_tests(const char *, const struct CMUnitTest *, size_t, cm_fixture_fn,
+                           cm_fixture_fn) __attribute__((alias("_cmocka_run_group_tests")));
+void hs__cm_print_error(const char *format, ...) __attribute__((alias("cm_print_error")));
+void hs__cmocka_print_error(const char *format, ...) __attribute__((alias("cmocka_print_error")));
+void hs__cmocka_set_test_filter(const char *) __attribute__((alias("cmocka_set_test_filter")));
+void hs__cmocka_set_skip_filter(const char *) __attribute__((alias("cmocka_set_skip_filter")));
+
+/* ---- start-up and exit ------------------------------------------------------- */
+
+static bool per_test_wanted(void) {
+  if (hs__setting_given(HS_SET_HEAPSCOPE_CMOCKA_FILTER) || hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST))
+    return true;
+  const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
+  heapscope_mode_t mode;
+  return hc && heapscope_parse_mode(hc, &mode) == 0 && hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA);
+}
+
+/* A static or misbound CMocka must be redirected before main runs its
+ * first group; only done when per-test checks (or listing, or a filter)
+ * are asked for. Where it cannot work, say so once, here. */
+__attribute__((constructor(103))) static void cmocka_adapter_init(void) {
+  if (!per_test_wanted()) return;
+  find_cmocka();
+  if (!api.unsupported) return;
+  if (hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST)) {
+    /* Listing must not run the suite; the CMake module reads this line and
+     * registers the executable as one test. */
+    char line[700];
+    int n = hs__snprintf(line, sizeof line, "heapscope-cmocka-unsupported: %s\n", api.unsupported);
+    hs__write_all(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    _exit(0);
+  }
+  const char *f = hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER);
+  if (f && *f) {
+    /* Running the whole executable as if it were one test gives a verdict
+     * that is not that test's. */
+    hs__errorf("%s; cannot run only HEAPSCOPE_CMOCKA_FILTER='%s'", api.unsupported, f);
+    _exit(2);
+  }
+  hs__errorf("%s; per-test leak checks are off, the exit-time check covers the whole executable",
+             api.unsupported);
+}
+
+__attribute__((destructor(102))) static void cmocka_adapter_fini(void) {
+  if (filter_seen && !filter_matched)
+    hs__errorf("HEAPSCOPE_CMOCKA_FILTER='%s' matches no test",
+               hs__setting_str(HS_SET_HEAPSCOPE_CMOCKA_FILTER));
 }
 
 /* ---- explicit mode ------------------------------------------------------------ */
@@ -499,7 +693,7 @@ HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *f
   LC_CAPTURE_CALLER(caller);
   load_api();
   if (region_depth == 0) {
-    api.print_error("%s:%d: assert_no_leaks_end() without assert_no_leaks_begin()\n", file, line);
+    say("%s:%d: assert_no_leaks_end() without assert_no_leaks_begin()\n", file, line);
     api.fail(file, line);
     return;
   }
@@ -510,9 +704,11 @@ HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *f
   if (!l) return;
   bool fail = l->bytes > max_bytes;
   if (fail) {
-    api.print_error("%s:%d: %zu byte(s) leaked in %zu object(s) in this region (at most %zu allowed)\n",
-                    file, line, l->bytes, l->objects, max_bytes);
-    print_long(heapscope_leaks_report(l));
+    say("%s:%d: %zu byte(s) leaked in %zu object(s) in this region (at most %zu allowed)\n", file,
+        line, l->bytes, l->objects, max_bytes);
+    hand_over_report(l);
+    hs__snprintf(run.fail_text, sizeof run.fail_text,
+                 "heapscope: %zu byte(s) leaked in this region", l->bytes);
   }
   heapscope_leaks_ignore(l); /* reported (or allowed) once, here */
   heapscope_leaks_free(l);
@@ -521,6 +717,13 @@ HS_EXPORT HS_NOINLINE void _heapscope_region_end(size_t max_bytes, const char *f
 
 HS_EXPORT void heapscope_cmocka_skip_leak_check(void) { run.skip_requested = true; }
 
-HS_EXPORT void heapscope_cmocka_expect_leaks(size_t objects) {
+HS_EXPORT HS_NOINLINE void(heapscope_cmocka_expect_leaks)(size_t objects) {
   run.expect_objects = (long)objects;
+  run.expect_pc = (uintptr_t)__builtin_return_address(0);
+}
+
+HS_EXPORT void _heapscope_cmocka_expect_leaks_at(size_t objects, const char *file, int line) {
+  run.expect_objects = (long)objects;
+  hs__snprintf(run.expect_file, sizeof run.expect_file, "%s", file ? file : "");
+  run.expect_line = file ? line : 0;
 }

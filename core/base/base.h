@@ -23,6 +23,14 @@
 #define HS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HS_TLS __thread __attribute__((tls_model("initial-exec")))
 
+/* Runtime functions that call the program's code (the CMocka adapter's
+ * fixtures calling a test) live in one section, so that leak stacks can be
+ * cut where they re-enter the runtime, also when the runtime is linked
+ * statically into the program (then it has no address range of its own). */
+#define HS_CALLS_USER __attribute__((section("hs_calls_user"), noinline))
+/* pc lies in an HS_CALLS_USER function (core/base/fmt.c). */
+bool hs__calls_user(uintptr_t pc);
+
 /* An address range [lo, hi). */
 typedef struct hs_range {
   uintptr_t lo, hi;

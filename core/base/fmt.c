@@ -185,3 +185,13 @@ void hs__assert_fail(const char *expr, const char *file, int line) {
   hs__errorf("assertion failed: %s (%s:%d)", expr, file, line);
   abort();
 }
+
+/* The linker defines these for a section named like a C identifier; weak, so
+ * a runtime without such functions still links. */
+extern const char __start_hs_calls_user[] __attribute__((weak, visibility("hidden")));
+extern const char __stop_hs_calls_user[] __attribute__((weak, visibility("hidden")));
+
+bool hs__calls_user(uintptr_t pc) {
+  return __start_hs_calls_user && pc >= (uintptr_t)__start_hs_calls_user &&
+         pc < (uintptr_t)__stop_hs_calls_user;
+}

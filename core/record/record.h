@@ -14,7 +14,11 @@
 /* hs_rec_t.gen: the generation at birth in the low bits, and flags. */
 #define HS_REC_IGNORED 0x80000000u  /* never a leak; marking roots from it */
 #define HS_REC_MARK 0x40000000u     /* reached by the current mark */
-#define HS_REC_GEN_MASK 0x3fffffffu
+/* A leak already reported (heapscope_leaks_ignore): never reported again,
+ * and not a root either: its stale contents must not keep later blocks
+ * alive. */
+#define HS_REC_REPORTED 0x20000000u
+#define HS_REC_GEN_MASK 0x1fffffffu
 #define HS_REC_FREED HS_REC_GEN_MASK /* with bucket 0: freed while recording */
 
 /* ---- state --------------------------------------------------------------- */

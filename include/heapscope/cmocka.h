@@ -60,8 +60,12 @@ HEAPSCOPE_API void _heapscope_region_end(size_t max_bytes, const char *file, int
  * skip the leak check of the current test (it deliberately keeps memory); */
 HEAPSCOPE_API void heapscope_cmocka_skip_leak_check(void);
 /* or declare that the current test leaks exactly `objects` objects: it
- * fails if it leaks a different number, and passes (silently) otherwise. */
-HEAPSCOPE_API void heapscope_cmocka_expect_leaks(size_t objects);
+ * fails if it leaks a different number (at the file:line of this call),
+ * and passes (silently) otherwise. */
+HEAPSCOPE_API void(heapscope_cmocka_expect_leaks)(size_t objects);
+HEAPSCOPE_API void _heapscope_cmocka_expect_leaks_at(size_t objects, const char *file, int line);
+#define heapscope_cmocka_expect_leaks(objects) \
+  _heapscope_cmocka_expect_leaks_at((objects), __FILE__, __LINE__)
 
 #ifdef __cplusplus
 }

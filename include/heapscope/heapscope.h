@@ -85,8 +85,10 @@ HEAPSCOPE_API const char *heapscope_leaks_report(heapscope_leaks_t *l);
 /* Write the report to fd. Returns 0 or -errno. */
 HEAPSCOPE_API int heapscope_leaks_print(heapscope_leaks_t *l, int fd);
 HEAPSCOPE_API void heapscope_leaks_free(heapscope_leaks_t *l);
-/* Mark every object of l as ignored, so later checks (another test's, or
- * the exit-time check) do not report the same leak again. */
+/* Mark every object of l as reported, so later checks (another test's, or
+ * the exit-time check) do not report the same leak again. Unlike
+ * heapscope_ignore_object, they do not become roots: what they point to is
+ * not kept alive by them. */
 HEAPSCOPE_API void heapscope_leaks_ignore(heapscope_leaks_t *l);
 
 /* ---- controls ------------------------------------------------------------- */

@@ -144,6 +144,72 @@ static int teardown_pair(void **state) {
 
 static void clean_setup_teardown(void **state) { assert_non_null(*state); }
 
+/* skip() after leaking: a skipped test's leaks are still leaks. */
+static void leak_then_skip(void **state) {
+  (void)state;
+  void *volatile p = make_block(72); /* LEAK: leak_then_skip */
+  p = NULL;
+  skip();
+}
+
+static int setup_owned(void **state) {
+  *state = make_block(32);
+  return 0;
+}
+
+static int teardown_owned(void **state) {
+  free(*state);
+  return 0;
+}
+
+static void leak_then_skip_teardown(void **state) {
+  assert_non_null(*state); /* freed by the teardown: not a leak */
+  void *volatile p = make_block(88); /* LEAK: leak_then_skip_teardown */
+  p = NULL;
+  skip();
+}
+
+static void clean_skip_teardown(void **state) {
+  assert_non_null(*state);
+  skip();
+}
+
+static void leak_and_fail_teardown(void **state) {
+  assert_non_null(*state);
+  void *volatile p = make_block(56); /* LEAK: leak_and_fail_teardown */
+  p = NULL;
+  assert_int_equal(5, 6);
+}
+
+static void expect_leaks_none(void **state) {
+  (void)state;
+  heapscope_cmocka_expect_leaks(1); /* EXPECT-CALL */
+}
+
+/* A reported leak must not keep later blocks alive: this one holds the
+ * address of a block it freed, which the next test's leak will reuse (the
+ * thread cache hands back the last block freed of a size class). */
+static uintptr_t stale_address;
+
+static void leak_holds_stale_pointer(void **state) {
+  (void)state;
+  void *gone = malloc(200);
+  stale_address = (uintptr_t)gone;
+  free(gone);
+  uintptr_t *volatile holder = make_block(64); /* LEAK: stale holder */
+  holder[0] = stale_address;
+  holder = NULL;
+  stale_address ^= 1; /* kept for the next test, but not as a pointer to the block */
+}
+
+static void leak_at_reused_address(void **state) {
+  (void)state;
+  void *volatile p = malloc(200); /* LEAK: reused address */
+  assert_true((uintptr_t)p == (stale_address ^ 1)); /* the address the stale pointer names */
+  p = NULL;
+  stale_address = 0; /* a global is a root */
+}
+
 static void clean_uses_group_state(void **state) {
   (void)state;
   assert_non_null(group_owned);
@@ -180,6 +246,13 @@ int main(void) {
       cmocka_unit_test_setup(leak_from_setup, setup_leaky),
       cmocka_unit_test_setup_teardown(clean_setup_teardown, setup_pair, teardown_pair),
       cmocka_unit_test(clean_uses_group_state),
+      cmocka_unit_test(leak_then_skip),
+      cmocka_unit_test_setup_teardown(leak_then_skip_teardown, setup_owned, teardown_owned),
+      cmocka_unit_test_setup_teardown(clean_skip_teardown, setup_owned, teardown_owned),
+      cmocka_unit_test_setup_teardown(leak_and_fail_teardown, setup_owned, teardown_owned),
+      cmocka_unit_test(expect_leaks_none),
+      cmocka_unit_test(leak_holds_stale_pointer),
+      cmocka_unit_test(leak_at_reused_address),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

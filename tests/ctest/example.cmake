@@ -1,6 +1,7 @@
 # examples/ctest against an installed heapscope, in steps sharing WORK:
-#   STEP=setup    install heapscope into WORK/prefix, configure and build the
-#                 example against it (find_package(heapscope CONFIG))
+#   STEP=setup    install heapscope into WORK/prefix (pkg-config from there
+#                 works), configure and build the example against it
+#                 (find_package(heapscope CONFIG))
 #   STEP=plain    heapscope_add_test tests: exactly plain.leaky fails, its
 #                 stack is in --output-on-failure, JUnit names it; the
 #                 installed CLI finds its runtime
@@ -8,8 +9,9 @@
 #                 fails (needs the CMocka adapter in the runtime; prints
 #                 HEAPSCOPE-TEST-SKIPPED without it)
 #   STEP=memcheck ctest -T memcheck with MEMORYCHECK_TYPE=LeakSanitizer
-#                 counts each leak once; ctest -S memcheck.cmake with
-#                 ctest_memcheck(DEFECT_COUNT)
+#                 counts each leak once, without "Cannot find memory tester
+#                 output file" noise; the installed heapscope_memcheck.cmake
+#                 with ctest_memcheck(DEFECT_COUNT)
 # -D: STEP, TOP (source dir), TOP_BUILD, CONFIG, GENERATOR, CC, WORK
 include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 set(PREFIX "${WORK}/prefix")
@@ -65,6 +67,32 @@ if(STEP STREQUAL "setup")
   endif()
   hs_run(i COMMAND "${CMAKE_COMMAND}" --install "${TOP_BUILD}" --prefix "${PREFIX}" ${cfg})
   hs_expect_eq("${i_rc}" 0 "install: ${i_out}${i_err}")
+  # pkg-config from this non-default prefix: the .pc file locates itself.
+  file(GLOB_RECURSE pc "${PREFIX}/*/pkgconfig/heapscope.pc")
+  if(NOT pc)
+    hs_fail("heapscope.pc not installed under ${PREFIX}")
+  endif()
+  get_filename_component(pcdir "${pc}" DIRECTORY)
+  set(PKG "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${pcdir}" --unset=PKG_CONFIG_SYSROOT_DIR pkg-config)
+  hs_run(p COMMAND ${PKG} --variable=prefix heapscope)
+  string(STRIP "${p_out}" pc_prefix)
+  get_filename_component(pc_prefix "${pc_prefix}" REALPATH)
+  get_filename_component(real_prefix "${PREFIX}" REALPATH)
+  hs_expect_eq("${pc_prefix}" "${real_prefix}" "pkg-config --variable=prefix after --install --prefix")
+  hs_run(p COMMAND ${PKG} --cflags --libs heapscope)
+  hs_expect_eq("${p_rc}" 0 "pkg-config --cflags --libs heapscope: ${p_err}")
+  separate_arguments(pc_flags UNIX_COMMAND "${p_out}")
+  file(WRITE "${WORK}/pc_user.c" "#include <heapscope/heapscope.h>\n#include <stdio.h>\n"
+    "int main(void) { puts(heapscope_mode_name(HEAPSCOPE_MODE_NORMAL)); return 0; }\n")
+  hs_run(cc COMMAND "${CC}" "${WORK}/pc_user.c" -o "${WORK}/pc_user" ${pc_flags}
+    "-Wl,-rpath,${PREFIX}/lib")
+  hs_expect_eq("${cc_rc}" 0 "compile and link with pkg-config's flags (${pc_flags}): ${cc_err}")
+  hs_run(r COMMAND "${WORK}/pc_user")
+  hs_expect_eq("${r_out}" "normal\n" "the program linked through pkg-config runs")
+  file(GLOB_RECURSE ms "${PREFIX}/*/heapscope_memcheck.cmake")
+  if(NOT ms)
+    hs_fail("heapscope_memcheck.cmake not installed under ${PREFIX}")
+  endif()
   file(GLOB_RECURSE mod "${PREFIX}/*/HeapScope.cmake")
   if(NOT mod)
     hs_fail("HeapScope.cmake not installed under ${PREFIX}")
@@ -145,6 +173,8 @@ elseif(STEP STREQUAL "memcheck")
   hs_expect_match("${m_out}" "Memory checking results:\nDirect leak - ${expect}\n"
     "ctest -T memcheck: each leak is one defect")
   hs_expect_no_match("${m_out}" "Indirect leak - " "ctest -T memcheck: no indirect leaks")
+  hs_expect_no_match("${m_out}${m_err}" "Cannot find memory tester output file"
+    "ctest -T memcheck: every checked test left its log file")
   hs_expect_match("${m_out}" "MemCheck: #[0-9]+: plain\\.leaky [.]+ +Defects: 1\n" "plain.leaky: one defect")
   hs_expect_no_match("${m_out}" "plain\\.clean [.]+ +Defects" "plain.clean: no defects")
   if(have)
@@ -162,8 +192,9 @@ elseif(STEP STREQUAL "memcheck")
   hs_count(n "${x}" "<Defect type=\"Direct leak\">1</Defect>")
   hs_expect_eq("${n}" ${expect} "DynamicAnalysis.xml: one Direct-leak defect per leaking test")
   hs_expect_no_match("${x}" "<Defect type=\"[^\"]*\">[2-9]" "DynamicAnalysis.xml: nothing counted twice")
-  # Dashboard script: DEFECT_COUNT makes leaks fail the run.
-  set(dash "${CMAKE_CTEST_COMMAND}" -S "${EX}/memcheck.cmake" "-DCTEST_BINARY_DIRECTORY=${BUILD}")
+  # The installed dashboard script: DEFECT_COUNT makes leaks fail the run.
+  file(GLOB_RECURSE script "${PREFIX}/*/heapscope_memcheck.cmake")
+  set(dash "${CMAKE_CTEST_COMMAND}" -S "${script}" "-DCTEST_BINARY_DIRECTORY=${BUILD}")
   if(labels)
     list(APPEND dash "-DMEMCHECK_LABEL=${labels}")
   endif()

@@ -69,6 +69,11 @@ SUPPRESSED_ONE = [B("Direct", 32, 1, [F("reported_func", "sup_reported"), F("mai
 LIB_LEAK = [B("Direct", 40, 1, [F("lib_alloc", "lib_alloc"), F("lib_leak", "lib_call"),
                                 F("main", "dl_main")])]
 SUPP_FILE = "# heapscope leak corpus\n\nleak:suppressed_func\n"
+CYCLE_ENTRY_LSAN = {
+    "reason": "LeakSanitizer calls every block another leaked block points to indirect, so the "
+              "cycle X <-> Y (and C below it) has no direct leak; heapscope reports one direct "
+              "leak per component with no way in (leakcheck/classify.c)",
+    "direct_objects": 0, "indirect_objects": 3}
 
 
 def case(prog, blocks, exit=None, env=None, args=(), linked=False, summary="auto",
@@ -198,8 +203,23 @@ CASES = {
         B("Indirect", 32, 1, [F("make_node", "cy_alloc"), F("make_cycle", "cy_call")])], lsan={
         "reason": "LeakSanitizer marks every leaked block that another leaked block points to "
                   "as indirect, so a cycle with no way in has no direct member; heapscope "
-                  "promotes one member to direct so that every leak has a root",
+                  "reports one member of such a component as direct (leakcheck/classify.c)",
         "direct_objects": 0, "indirect_objects": 2}),
+    # main returned: its frame is dead and not scanned at exit.
+    "return_from_main": case("exit_in_main", [
+        B("Direct", 56, 1, [F("held_alloc", "em_alloc"), F("main", "em_call")])],
+        args=["return"], lsan=True),
+    # The direct/indirect split does not depend on addresses (classify.c).
+    "cycle_entry_c_first": case("cycle_entry", [
+        B("Direct", 32, 1, [F("make_x", "ce_x"), F("build", "ce_x_second")]),
+        B("Indirect", 48, 1, [F("make_c", "ce_c"), F("build", "ce_c_first")]),
+        B("Indirect", 32, 1, [F("make_y", "ce_y"), F("build", "ce_y_third")])],
+        args=["c-first"], lsan=CYCLE_ENTRY_LSAN),
+    "cycle_entry_c_last": case("cycle_entry", [
+        B("Direct", 32, 1, [F("make_x", "ce_x"), F("build", "ce_x_first")]),
+        B("Indirect", 48, 1, [F("make_c", "ce_c"), F("build", "ce_c_last")]),
+        B("Indirect", 32, 1, [F("make_y", "ce_y"), F("build", "ce_y_second")])],
+        lsan=CYCLE_ENTRY_LSAN),
     "xor_hidden": case("xor_hidden", [
         B("Direct", 128, 1, [F("hidden_alloc", "xor_alloc"), F("main", "xor_call")])], lsan=True),
     "million": case("million", [
@@ -212,13 +232,8 @@ CASES = {
         B("Direct", 16, 1, [F("get16", "sl_alloc"), F("leak_one", "sl_call")])], lsan=True),
 
     # Not leaks.
-    "exit_in_main": case("exit_in_main", [
-        B("Direct", 56, 1, [F("held_alloc", "em_alloc"), F("main", "em_call")])], lsan={
-        "reason": "heapscope's exit-time check does not treat the exiting thread's stack as a "
-                  "root (leakcheck/check.c lc_leaks_at_exit: its frames never run again; stale "
-                  "words there hid leaks at random); LeakSanitizer scans it, so a pointer held "
-                  "in main's frame at exit() is reachable for LSan",
-        "leaked": False, "bytes": 0, "objects": 0, "direct_objects": 0}),
+    "exit_in_main": case("exit_in_main", [], lsan=True),
+    "exit_in_callee_of_main": case("exit_in_main", [], args=["deeper"], lsan=True),
     "global_normal": case("global_reachable", [], lsan=True),
     "global_draconian": case("global_reachable", [
         B("Direct", 200, 1, [F("make_block", "gr_alloc"), F("main", "gr_call200")]),

@@ -1,13 +1,17 @@
-# CTest dashboard script: run the tests under CTest's LeakSanitizer memcheck
-# (heapscope writes its reports where CTest's LeakSanitizer parser reads
-# them) and fail when any leak was found. `ctest -T memcheck` only counts
-# defects; ctest_memcheck(DEFECT_COUNT) is what lets a script act on them.
+# CTest dashboard script, installed with heapscope's CMake package (its path
+# is HEAPSCOPE_MEMCHECK_SCRIPT once find_package(heapscope) ran): run the
+# tests under CTest's LeakSanitizer memcheck (heapscope writes its reports
+# where CTest's LeakSanitizer parser reads them) and fail when any leak was
+# found. `ctest -T memcheck` only counts defects; ctest_memcheck(DEFECT_COUNT)
+# is what lets a script act on them.
 #
-#   ctest -S memcheck.cmake -DCTEST_BINARY_DIRECTORY=<build dir>
+#   ctest -S <prefix>/lib/cmake/heapscope/heapscope_memcheck.cmake
+#         -DCTEST_BINARY_DIRECTORY=<build dir>
 #         [-DEXPECTED_DEFECTS=<n>]   # fail unless exactly n (for tests)
 #         [-DMEMCHECK_LABEL=<label>] # only tests with this label
 #
-# The build directory must be configured (include(CTest)) and built.
+# The build directory must be configured (include(CTest)) and built; its
+# source directory is read from its CMakeCache.txt.
 cmake_minimum_required(VERSION 3.25)
 if(NOT CTEST_BINARY_DIRECTORY)
   set(CTEST_BINARY_DIRECTORY "${CTEST_SCRIPT_ARG}")
@@ -16,7 +20,13 @@ if(NOT CTEST_BINARY_DIRECTORY)
   message(FATAL_ERROR "usage: ctest -S memcheck.cmake -DCTEST_BINARY_DIRECTORY=<build dir>")
 endif()
 get_filename_component(CTEST_BINARY_DIRECTORY "${CTEST_BINARY_DIRECTORY}" ABSOLUTE)
-set(CTEST_SOURCE_DIRECTORY "${CMAKE_CURRENT_LIST_DIR}")
+if(NOT CTEST_SOURCE_DIRECTORY)
+  file(STRINGS "${CTEST_BINARY_DIRECTORY}/CMakeCache.txt" home REGEX "^CMAKE_HOME_DIRECTORY:")
+  string(REGEX REPLACE "^[^=]*=" "" CTEST_SOURCE_DIRECTORY "${home}")
+endif()
+if(NOT CTEST_SOURCE_DIRECTORY)
+  message(FATAL_ERROR "heapscope memcheck: ${CTEST_BINARY_DIRECTORY} is not a configured build directory")
+endif()
 set(CTEST_MEMORYCHECK_TYPE LeakSanitizer)
 set(CTEST_SITE local)
 set(CTEST_BUILD_NAME heapscope-memcheck)
