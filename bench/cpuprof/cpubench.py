@@ -24,6 +24,7 @@ plus the start-up cost of each profiler on a program that does nothing.
 """
 import argparse
 import os
+import re
 import statistics
 import struct
 import subprocess
@@ -56,31 +57,78 @@ def profile_seconds(path):
     return total * period_us / 1e6
 
 
+TIME = "/usr/bin/time"
+
+
 def run_once(cmd, env, prof):
-    if prof and os.path.exists(prof):
-        os.unlink(prof)
+    """One run. env: the variables the workload gets on top of the clean
+    environment (the profiler's). /usr/bin/time runs without them (it must
+    not be profiled itself) and `env` hands them to the workload."""
+    if prof:
+        for f in os.listdir(os.path.dirname(prof)):
+            os.unlink(os.path.join(os.path.dirname(prof), f))
+    rss_file = tempfile.mktemp(prefix="cpubench-rss-")
+    full = [TIME, "-f", "%M", "-o", rss_file, "env"] + ["%s=%s" % kv for kv in env.items()] + cmd
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(full, env=BASE_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     if status != 0:
-        sys.exit("cpubench: %s exited with status %d" % (" ".join(cmd), status))
-    cpu = ru.ru_utime + ru.ru_stime
-    return {"cpu": cpu, "wall": wall, "rss_kb": ru.ru_maxrss,
-            "prof_s": profile_seconds(prof) if prof else None}
+        sys.exit("cpubench: %s exited with status %d\n%s" % (" ".join(full), status, err))
+    with open(rss_file) as f:
+        rss = int(f.read().split()[-1])
+    os.unlink(rss_file)
+    # Signals handled: heapscope's stop line ("N samples"), gperftools'
+    # "PROFILE: interrupts/evictions/bytes = N/..." line.
+    m = re.search(r"CPU profile \S+: (\d+) samples", err) or \
+        re.search(r"PROFILE: interrupts/evictions/bytes = (\d+)/", err)
+    return {"cpu": ru.ru_utime + ru.ru_stime, "wall": wall, "rss_kb": rss,
+            "prof_s": profile_seconds(prof) if prof else None,
+            "signals": int(m.group(1)) if m else None}
+
+
+BASE_ENV = {k: v for k, v in os.environ.items()
+            if not k.startswith(("CPUPROFILE", "HEAPSCOPE_", "HEAP")) and k != "LD_PRELOAD"}
 
 
 def configs(args, prof):
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("CPUPROFILE", "HEAPSCOPE_", "HEAP")) and k != "LD_PRELOAD"}
-    out = {"plain": (dict(base), None), "hs-off": (dict(base, LD_PRELOAD=args.heapscope), None)}
+    out = {"plain": ({}, None), "hs-off": ({"LD_PRELOAD": args.heapscope}, None)}
     for r in RATES:
-        out["hs-%d" % r] = (dict(base, LD_PRELOAD=args.heapscope, CPUPROFILE=prof,
-                                 CPUPROFILE_FREQUENCY=str(r)), prof)
+        out["hs-%d" % r] = ({"LD_PRELOAD": args.heapscope, "CPUPROFILE": prof,
+                             "CPUPROFILE_FREQUENCY": str(r)}, prof)
         if args.gperftools:
-            out["gp-%d" % r] = (dict(base, LD_PRELOAD=args.gperftools, CPUPROFILE=prof,
-                                     CPUPROFILE_FREQUENCY=str(r)), prof)
+            out["gp-%d" % r] = ({"LD_PRELOAD": args.gperftools, "CPUPROFILE": prof,
+                                 "CPUPROFILE_FREQUENCY": str(r)}, prof)
     return out
+
+
+def signal_cost(args, cmd, prof, runs, raw):
+    """Cost of one sample: wall-clock mode at 4000 Hz really delivers 4000
+    signals a second (an hrtimer; CPU-clock timers stop at the kernel tick),
+    so (CPU - plain CPU) / signals is each profiler's price per sample."""
+    cfgs = {"plain": ({}, None),
+            "hs-real4000": ({"LD_PRELOAD": args.heapscope, "CPUPROFILE": prof,
+                             "CPUPROFILE_FREQUENCY": "4000", "CPUPROFILE_REALTIME": "1"}, prof)}
+    if args.gperftools:
+        cfgs["gp-real4000"] = ({"LD_PRELOAD": args.gperftools, "CPUPROFILE": prof,
+                                "CPUPROFILE_FREQUENCY": "4000", "CPUPROFILE_REALTIME": "1"}, prof)
+    res = measure(cmd, cfgs, runs, raw, "signal-cost")
+    plain = res["plain"]
+    lines = ["### Cost per sample (wall-clock mode, 4000 Hz, cpu-bound; medians of %d rounds)" % runs,
+             "", "| profiler | signals/run | us per sample | projected at 100 Hz | at 250 Hz (HZ) | at 1000 Hz |",
+             "|---|---|---|---|---|---|"]
+    for name in [n for n in cfgs if n != "plain"]:
+        costs = [(r["cpu"] - p["cpu"]) / r["signals"] for r, p in zip(res[name], plain)
+                 if r["signals"]]
+        c = med(costs)
+        sig = med([r["signals"] for r in res[name]])
+        if c is None:
+            continue
+        lines.append("| %s | %d | %.1f | %.2f%% | %.2f%% | %.1f%% |" % (
+            name, sig, c * 1e6, c * 100 * 100, c * 250 * 100, c * 1000 * 100))
+    return "\n".join(lines) + "\n"
 
 
 def measure(cmd, cfgs, runs, raw, label):
@@ -93,9 +141,10 @@ def measure(cmd, cfgs, runs, raw, label):
             r = run_once(cmd, env, prof)
             r["round"] = rnd
             results[n].append(r)
-            raw.write("%s\t%s\t%d\t%.4f\t%.4f\t%d\t%s\n" % (
+            raw.write("%s\t%s\t%d\t%.4f\t%.4f\t%d\t%s\t%s\n" % (
                 label, n, rnd, r["cpu"], r["wall"], r["rss_kb"],
-                "" if r["prof_s"] is None else "%.4f" % r["prof_s"]))
+                "" if r["prof_s"] is None else "%.4f" % r["prof_s"],
+                "" if r["signals"] is None else r["signals"]))
         print("[bench-cpuprof] %s: round %d/%d" % (label, rnd + 1, runs), file=sys.stderr)
     return results
 
@@ -161,11 +210,13 @@ def main():
     cfgs = configs(args, os.path.join(tmp, "p.prof"))
     report = ["## CPU profiler overhead and accuracy", ""]
     with open(os.path.join(args.out, "raw.tsv"), "w") as raw:
-        raw.write("workload\tconfig\tround\tcpu_s\twall_s\tmaxrss_kb\tprofile_s\n")
+        raw.write("workload\tconfig\tround\tcpu_s\twall_s\tmaxrss_kb\tprofile_s\tsignals\n")
         for label, cmd in (("cpu-bound", [args.work, "cpu", args.cpu_rounds]),
                            ("syscall-heavy", [args.work, "syscall", args.syscall_rounds])):
             res = measure(cmd, cfgs, args.runs, raw, label)
             report.append(table(label, res, bool(args.gperftools)))
+        report.append(signal_cost(args, [args.work, "cpu", args.cpu_rounds],
+                                  os.path.join(tmp, "p.prof"), args.runs, raw))
         report.append(startup(args, cfgs, max(args.runs, 10), raw))
     text = "\n".join(report)
     print(text)

@@ -522,6 +522,20 @@ static void write_record(cp_slot_t *s, uint64_t count, const uintptr_t *pcs, uin
   s->pos += len;
 }
 
+/* The layout's invariant: a chunk is a run of records that ends exactly at
+ * its end (samples, markers, one filler). HEAPSCOPE_DEBUG=2 checks it
+ * after every append. */
+static bool chunk_valid(const cp_slot_t *s) {
+  uint32_t i = 0;
+  while (i < s->chunk_words) {
+    if (s->chunk_words - i < 3) return false;
+    uint64_t n = s->chunk[i + 1];
+    if (n == 0 || n > s->chunk_words - i - 2) return false;
+    i += 2 + (uint32_t)n;
+  }
+  return i == s->chunk_words;
+}
+
 bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash, uint64_t w,
                    uint32_t test) {
   cp_cache_entry_t *e = &s->cache[hash % CP_CACHE];
@@ -557,6 +571,8 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
   e->pos = s->pos;
   s->last_rec = s->chunk + s->pos;
   write_record(s, w, pcs, n);
+  hs_assert(s->pos <= s->chunk_words);
+  hs_assert_expensive(chunk_valid(s));
   return true;
 }
 
