@@ -425,6 +425,23 @@ def case_own_sigprof_before():
         fail("a profile was written")
 
 
+def case_timer_signal():
+    # The timers on another signal: a program that uses SIGPROF itself is
+    # profiled and keeps its own ticks. CPUPROFILE_USE_PID names the file.
+    sig = int(signal.SIGRTMIN) + 4
+    p = run([prog("cpu_ownsig"), "after"], {"CPUPROFILE": W + "/o.prof", "CPUPROFILE_USE_PID": "1",
+                                            "CPUPROFILE_TIMER_SIGNAL": str(sig)})
+    m = re.search(r"used ([\d.]+) kernel_ticks (\d+) timer_signals (\d+) other (\d+)", p.stdout)
+    if not m or int(m.group(3)) or int(m.group(4)) or int(m.group(2)) < 20:
+        fail("the program's own SIGPROF accounting was disturbed:\n" + p.stdout)
+    files = [f for f in os.listdir(".") if re.match(r"o\.prof_\d+$", f)]
+    if len(files) != 1 or os.path.exists("o.prof"):
+        fail("CPUPROFILE_USE_PID: files %s" % os.listdir("."))
+    d = check(files[0])
+    expect_time("f_own on signal %d" % sig, secs(d, "f_own"), float(m.group(1)), 0.01)
+    one_line(p.stderr, r"CPU profile .*/o\.prof_\d+: \d+ samples")
+
+
 def case_syscalls():
     p = run([prog("cpu_sys")], {"CPUPROFILE": W + "/s.prof", "CPUPROFILE_FREQUENCY": "1000"})
     if "failures 0" not in p.stdout:
