@@ -1,10 +1,11 @@
 /* heapscope: command-line launcher for the runtime, and profile analyzer.
  *
  *   heapscope run [--mode M] [--log-path P] [--report F] ... -- PROGRAM ARGS
- *   heapscope profile --prefix P [...] -- PROGRAM ARGS
+ *   heapscope profile --prefix P [...] -- PROGRAM ARGS          (heap profile)
+ *   heapscope profile --cpu [--frequency N] [-o FILE] -- PROGRAM ARGS
  *   heapscope report [options] PROFILE...     (tools/report/, docs/report.md)
  *
- * It only prepares the environment (HEAPCHECK, HEAPPROFILE, HEAPSCOPE_*, and
+ * It only prepares the environment (HEAPCHECK, HEAPPROFILE, CPUPROFILE, HEAPSCOPE_*, and
  * LD_PRELOAD with libheapscope.so) and execs the program, so the program's
  * exit status is the command's exit status: a leak found at exit gives 1
  * (or --exit-code N). Problems of the command itself (bad option, bad mode,
@@ -45,6 +46,7 @@ enum { EXIT_USAGE = 2 };
 
 static const char *const modes[] = {"minimal", "normal", "strict", "draconian", "as-is", "local"};
 static const char *const reports[] = {"text", "json", "github"};
+static const char *const formats[] = {"text", "legacy", "proto"};
 
 static bool quiet;
 
@@ -74,6 +76,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
           "       heapscope profile --prefix PREFIX [options] [--] PROGRAM [ARGS...]\n"
+          "       heapscope profile --cpu [options] [--] PROGRAM [ARGS...]\n"
           "       heapscope report [options] PROFILE...   (heapscope report --help)\n"
           "       heapscope --help | --help-env | --version\n"
           "\n"
@@ -94,12 +97,21 @@ static void usage(FILE *f) {
           "  --max-leaks N        leak stacks shown in the text report, 0 = all\n"
           "                       (HEAP_CHECK_MAX_LEAKS)\n"
           "\n"
-          "profile: gperftools-format heap profiles PREFIX.NNNN.heap (HEAPPROFILE)\n"
-          "  --prefix PREFIX      profile file prefix (required)\n"
+          "profile: gperftools-format heap profiles PREFIX.NNNN.heap (HEAPPROFILE) and/or\n"
+          "a CPU profile of every thread (CPUPROFILE)\n"
+          "  --prefix PREFIX      heap profile file prefix (required without --cpu)\n"
           "  --interval BYTES     dump every BYTES allocated (HEAP_PROFILE_ALLOCATION_INTERVAL)\n"
           "  --inuse-interval BYTES  dump when in-use memory grows by BYTES\n"
           "                       (HEAP_PROFILE_INUSE_INTERVAL)\n"
           "  --time-interval SECONDS  dump every SECONDS (HEAP_PROFILE_TIME_INTERVAL)\n"
+          "  --cpu                a CPU profile, gperftools' legacy format (go tool pprof and\n"
+          "                       google-pprof read it); forked children write FILE_PID\n"
+          "  -o, --output FILE    the CPU profile (CPUPROFILE; default PROGRAM.prof here)\n"
+          "  --frequency N        CPU samples per second of each thread's CPU time, 1-4000\n"
+          "                       (CPUPROFILE_FREQUENCY; default 100)\n"
+          "  --realtime           sample wall-clock time instead (CPUPROFILE_REALTIME)\n"
+          "  --format FORMAT      text (default: gperftools' formats) or proto (self-symbolized\n"
+          "                       gzipped profile.proto; HEAPSCOPE_PROFILE_FORMAT)\n"
           "\n"
           "common options:\n"
           "  --library PATH       runtime to preload (default: $HEAPSCOPE_LIBRARY, else\n"
@@ -275,8 +287,9 @@ static void check_program(const char *shown, const char *path, bool preload) {
 typedef struct opts {
   const char *mode, *log_path, *report, *report_path, *exit_code, *suppressions, *max_leaks;
   const char *prefix, *interval, *inuse_interval, *time_interval;
+  const char *output, *frequency, *format;
   const char *library;
-  bool no_preload;
+  bool no_preload, cpu, realtime;
 } opts_t;
 
 /* Matches "--name VALUE" and "--name=VALUE"; *i advances past the value. */
@@ -347,6 +360,12 @@ int main(int argc, char **argv) {
     else if (profile && opt_value("--interval", argc, argv, &i, &o.interval)) {}
     else if (profile && opt_value("--inuse-interval", argc, argv, &i, &o.inuse_interval)) {}
     else if (profile && opt_value("--time-interval", argc, argv, &i, &o.time_interval)) {}
+    else if (profile && !strcmp(a, "--cpu")) o.cpu = true;
+    else if (profile && !strcmp(a, "--realtime")) o.realtime = true;
+    else if (profile && opt_value("--output", argc, argv, &i, &o.output)) {}
+    else if (profile && opt_value("-o", argc, argv, &i, &o.output)) {}
+    else if (profile && opt_value("--frequency", argc, argv, &i, &o.frequency)) {}
+    else if (profile && opt_value("--format", argc, argv, &i, &o.format)) {}
     else die("%s: unknown option '%s' (see heapscope --help)", cmd, a);
   }
 
@@ -361,7 +380,14 @@ int main(int argc, char **argv) {
   if (o.interval) parse_long("--interval", o.interval, 1, LONG_MAX);
   if (o.inuse_interval) parse_long("--inuse-interval", o.inuse_interval, 1, LONG_MAX);
   if (o.time_interval) parse_long("--time-interval", o.time_interval, 1, LONG_MAX);
-  if (profile && (!o.prefix || !*o.prefix)) die("profile: --prefix PREFIX is required");
+  if (profile && !o.cpu && (!o.prefix || !*o.prefix))
+    die("profile: --prefix PREFIX (a heap profile) or --cpu (a CPU profile) is required");
+  if (profile && !o.cpu && (o.output || o.frequency || o.realtime))
+    die("profile: --output, --frequency and --realtime need --cpu");
+  if (o.frequency) parse_long("--frequency", o.frequency, 1, 4000);
+  if (o.format && !in_list(o.format, formats, sizeof formats / sizeof formats[0]))
+    die("invalid profile format '%s' (valid: text, proto)", o.format);
+  if (o.output && !*o.output) die("--output: empty file name");
   if (o.suppressions && !is_file(o.suppressions))
     die("--suppressions %s: no such file", o.suppressions);
   if (o.library && !is_file(o.library)) die("--library %s: no such file", o.library);
@@ -394,10 +420,33 @@ int main(int argc, char **argv) {
     if (o.suppressions) set_env("HEAPSCOPE_SUPPRESSIONS", o.suppressions);
     if (o.max_leaks) set_env("HEAP_CHECK_MAX_LEAKS", o.max_leaks);
   } else {
-    set_env("HEAPPROFILE", o.prefix);
-    if (o.interval) set_env("HEAP_PROFILE_ALLOCATION_INTERVAL", o.interval);
-    if (o.inuse_interval) set_env("HEAP_PROFILE_INUSE_INTERVAL", o.inuse_interval);
-    if (o.time_interval) set_env("HEAP_PROFILE_TIME_INTERVAL", o.time_interval);
+    if (o.prefix) {
+      set_env("HEAPPROFILE", o.prefix);
+      if (o.interval) set_env("HEAP_PROFILE_ALLOCATION_INTERVAL", o.interval);
+      if (o.inuse_interval) set_env("HEAP_PROFILE_INUSE_INTERVAL", o.inuse_interval);
+      if (o.time_interval) set_env("HEAP_PROFILE_TIME_INTERVAL", o.time_interval);
+    }
+    if (o.cpu) {
+      char *out = NULL;
+      if (o.output) {
+        out = strdup(o.output);
+      } else {
+        const char *base = strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog;
+        size_t n = strlen(base) + 6;
+        out = malloc(n);
+        if (out) snprintf(out, n, "%s.prof", base);
+      }
+      if (!out) die("out of memory");
+      set_env("CPUPROFILE", out);
+      /* The program's own settings would be surprising here. */
+      unsetenv("CPUPROFILESIGNAL");
+      unsetenv("CPUPROFILE_USE_PID");
+      if (o.frequency) set_env("CPUPROFILE_FREQUENCY", o.frequency);
+      if (o.realtime) set_env("CPUPROFILE_REALTIME", "1");
+      else unsetenv("CPUPROFILE_REALTIME");
+      note("CPU profile: %s", out);
+    }
+    if (o.format) set_env("HEAPSCOPE_PROFILE_FORMAT", o.format);
   }
   fflush(NULL);
   execv(path, argv + i);

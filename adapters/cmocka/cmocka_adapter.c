@@ -45,6 +45,7 @@
 #include "adapter.h"
 #include "hotpatch.h"
 #include "leakcheck/internal.h"
+#include "core/profile/cpuprof.h"
 #include "core/symbol/symbolize.h"
 
 #include <heapscope/cmocka.h>
@@ -110,6 +111,7 @@ typedef struct run_state {
   int expect_line;
   uintptr_t expect_pc;      /* its return address, when file:line is unknown */
   char fail_text[320];      /* replaces "Failure!" in the _fail() we call */
+  bool label_samples;       /* the CPU profiler runs: name each test to it */
 } run_state_t;
 
 static run_state_t run; /* CMocka runs one group at a time, on one thread */
@@ -363,9 +365,16 @@ static void begin_test(void **state) {
   run.expect_line = 0;
   run.expect_pc = 0;
   run.fail_text[0] = '\0';
+  /* CPU samples from here to the test's end carry its name. */
+  if (run.label_samples)
+    hs__cpuprof_set_test(run.group, run.current ? run.current->orig->name : NULL);
   /* Before the test's setup: what setup allocates and teardown does not
    * free is the test's leak too (CMocka's and CppUTest's rule). */
   run.snap = heapscope_snapshot();
+}
+
+static void end_test_samples(void) {
+  if (run.label_samples) hs__cpuprof_set_test(NULL, NULL);
 }
 
 HS_CALLS_USER static int our_setup(void **state) {
@@ -400,6 +409,7 @@ HS_CALLS_USER static void our_test(void **state) {
     say("Test teardown failed\n");
     api.fail(__FILE__, __LINE__);
   }
+  end_test_samples();
   where_t w;
   /* A check without a verdict fails the test through our teardown fixture
    * when there is one (CMocka's ERROR, as for a failing teardown). */
@@ -416,6 +426,7 @@ HS_CALLS_USER static int our_teardown(void **state) {
   /* The body failed: the test is FAILED already; its leaks join the
    * message. Only a failing teardown makes it an ERROR. */
   int rc = run_teardown(state);
+  end_test_samples();
   where_t w;
   check_current(&w, NULL);
   run.fail_text[0] = '\0';
@@ -448,7 +459,8 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   const char *cm_filter = hs__setting_str(HS_SET_CMOCKA_TEST_FILTER);
   const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
   bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
-  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list)
+  bool label_samples = hs__cpuprof_running();
+  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list && !label_samples)
     return real(group_name, tests, count, gsetup, gteardown);
   if (list) {
     for (size_t i = 0; i < count; i++)
@@ -507,7 +519,9 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     run.group = group_name;
     run.mode = mode;
     run.expect_objects = -1;
+    run.label_samples = label_samples;
     rc = real(group_name, wrapped, n, gsetup, gteardown);
+    if (label_samples) hs__cpuprof_set_test(NULL, NULL);
     memset(&run, 0, sizeof run);
     run.expect_objects = -1;
   }

@@ -12,6 +12,7 @@
  *    profiler control   core/profile/heapprof.c  HeapProfilerStart/Stop
  *    recording users    core/record/record.c     recording on/off (clears records)
  *    profile dump       core/profile/heapprof.c  the dump writer (proto symbolizes)
+ *    CPU profile tests  core/profile/cpuprof_file.c  per-test label registry
  *    symbolizer         core/symbol/symbolize.c  symbol cache, libdw sessions
  *    library loader     core/module/lazylib.c    libdw/libunwind loaded on first use
  *    CFI copies         core/stack/unwind.c      a module's .eh_frame copied on first
@@ -30,6 +31,7 @@
 #include "core/api/runtime.h"
 
 #include "core/module/module.h"
+#include "core/profile/cpuprof.h"
 #include "core/profile/heapprof.h"
 #include "core/symbol/symbolize.h"
 
@@ -43,6 +45,7 @@ static void list_locks(void) {
   hs__lock_list_add(l, hs__heapprof_control_lock, "profiler control");
   hs__lock_list_add(l, hs__record_users_lock, "recording users");
   hs__lock_list_add(l, hs__heapprof_dump_lock, "profile dump");
+  hs__lock_list_add(l, hs__cpuprof_tests_lock, "CPU profile tests");
   hs__lock_list_add(l, hs__symbolize_lock, "symbolizer");
   hs__lock_list_add(l, hs__lib_load_lock, "library loader");
   hs__lock_list_add(l, hs__unwind_copy_lock, "CFI copies");
@@ -80,6 +83,7 @@ static void postfork_child(void) {
   for (size_t i = 0; i < fork_locks.n; i++) hs__lock_reset(fork_locks.lock[i]);
   hs__alloc_postfork_child();
   hs__heapprof_postfork_child();
+  hs__cpuprof_postfork_child();
 }
 
 __attribute__((constructor(101))) static void runtime_init(void) {
@@ -88,6 +92,7 @@ __attribute__((constructor(101))) static void runtime_init(void) {
   list_locks();
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();
+  hs__cpuprof_init();
 }
 
 /* The runtime's large static tables: never leak-check roots. */

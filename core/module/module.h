@@ -73,6 +73,11 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
                                               const char *path, void *ctx),
                                    void *ctx);
 
+/* Called by the dlclose interposer before the real dlclose, while the
+ * object is still mapped (the CPU profiler records its mappings then).
+ * One listener; it must not call dlclose. */
+void hs__modules_set_unload_listener(void (*fn)(void));
+
 /* The tracker's lock, for the fork handlers (core/api/runtime.c). */
 extern hs_lock_t *const hs__module_lock;
 

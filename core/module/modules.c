@@ -442,6 +442,9 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
 
 typedef int (*dlclose_fn)(void *);
 static _Atomic(dlclose_fn) real_dlclose;
+static void (*_Atomic unload_listener)(void);
+
+void hs__modules_set_unload_listener(void (*fn)(void)) { atomic_store(&unload_listener, fn); }
 
 HS_EXPORT int dlclose(void *handle) {
   dlclose_fn real = atomic_load_explicit(&real_dlclose, memory_order_acquire);
@@ -458,6 +461,8 @@ HS_EXPORT int dlclose(void *handle) {
   /* Record the object (and whatever else is loaded) while it is still
    * mapped, then learn what actually went away. */
   hs__modules_refresh();
+  void (*listener)(void) = atomic_load(&unload_listener);
+  if (listener) listener();
   int r = real(handle);
   int saved = errno;
   hs__modules_refresh();

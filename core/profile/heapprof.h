@@ -1,7 +1,8 @@
 /* The heap profiler (core/profile/): gperftools' HEAPPROFILE and its API
- * (heapprof.c), profile.proto output (heapprof_proto.c) and mmap region
- * profiling (mmap_profile.c). Reads the records and buckets of
- * core/record/ and core/stack/; nothing below calls into it. */
+ * (heapprof.c), profile.proto output (heapprof_proto.c, also the CPU
+ * profiler's) and mmap region profiling (mmap_profile.c). Reads the records
+ * and buckets of core/record/ and core/stack/; nothing below calls into it.
+ * The CPU profiler's interface is cpuprof.h. */
 #ifndef HEAPSCOPE_CORE_PROFILE_HEAPPROF_H
 #define HEAPSCOPE_CORE_PROFILE_HEAPPROF_H
 
@@ -21,11 +22,42 @@ extern hs_lock_t *const hs__heapprof_control_lock, *const hs__heapprof_dump_lock
     *const hs__mmap_region_lock;
 void hs__heapprof_postfork_child(void);
 
-/* ---- heapprof_proto.c ---- */
+/* ---- heapprof_proto.c: self-symbolized profile.proto ---- */
 /* Bucket counts as inuse objects, inuse bytes, alloc objects, alloc bytes. */
 typedef void (*hs_prof_counts_fn)(const hs_bucket_t *b, int64_t out[4]);
 bool hs__heapprof_proto_gzip(void);  /* zlib loadable: .pb.gz, else .pb */
 bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment);
+
+/* The builder both profilers write with (the CPU profiler's samples, the
+ * heap profiler's buckets). Everything runs inside hs__runtime_enter: the
+ * symbolizer and zlib allocate. */
+typedef struct hs_proto hs_proto_t;
+typedef struct hs_proto_spec {
+  const char *types[4][2];   /* sample types: (type, unit), at most 4 */
+  int ntypes;
+  const char *period_type[2];
+  int64_t period;
+  const char *default_type;  /* NULL: unset (readers take the last type) */
+  const char *comment;       /* NULL: none */
+  int64_t time_nanos;        /* 0: now */
+  int64_t duration_nanos;    /* 0: unset */
+} hs_proto_spec_t;
+/* A label: string (str) or numeric (num with num_unit). */
+typedef struct hs_proto_label {
+  const char *key, *str;
+  int64_t num;
+  const char *num_unit;
+} hs_proto_label_t;
+hs_proto_t *hs__proto_begin(const hs_proto_spec_t *spec); /* NULL: out of memory */
+/* One sample: pcs leaf first, captured at module epoch; values has ntypes
+ * entries. leaf_exact: pcs[0] is the very pc a CPU sample interrupted,
+ * not a return address (the others always are). */
+void hs__proto_sample(hs_proto_t *p, const uintptr_t *pcs, int depth, uint32_t epoch,
+                      bool leaf_exact, const int64_t *values, const hs_proto_label_t *labels,
+                      int nlabels);
+/* Writes the profile to fd (gzipped when zlib is loaded) and frees p. */
+bool hs__proto_finish(hs_proto_t *p, int fd);
+void hs__proto_discard(hs_proto_t *p);
 
 /* ---- mmap_profile.c ---- */
 /* HEAP_PROFILE_MMAP: set by the profiler when it starts. */

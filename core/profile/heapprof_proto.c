@@ -1,28 +1,32 @@
-/* Heap profiles as self-symbolized profile.proto (HEAPSCOPE_PROFILE_FORMAT=proto).
+/* Self-symbolized profile.proto, for both profilers
+ * (HEAPSCOPE_PROFILE_FORMAT=proto).
  *
- * The legacy text format (core/heapprof.c) leaves symbolization to pprof,
- * which needs the very binaries and libraries that were loaded, at the same
- * paths, when the profile is read. This writer resolves every PC in-process
- * with the runtime's symbolizer (core/symbolize.h: function, file, line and
+ * The legacy formats leave symbolization to pprof, which needs the very
+ * binaries and libraries that were loaded, at the same paths, when the
+ * profile is read (and go tool pprof cannot name libc frames of a C
+ * program at all). This writer resolves every pc in-process with the
+ * runtime's symbolizer (core/symbol/symbolize.h: function, file, line and
  * inlined frames, also for libraries that have since been dlclose'd) and
- * writes google/pprof's profile.proto (anchors.md 2.3):
+ * writes google/pprof's profile.proto:
  *
- *   sample_type  alloc_objects/count alloc_space/bytes inuse_objects/count
- *                inuse_space/bytes   (what pprof's legacy heap parser makes)
- *   sample       one per stack bucket, leaf location first, label bytes=avg
- *   location     one per distinct (return address, module); address = pc-1
- *                (inside the call, as pprof's legacy parser adjusts);
+ *   sample_type  the caller's (heap: alloc_objects/count alloc_space/bytes
+ *                inuse_objects/count inuse_space/bytes, as pprof's legacy
+ *                heap parser makes; CPU: samples/count cpu/nanoseconds)
+ *   sample       leaf location first, values, labels (heap: bytes=avg;
+ *                CPU: test and group while a test ran)
+ *   location     one per distinct (pc, module, exact); address = pc-1 for a
+ *                return address (inside the call, as pprof's legacy parser
+ *                adjusts), pc itself for a CPU sample's interrupted pc;
  *                lines innermost inlined frame first, the real function last
  *   function     one per (name, file)
  *   mapping      one per module, the main program first, with build-id and
  *                has_functions/filenames/line_numbers/inline_frames set, so
  *                pprof never tries to re-symbolize (no binary needed)
- *   period_type space/bytes, default_sample_type inuse_space
  *
  * The protobuf is encoded by hand (varints and length-delimited fields)
- * into hs_strbuf_t buffers on the internal heap. The caller (dump path in
- * core/heapprof.c) holds the dump lock and is inside hs__runtime_enter, so
- * anything libdw or zlib allocate goes to the internal heap too.
+ * into hs_strbuf_t buffers on the internal heap. Callers are inside
+ * hs__runtime_enter, so anything libdw or zlib allocate goes to the
+ * internal heap too.
  *
  * Compression: the output is gzipped when zlib (libz.so.1) can be loaded
  * (on first use, core/module/lazylib.c); otherwise it is an uncompressed
@@ -294,33 +298,40 @@ static void emit_line(const hs_symbol_t *sym, void *ctx) {
   f->n++;
 }
 
-/* The location id for return address pc of a stack captured at epoch. */
-static uint64_t location(builder_t *b, uintptr_t pc, uint32_t epoch) {
-  const hs_module_t *m = pc ? hs__module_for(pc - 1, epoch) : NULL;
+/* The location id for pc of a stack captured at epoch: a return address
+ * (pc-1 lies in the call), or with exact the very pc a CPU sample
+ * interrupted. */
+static uint64_t location(builder_t *b, uintptr_t pc, uint32_t epoch, bool exact) {
+  uintptr_t look = pc && !exact ? pc - 1 : pc;
+  const hs_module_t *m = pc ? hs__module_for(look, epoch) : NULL;
   bool found;
-  kv_t *e = tab_find(&b->locs, pc, (uintptr_t)m, &found);
+  /* Module records are aligned: bit 0 of the key tells an exact pc from a
+   * return address with the same value. */
+  kv_t *e = tab_find(&b->locs, pc, (uintptr_t)m | (exact ? 1 : 0), &found);
   if (!e) {
     b->oom = true;
     return 0;
   }
   if (found) return e->val;
   e->k1 = pc;
-  e->k2 = (uintptr_t)m;
+  e->k2 = (uintptr_t)m | (exact ? 1 : 0);
   e->val = ++b->next_loc;
   b->locs.len++;
   hs_strbuf_t *loc = &b->msg;
   loc->len = 0;
   pb_uint(loc, 1, e->val);
-  /* A module first seen after build() counted them (a dlopen racing with
+  /* A module first seen after begin() counted them (a dlopen racing with
    * the dump) gets no Mapping message, so its locations name none: pprof
    * rejects a mapping_id without a mapping. */
   if (m && m->index < b->nmods) {
     pb_uint(loc, 2, (uint64_t)m->index + 1);
     b->mod_used[m->index] = 1;
   }
-  pb_uint(loc, 3, pc ? pc - 1 : 0);
+  pb_uint(loc, 3, look);
   frames_t f = {b, loc, 0};
-  if (pc) {
+  if (pc && exact) {
+    hs__symbolize_exact(pc, epoch, emit_line, &f);
+  } else if (pc) {
     hs__symbolize(pc, epoch, emit_line, &f);
   } else {
     hs_symbol_t unknown = {.function = "[unknown stack]"};
@@ -362,67 +373,85 @@ static void value_type(builder_t *b, int field, const char *type, const char *un
   pb_msg(&b->out, field, v);
 }
 
-/* Build the Profile message in b->out. */
-static void build(builder_t *b, hs_prof_counts_fn counts, const char *comment) {
+/* ---- the builder interface (heapprof.h) -------------------------------------- */
+
+struct hs_proto {
+  builder_t b;
+  int ntypes;
+};
+
+hs_proto_t *hs__proto_begin(const hs_proto_spec_t *spec) {
+  hs_proto_t *p = hs__arena_alloc(sizeof *p);
+  if (!p) return NULL;
+  builder_t *b = &p->b;
+  p->ntypes = spec->ntypes;
   str_index(b, ""); /* string_table[0] must be "" */
-  static const char *const types[4][2] = {{"alloc_objects", "count"},
-                                          {"alloc_space", "bytes"},
-                                          {"inuse_objects", "count"},
-                                          {"inuse_space", "bytes"}};
-  for (int i = 0; i < 4; i++) value_type(b, 1, types[i][0], types[i][1]);
-  value_type(b, 11, "space", "bytes");                        /* period_type */
-  pb_uint(&b->out, 12, hs__sample_bytes > 0 ? (uint64_t)hs__sample_bytes : 1); /* period */
-  pb_uint(&b->out, 14, str_index(b, "inuse_space"));         /* default_sample_type */
-  if (comment) pb_uint(&b->out, 13, str_index(b, comment));  /* comment */
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  pb_uint(&b->out, 9, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+  for (int i = 0; i < spec->ntypes; i++) value_type(b, 1, spec->types[i][0], spec->types[i][1]);
+  value_type(b, 11, spec->period_type[0], spec->period_type[1]); /* period_type */
+  pb_uint(&b->out, 12, (uint64_t)spec->period);                  /* period */
+  if (spec->default_type) pb_uint(&b->out, 14, str_index(b, spec->default_type));
+  if (spec->comment) pb_uint(&b->out, 13, str_index(b, spec->comment));
+  uint64_t when = (uint64_t)spec->time_nanos;
+  if (!when) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    when = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  }
+  pb_uint(&b->out, 9, when);                                     /* time_nanos */
+  pb_uint(&b->out, 10, (uint64_t)spec->duration_nanos);          /* duration_nanos */
 
   hs__modules_refresh();
   b->nmods = hs__module_count();
   b->mod_used = hs__arena_alloc(b->nmods + 1);
   if (!b->mod_used) b->nmods = 0;
+  return p;
+}
 
-  uint64_t bytes_key = str_index(b, "bytes");
-  uint32_t max = hs__depot_max_id();
-  uint64_t ids[HS_MAX_DEPTH];
-  for (uint32_t id = 1; id <= max && !b->oom; id++) {
-    hs_bucket_t *bk = hs__depot_get(id);
-    if (!bk) continue;
-    int64_t c[4];
-    counts(bk, c); /* inuse objs, inuse bytes, alloc objs, alloc bytes */
-    if (c[2] <= 0) continue;
-    uint32_t depth = bk->depth < HS_MAX_DEPTH ? bk->depth : HS_MAX_DEPTH;
-    for (uint32_t i = 0; i < depth; i++) ids[i] = location(b, bk->pcs[i], bk->epoch);
-    hs_strbuf_t *s = &b->msg;
-    s->len = 0;
-    pb_packed(s, 1, ids, depth);                    /* location_id */
-    uint64_t v[4] = {(uint64_t)c[2], (uint64_t)c[3], (uint64_t)c[0], (uint64_t)c[1]};
-    pb_packed(s, 2, v, 4);                          /* value */
+void hs__proto_sample(hs_proto_t *p, const uintptr_t *pcs, int depth, uint32_t epoch,
+                      bool leaf_exact, const int64_t *values, const hs_proto_label_t *labels,
+                      int nlabels) {
+  builder_t *b = &p->b;
+  if (b->oom) return;
+  uint64_t ids[256];
+  if (depth > (int)(sizeof ids / sizeof ids[0])) depth = (int)(sizeof ids / sizeof ids[0]);
+  for (int i = 0; i < depth; i++) ids[i] = location(b, pcs[i], epoch, leaf_exact && i == 0);
+  hs_strbuf_t *s = &b->msg;
+  s->len = 0;
+  pb_packed(s, 1, ids, (size_t)depth);             /* location_id */
+  uint64_t v[8];
+  for (int i = 0; i < p->ntypes && i < 8; i++) v[i] = (uint64_t)values[i];
+  pb_packed(s, 2, v, (size_t)p->ntypes);           /* value */
+  for (int i = 0; i < nlabels; i++) {
     hs_strbuf_t *l = &b->sub;
     l->len = 0;
-    pb_uint(l, 1, bytes_key);                       /* key */
-    pb_uint(l, 3, (uint64_t)(c[3] / c[2]));         /* num */
-    pb_uint(l, 4, bytes_key);                       /* num_unit */
-    pb_msg(s, 3, l);                                /* label */
-    pb_msg(&b->out, 2, s);                          /* Profile.sample */
-  }
-
-  /* Mappings: the main program first (pprof takes mapping[0] as the main
-   * binary), then every other module some location points into. */
-  for (int pass = 0; pass < 2; pass++)
-    for (uint32_t i = 0; i < b->nmods; i++) {
-      const hs_module_t *m = hs__module_at(i);
-      if (!m || m->is_main != (pass == 0)) continue;
-      if (m->is_main || b->mod_used[i]) mapping(b, m);
+    pb_uint(l, 1, str_index(b, labels[i].key));    /* key */
+    if (labels[i].str) pb_uint(l, 2, str_index(b, labels[i].str)); /* str */
+    if (labels[i].num_unit) {
+      pb_uint(l, 3, (uint64_t)labels[i].num);      /* num */
+      pb_uint(l, 4, str_index(b, labels[i].num_unit)); /* num_unit */
     }
-
-  for (size_t i = 0; i < b->st.len; i++) {
-    const char *s = b->st.strs[i];
-    pb_bytes(&b->out, 6, s, strlen(s)); /* string_table */
+    pb_msg(s, 3, l);                               /* label */
   }
-  if (b->st.idx.oom || b->locs.oom || b->funcs.oom || b->out.oom || b->msg.oom || b->sub.oom)
-    b->oom = true;
+  pb_msg(&b->out, 2, s);                           /* Profile.sample */
+}
+
+static void proto_free(hs_proto_t *p) {
+  builder_t *b = &p->b;
+  tab_free(&b->st.idx);
+  tab_free(&b->locs);
+  tab_free(&b->funcs);
+  hs__arena_free(b->st.strs);
+  hs__arena_free(b->mod_used);
+  for (size_t i = 0; i < b->nowned; i++) hs__arena_free(b->owned[i]);
+  hs__arena_free(b->owned);
+  hs__sb_free(&b->out);
+  hs__sb_free(&b->msg);
+  hs__sb_free(&b->sub);
+  hs__arena_free(p);
+}
+
+void hs__proto_discard(hs_proto_t *p) {
+  if (p) proto_free(p);
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -474,30 +503,65 @@ static bool write_gzip(int fd, const char *data, size_t len) {
 }
 #endif
 
-/* Writes the profile to fd (gzipped when hs__heapprof_proto_gzip()). Runs
- * under the dump lock, inside hs__runtime_enter. */
-bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment) {
-  builder_t b;
-  memset(&b, 0, sizeof b);
-  build(&b, counts, comment);
-  bool ok = !b.oom;
+/* Adds the mappings and the string table, writes the profile to fd
+ * (gzipped when hs__heapprof_proto_gzip()) and frees p. Runs inside
+ * hs__runtime_enter (the symbolizer and zlib allocate). */
+bool hs__proto_finish(hs_proto_t *p, int fd) {
+  builder_t *b = &p->b;
+  /* Mappings: the main program first (pprof takes mapping[0] as the main
+   * binary), then every other module some location points into. */
+  for (int pass = 0; pass < 2; pass++)
+    for (uint32_t i = 0; i < b->nmods; i++) {
+      const hs_module_t *m = hs__module_at(i);
+      if (!m || m->is_main != (pass == 0)) continue;
+      if (m->is_main || b->mod_used[i]) mapping(b, m);
+    }
+  for (size_t i = 0; i < b->st.len; i++) {
+    const char *s = b->st.strs[i];
+    pb_bytes(&b->out, 6, s, strlen(s)); /* string_table */
+  }
+  if (b->st.idx.oom || b->locs.oom || b->funcs.oom || b->out.oom || b->msg.oom || b->sub.oom)
+    b->oom = true;
+  bool ok = !b->oom;
   if (ok) {
 #ifdef HS_HAVE_ZLIB_H
     if (hs__heapprof_proto_gzip())
-      ok = write_gzip(fd, b.out.data ? b.out.data : "", b.out.len);
+      ok = write_gzip(fd, b->out.data ? b->out.data : "", b->out.len);
     else
 #endif
-      ok = hs__write_all(fd, b.out.data ? b.out.data : "", b.out.len);
+      ok = hs__write_all(fd, b->out.data ? b->out.data : "", b->out.len);
   }
-  tab_free(&b.st.idx);
-  tab_free(&b.locs);
-  tab_free(&b.funcs);
-  hs__arena_free(b.st.strs);
-  hs__arena_free(b.mod_used);
-  for (size_t i = 0; i < b.nowned; i++) hs__arena_free(b.owned[i]);
-  hs__arena_free(b.owned);
-  hs__sb_free(&b.out);
-  hs__sb_free(&b.msg);
-  hs__sb_free(&b.sub);
+  proto_free(p);
   return ok;
+}
+
+/* The heap profile: one sample per stack bucket. Runs under the dump
+ * lock, inside hs__runtime_enter. */
+bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment) {
+  hs_proto_spec_t spec = {
+      .types = {{"alloc_objects", "count"},
+                {"alloc_space", "bytes"},
+                {"inuse_objects", "count"},
+                {"inuse_space", "bytes"}},
+      .ntypes = 4,
+      .period_type = {"space", "bytes"},
+      .period = hs__sample_bytes > 0 ? hs__sample_bytes : 1,
+      .default_type = "inuse_space",
+      .comment = comment,
+  };
+  hs_proto_t *p = hs__proto_begin(&spec);
+  if (!p) return false;
+  uint32_t max = hs__depot_max_id();
+  for (uint32_t id = 1; id <= max; id++) {
+    hs_bucket_t *bk = hs__depot_get(id);
+    if (!bk) continue;
+    int64_t c[4];
+    counts(bk, c); /* inuse objs, inuse bytes, alloc objs, alloc bytes */
+    if (c[2] <= 0) continue;
+    int depth = bk->depth < HS_MAX_DEPTH ? (int)bk->depth : HS_MAX_DEPTH;
+    int64_t v[4] = {c[2], c[3], c[0], c[1]};
+    hs_proto_label_t avg = {.key = "bytes", .num = c[3] / c[2], .num_unit = "bytes"};
+    hs__proto_sample(p, bk->pcs, depth, bk->epoch, false, v, &avg, 1);
+  }
+  return hs__proto_finish(p, fd);
 }

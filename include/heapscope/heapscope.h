@@ -133,6 +133,19 @@ HEAPSCOPE_API void heapscope_profiler_start(const char *prefix);
 HEAPSCOPE_API void heapscope_profiler_stop(void);
 HEAPSCOPE_API void heapscope_profiler_dump(const char *reason);
 
+/* CPU profiler controls: the heapscope_ spellings of gperftools'
+ * ProfilerStart/Stop/Flush (<gperftools/profiler.h>), as CPUPROFILE=PATH.
+ * start returns 0, or -EINVAL when a profile is already being collected
+ * or PATH cannot be written (a heapscope: line says which). */
+HEAPSCOPE_API int heapscope_cpu_profiler_start(const char *path);
+HEAPSCOPE_API void heapscope_cpu_profiler_stop(void);
+HEAPSCOPE_API void heapscope_cpu_profiler_flush(void);
+/* Names the test that runs now, for test harnesses other than CMocka (whose
+ * tests heapscope follows itself): samples taken until the next call carry
+ * it (labels test and group in profile.proto; PATH.tests beside a legacy
+ * profile). name NULL: no test runs. */
+HEAPSCOPE_API void heapscope_cpu_profiler_set_test(const char *group, const char *name);
+
 /* Symbolize one return address into buf as "FUNCTION FILE:LINE" (or the
  * module+offset when unknown). Returns 0 or -errno. */
 HEAPSCOPE_API int heapscope_symbolize(uintptr_t pc, char *buf, size_t size);

@@ -39,7 +39,8 @@ expect_error("exit code range" "--exit-code: invalid value '256'.*" run --exit-c
 expect_error("unknown option" "run: unknown option '--frobnicate'.*" run --frobnicate -- "${LEAKER}")
 expect_error("option needs value" "--mode needs a value" run --mode)
 expect_error("unknown command" "unknown command 'check'.*" check "${LEAKER}")
-expect_error("profile without prefix" "profile: --prefix PREFIX is required" profile -- "${LEAKER}")
+expect_error("profile without prefix or --cpu"
+  "profile: --prefix PREFIX \\(a heap profile\\) or --cpu \\(a CPU profile\\) is required" profile -- "${LEAKER}")
 expect_error("run-only option in profile" "profile: unknown option '--mode'.*" profile --mode normal --prefix p -- "${LEAKER}")
 expect_error("bad library" "--library /nonexistent/libheapscope.so: no such file"
   run --library /nonexistent/libheapscope.so -- "${LEAKER}")

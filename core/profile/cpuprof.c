@@ -1,0 +1,494 @@
+/* The CPU profiler's API and lifecycle: gperftools' <gperftools/profiler.h>
+ * and variables, with the failures gperftools is known for designed out.
+ *
+ *   CPUPROFILE=PATH          start at load, stop at exit; PATH_<pid> with
+ *                            CPUPROFILE_USE_PID, and in every child
+ *   CPUPROFILESIGNAL=N       do not start at load; signal N toggles, files
+ *                            PATH.0, PATH.1, ...
+ *   CPUPROFILE_FREQUENCY=N   samples per second of CPU time (1..4000)
+ *   CPUPROFILE_REALTIME      wall-clock time instead of CPU time
+ *   CPUPROFILE_TIMER_SIGNAL  the signal timers send (SIGPROF)
+ *   CPUPROFILE_PER_THREAD_TIMERS  accepted: every thread has its own timer
+ *
+ * Where gperftools loses data or the program, this does not:
+ *   - an unwritable PATH is one heapscope: line; the program runs on
+ *     (gperftools aborts it before main);
+ *   - the file is written while the program runs and is a valid profile at
+ *     every instant (cpuprof_file.c): a process killed by SIGKILL leaves
+ *     every sample taken; a fatal signal with its default action (SIGTERM,
+ *     SIGSEGV, ...) first compacts the file and writes PATH.tests, then
+ *     takes its default action;
+ *   - a forked child writes its own PATH_<pid> (gperftools' child rewrote
+ *     the parent's samples into the parent's file);
+ *   - a program that installs its own handler for the profiling signal is
+ *     left alone: the timers stop, one line says so (gperftools delivered
+ *     its ticks to the program's handler, or silently did not start);
+ *   - ProfilerFlush leaves a file pprof can symbolize (gperftools' lacked
+ *     the maps), and ProfilerStop deletes every timer.
+ *
+ * Start, stop and flush run one at a time (the control flag). Start and the
+ * legacy stop are async-signal-safe, so CPUPROFILESIGNAL, fatal signals and
+ * the forked child use the same code as the API; a stop inside a signal
+ * handler writes the legacy format even when proto was asked for (the
+ * symbolizer is not async-signal-safe). */
+#include "core/profile/cpuprof_internal.h"
+
+#include "core/base/settings.h"
+
+#include <errno.h>
+#include <gperftools/profiler.h>
+#include <heapscope/heapscope.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+cp_session_t hs__cp = {.fd = -1};
+
+typedef struct cp_config {
+  int frequency;
+  bool realtime, proto, use_pid;
+  int signo;            /* the timers' signal */
+  int toggle;           /* CPUPROFILESIGNAL, 0 = none */
+  const char *env_path; /* CPUPROFILE */
+} cp_config_t;
+
+static cp_config_t cfg = {.frequency = 100, .signo = SIGPROF};
+static _Atomic int control;
+static unsigned toggle_count; /* control */
+static bool took_signal_reported;
+
+static bool take_control(bool in_signal) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&control, &expected, 1)) return true;
+  if (in_signal) return false;
+  /* The holder is another thread, or a signal handler that interrupted
+   * one: it finishes. (Never this thread: nothing here re-enters.) */
+  for (;;) {
+    expected = 0;
+    if (atomic_compare_exchange_strong(&control, &expected, 1)) return true;
+    sched_yield();
+  }
+}
+static void release_control(void) { atomic_store(&control, 0); }
+
+static const char *signame(int sig) {
+  const char *n = sigabbrev_np(sig);
+  return n ? n : "?";
+}
+
+/* ---- start and stop ------------------------------------------------------------------- */
+
+static bool start_locked(const char *path, const struct ProfilerOptions *opt, bool in_signal) {
+  cp_session_t *s = &hs__cp;
+  if (atomic_load(&s->state) != CP_OFF || !path || !*path) return false;
+  size_t len = strlen(path);
+  if (len >= sizeof s->path - 32) {
+    hs__errorf("CPU profile path is too long (%zu bytes); CPU profiler not started", len);
+    return false;
+  }
+  if (!hs__cp_install_handler(cfg.signo)) {
+    hs__errorf("the program handles signal %d (SIG%s) itself; CPU profiler not started "
+               "(CPUPROFILE_TIMER_SIGNAL=N picks another signal)",
+               cfg.signo, signame(cfg.signo));
+    return false;
+  }
+  /* The handler's walker cannot copy a module's CFI itself. */
+  if (!in_signal) hs__unwind_prepare();
+  if (!hs__cp_reset_slots(in_signal)) {
+    hs__errorf("CPU profiler busy registering a thread; not started");
+    return false;
+  }
+  /* Files are written at stop by name: a relative name must not follow a
+   * chdir of the program's (gperftools kept the descriptor). getcwd is a
+   * system call into the caller's buffer: fine in a signal handler. */
+  memcpy(s->name, path, len + 1);
+  if (path[0] == '/' || !getcwd(s->path, sizeof s->path - len - 2)) {
+    memcpy(s->path, path, len + 1);
+  } else {
+    size_t dl = strlen(s->path);
+    s->path[dl] = '/';
+    memcpy(s->path + dl + 1, path, len + 1);
+  }
+  s->signo = cfg.signo;
+  s->realtime = cfg.realtime;
+  s->proto = cfg.proto;
+  s->period_us = (uint32_t)(1000000 / cfg.frequency);
+  s->filter = opt ? opt->filter_in_thread : NULL;
+  s->filter_arg = opt ? opt->filter_in_thread_arg : NULL;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  s->start_time = ts.tv_sec;
+  s->start_ns = hs__now_ns();
+  atomic_store(&s->lost, 0);
+  /* One read of /proc/self/maps: the file's maps lines and the stacks of
+   * the threads that exist now. */
+  hs__cp_snapshot_begin();
+  hs__cp_maps_refresh_with(in_signal, hs__cp_snapshot_line, NULL);
+  int err = 0;
+  if (!hs__cp_file_open(&err)) {
+    hs__errorf("cannot write CPU profile %s: %s; CPU profiler not started", path,
+               hs__cp_strerror(err));
+    hs__cp_free_stacks();
+    return false;
+  }
+  atomic_fetch_add(&s->gen, 1);
+  atomic_store(&s->state, CP_RUNNING);
+  if (hs__cp_arm_all(in_signal) < 0) {
+    /* A thread registering holds the slot table (only a signal handler
+     * gets here): undo. */
+    atomic_store(&s->state, CP_OFF);
+    hs__cp_disarm_all();
+    hs__cp_file_close(true);
+    hs__cp_free_stacks();
+    hs__errorf("CPU profiler busy registering a thread; not started");
+    return false;
+  }
+  return true;
+}
+
+/* Stops sampling and writes the profile. in_signal: inside a signal handler
+ * (legacy format, bounded waits); sig: the fatal signal that ends the
+ * process, or 0. */
+static void stop_locked(bool in_signal, int sig, bool quiet) {
+  cp_session_t *s = &hs__cp;
+  int st = atomic_load(&s->state);
+  if (st == CP_OFF) return;
+  atomic_store(&s->state, CP_STOPPING);
+  hs__cp_disarm_all();
+  bool drained = hs__cp_drain(in_signal ? 200000000ull : 2000000000ull);
+  hs__cp_settle_all();
+  hs__cp_file_sync_maps(in_signal);
+  uint64_t samples, weight, lost;
+  hs__cp_counts(&samples, &weight, &lost);
+  bool proto = s->proto && !in_signal;
+  cp_agg_t a;
+  int err = 0, terr = 0;
+  bool ok = hs__cp_aggregate(&a);
+  if (!ok) {
+    err = ENOMEM;
+  } else if (proto) {
+    hs__runtime_enter();
+    ok = hs__cp_write_proto(&a, s->path, &err);
+    hs__runtime_leave();
+    char side[4200];
+    hs__snprintf(side, sizeof side, "%s.tests", s->path);
+    unlink(side); /* labels are in the profile */
+  } else {
+    ok = hs__cp_write_legacy(&a, s->path, &err);
+    if (!hs__cp_write_tests(&a, s->path, &terr))
+      hs__errorf("cannot write %s.tests: %s", s->path, hs__cp_strerror(terr));
+  }
+  hs__cp_agg_free(&a);
+  int ferr = atomic_load(&s->file_error);
+  hs__cp_file_close(drained);
+  if (drained) {
+    hs__cp_free_stacks();
+    hs__cp_maps_free_retired();
+  }
+  atomic_store(&s->state, CP_OFF);
+
+  uint64_t ms = weight * s->period_us / 1000;
+  char extra[200] = "";
+  size_t el = 0;
+  if (sig)
+    el += (size_t)hs__snprintf(extra, sizeof extra, ", written on signal %d (SIG%s)", sig,
+                               signame(sig));
+  if (s->proto && in_signal && el < sizeof extra)
+    hs__snprintf(extra + el, sizeof extra - el,
+                 ", in the legacy format (no symbolizer inside a signal handler)");
+  if (quiet && ok) {
+    /* The caller said it all. */
+  } else if (!ok) {
+    /* The live file is still a valid (uncompacted) profile. */
+    hs__errorf("CPU profile %s not compacted: %s; the file holds the raw samples", s->path,
+               hs__cp_strerror(err));
+  } else {
+    hs__errorf("CPU profile %s: %llu samples, %llu.%03llu s %s%s", s->path,
+               (unsigned long long)samples, (unsigned long long)(ms / 1000),
+               (unsigned long long)(ms % 1000), s->realtime ? "wall-clock" : "of CPU", extra);
+  }
+  if (lost || ferr)
+    hs__errorf("CPU profile %s: %llu periods of samples lost%s%s", s->path,
+               (unsigned long long)lost, ferr ? ": the file could not grow: " : "",
+               ferr ? hs__cp_strerror(ferr) : "");
+  if (hs__cp_unregistered())
+    hs__errorf("CPU profile %s: %llu threads not sampled (more than %d at once)", s->path,
+               (unsigned long long)hs__cp_unregistered(), CP_MAX_SLOTS);
+}
+
+/* ---- fatal signals -----------------------------------------------------------------------
+ * Signals whose default action ends the process, caught while their
+ * disposition is the default: the profile is compacted and PATH.tests
+ * written, then the default action is taken. A program that installs its
+ * own handler replaces ours (the sigaction interposer below). */
+
+static const int fatal_signals[] = {SIGHUP, SIGINT,  SIGQUIT, SIGILL,  SIGABRT, SIGBUS,
+                                    SIGFPE, SIGSEGV, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1,
+                                    SIGUSR2, SIGXCPU, SIGXFSZ, SIGSYS};
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  if (atomic_load(&hs__cp.state) != CP_OFF && take_control(true)) {
+    stop_locked(true, sig, false);
+    release_control();
+  }
+  /* The default action, as if we had never been here. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  hs__cp_forget_handler(sig, &dfl);
+  __sigaction(sig, &dfl, NULL);
+  syscall(SYS_tgkill, getpid(), hs__cp_gettid(), sig);
+  errno = saved;
+}
+
+static void catch_fatal_signals(void) {
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
+    int sig = fatal_signals[i];
+    if (sig == cfg.signo || sig == cfg.toggle) continue;
+    hs__cp_take_signal(sig, on_fatal_signal, true);
+  }
+}
+
+/* ---- CPUPROFILESIGNAL ------------------------------------------------------------------------ */
+
+static void on_toggle_signal(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  if (!take_control(true)) {
+    hs__errorf("CPUPROFILESIGNAL: the CPU profiler is busy; signal %d ignored", sig);
+    errno = saved;
+    return;
+  }
+  if (atomic_load(&hs__cp.state) != CP_OFF) {
+    stop_locked(true, 0, false);
+  } else {
+    char path[4200];
+    const char *base = cfg.env_path;
+    if (cfg.use_pid)
+      hs__snprintf(path, sizeof path, "%s_%d.%u", base, (int)getpid(), toggle_count++);
+    else
+      hs__snprintf(path, sizeof path, "%s.%u", base, toggle_count++);
+    if (start_locked(path, NULL, true)) catch_fatal_signals();
+  }
+  release_control();
+  errno = saved;
+}
+
+/* ---- exec'd children ----------------------------------------------------------------------------
+ * A program the profiled process execs reads the same CPUPROFILE: it must
+ * not overwrite the parent's file. As gperftools 2.18 does, children are
+ * told to add their pid: CPUPROFILE_USE_PID=1 joins the environment (a new
+ * array on the internal heap; the strings are not touched, so nothing
+ * sees a changed CPUPROFILE as with gperftools' older high-bit trick). */
+extern char **environ;
+static void mark_children(void) {
+  char **env = environ;
+  size_t n = 0;
+  if (!env) return;
+  for (; env[n]; n++)
+    if (!strncmp(env[n], "CPUPROFILE_USE_PID=", 19)) return;
+  char **copy = hs__arena_alloc((n + 2) * sizeof *copy);
+  if (!copy) return;
+  memcpy(copy, env, n * sizeof *copy);
+  copy[n] = "CPUPROFILE_USE_PID=1";
+  copy[n + 1] = NULL;
+  environ = copy;
+}
+
+/* ---- the program's own handlers ------------------------------------------------------------------
+ * While our handler holds a signal, the program sees what it would see
+ * without us (sigaction's old action), and setting its own handler takes
+ * the signal over. For the profiling signal that stops the profiler. */
+
+void hs__cp_program_takes_signal(int signo) {
+  if (signo != hs__cp.signo || atomic_load(&hs__cp.state) != CP_RUNNING) return;
+  /* Timers off now, without waiting for anything; the profile is written
+   * now if nothing else is starting or stopping, else at exit. */
+  hs__cp_disarm_all();
+  if (!took_signal_reported) {
+    took_signal_reported = true;
+    hs__errorf("the program installs its own handler for signal %d (SIG%s): CPU profiling "
+               "stops here, the profile is %s (CPUPROFILE_TIMER_SIGNAL=N profiles such programs)",
+               signo, signame(signo), hs__cp.path);
+  }
+  if (take_control(true)) {
+    stop_locked(false, 0, true);
+    release_control();
+  }
+}
+
+HS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (HS_UNLIKELY(hs__cp_owns_signal(sig))) {
+    if (old) hs__cp_program_action(sig, old);
+    if (!act) return 0;
+    hs__cp_program_takes_signal(sig);
+    int r = __sigaction(sig, act, NULL);
+    if (r == 0) hs__cp_forget_handler(sig, act);
+    return r;
+  }
+  return __sigaction(sig, act, old);
+}
+
+HS_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
+  struct sigaction act, old;
+  memset(&act, 0, sizeof act);
+  act.sa_handler = handler;
+  act.sa_flags = SA_RESTART; /* BSD semantics, as glibc's signal() */
+  sigemptyset(&act.sa_mask);
+  if (sig > 0 && sig < 65) sigaddset(&act.sa_mask, sig);
+  if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
+}
+
+/* ---- <gperftools/profiler.h> ------------------------------------------------------------------- */
+
+HS_EXPORT int ProfilerStartWithOptions(const char *fname, const struct ProfilerOptions *options) {
+  hs__settings_init();
+  if (!take_control(false)) return 0;
+  bool ok = start_locked(fname, options, false);
+  if (ok) catch_fatal_signals();
+  release_control();
+  return ok;
+}
+
+HS_EXPORT int ProfilerStart(const char *fname) { return ProfilerStartWithOptions(fname, NULL); }
+
+HS_EXPORT void ProfilerStop(void) {
+  if (atomic_load(&hs__cp.state) == CP_OFF) return;
+  take_control(false);
+  stop_locked(false, 0, false);
+  release_control();
+}
+
+HS_EXPORT void ProfilerFlush(void) {
+  if (atomic_load(&hs__cp.state) != CP_RUNNING) return;
+  take_control(false);
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) {
+    /* The samples are in the file already; make sure its maps name every
+     * module loaded since, and PATH.tests holds the tests so far. */
+    hs__cp_file_sync_maps(false);
+    if (!hs__cp.proto) {
+      cp_agg_t a;
+      int err = 0;
+      if (hs__cp_aggregate(&a) && !hs__cp_write_tests(&a, hs__cp.path, &err))
+        hs__errorf("cannot write %s.tests: %s", hs__cp.path, hs__cp_strerror(err));
+      hs__cp_agg_free(&a);
+    }
+  }
+  release_control();
+}
+
+/* Deprecated in gperftools: they do nothing there either. */
+HS_EXPORT void ProfilerEnable(void) {}
+HS_EXPORT void ProfilerDisable(void) {}
+
+HS_EXPORT int ProfilingIsEnabledForAllThreads(void) {
+  return atomic_load(&hs__cp.state) == CP_RUNNING;
+}
+
+/* Every thread is registered already (threads the program starts through
+ * pthread_create, and all threads at start); this covers threads made some
+ * other way (a raw clone). */
+HS_EXPORT void ProfilerRegisterThread(void) { hs__cp_register_self(); }
+
+HS_EXPORT void ProfilerGetCurrentState(struct ProfilerState *state) {
+  if (!state) return;
+  memset(state, 0, sizeof *state);
+  if (atomic_load(&hs__cp.state) != CP_RUNNING) return;
+  uint64_t samples, weight, lost;
+  hs__cp_counts(&samples, &weight, &lost);
+  state->enabled = 1;
+  state->start_time = hs__cp.start_time;
+  hs__snprintf(state->profile_name, sizeof state->profile_name, "%s", hs__cp.name);
+  state->samples_gathered = weight > 0x7fffffff ? 0x7fffffff : (int)weight;
+}
+
+HS_EXPORT HS_NOINLINE int ProfilerGetStackTrace(void **result, int max_depth, int skip_count,
+                                               const void *uc) {
+  return hs__cp_stack_trace(result, max_depth, skip_count, uc);
+}
+
+/* heapscope_ spellings (<heapscope/heapscope.h>). */
+HS_EXPORT int heapscope_cpu_profiler_start(const char *path) {
+  return ProfilerStart(path) ? 0 : -EINVAL;
+}
+HS_EXPORT void heapscope_cpu_profiler_stop(void) { ProfilerStop(); }
+HS_EXPORT void heapscope_cpu_profiler_flush(void) { ProfilerFlush(); }
+HS_EXPORT void heapscope_cpu_profiler_set_test(const char *group, const char *name) {
+  hs__cpuprof_set_test(group, name);
+}
+
+/* ---- the runtime's hooks (cpuprof.h) ------------------------------------------------------------ */
+
+void hs__cpuprof_set_test(const char *group, const char *name) {
+  uint32_t id = name ? hs__cp_test_id(group, name) : 0;
+  atomic_store_explicit(&hs__cp_current_test, id, memory_order_relaxed);
+}
+
+bool hs__cpuprof_running(void) {
+  return atomic_load_explicit(&hs__cp.state, memory_order_relaxed) == CP_RUNNING;
+}
+
+/* Before a dlclose: the library's mapping lines join the profile while
+ * it is still mapped, so its samples stay named. */
+static void before_unload(void) {
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) hs__cp_file_sync_maps(false);
+}
+
+void hs__cpuprof_init(void) {
+  hs__cp_sampler_init();
+  hs__modules_set_unload_listener(before_unload);
+  cfg.frequency = (int)hs__setting_int(HS_SET_CPUPROFILE_FREQUENCY);
+  cfg.realtime = hs__setting_given(HS_SET_CPUPROFILE_REALTIME);
+  cfg.use_pid = hs__setting_bool(HS_SET_CPUPROFILE_USE_PID);
+  int timer_signal = (int)hs__setting_int(HS_SET_CPUPROFILE_TIMER_SIGNAL);
+  if (timer_signal) cfg.signo = timer_signal;
+  const char *fmt = hs__setting_str(HS_SET_HEAPSCOPE_PROFILE_FORMAT);
+  cfg.proto = fmt && !strcmp(fmt, "proto");
+  cfg.env_path = hs__setting_str(HS_SET_CPUPROFILE);
+  cfg.toggle = (int)hs__setting_int(HS_SET_CPUPROFILESIGNAL);
+  if (!cfg.env_path) {
+    if (cfg.toggle) hs__errorf("CPUPROFILESIGNAL is set but CPUPROFILE is not; ignored");
+    return;
+  }
+  mark_children();
+  if (cfg.toggle) {
+    if (cfg.toggle == cfg.signo || !hs__cp_take_signal(cfg.toggle, on_toggle_signal, false))
+      hs__errorf("CPUPROFILESIGNAL=%d: the signal is in use; CPU profiling cannot be toggled",
+                 cfg.toggle);
+    else hs__unwind_prepare(); /* profiling starts in a signal handler */
+    return;
+  }
+  char path[4200];
+  if (cfg.use_pid) hs__snprintf(path, sizeof path, "%s_%d", cfg.env_path, (int)getpid());
+  else hs__snprintf(path, sizeof path, "%s", cfg.env_path);
+  if (ProfilerStart(path)) catch_fatal_signals();
+}
+
+/* After the program's destructors (and before the leak checker's exit
+ * check, priority 101). */
+__attribute__((destructor(102))) static void cpuprof_at_exit(void) { ProfilerStop(); }
+
+/* Fork: control is not held across fork (a stop writing proto holds it
+ * while it waits for the symbolizer's lock, which the fork handlers take
+ * first). The child starts from scratch instead. */
+void hs__cpuprof_postfork_child(void) {
+  /* The child: one thread, no timers, the parent's file still mapped.
+   * Drop the parent's profile without touching its file, then profile
+   * this process into PATH_<pid> if the parent was profiling. */
+  cp_session_t *s = &hs__cp;
+  bool was_running = atomic_load(&s->state) == CP_RUNNING;
+  atomic_store(&control, 1);
+  hs__cp_sampler_postfork_child();
+  hs__cp_file_postfork_child();
+  hs__cp_free_stacks();
+  atomic_store(&s->state, CP_OFF);
+  if (was_running) {
+    char path[4200];
+    hs__snprintf(path, sizeof path, "%s_%d", s->path, (int)getpid());
+    struct ProfilerOptions opt = {s->filter, s->filter_arg};
+    start_locked(path, &opt, true);
+  }
+  release_control();
+}
