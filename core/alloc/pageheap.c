@@ -12,7 +12,7 @@
  * than `retain` bytes sit free and mapped, releasing down to half of that:
  * the release work is bounded by the bytes freed in between (hysteresis),
  * so a free/malloc ping-pong never turns into an madvise per call. */
-#include "core/alloc/internal.h"
+#include "core/alloc/alloc.h"
 
 #include <string.h>
 
@@ -139,9 +139,26 @@ static void absorb(hs_span_t *s, hs_span_t *n) {
   drop_struct(n);
 }
 
+/* MallocExtension's release rate (1000 = 1.0) and aggressive decommit. */
+static _Atomic uint32_t release_milli = 1000;
+static _Atomic bool aggressive_decommit;
+static _Atomic size_t heap_limit;
+
+void hs__alloc_set_release_rate_milli(uint32_t milli) { atomic_store(&release_milli, milli); }
+uint32_t hs__alloc_release_rate_milli(void) { return atomic_load(&release_milli); }
+void hs__alloc_set_aggressive_decommit(bool on) { atomic_store(&aggressive_decommit, on); }
+bool hs__alloc_aggressive_decommit(void) { return atomic_load(&aggressive_decommit); }
+void hs__alloc_set_heap_limit(size_t bytes) { atomic_store(&heap_limit, bytes); }
+size_t hs__alloc_heap_limit(void) { return atomic_load(&heap_limit); }
+
 static void release_excess(void) {
+  uint32_t rate = atomic_load_explicit(&release_milli, memory_order_relaxed);
+  bool aggressive = atomic_load_explicit(&aggressive_decommit, memory_order_relaxed);
+  if (rate == 0 && !aggressive) return;
   size_t in_use = stats.large_bytes + stats.small_span_bytes + stats.internal_bytes;
   size_t retain = in_use / 4 > RETAIN_MIN ? in_use / 4 : RETAIN_MIN;
+  if (aggressive) retain = 0;
+  else if (rate != 1000) retain = (size_t)((double)retain * 1000.0 / rate);
   if (stats.free_bytes <= retain) return;
   /* Largest spans first: fewest syscalls for the most bytes. */
   for (int i = 0; i <= MAX_LISTED_PAGES && stats.free_bytes > retain / 2; i++) {
@@ -154,6 +171,11 @@ static void release_excess(void) {
 
 static bool grow(size_t npages) {
   size_t pages = npages < GROW_PAGES ? GROW_PAGES : npages;
+  size_t limit = atomic_load_explicit(&heap_limit, memory_order_relaxed);
+  if (limit && stats.heap_bytes + (pages << HS_PAGE_SHIFT) > limit) {
+    if (stats.heap_bytes + (npages << HS_PAGE_SHIFT) > limit) return false;
+    pages = npages; /* the minimum still fits under the limit */
+  }
   void *mem = hs__os_map_aligned(pages << HS_PAGE_SHIFT, HS_PAGE_SIZE);
   if (!mem) return false;
   hs_span_t *s = new_struct();
@@ -236,7 +258,8 @@ void hs__pageheap_free_locked(hs_span_t *s) {
   hs_span_t *next = free_neighbour(s->start + span_bytes(s));
   if (next) absorb(s, next);
   insert_free(s);
-  if (span_bytes(s) >= HUGE_RELEASE) release_span(s);
+  if (span_bytes(s) >= HUGE_RELEASE && atomic_load_explicit(&release_milli, memory_order_relaxed))
+    release_span(s);
   release_excess();
 }
 

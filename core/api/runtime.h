@@ -12,6 +12,10 @@
  * never leak-check roots, whichever object they are linked into. */
 const hs_range_t *const *hs__runtime_tables(size_t *count);
 
+/* gperftools' variables: applied or said to be ignored (gperftools_env.c;
+ * the constructor). */
+void hs__gperftools_env_init(void);
+
 /* Keeps runtime.c (its constructor) in static links; see CMakeLists.txt. */
 HS_EXPORT void hs__runtime_anchor(void);
 
@@ -20,5 +24,7 @@ HS_EXPORT void hs__runtime_anchor(void);
 void free_sized(void *p, size_t n);
 void free_aligned_sized(void *p, size_t align, size_t n);
 void cfree(void *p);
+/* <gperftools/tcmalloc.h> declares it to C++ only (core/api/tcmalloc.c). */
+int tc_set_new_mode(int flag);
 
 #endif

@@ -24,9 +24,17 @@ typedef void (*hs_prof_counts_fn)(const hs_bucket_t *b, int64_t out[4]);
 bool hs__heapprof_proto_gzip(void);  /* zlib loadable: .pb.gz, else .pb */
 bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment);
 
+/* ---- heapprof_signal.c ---- */
+/* HEAPPROFILESIGNAL: the handler and the thread that dumps (at start-up),
+ * and the child's own after fork. */
+void hs__heapprof_signal_init(void);
+void hs__heapprof_signal_postfork_child(void);
+
 /* ---- mmap_profile.c ---- */
-/* HEAP_PROFILE_MMAP: set by the profiler when it starts. */
+/* HEAP_PROFILE_MMAP and HEAP_PROFILE_MMAP_LOG: set by the profiler when it
+ * starts. */
 extern bool hs__mmap_profiling;
+extern bool hs__mmap_log;
 /* Keeps mmap_profile.c (the exported mmap hooks) in static links. */
 void hs__mmap_profile_anchor(void);
 
