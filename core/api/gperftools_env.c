@@ -120,9 +120,9 @@ static const ignored_t always_ignored[] = {
 };
 
 static void say_ignored(hs_setting_id_t id, const char *name, const char *why) {
-  const char *v = hs__setting_str(id);
+  const char *v = hs__setting_str(id); /* NULL for numbers and booleans */
   if (v) hs__errorf("%s=%s is ignored: %s", name, v, why);
-  else hs__errorf("%s is ignored: %s", name, why);
+  else hs__errorf("%s=%lld is ignored: %s", name, hs__setting_int(id), why);
 }
 
 #define SAY_IGNORED(id_suffix, why) say_ignored(HS_SET_##id_suffix, #id_suffix, why)

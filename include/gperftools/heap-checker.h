@@ -54,7 +54,7 @@ class PERFTOOLS_DLL_DECL HeapLeakChecker {
   static HeapLeakChecker* GlobalChecker() {
     heapscope_mode_t m = heapscope_check_mode();
     if (m == HEAPSCOPE_MODE_OFF || m == HEAPSCOPE_MODE_LOCAL) return 0;
-    static HeapLeakChecker global(GlobalTag());
+    static HeapLeakChecker global((GlobalTag()));
     return &global;
   }
 

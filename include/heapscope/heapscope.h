@@ -21,6 +21,14 @@ extern "C" {
 #define HEAPSCOPE_API
 #endif
 
+/* The pointer argument i is only an address, never read through (GCC
+ * would otherwise warn when it points to memory not yet written). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define HEAPSCOPE_ADDRESS_ONLY(i) __attribute__((access(none, i)))
+#else
+#define HEAPSCOPE_ADDRESS_ONLY(i)
+#endif
+
 /* ---- modes (gperftools' names) ------------------------------------------- */
 typedef enum heapscope_mode {
   HEAPSCOPE_MODE_OFF = 0,
@@ -95,8 +103,8 @@ HEAPSCOPE_API void heapscope_leaks_ignore(heapscope_leaks_t *l);
 /* The heap block p points to (its start or any byte inside) and everything
  * reachable from it are never leaks. Returns p, so
  * `static T *t = heapscope_ignore_object(malloc(..))` works. */
-HEAPSCOPE_API void *heapscope_ignore_object(const void *p);
-HEAPSCOPE_API void heapscope_unignore_object(const void *p);
+HEAPSCOPE_API void *heapscope_ignore_object(const void *p) HEAPSCOPE_ADDRESS_ONLY(1);
+HEAPSCOPE_API void heapscope_unignore_object(const void *p) HEAPSCOPE_ADDRESS_ONLY(1);
 /* Between disable and enable (per thread, nestable), allocations are treated
  * as ignored objects: deliberately kept memory. */
 HEAPSCOPE_API void heapscope_disable(void);
