@@ -133,7 +133,10 @@ def c_all(recording):
     env = {"HEAPCHECK": "normal"} if recording else {}
     rc, out, err = run([BIN_C, "all", WORK], env)
     ok = check(rc == 0, f"compat_c all{' under HEAPCHECK=normal' if recording else ''} exits 0")
-    for part in ("hooks", "tc", "stacktrace", "malloc_extension", "heap_profiler"):
+    parts = ["hooks", "hooks_threads", "tc", "stacktrace", "malloc_extension", "heap_profiler"]
+    if os.path.exists(os.path.join(PREFIX, "include", "gperftools", "profiler.h")):
+        parts.append("cpu_profiler")  # the CPU profiler's profiler.h (issue 14)
+    for part in parts:
         ok &= check(f"ok {part}" in out, f"compat_c: {part}")
     if not ok:
         show(out, err)
@@ -247,6 +250,12 @@ def heap_signal():
     out, err2 = p.communicate("go on\n", timeout=60)
     ok &= check(p.returncode == 0 and "alive" in out and "heap profiler is not running" in err2,
                 "HEAPPROFILESIGNAL without a running profiler: one line, no death")
+    # A forked child dumps on its own signal, to PREFIX_<pid>.NNNN.heap.
+    fp = os.path.join(d, "f")
+    rc, out, err4 = run([BIN_C, "forksignal", fp], {"HEAPPROFILE": fp, "HEAPPROFILESIGNAL": "12"})
+    ok &= check(rc == 0 and "ok fork_signal" in out and len(glob.glob(fp + "_*.0001.heap")) == 1,
+                f"HEAPPROFILESIGNAL in a forked child and its parent (rc {rc})")
+    err2 += err4
     rc, out, err3 = run([BIN_C, "exit"], {"HEAPPROFILESIGNAL": "9"})
     ok &= check(rc == 0 and "HEAPPROFILESIGNAL=9: that signal cannot be caught" in err3,
                 "HEAPPROFILESIGNAL=9 is refused with one line")

@@ -6,6 +6,7 @@
  *
  *   all         every function, with the hooks, tc_*, nallocx, stack
  *               traces, MallocExtension_* and heap profiler checks
+ *   forksignal PREFIX  HEAPPROFILESIGNAL in a forked child and its parent
  *   wait PREFIX print "ready", block until stdin has a line (the driver
  *               sends HEAPPROFILESIGNAL meanwhile), then "alive"
  *   proto       GetHeapProfile in proto mode (binary, heapscope_heap_profile)
@@ -54,6 +55,7 @@
   } while (0)
 
 static void *volatile sink;
+void *profiled_alloc(void);
 
 /* The function pc lies in (the program is linked with -rdynamic). */
 static const char *fn_of(const void *pc) {
@@ -226,6 +228,74 @@ static void check_hooks(void) {
   munmap(m, 4096);
   CHECK(mm.mmap == mmaps_before && mm.munmap == munmaps_before, "mmap hooks ran after removal");
   printf("ok hooks\n");
+}
+
+/* Hooks added and removed while other threads allocate: no crash, no
+ * lost or foreign call (every pointer a delete hook sees was allocated). */
+#include <pthread.h>
+static volatile int stop_threads;
+static _Atomic long thread_news, thread_deletes;
+static void count_new(const void *p, size_t n) { thread_news++; }
+static void count_delete(const void *p) { thread_deletes++; }
+static void *churn(void *arg) {
+  while (!stop_threads) {
+    void *p[16];
+    for (int i = 0; i < 16; i++) p[i] = malloc(32 + i * 100);
+    for (int i = 0; i < 16; i++) free(p[i]);
+  }
+  return NULL;
+}
+
+static void check_hooks_threads(void) {
+  pthread_t t[3];
+  for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn, NULL);
+  for (int round = 0; round < 200; round++) {
+    CHECK(MallocHook_AddNewHook(count_new) && MallocHook_AddDeleteHook(count_delete), "add");
+    usleep(200);
+    CHECK(MallocHook_RemoveNewHook(count_new) && MallocHook_RemoveDeleteHook(count_delete),
+          "remove");
+  }
+  stop_threads = 1;
+  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  long n = thread_news, d = thread_deletes;
+  free(malloc(10));
+  CHECK(n > 0 && d > 0 && thread_news == n && thread_deletes == d,
+        "hooks while threads allocate: %ld news, %ld deletes, then %ld/%ld", n, d,
+        (long)thread_news, (long)thread_deletes);
+  printf("ok hooks_threads\n");
+}
+
+/* HEAPPROFILESIGNAL in a forked child: the child has a dump thread and a
+ * pipe of its own, and dumps to PREFIX_<pid>.0001.heap (argv[2] = PREFIX). */
+#include <sys/wait.h>
+static int wait_file(const char *path) {
+  for (int i = 0; i < 400; i++) {
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > 0) return 1;
+    usleep(50000);
+  }
+  return 0;
+}
+
+static void fork_signal(const char *prefix) {
+  void *keep = profiled_alloc();
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork");
+  char path[600];
+  if (pid == 0) {
+    kill(getpid(), SIGUSR2);
+    snprintf(path, sizeof path, "%s_%d.0001.heap", prefix, (int)getpid());
+    _exit(wait_file(path) ? 0 : 3);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's signal dump: status 0x%x",
+        status);
+  kill(getpid(), SIGUSR2);
+  snprintf(path, sizeof path, "%s.0001.heap", prefix);
+  CHECK(wait_file(path), "the parent's signal dump %s", path);
+  free(keep);
+  printf("ok fork_signal\n");
 }
 
 /* ---- tc_* and nallocx ---------------------------------------------------- */
@@ -587,6 +657,7 @@ int main(int argc, char **argv) {
   const char *dir = argc > 2 ? argv[2] : ".";
   if (!strcmp(what, "all")) {
     check_hooks();
+    check_hooks_threads();
     check_tc();
     check_stacktrace();
     check_malloc_extension();
@@ -594,6 +665,8 @@ int main(int argc, char **argv) {
 #ifdef HAVE_GPERFTOOLS_PROFILER_H
     check_cpu_profiler(dir);
 #endif
+  } else if (!strcmp(what, "forksignal")) {
+    fork_signal(dir);
   } else if (!strcmp(what, "wait")) {
     wait_for_driver();
   } else if (!strcmp(what, "proto")) {
