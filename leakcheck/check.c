@@ -76,6 +76,13 @@ static lc_leaks_t *build_result(lc_vec_t *objs) {
   }
   hs__os_unmap(group_of, table_bytes);
   l->pub.group_count = ngroups;
+  if (lc_config.identify_leaks) {
+    l->objects = hs__arena_alloc(objs->len * sizeof *l->objects);
+    if (l->objects) {
+      memcpy(l->objects, objs->data, objs->len * sizeof *l->objects);
+      l->nobjects = objs->len;
+    }
+  }
   l->addrs = hs__arena_alloc(objs->len * sizeof *l->addrs);
   if (l->addrs) {
     for (size_t i = 0; i < objs->len; i++) l->addrs[i] = LC_AT(objs, lc_object_t, i).addr;
@@ -288,6 +295,7 @@ HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {
   if (!pub) return;
   lc_leaks_t *l = (lc_leaks_t *)pub;
   hs__arena_free(l->addrs);
+  hs__arena_free(l->objects);
   hs__arena_free(l->report);
   hs__arena_free(l->pub.groups);
   hs__arena_free(l);
@@ -331,14 +339,25 @@ HS_EXPORT int heapscope_start_recording(void) {
   return 0;
 }
 
-HS_EXPORT void *heapscope_ignore_object(const void *p) {
+/* The record of the live block p points to the start of, or into (as
+ * gperftools' IgnoreObject allows: C++ objects are often known by a base
+ * or member pointer). */
+static hs_rec_t *record_at_or_in(const void *p) {
   hs_rec_t *r = hs__record_of((uintptr_t)p, NULL);
+  if (r || !p) return r;
+  uintptr_t start;
+  size_t scan, unrecorded;
+  return hs__record_find((uintptr_t)p, &start, &scan, &unrecorded);
+}
+
+HS_EXPORT void *heapscope_ignore_object(const void *p) {
+  hs_rec_t *r = record_at_or_in(p);
   if (r) __atomic_fetch_or(&r->gen, HS_REC_IGNORED, __ATOMIC_RELAXED);
   return (void *)p;
 }
 
 HS_EXPORT void heapscope_unignore_object(const void *p) {
-  hs_rec_t *r = hs__record_of((uintptr_t)p, NULL);
+  hs_rec_t *r = record_at_or_in(p);
   if (r) __atomic_fetch_and(&r->gen, ~HS_REC_IGNORED, __ATOMIC_RELAXED);
 }
 

@@ -79,6 +79,9 @@ static void read_report_config(void) {
   }
   const char *prof = hs__setting_str(HS_SET_HEAPSCOPE_LEAK_PROFILE);
   if (prof && *prof) hs__snprintf(lc_config.leak_profile, sizeof lc_config.leak_profile, "%s", prof);
+  const char *dir = hs__setting_str(HS_SET_HEAP_CHECK_DUMP_DIRECTORY);
+  if (dir && *dir) hs__snprintf(lc_config.dump_dir, sizeof lc_config.dump_dir, "%s", dir);
+  lc_config.identify_leaks = hs__setting_bool(HS_SET_HEAP_CHECK_IDENTIFY_LEAKS);
   const char *fmt = hs__setting_str(HS_SET_HEAPSCOPE_REPORT);
   if (fmt && *fmt) {
     if (!strcmp(fmt, "text")) lc_config.report_format = LC_REPORT_TEXT;
@@ -114,7 +117,32 @@ static void emit_github(heapscope_leaks_t *l, const lc_origin_t *origin) {
   }
 }
 
+/* HEAP_CHECK_DUMP_DIRECTORY: the leaks of check NAME as a heap profile
+ * DIR/PROG.PID.NAME-end.heap, gperftools' name for the same file (its
+ * checker wrote the profile pprof then read; here it is only the leaks,
+ * which is what its suggested pprof command showed). */
+static void write_dump_dir_profile(heapscope_leaks_t *l, const char *name) {
+  char path[2200];
+  hs__snprintf(path, sizeof path, "%s/%s.%d.%s-end.heap", lc_config.dump_dir,
+               program_invocation_short_name, (int)getpid(), name ? name : "_main_");
+  /* The name must stay in the directory: a check named "../x" must not write
+   * elsewhere (gperftools asks for names without path parts). */
+  for (char *c = path + strlen(lc_config.dump_dir) + 1; *c; c++)
+    if (*c == '/') *c = '_';
+  lc_write_leak_profile(l, path);
+  hs__errorf("leaks of check %s as a heap profile: %s (pprof --inuse_objects PROGRAM %s)",
+             name ? name : "_main_", path, path);
+}
+
+static void emit_json_and_profile_named(heapscope_leaks_t *l, const lc_origin_t *origin,
+                                        const char *check_name);
+
 static void emit_json_and_profile(heapscope_leaks_t *l, const lc_origin_t *origin) {
+  emit_json_and_profile_named(l, origin, origin && origin->test ? origin->test : "_main_");
+}
+
+static void emit_json_and_profile_named(heapscope_leaks_t *l, const lc_origin_t *origin,
+                                        const char *check_name) {
   if (lc_config.report_format == LC_REPORT_JSON) {
     const char *rp = hs__setting_str(HS_SET_HEAPSCOPE_REPORT_PATH);
     hs_strbuf_t ci = {0};
@@ -152,6 +180,7 @@ static void emit_json_and_profile(heapscope_leaks_t *l, const lc_origin_t *origi
     hs__sb_free(&ci);
   }
   if (lc_config.leak_profile[0]) lc_write_leak_profile(l, lc_config.leak_profile);
+  if (lc_config.dump_dir[0]) write_dump_dir_profile(l, check_name);
 }
 
 /* LOG_PATH.PID gets every leak stack: CTest's memcheck counts what is in
@@ -184,6 +213,10 @@ void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin) {
  * is one defect, not two. When the file cannot be written (a full or
  * read-only disk) the report goes to stderr after one line saying why. */
 void lc_emit_report(heapscope_leaks_t *l, const char *title) {
+  lc_emit_named_report(l, title, "_main_");
+}
+
+void lc_emit_named_report(heapscope_leaks_t *l, const char *title, const char *check_name) {
   char path[1100];
   emit_github(l, NULL); /* annotations lead, the text follows */
   if (lc_write_log_report(l, path, sizeof path, "; writing it to stderr")) {
@@ -195,7 +228,7 @@ void lc_emit_report(heapscope_leaks_t *l, const char *title) {
     if (title) hs__write_all(fd, title, strlen(title));
     hs__write_all(fd, text, strlen(text));
   }
-  emit_json_and_profile(l, NULL);
+  emit_json_and_profile_named(l, NULL, check_name);
 }
 
 /* After core's constructor (101): the allocator and profiler are up. */
@@ -298,6 +331,25 @@ HS_EXPORT HS_NOINLINE void exit(int status) {
   __builtin_unreachable();
 }
 
+HS_EXPORT heapscope_mode_t heapscope_check_mode(void) { return lc_config.mode; }
+
+/* HeapLeakChecker::CancelGlobalCheck: no check at exit. */
+static _Atomic bool exit_check_cancelled;
+HS_EXPORT void heapscope_cancel_exit_check(void) { atomic_store(&exit_check_cancelled, true); }
+
+/* A named check's report (HeapLeakChecker::NoLeaks): gperftools' first line
+ * ("Leak check NAME detected leaks of N bytes in M objects"), then the
+ * report where the configuration sends it, as at exit. */
+HS_EXPORT int heapscope_leaks_emit(heapscope_leaks_t *l, const char *check_name) {
+  if (!l) return 0;
+  const char *name = check_name && *check_name ? check_name : "_main_";
+  char title[600];
+  hs__snprintf(title, sizeof title, "Leak check %.400s detected leaks of %zu bytes in %zu objects\n",
+               name, l->bytes, l->objects);
+  lc_emit_named_report(l, title, name);
+  return 0;
+}
+
 HS_EXPORT long heapscope_check_now(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) mode = HEAPSCOPE_MODE_NORMAL;
@@ -317,6 +369,7 @@ HS_EXPORT long heapscope_check_now(void) {
 __attribute__((destructor(101))) static void exit_check(void) {
   heapscope_mode_t mode = lc_config.mode;
   if (mode == HEAPSCOPE_MODE_OFF || mode == HEAPSCOPE_MODE_LOCAL) return;
+  if (atomic_load(&exit_check_cancelled)) return;
   if (getpid() != main_pid && !hs__setting_bool(HS_SET_HEAPSCOPE_CHECK_CHILDREN)) return;
   bool called_exit = atomic_load(&exit_caller_tid) == hs__gettid();
   heapscope_leaks_t *l;

@@ -146,6 +146,9 @@ int lc_check_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller,
 int lc_write_file(const char *path, bool truncate, const char *data, size_t len);
 /* Write the report where the configuration says (stderr or LOG_PATH.PID). */
 void lc_emit_report(heapscope_leaks_t *l, const char *title);
+/* The same for a named check (HeapLeakChecker, heapscope_leaks_emit): the
+ * leak profile of HEAP_CHECK_DUMP_DIRECTORY is named after it. */
+void lc_emit_named_report(heapscope_leaks_t *l, const char *title, const char *check_name);
 /* The outputs besides the adapter's own (CMocka's message): the log file
  * (every stack), GitHub annotations, JSON, leak profile. */
 void lc_emit_extras(heapscope_leaks_t *l, const lc_origin_t *origin);
@@ -174,6 +177,8 @@ typedef struct lc_config {
   char log_path[1024];      /* report file prefix; "" = stderr */
   bool log_from_lsan;       /* log_path came from LSAN_OPTIONS/ASAN_OPTIONS */
   char leak_profile[1024];  /* HEAPSCOPE_LEAK_PROFILE */
+  char dump_dir[1024];      /* HEAP_CHECK_DUMP_DIRECTORY */
+  bool identify_leaks;      /* HEAP_CHECK_IDENTIFY_LEAKS */
   int report_format;        /* LC_REPORT_* */
 } lc_config_t;
 enum { LC_REPORT_TEXT = 0, LC_REPORT_JSON = 1, LC_REPORT_GITHUB = 2 };
@@ -187,6 +192,8 @@ typedef struct lc_leaks {
   size_t suppressed_bytes, suppressed_objects;
   uintptr_t *addrs;         /* every leaked block, for heapscope_leaks_ignore */
   size_t naddrs;
+  lc_object_t *objects;     /* HEAP_CHECK_IDENTIFY_LEAKS: every leaked block */
+  size_t nobjects;
   char *report;             /* lazily formatted */
 } lc_leaks_t;
 

@@ -72,6 +72,23 @@ void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strb
   if (num == 0) hs__sb_printf(out, "    <empty stack>\n");
 }
 
+/* HEAP_CHECK_IDENTIFY_LEAKS: each leaked object of group g, in gperftools'
+ * words ("leaked N byte object 0x..."), at most MAX_IDENTIFIED a group. */
+#define MAX_IDENTIFIED 1000
+static void format_objects(lc_leaks_t *l, const heapscope_leak_group_t *g, hs_strbuf_t *out) {
+  uint32_t bucket = 0;
+  if (g->pcs) bucket = ((const hs_bucket_t *)((const char *)g->pcs - offsetof(hs_bucket_t, pcs)))->id;
+  size_t shown = 0;
+  for (size_t i = 0; i < l->nobjects; i++) {
+    const lc_object_t *o = &l->objects[i];
+    if (o->bucket != bucket || ((o->flags & LC_DIRECT) != 0) != (g->direct != 0)) continue;
+    if (shown++ < MAX_IDENTIFIED)
+      hs__sb_printf(out, "    leaked %zu byte object 0x%lx\n", o->size, (unsigned long)o->addr);
+  }
+  if (shown > MAX_IDENTIFIED)
+    hs__sb_printf(out, "    (%zu more objects of this stack)\n", shown - MAX_IDENTIFIED);
+}
+
 /* capped: HEAP_CHECK_MAX_LEAKS stacks at most, for a console; files that
  * tools read (CTest's memcheck log, CMocka's XML) get every stack. */
 void lc_format_report_capped(heapscope_leaks_t *l, hs_strbuf_t *out, bool capped) {
@@ -86,6 +103,7 @@ void lc_format_report_capped(heapscope_leaks_t *l, hs_strbuf_t *out, bool capped
     hs__sb_printf(out, "\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
                   g->direct ? "Direct" : "Indirect", g->bytes, g->objects);
     lc_format_stack(g->pcs, g->depth, group_epoch(g), out);
+    if (((lc_leaks_t *)l)->objects) format_objects((lc_leaks_t *)l, g, out);
   }
   if (shown < l->group_count)
     hs__sb_printf(out, "\n(%zu more leak stack(s) not shown; HEAP_CHECK_MAX_LEAKS=0 shows all)\n",

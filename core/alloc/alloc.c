@@ -261,6 +261,13 @@ void hs__alloc_stats(hs_alloc_stats_t *out) {
 
 void hs__alloc_thread_idle(void) { hs__tcache_flush_current(); }
 
+size_t hs__alloc_thread_cache_bytes(void) {
+  size_t total = 0;
+  for (uint32_t c = 1; c < hs__num_classes; c++)
+    total += (size_t)hs__tcache.lists[c].len * hs__classes[c].size;
+  return total;
+}
+
 void hs__alloc_release_free(void) {
   hs__tcache_flush_current();
   hs__pageheap_release_all();
@@ -270,6 +277,15 @@ size_t hs__alloc_estimated_size(size_t n) {
   hs__alloc_init();
   if (n <= HS_MAX_SMALL) return hs__classes[hs__size_to_class(n)].size;
   return (n + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1);
+}
+
+size_t hs__alloc_estimated_size_aligned(size_t align, size_t n) {
+  if (align <= HS_MIN_ALIGN) return hs__alloc_estimated_size(n);
+  hs__alloc_init();
+  if (align <= HS_PAGE_SIZE && n <= HS_MAX_SMALL) /* as hs__alloc_aligned picks */
+    for (uint32_t cls = hs__size_to_class(n ? n : 1); cls < hs__num_classes; cls++)
+      if (hs__classes[cls].size % align == 0) return hs__classes[cls].size;
+  return n ? (n + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1) : HS_PAGE_SIZE;
 }
 
 /* ---- fork ------------------------------------------------------------------ */

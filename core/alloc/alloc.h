@@ -88,8 +88,32 @@ void hs__alloc_stats(hs_alloc_stats_t *out);
 /* Returns free memory: this thread's cache, then free pages to the OS. */
 void hs__alloc_release_free(void);
 size_t hs__alloc_estimated_size(size_t n); /* what hs__alloc(n) would give */
+/* What hs__alloc_aligned(align, n) would give (a lower bound for large
+ * blocks aligned beyond a page). */
+size_t hs__alloc_estimated_size_aligned(size_t align, size_t n);
 /* This thread's cache goes back to the central lists. */
 void hs__alloc_thread_idle(void);
+/* Bytes in this thread's cache. */
+size_t hs__alloc_thread_cache_bytes(void);
+
+/* ---- tuning: gperftools' MallocExtension knobs and TCMALLOC_* variables
+ * (core/api/). Each is one relaxed word the slow paths read. */
+/* Free pages kept mapped are divided by rate (core/alloc/pageheap.c):
+ * 1 is the default policy, 0 never gives pages back on its own (until
+ * hs__alloc_release_free), higher keeps fewer. In 1/1000 units. */
+void hs__alloc_set_release_rate_milli(uint32_t milli);
+uint32_t hs__alloc_release_rate_milli(void);
+/* Every free page goes back to the OS at once. */
+void hs__alloc_set_aggressive_decommit(bool on);
+bool hs__alloc_aggressive_decommit(void);
+/* The page heap maps no more than this many bytes (0: no limit): an
+ * allocation that would need more fails with ENOMEM. */
+void hs__alloc_set_heap_limit(size_t bytes);
+size_t hs__alloc_heap_limit(void);
+/* The most one thread's cache holds (core/alloc/threadcache.c), at least
+ * 64 KiB; default (and most) 4 MiB. Applies as caches grow. */
+void hs__alloc_set_thread_cache_limit(size_t bytes);
+size_t hs__alloc_thread_cache_limit(void);
 
 /* ---- fork (core/alloc/alloc.c) ------------------------------------------ */
 /* Adds every allocator lock to out, in the allocator's order (init, sampled

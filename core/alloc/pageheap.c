@@ -31,12 +31,17 @@
  * mapping is cached (on the decay list) and reused, resized, by the next big
  * allocation, so a loop that allocates and frees big blocks maps nothing.
  *
+ * gperftools' knobs (MallocExtension, TCMALLOC_*): the release rate scales
+ * the decay time and the cap (0: nothing goes back on its own), aggressive
+ * decommit releases every free page at once, a heap limit stops growth.
+ *
  * Invariants (hs__pageheap_is_valid):
  *   heap_bytes = free + unmapped + large + small_span + internal
  *   free_bytes = sum of dirty FREE spans + CACHED mappings = decay list bytes
  *   unmapped_bytes = sum of released FREE spans
  *   every FREE span is on the free list for its size, its first and last
  *   pages map to it, and no free neighbour touches it (coalesced). */
+#include "core/alloc/alloc.h"
 #include "core/alloc/internal.h"
 
 #include <string.h>
@@ -201,6 +206,25 @@ static void absorb(hs_span_t *s, hs_span_t *n) {
   drop_struct(n);
 }
 
+/* MallocExtension's release rate (1000 = 1.0), aggressive decommit and
+ * heap limit (TCMALLOC_HEAP_LIMIT_MB). */
+static _Atomic uint32_t release_milli = 1000;
+static _Atomic bool aggressive_decommit;
+static _Atomic size_t heap_limit;
+
+void hs__alloc_set_release_rate_milli(uint32_t milli) { atomic_store(&release_milli, milli); }
+uint32_t hs__alloc_release_rate_milli(void) { return atomic_load(&release_milli); }
+void hs__alloc_set_aggressive_decommit(bool on) { atomic_store(&aggressive_decommit, on); }
+bool hs__alloc_aggressive_decommit(void) { return atomic_load(&aggressive_decommit); }
+void hs__alloc_set_heap_limit(size_t bytes) { atomic_store(&heap_limit, bytes); }
+size_t hs__alloc_heap_limit(void) { return atomic_load(&heap_limit); }
+
+/* Whether mapping `more` bytes would take the heap past the limit. */
+static bool over_limit(size_t more) {
+  size_t limit = atomic_load_explicit(&heap_limit, memory_order_relaxed);
+  return limit && stats.heap_bytes + more > limit;
+}
+
 /* ---- own mappings ---------------------------------------------------------- */
 
 static void unmap_cached(hs_span_t *s) {
@@ -227,11 +251,25 @@ static size_t in_use_bytes(void) {
 /* Release what has decayed, and the oldest beyond the cap. */
 static void decay_locked(uint64_t now) {
   if (!lists_ready) return;
-  while (lru.lru_next != &lru && now - lru.lru_next->free_ns >= HS_DECAY_NS) release_oldest();
+  uint32_t rate = atomic_load_explicit(&release_milli, memory_order_relaxed);
+  bool aggressive = atomic_load_explicit(&aggressive_decommit, memory_order_relaxed);
+  uint64_t decay = HS_DECAY_NS;
   size_t cap = 2 * in_use_bytes() > RETAIN_MIN ? 2 * in_use_bytes() : RETAIN_MIN;
+  if (aggressive) {
+    decay = 0;
+    cap = 0;
+  } else if (rate == 0) {
+    decay = UINT64_MAX; /* nothing goes back on its own */
+    cap = SIZE_MAX;
+  } else if (rate != 1000) {
+    decay = (uint64_t)((double)decay * 1000.0 / rate);
+    cap = (size_t)((double)cap * 1000.0 / rate);
+  }
+  while (lru.lru_next != &lru && now - lru.lru_next->free_ns >= decay) release_oldest();
   if (stats.free_bytes > cap)
     while (lru.lru_next != &lru && stats.free_bytes > cap / 2) release_oldest();
-  uint64_t due = lru.lru_next != &lru ? lru.lru_next->free_ns + HS_DECAY_NS : UINT64_MAX;
+  uint64_t due = lru.lru_next != &lru && decay != UINT64_MAX ? lru.lru_next->free_ns + decay
+                                                              : UINT64_MAX;
   /* Stored only when it moves: threads read it on every tick. */
   if (atomic_load_explicit(&next_decay_ns, memory_order_relaxed) != due)
     atomic_store_explicit(&next_decay_ns, due, memory_order_relaxed);
@@ -325,6 +363,10 @@ hs_span_t *hs__pageheap_alloc_mapped(size_t npages) {
     }
   }
   if (!s) {
+    if (over_limit(npages << HS_PAGE_SHIFT)) {
+      hs__unlock(&hs__pageheap_lock);
+      return NULL;
+    }
     hs__unlock(&hs__pageheap_lock);
     void *mem = hs__os_map_aligned(npages << HS_PAGE_SHIFT, HS_PAGE_SIZE);
     if (!mem) return NULL;
@@ -374,7 +416,9 @@ bool hs__pageheap_remap(hs_span_t *s, size_t npages) {
   if (npages == 0 || npages > ((size_t)1 << 35)) return false;
   hs__lock(&hs__pageheap_lock);
   hs_assert(s->mapped && s->kind == HS_SPAN_LARGE);
-  bool ok = (npages > s->npages && grow_into_cached(s, npages)) || remap_locked(s, npages);
+  bool ok = (npages > s->npages && grow_into_cached(s, npages)) ||
+            ((npages <= s->npages || !over_limit((npages - s->npages) << HS_PAGE_SHIFT)) &&
+             remap_locked(s, npages));
   hs_assert_expensive(hs__pageheap_is_valid());
   hs__unlock(&hs__pageheap_lock);
   return ok;
@@ -397,6 +441,10 @@ static void free_mapped_locked(hs_span_t *s, uint64_t now) {
 
 static bool grow(size_t npages) {
   size_t pages = npages < GROW_PAGES ? GROW_PAGES : npages;
+  if (over_limit(pages << HS_PAGE_SHIFT)) {
+    if (over_limit(npages << HS_PAGE_SHIFT)) return false;
+    pages = npages; /* the minimum still fits under the limit */
+  }
   void *mem = hs__os_map_aligned(pages << HS_PAGE_SHIFT, HS_PAGE_SIZE);
   if (!mem) return false;
   hs_span_t *s = new_struct();

@@ -15,7 +15,19 @@
 
 #include <pthread.h>
 
-#define CACHE_LIMIT ((size_t)4 << 20)
+#define CACHE_LIMIT_MAX ((size_t)4 << 20)
+#define CACHE_LIMIT_MIN ((size_t)64 << 10)
+/* tcmalloc.max_total_thread_cache_bytes, applied per thread (no budget
+ * shared between threads). */
+static _Atomic size_t cache_limit = CACHE_LIMIT_MAX;
+#define CACHE_LIMIT atomic_load_explicit(&cache_limit, memory_order_relaxed)
+
+void hs__alloc_set_thread_cache_limit(size_t bytes) {
+  if (bytes < CACHE_LIMIT_MIN) bytes = CACHE_LIMIT_MIN;
+  if (bytes > CACHE_LIMIT_MAX) bytes = CACHE_LIMIT_MAX;
+  atomic_store(&cache_limit, bytes);
+}
+size_t hs__alloc_thread_cache_limit(void) { return atomic_load(&cache_limit); }
 #define LIST_BYTES_CAP ((size_t)1 << 20)
 
 HS_TLS hs_tcache_t hs__tcache;

@@ -93,6 +93,7 @@ __attribute__((constructor(101))) static void runtime_init(void) {
   pthread_atfork(prefork, postfork_parent, postfork_child);
   hs__heapprof_init();
   hs__cpuprof_init();
+  hs__gperftools_env_init();
 }
 
 /* The runtime's large static tables: never leak-check roots. */

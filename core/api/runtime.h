@@ -19,6 +19,9 @@ const hs_lock_list_t *hs__runtime_locks(void);
  * while calling into core, never the other way round, so the fork handlers
  * take them first, in the order registered. Call from a constructor. */
 void hs__fork_lock_outer(hs_lock_t *lock, const char *name);
+/* gperftools' variables: applied or said to be ignored (gperftools_env.c;
+ * the constructor). */
+void hs__gperftools_env_init(void);
 
 /* Keeps runtime.c (its constructor) in static links; see CMakeLists.txt. */
 HS_EXPORT void hs__runtime_anchor(void);
@@ -28,5 +31,7 @@ HS_EXPORT void hs__runtime_anchor(void);
 void free_sized(void *p, size_t n);
 void free_aligned_sized(void *p, size_t align, size_t n);
 void cfree(void *p);
+/* <gperftools/tcmalloc.h> declares it to C++ only (core/api/tcmalloc.c). */
+int tc_set_new_mode(int flag);
 
 #endif

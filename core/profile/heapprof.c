@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <gperftools/heap-profiler.h>
 #include <heapscope/heapscope.h>
+#include <sys/mman.h>
 
 typedef struct prof_config {
   int64_t alloc_interval, dealloc_interval, inuse_interval, time_interval_ns;
@@ -161,7 +162,11 @@ static void write_maps(writer_t *w) {
   close(fd);
 }
 
-static void write_profile(writer_t *w) {
+/* What a profile says per bucket: the profiler's counters (bucket_counts),
+ * or the live recorded objects when it is not running (live_counts). */
+typedef counts_t (*counts_fn)(const hs_bucket_t *b);
+
+static void write_profile(writer_t *w, counts_fn get) {
   uint32_t max = hs__depot_max_id();
   /* One snapshot of the counters, so the header is the sum of the lines
    * even while other threads allocate (without it, a dump taken under
@@ -172,7 +177,7 @@ static void write_profile(writer_t *w) {
   for (uint32_t id = 1; id <= max; id++) {
     hs_bucket_t *b = hs__depot_get(id);
     counts_t c = {0, 0, 0, 0};
-    if (b) c = bucket_counts(b);
+    if (b) c = get(b);
     if (snap) snap[id - 1] = c;
     total.inuse_objs += c.inuse_objs;
     total.inuse_bytes += c.inuse_bytes;
@@ -185,7 +190,7 @@ static void write_profile(writer_t *w) {
   for (uint32_t id = 1; id <= max; id++) {
     hs_bucket_t *b = hs__depot_get(id);
     if (!b) continue;
-    counts_t c = snap ? snap[id - 1] : bucket_counts(b);
+    counts_t c = snap ? snap[id - 1] : get(b);
     if (c.alloc_objs == 0) continue;
     write_line(w, &c);
     for (uint32_t i = 0; i < b->depth; i++)
@@ -232,7 +237,7 @@ static void dump_locked(const char *reason, bool automatic) {
     w->len = 0;
     w->failed = false;
     w->sb = NULL;
-    write_profile(w);
+    write_profile(w, bucket_counts);
     w_flush(w);
     failed = w->failed;
   }
@@ -330,6 +335,18 @@ void hs__heapprof_on_event(size_t n, bool alloc) {
 
 static void at_exit_dump(void);
 
+static bool want_proto(void) {
+  const char *fmt = hs__setting_str(HS_SET_HEAPSCOPE_PROFILE_FORMAT);
+  if (fmt && !strcmp(fmt, "proto")) return true;
+  if (fmt && *fmt && strcmp(fmt, "text") && strcmp(fmt, "legacy")) {
+    static bool warned;
+    if (!warned)
+      hs__errorf("invalid HEAPSCOPE_PROFILE_FORMAT='%s' (expected text or proto); using text", fmt);
+    warned = true;
+  }
+  return false;
+}
+
 static void start(const char *p) {
   if (atomic_load(&running)) return;
   size_t len = strlen(p);
@@ -349,23 +366,29 @@ static void start(const char *p) {
     if (iv[i] > 0 && iv[i] / 64 < fb) fb = iv[i] / 64;
   flush_bytes = fb > 0 ? fb : 1;
   use_pid = use_pid || hs__setting_bool(HS_SET_HEAPPROFILE_USE_PID);
-  hs__mmap_profiling = hs__setting_bool(HS_SET_HEAP_PROFILE_MMAP);
-  const char *fmt = hs__setting_str(HS_SET_HEAPSCOPE_PROFILE_FORMAT);
-  cfg.proto = false;
-  if (fmt && !strcmp(fmt, "proto")) cfg.proto = true;
-  else if (fmt && *fmt && strcmp(fmt, "text") && strcmp(fmt, "legacy"))
-    hs__errorf("invalid HEAPSCOPE_PROFILE_FORMAT='%s' (expected text or proto); using text", fmt);
+  /* HEAP_PROFILE_ONLY_MMAP: regions only; the malloc family is not even
+   * recorded for the profiler (as gperftools, it implies HEAP_PROFILE_MMAP). */
+  bool only_mmap = hs__setting_bool(HS_SET_HEAP_PROFILE_ONLY_MMAP);
+  hs__mmap_profiling = only_mmap || hs__setting_bool(HS_SET_HEAP_PROFILE_MMAP);
+  hs__mmap_log = hs__setting_bool(HS_SET_HEAP_PROFILE_MMAP_LOG);
+  cfg.proto = want_proto();
   last_alloc = atomic_load(&total_alloc);
   last_free = atomic_load(&total_free);
   high_water = 0;
   last_time = hs__now_ns();
   dumps_stopped = false;
   verbose = hs__setting_int(HS_SET_HEAPSCOPE_VERBOSE) > 0;
-  hs__count_buckets = true;
+  hs__count_buckets = !only_mmap;
   hs__record_set_listener(hs__heapprof_on_event);
-  /* HEAPPROFILE took its use of recording at the first malloc. */
-  if (!hs__record_take_early_profiler_use() && !holds_recording) hs__recording_start(false);
-  holds_recording = true;
+  /* HEAPPROFILE took its use of recording at the first malloc (not with
+   * HEAP_PROFILE_ONLY_MMAP). */
+  bool early = hs__record_take_early_profiler_use();
+  if (only_mmap) {
+    if (early) hs__recording_stop();
+  } else {
+    if (!early && !holds_recording) hs__recording_start(false);
+    holds_recording = true;
+  }
   atomic_store(&running, 1);
   /* gperftools dumps at exit whenever the profiler is running, however it
    * was started (HeapProfileEndWriter). */
@@ -404,39 +427,175 @@ HS_EXPORT void HeapProfilerDump(const char *reason) {
   dump(reason ? reason : "explicit dump", false);
 }
 
-HS_EXPORT char *GetHeapProfile(void) {
-  if (!atomic_load(&running)) return NULL;
-  if (dumping) {
-    hs__errorf("GetHeapProfile called while this thread is writing a heap profile "
-               "(from a signal handler?); returning NULL");
-    return NULL;
+/* ---- GetHeapProfile, MallocExtension::GetHeapSample ----------------------
+ * While the profiler runs, the profile is its counters, as dumps are. When
+ * it does not, it is the live heap as the records know it (HEAPCHECK,
+ * TCMALLOC_SAMPLE_PARAMETER), counted by one walk of the records; with no
+ * records it is a valid empty profile. Either way the caller gets a
+ * profile to free(), never NULL (gperftools returns one too). */
+static counts_t *live_table; /* by bucket id - 1; guarded by dump_lock */
+static uint32_t live_max;
+
+static void count_live(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
+  uint32_t id = rec->bucket;
+  if (!id || id > live_max) return; /* a stack interned after the table was sized */
+  live_table[id - 1].inuse_objs++;
+  live_table[id - 1].inuse_bytes += (int64_t)size;
+}
+
+static counts_t live_counts(const hs_bucket_t *b) {
+  counts_t zero = {0, 0, 0, 0};
+  return b->id && b->id <= live_max ? live_table[b->id - 1] : zero;
+}
+
+/* When the table cannot be made: an empty profile rather than none. */
+static counts_t no_counts(const hs_bucket_t *b) {
+  counts_t zero = {0, 0, 0, 0};
+  return zero;
+}
+static void no_proto_counts(const hs_bucket_t *b, int64_t out[4]) {
+  out[0] = out[1] = out[2] = out[3] = 0;
+}
+
+static void live_proto_counts(const hs_bucket_t *b, int64_t out[4]) {
+  counts_t c = live_counts(b);
+  out[0] = out[2] = c.inuse_objs;
+  out[1] = out[3] = c.inuse_bytes;
+}
+
+/* Fills live_table (mmap'd: the walk holds the page heap lock, under
+ * which the internal heap cannot grow). Sampled records are scaled back
+ * to estimates, as bucket_counts does. */
+static bool live_fill(void) {
+  live_max = hs__depot_max_id();
+  live_table = hs__os_map(((size_t)live_max + 1) * sizeof *live_table);
+  if (!live_table) return false;
+  if (atomic_load(&hs__recording)) {
+    hs__record_lock_world();
+    hs__for_each_live(0, count_live, NULL);
+    hs__record_unlock_world();
   }
-  hs_strbuf_t sb = {0};
+  for (uint32_t i = 0; i < live_max; i++) {
+    counts_t *c = &live_table[i];
+    if (hs__sample_bytes > 0 && c->inuse_objs > 0) {
+      double avg = (double)c->inuse_bytes / (double)c->inuse_objs;
+      double scale = 1.0 / (1.0 - hs__exp(-avg / (double)hs__sample_bytes));
+      c->inuse_objs = (int64_t)(c->inuse_objs * scale + 0.5);
+      c->inuse_bytes = (int64_t)(c->inuse_bytes * scale + 0.5);
+    }
+    c->alloc_objs = c->inuse_objs;
+    c->alloc_bytes = c->inuse_bytes;
+  }
+  return true;
+}
+
+static void live_free(void) {
+  if (live_table) hs__os_unmap(live_table, ((size_t)live_max + 1) * sizeof *live_table);
+  live_table = NULL;
+  live_max = 0;
+}
+
+/* A profile.proto read back from a memfd: the writer streams into an fd. */
+static bool proto_to_sb(hs_prof_counts_fn counts, hs_strbuf_t *sb) {
+  int fd = (int)memfd_create("heapscope-profile", MFD_CLOEXEC);
+  if (fd < 0) {
+    hs__errorf("GetHeapProfile: memfd_create: %s", strerror(errno));
+    return false;
+  }
+  bool ok = hs__heapprof_write_proto(fd, counts, "GetHeapProfile");
+  char tmp[4096];
+  ssize_t n;
+  if (ok && lseek(fd, 0, SEEK_SET) == 0)
+    while ((n = read(fd, tmp, sizeof tmp)) > 0 || (n < 0 && errno == EINTR))
+      if (n > 0) hs__sb_append(sb, tmp, (size_t)n);
+  close(fd);
+  return ok && !sb->oom;
+}
+
+/* The profile into sb; live: from the records (see above). false when
+ * this thread is already writing a profile (a signal handler interrupted
+ * it): dump_lock is then this thread's own. */
+static bool profile_to_sb(hs_strbuf_t *sb, bool live, bool proto) {
+  if (dumping) {
+    hs__errorf("heap profile requested while this thread is writing one "
+               "(from a signal handler?); returning NULL");
+    return false;
+  }
+  int cancel = hs__cancel_disable(); /* a cancelled thread must not keep dump_lock */
   set_dumping(true);
   hs__runtime_enter();
   hs__lock(&dump_lock);
-  writer_t *w = &dump_writer;
-  w->len = 0;
-  w->failed = false;
-  w->sb = &sb;
-  write_profile(w);
-  w_flush(w);
-  w->sb = NULL;
+  bool have_live = live && live_fill();
+  if (proto) {
+    proto_to_sb(live ? (have_live ? live_proto_counts : no_proto_counts) : proto_counts, sb);
+  } else {
+    writer_t *w = &dump_writer;
+    w->len = 0;
+    w->failed = false;
+    w->sb = sb;
+    write_profile(w, live ? (have_live ? live_counts : no_counts) : bucket_counts);
+    w_flush(w);
+    w->sb = NULL;
+  }
+  live_free();
   hs__unlock(&dump_lock);
   hs__runtime_leave();
   set_dumping(false);
-  char *out = NULL;
-  if (!sb.oom && sb.data) {
-    /* The caller frees it with free(), so it must be an ordinary, recorded
-     * user block (as gperftools' malloc'd buffer): an unrecorded block in a
-     * slot whose record says "freed" would make that free() abort as a
-     * double free whenever records are complete. hs__alloc_recorded
-     * attributes it to GetHeapProfile's caller. */
-    out = hs__alloc_recorded(sb.len + 1, 0, false);
-    if (out) memcpy(out, sb.data, sb.len + 1);
+  hs__cancel_restore(cancel);
+  return true;
+}
+
+/* The caller frees the result with free(), so it must be an ordinary,
+ * recorded user block (as gperftools' malloc'd buffer): an unrecorded block
+ * in a slot whose record says "freed" would make that free() abort as a
+ * double free whenever records are complete. hs__alloc_recorded attributes
+ * it to the caller of the exported function that calls this inline. */
+#define HS_PROFILE_RESULT(sb, len_out)                                  \
+  ({                                                                    \
+    char *out_ = NULL;                                                  \
+    if (!(sb).oom) {                                                    \
+      out_ = hs__alloc_recorded((sb).len + 1, 0, false);                \
+      if (out_) {                                                       \
+        if ((sb).len) memcpy(out_, (sb).data, (sb).len);                \
+        out_[(sb).len] = '\0';                                          \
+      }                                                                 \
+    }                                                                   \
+    if (len_out) *(len_out) = out_ ? (sb).len : 0;                      \
+    hs__sb_free(&(sb));                                                 \
+    out_;                                                               \
+  })
+
+/* gperftools' GetHeapProfile. With HEAPSCOPE_PROFILE_FORMAT=proto the
+ * result is a (gzipped) profile.proto, binary: heapscope_heap_profile
+ * gives its length. */
+HS_EXPORT char *GetHeapProfile(void) {
+  hs__record_init();
+  hs_strbuf_t sb = {0};
+  if (!profile_to_sb(&sb, !atomic_load(&running), want_proto())) return NULL;
+  return HS_PROFILE_RESULT(sb, (size_t *)NULL);
+}
+
+HS_EXPORT char *heapscope_heap_profile(size_t *len) {
+  hs__record_init();
+  hs_strbuf_t sb = {0};
+  if (!profile_to_sb(&sb, !atomic_load(&running), want_proto())) return NULL;
+  return HS_PROFILE_RESULT(sb, len);
+}
+
+/* The live recorded objects by stack, always as text (what tcmalloc's
+ * GetHeapSample gives with TCMALLOC_SAMPLE_PARAMETER). */
+HS_EXPORT char *heapscope_heap_sample(size_t *len) {
+  hs__record_init();
+  if (!atomic_load(&hs__recording)) {
+    static bool warned;
+    if (!warned)
+      hs__errorf("GetHeapSample: no allocation is sampled, the profile is empty (set "
+                 "TCMALLOC_SAMPLE_PARAMETER, e.g. 524288, or HEAPCHECK, or HEAPPROFILE)");
+    warned = true;
   }
-  hs__sb_free(&sb);
-  return out;
+  hs_strbuf_t sb = {0};
+  if (!profile_to_sb(&sb, true, false)) return NULL;
+  return HS_PROFILE_RESULT(sb, len);
 }
 
 /* heapscope_* spellings of the same controls. */
@@ -450,14 +609,17 @@ static void at_exit_dump(void) {
 
 void hs__heapprof_init(void) {
   const char *p = hs__setting_str(HS_SET_HEAPPROFILE);
-  if (!p) return;
-  hs__lock(&prof_lock);
-  start(p);
-  hs__unlock(&prof_lock);
+  if (p) {
+    hs__lock(&prof_lock);
+    start(p);
+    hs__unlock(&prof_lock);
+  }
+  hs__heapprof_signal_init();
 }
 
 /* In a forked child (its locks were reset by core/api/runtime.c). */
 void hs__heapprof_postfork_child(void) {
   use_pid = true; /* children write PREFIX_<pid>.NNNN.heap, as gperftools */
   atomic_store(&dump_count, 0);
+  hs__heapprof_signal_postfork_child();
 }

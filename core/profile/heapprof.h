@@ -58,10 +58,17 @@ void hs__proto_sample(hs_proto_t *p, const uintptr_t *pcs, int depth, uint32_t e
 /* Writes the profile to fd (gzipped when zlib is loaded) and frees p. */
 bool hs__proto_finish(hs_proto_t *p, int fd);
 void hs__proto_discard(hs_proto_t *p);
+/* ---- heapprof_signal.c ---- */
+/* HEAPPROFILESIGNAL: the handler and the thread that dumps (at start-up),
+ * and the child's own after fork. */
+void hs__heapprof_signal_init(void);
+void hs__heapprof_signal_postfork_child(void);
 
 /* ---- mmap_profile.c ---- */
-/* HEAP_PROFILE_MMAP: set by the profiler when it starts. */
+/* HEAP_PROFILE_MMAP and HEAP_PROFILE_MMAP_LOG: set by the profiler when it
+ * starts. */
 extern bool hs__mmap_profiling;
+extern bool hs__mmap_log;
 /* Keeps mmap_profile.c (the exported mmap hooks) in static links. */
 void hs__mmap_profile_anchor(void);
 

@@ -150,6 +150,13 @@ void hs__recording_stop(void) {
   hs__unlock(&users_lock);
 }
 
+void hs__recording_start_sampled(int64_t bytes) {
+  hs__sample_bytes = bytes;
+  hs__records_complete = false;
+  hs__recording_start(false);
+  hs__tstate.sample_left = 0; /* this thread's next malloc draws its first gap */
+}
+
 static _Atomic int record_ready;
 static hs_lock_t init_lock;
 hs_lock_t *const hs__record_init_lock = &init_lock;
@@ -158,7 +165,9 @@ static void read_settings(void) {
   hs__stack_init();
   hs__sample_bytes = hs__setting_int(HS_SET_HEAPSCOPE_SAMPLE_BYTES);
   bool checking = hs__setting_given(HS_SET_HEAPCHECK);
-  bool profiling = hs__setting_given(HS_SET_HEAPPROFILE);
+  /* HEAP_PROFILE_ONLY_MMAP: the profiler counts mmap regions only. */
+  bool profiling = hs__setting_given(HS_SET_HEAPPROFILE) &&
+                   !hs__setting_bool(HS_SET_HEAP_PROFILE_ONLY_MMAP);
   if (checking || profiling) {
     if (checking && hs__sample_bytes) {
       hs__errorf("HEAPSCOPE_SAMPLE_BYTES is ignored while HEAPCHECK is set (leak checking needs every allocation)");
@@ -332,6 +341,7 @@ alloc_and_record(size_t n, size_t align, bool zero, void *frame) {
   else if (n >= sizeof(void *)) *(void **)p = NULL;
   if (!sampling()) park_countdown();
   if (atomic_load_explicit(&hs__recording, memory_order_relaxed)) record_alloc(p, n, frame);
+  if (hs__hooks_on()) hs__hooks_run_new(p, n, frame); /* MallocHook (hooks.c) */
   return p;
 }
 
@@ -339,7 +349,8 @@ HS_NOINLINE void *hs__alloc_recorded(size_t n, size_t align, bool zero) {
   return alloc_and_record(n, align, zero, __builtin_frame_address(0));
 }
 
-HS_NOINLINE void hs__dealloc_recorded(void *p) {
+static inline __attribute__((always_inline)) void dealloc_and_record(void *p, void *frame) {
+  if (hs__hooks_on()) hs__hooks_run_delete(p, frame); /* MallocHook, before the free */
   if (!p) return;
   if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) {
     hs__dealloc(p);
@@ -349,6 +360,10 @@ HS_NOINLINE void hs__dealloc_recorded(void *p) {
   block_or_abort(p, &b);
   record_free(&b);
   hs__dealloc_block(&b);
+}
+
+HS_NOINLINE void hs__dealloc_recorded(void *p) {
+  dealloc_and_record(p, __builtin_frame_address(0));
 }
 
 void hs__dealloc_unhooked(void *p) {
@@ -410,14 +425,8 @@ static void record_resize(const hs_block_t *b, size_t old_size, size_t n, void *
   }
 }
 
-HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
-  void *frame = __builtin_frame_address(0);
-  if (!p) return alloc_and_record(n, 0, false, frame);
-  if (n == 0) {
-    hs__dealloc_recorded(p);
-    return NULL;
-  }
-  if (hs__arena_owns(p)) return hs__arena_realloc(p, n);
+static inline __attribute__((always_inline)) void *realloc_and_record(void *p, size_t n,
+                                                                     void *frame) {
   if (!sampling()) park_countdown();
   if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) return hs__realloc_plain(p, n);
   if (hs__tstate.in_runtime) { /* no stacks from inside the runtime */
@@ -458,6 +467,24 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
     int saved = errno; /* ENOMEM, whatever recording p again does */
     record_alloc(p, old, frame);
     errno = saved;
+  }
+  return q;
+}
+
+HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
+  void *frame = __builtin_frame_address(0);
+  if (!p) return alloc_and_record(n, 0, false, frame);
+  if (n == 0) {
+    dealloc_and_record(p, frame);
+    return NULL;
+  }
+  if (hs__arena_owns(p)) return hs__arena_realloc(p, n);
+  void *q = realloc_and_record(p, n, frame);
+  /* MallocHook, as gperftools' realloc: the old block goes, the new comes
+   * (also when it stayed in place: the size changed). */
+  if (q && hs__hooks_on()) {
+    hs__hooks_run_delete(p, frame);
+    hs__hooks_run_new(q, n, frame);
   }
   return q;
 }

@@ -11,6 +11,8 @@
 #include "core/alloc/alloc.h"
 #include "core/stack/stack.h"
 
+#include <sys/types.h>
+
 /* hs_rec_t.gen: the generation at birth in the low bits, and flags. */
 #define HS_REC_IGNORED 0x80000000u  /* never a leak; marking roots from it */
 #define HS_REC_MARK 0x40000000u     /* reached by the current mark */
@@ -43,6 +45,9 @@ void hs__recording_stop(void);
  * settings are read and recording starts) and the recording users' lock
  * (start/stop; it takes the allocator's span lock to clear records). */
 extern hs_lock_t *const hs__record_init_lock, *const hs__record_users_lock;
+/* Sampled recording from start-up code (TCMALLOC_SAMPLE_PARAMETER): one
+ * allocation per `bytes` on average, for MallocExtension::GetHeapSample. */
+void hs__recording_start_sampled(int64_t bytes);
 /* HEAPPROFILE's use of recording, taken at the first malloc: the profiler
  * adopts it when it starts instead of taking another. */
 bool hs__record_take_early_profiler_use(void);
@@ -96,5 +101,66 @@ void hs__record_unlock_world(void);
 
 /* Sharded live counters: never leak-check roots. */
 extern const hs_range_t hs__live_range;
+
+/* ---- gperftools' MallocHook (core/record/hooks.c) ------------------------
+ * The program's callbacks on every allocation and free, and on mmap-family
+ * calls. While a new or delete hook is installed, hs__hooked carries
+ * HS_HOOKED_USER, so every malloc-family call takes the slow paths above,
+ * which run the hooks once the allocator is done; with none installed the
+ * fast paths are untouched. Hooks never run for the runtime's own calls nor
+ * from inside a hook. */
+#define HS_HOOKED_USER (1 << 30)
+typedef enum hs_hook_kind {
+  HS_HOOK_NEW, HS_HOOK_DELETE, HS_HOOK_PRE_MMAP, HS_HOOK_MMAP, HS_HOOK_MUNMAP,
+  HS_HOOK_MREMAP, HS_HOOK_PRE_SBRK, HS_HOOK_SBRK,
+  HS_HOOK_MMAP_REPLACE, HS_HOOK_MUNMAP_REPLACE, /* one slot each */
+  HS_HOOK_KINDS
+} hs_hook_kind_t;
+/* False when full (7 per kind, 1 per replacement), fn is NULL, or (remove)
+ * fn was not installed. */
+bool hs__hook_add(hs_hook_kind_t kind, void *fn);
+bool hs__hook_remove(hs_hook_kind_t kind, void *fn);
+/* gperftools' deprecated Set*Hook: one more slot per kind; returns the
+ * previous one. */
+void *hs__hook_set_singular(hs_hook_kind_t kind, void *fn);
+void *hs__hook_singular(hs_hook_kind_t kind);
+/* Non-zero while any mmap-family hook or replacement is installed. */
+extern _Atomic int hs__mmap_hooks_on;
+/* True when this call must run the new/delete hooks (one load). */
+static inline bool hs__hooks_on(void) {
+  return HS_UNLIKELY(atomic_load_explicit(&hs__hooked, memory_order_relaxed) & HS_HOOKED_USER) &&
+         !hs__tstate.in_runtime;
+}
+/* frame: as for hs__capture_hashed, for MallocHook_GetCallerStackTrace. */
+void hs__hooks_run_new(const void *p, size_t n, void *frame);
+void hs__hooks_run_delete(const void *p, void *frame);
+void hs__hooks_run_pre_mmap(const void *start, size_t size, int prot, int flags, int fd,
+                            off_t off, void *frame);
+void hs__hooks_run_mmap(const void *result, const void *start, size_t size, int prot, int flags,
+                        int fd, off_t off, void *frame);
+void hs__hooks_run_munmap(const void *p, size_t size, void *frame);
+void hs__hooks_run_mremap(const void *result, const void *old, size_t old_size, size_t new_size,
+                          int flags, const void *new_addr, void *frame);
+void hs__hooks_run_pre_sbrk(ptrdiff_t inc, void *frame);
+void hs__hooks_run_sbrk(const void *result, ptrdiff_t inc, void *frame);
+/* The replacement, if one is installed and took the call: true, *result set. */
+bool hs__hooks_mmap_replace(const void *start, size_t size, int prot, int flags, int fd,
+                            off_t off, void **result);
+bool hs__hooks_munmap_replace(const void *p, size_t size, int *result);
+/* Arguments of any hook kind, for MallocHook::Invoke*Hook. */
+typedef struct hs_hook_args {
+  const void *result, *start, *new_addr;
+  size_t size, new_size;
+  int prot, flags, fd;
+  off_t offset;
+  ptrdiff_t increment;
+  void **out_result;
+  int *out_int;
+} hs_hook_args_t;
+/* Runs kind's hooks with a; for replacements returns 1 when one took it. */
+int hs__hooks_invoke(hs_hook_kind_t kind, const hs_hook_args_t *a, void *frame);
+/* Inside a hook: the stack of the code that called the allocating function;
+ * elsewhere that of frame's caller's caller, skip_count frames fewer. */
+int hs__hooks_caller_stack(void **result, int max_depth, int skip_count, void *frame);
 
 #endif

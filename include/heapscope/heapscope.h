@@ -21,6 +21,14 @@ extern "C" {
 #define HEAPSCOPE_API
 #endif
 
+/* The pointer argument i is only an address, never read through (GCC
+ * would otherwise warn when it points to memory not yet written). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define HEAPSCOPE_ADDRESS_ONLY(i) __attribute__((access(none, i)))
+#else
+#define HEAPSCOPE_ADDRESS_ONLY(i)
+#endif
+
 /* ---- modes (gperftools' names) ------------------------------------------- */
 typedef enum heapscope_mode {
   HEAPSCOPE_MODE_OFF = 0,
@@ -111,10 +119,11 @@ HEAPSCOPE_API void heapscope_leaks_free(heapscope_leaks_t *l);
 HEAPSCOPE_API void heapscope_leaks_ignore(heapscope_leaks_t *l);
 
 /* ---- controls ------------------------------------------------------------- */
-/* p (a heap block) and everything reachable from it are never leaks. Returns
- * p, so `static T *t = heapscope_ignore_object(malloc(..))` works. */
-HEAPSCOPE_API void *heapscope_ignore_object(const void *p);
-HEAPSCOPE_API void heapscope_unignore_object(const void *p);
+/* The heap block p points to (its start or any byte inside) and everything
+ * reachable from it are never leaks. Returns p, so
+ * `static T *t = heapscope_ignore_object(malloc(..))` works. */
+HEAPSCOPE_API void *heapscope_ignore_object(const void *p) HEAPSCOPE_ADDRESS_ONLY(1);
+HEAPSCOPE_API void heapscope_unignore_object(const void *p) HEAPSCOPE_ADDRESS_ONLY(1);
 /* Between disable and enable (per thread, nestable), allocations are treated
  * as ignored objects: deliberately kept memory. */
 HEAPSCOPE_API void heapscope_disable(void);
@@ -149,6 +158,62 @@ HEAPSCOPE_API void heapscope_cpu_profiler_set_test(const char *group, const char
 /* Symbolize one return address into buf as "FUNCTION FILE:LINE" (or the
  * module+offset when unknown). Returns 0 or -errno. */
 HEAPSCOPE_API int heapscope_symbolize(uintptr_t pc, char *buf, size_t size);
+
+/* ---- support for the gperftools headers -----------------------------------
+ * <gperftools/heap-checker.h>, <gperftools/malloc_extension.h> and
+ * <gperftools/malloc_hook.h> are header-only C++ over these and the
+ * functions above (docs/gperftools.md). */
+
+/* The HEAPCHECK mode the process runs in (HEAPSCOPE_MODE_OFF when unset). */
+HEAPSCOPE_API heapscope_mode_t heapscope_check_mode(void);
+/* No whole-program check at exit (HeapLeakChecker::CancelGlobalCheck). */
+HEAPSCOPE_API void heapscope_cancel_exit_check(void);
+/* Report l as the leaks of the check named check_name, where the leak
+ * reports go (stderr, HEAPSCOPE_LOG_PATH, JSON...): first gperftools' line
+ * "Leak check NAME detected leaks of N bytes in M objects", then the
+ * report; with HEAP_CHECK_DUMP_DIRECTORY also the leaks as a heap profile
+ * DIR/PROG.PID.NAME-end.heap. Returns 0. */
+HEAPSCOPE_API int heapscope_leaks_emit(heapscope_leaks_t *l, const char *check_name);
+
+/* GetHeapProfile() with its length in *len (with HEAPSCOPE_PROFILE_FORMAT=
+ * proto the profile is binary). The caller frees it with free(). */
+HEAPSCOPE_API char *heapscope_heap_profile(size_t *len);
+/* The live recorded objects by allocation stack, as a heap profile (text),
+ * sampled ones scaled back to estimates (MallocExtension::GetHeapSample).
+ * Empty (and one heapscope: line) when nothing is recorded. free() it. */
+HEAPSCOPE_API char *heapscope_heap_sample(size_t *len);
+
+/* MallocHook kinds, in the order of <gperftools/malloc_hook_c.h>. */
+enum heapscope_hook_kind {
+  HEAPSCOPE_HOOK_NEW, HEAPSCOPE_HOOK_DELETE, HEAPSCOPE_HOOK_PRE_MMAP, HEAPSCOPE_HOOK_MMAP,
+  HEAPSCOPE_HOOK_MUNMAP, HEAPSCOPE_HOOK_MREMAP, HEAPSCOPE_HOOK_PRE_SBRK, HEAPSCOPE_HOOK_SBRK,
+  HEAPSCOPE_HOOK_MMAP_REPLACEMENT, HEAPSCOPE_HOOK_MUNMAP_REPLACEMENT
+};
+/* Arguments of a hook call; each kind reads the fields its hook takes:
+ * new (result=ptr, size), delete (result=ptr), pre-mmap (start, size, prot,
+ * flags, fd, offset), mmap (result and those), munmap (start, size), mremap
+ * (result, start=old, size=old size, new_size, flags, new_addr), pre-sbrk
+ * (increment), sbrk (result, increment), the replacements (as mmap and
+ * munmap, with out_result / out_int). */
+typedef struct heapscope_hook_args {
+  const void *result, *start, *new_addr;
+  size_t size, new_size;
+  int prot, flags, fd;
+  int64_t offset;
+  ptrdiff_t increment;
+  void **out_result;
+  int *out_int;
+} heapscope_hook_args_t;
+/* Runs the installed hooks of kind (MallocHook::Invoke*Hook); for a
+ * replacement, returns 1 when it handled the call. */
+HEAPSCOPE_API int heapscope_malloc_hook_invoke(int kind, const heapscope_hook_args_t *args);
+/* The hook of kind set by the deprecated MallocHook_Set*Hook, or NULL. */
+HEAPSCOPE_API void *heapscope_malloc_hook_get(int kind);
+/* mmap and munmap without hooks or profiling; the replacements still apply
+ * (MallocHook::UnhookedMMap/UnhookedMUnmap). */
+HEAPSCOPE_API void *heapscope_mmap_unhooked(void *addr, size_t length, int prot, int flags,
+                                            int fd, int64_t offset);
+HEAPSCOPE_API int heapscope_munmap_unhooked(void *addr, size_t length);
 
 #ifdef __cplusplus
 }

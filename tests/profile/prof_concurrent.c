@@ -53,7 +53,13 @@ static void *dumper(void *arg) {
   for (int i = 0; i < 25; i++) {
     HeapProfilerDump(arg ? "dumper a" : "dumper b");
     char *s = GetHeapProfile();
-    if (!s || strncmp(s, "heap profile:", 13)) die("GetHeapProfile failed\n");
+    /* HEAPSCOPE_PROFILE_FORMAT=proto: a gzipped (or plain) profile.proto. */
+    const char *fmt = getenv("HEAPSCOPE_PROFILE_FORMAT");
+    bool proto = fmt && !strcmp(fmt, "proto");
+    if (!s) die("GetHeapProfile failed\n");
+    if (proto ? !(((unsigned char)s[0] == 0x1f && (unsigned char)s[1] == 0x8b) || s[0] == 0x0a)
+              : strncmp(s, "heap profile:", 13) != 0)
+      die("GetHeapProfile: not a %s profile\n", proto ? "proto" : "text");
     free(s);
   }
   return NULL;

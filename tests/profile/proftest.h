@@ -4,6 +4,7 @@
 #ifndef HS_PROFTEST_H
 #define HS_PROFTEST_H
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
