@@ -3,7 +3,7 @@
  * (gperftools #1425: profiler locks must be held around fork too).
  *
  * Lock order around fork (outermost first): the heap profiler's dump lock,
- * the stack depot, then the allocator's own order (core/alloc/internal.h).
+ * per-test accounting, the stack depot, then the allocator's own order (core/alloc/internal.h).
  * The symbolizer and module tracker register their own handlers when they
  * first run (core/symbol/symbolize.c). */
 #include "core/api/runtime.h"
@@ -15,17 +15,20 @@
 
 static void prefork(void) {
   hs__heapprof_prefork();
+  hs__account_prefork();
   hs__depot_prefork();
   hs__alloc_prefork();
 }
 static void postfork_parent(void) {
   hs__alloc_postfork_parent();
   hs__depot_postfork(false);
+  hs__account_postfork(false);
   hs__heapprof_postfork(false);
 }
 static void postfork_child(void) {
   hs__alloc_postfork_child();
   hs__depot_postfork(true);
+  hs__account_postfork(true);
   hs__heapprof_postfork(true);
 }
 

@@ -195,6 +195,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
   if (hs__sample_bytes) hs__block_sampled(&b, 1);
   atomic_fetch_add_explicit(live_counter(gen), 1, memory_order_relaxed);
   if (hs__count_buckets) notify(n, true); /* a profiler runs */
+  if (HS_UNLIKELY(hs__accounting)) hs__account_alloc(id, n);
 }
 
 /* Clears the record of block b (found and validated by hs__block_at);
@@ -221,6 +222,7 @@ static size_t record_free(const hs_block_t *b) {
   hs_assert((r->gen & HS_REC_GEN_MASK) <= atomic_load(&hs__generation));
   hs_assert(hs__depot_get(id) != NULL);
   atomic_fetch_sub_explicit(live_counter(r->gen & HS_REC_GEN_MASK), 1, memory_order_relaxed);
+  if (HS_UNLIKELY(hs__accounting)) hs__account_free(id, r->gen & HS_REC_GEN_MASK, size);
   r->bucket = 0;
   r->gen = HS_REC_FREED;
   if (hs__sample_bytes) hs__block_sampled(b, -1);
