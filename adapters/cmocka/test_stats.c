@@ -38,6 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Appends a string literal. */
+#define sb_lit(sb, lit) hs__sb_append((sb), (lit), sizeof(lit) - 1)
+
 /* Allocation sites kept (and shown) for a test over its peak budget. */
 #define TS_PEAK_SITES 10
 
@@ -390,10 +393,10 @@ static bool figure(const ts_test_t *t, size_t i, char *buf, size_t size) {
 static void xml_escape(hs_strbuf_t *out, const char *s) {
   for (; s && *s; s++) {
     switch (*s) {
-    case '&': hs__sb_append(out, "&amp;", 5); break;
-    case '<': hs__sb_append(out, "&lt;", 4); break;
-    case '>': hs__sb_append(out, "&gt;", 4); break;
-    case '"': hs__sb_append(out, "&quot;", 6); break;
+    case '&': sb_lit(out, "&amp;"); break;
+    case '<': sb_lit(out, "&lt;"); break;
+    case '>': sb_lit(out, "&gt;"); break;
+    case '"': sb_lit(out, "&quot;"); break;
     default: hs__sb_append(out, s, 1);
     }
   }
@@ -410,10 +413,10 @@ static void print_measurements(const ts_test_t *t) {
   for (size_t i = 0; i < sizeof measure_names / sizeof measure_names[0]; i++) {
     char val[64];
     if (!figure(t, i, val, sizeof val)) continue;
-    hs__sb_append(&sb, "<DartMeasurement type=\"numeric/double\" name=\"", 46);
+    sb_lit(&sb, "<DartMeasurement type=\"numeric/double\" name=\"");
     if (!one_test) {
       xml_escape(&sb, t->name);
-      hs__sb_append(&sb, ".", 1);
+      sb_lit(&sb, ".");
     }
     hs__sb_printf(&sb, "heapscope.%s\">%s</DartMeasurement>\n", measure_names[i], val);
   }
@@ -459,14 +462,15 @@ typedef struct json_frame_ctx {
 static void json_frame(const hs_symbol_t *sym, void *ctx_) {
   json_frame_ctx_t *ctx = ctx_;
   hs_strbuf_t *out = ctx->out;
-  hs__sb_append(out, ctx->first ? "{\"function\":" : ",{\"function\":", ctx->first ? 12 : 13);
+  if (!ctx->first) sb_lit(out, ",");
+  sb_lit(out, "{\"function\":");
   ctx->first = false;
   lc_json_string(out, sym->function);
-  hs__sb_append(out, ",\"file\":", 8);
+  sb_lit(out, ",\"file\":");
   lc_json_string(out, sym->file ? lc_strip_prefix(sym->file) : NULL);
   if (sym->line > 0) hs__sb_printf(out, ",\"line\":%d", sym->line);
-  else hs__sb_append(out, ",\"line\":null", 12);
-  hs__sb_append(out, ",\"module\":", 10);
+  else sb_lit(out, ",\"line\":null");
+  sb_lit(out, ",\"module\":");
   lc_json_string(out, sym->module);
   hs__sb_printf(out, ",\"offset\":\"0x%lx\"}", (unsigned long)sym->module_offset);
 }
@@ -478,9 +482,9 @@ static void json_u64_or_null(hs_strbuf_t *out, const char *key, bool known, uint
 
 static void json_test(hs_strbuf_t *out, const ts_test_t *t) {
   char s[64];
-  hs__sb_append(out, "{\"name\":", 8);
+  sb_lit(out, "{\"name\":");
   lc_json_string(out, t->name);
-  hs__sb_append(out, ",\"group\":", 9);
+  sb_lit(out, ",\"group\":");
   lc_json_string(out, t->group);
   hs__sb_printf(out, ",\"status\":\"%s\"", status_name(t->status));
   fmt_seconds(s, sizeof s, t->wall_ns);
@@ -495,7 +499,7 @@ static void json_test(hs_strbuf_t *out, const ts_test_t *t) {
   json_u64_or_null(out, "free_bytes", t->accounted, t->acc.free_bytes);
   json_u64_or_null(out, "peak_bytes", t->accounted, (uint64_t)t->acc.peak_bytes);
   if (t->accounted) hs__sb_printf(out, ",\"live_bytes\":%lld", (long long)t->acc.end_bytes);
-  else hs__sb_append(out, ",\"live_bytes\":null", 18);
+  else sb_lit(out, ",\"live_bytes\":null");
   json_u64_or_null(out, "leaked_bytes", t->leak_checked, t->leaked_bytes);
   json_u64_or_null(out, "leaked_objects", t->leak_checked, t->leaked_objects);
   json_u64_or_null(out, "max_peak_bytes", t->max_peak != 0, t->max_peak);
@@ -503,12 +507,12 @@ static void json_test(hs_strbuf_t *out, const ts_test_t *t) {
     fmt_seconds(s, sizeof s, t->max_cpu_ns);
     hs__sb_printf(out, ",\"max_cpu_s\":%s", s);
   } else {
-    hs__sb_append(out, ",\"max_cpu_s\":null", 17);
+    sb_lit(out, ",\"max_cpu_s\":null");
   }
   hs__sb_printf(out, ",\"over_budget\":[%s%s%s]", t->over_peak ? "\"peak\"" : "",
                 t->over_peak && t->over_cpu ? "," : "", t->over_cpu ? "\"cpu\"" : "");
   if (t->over_peak) {
-    hs__sb_append(out, ",\"peak_sites\":[", 15);
+    sb_lit(out, ",\"peak_sites\":[");
     for (uint32_t i = 0; i < t->nsites; i++) {
       const hs_bucket_t *bk = site_bucket(&t->sites[i]);
       hs__sb_printf(out, "%s{\"bytes\":%llu,\"objects\":%llu,\"frames\":[", i ? "," : "",
@@ -517,11 +521,11 @@ static void json_test(hs_strbuf_t *out, const ts_test_t *t) {
       size_t depth = bk ? lc_visible_depth(bk->pcs, bk->depth) : 0;
       for (size_t k = 0; k < depth; k++)
         if (bk->pcs[k]) hs__symbolize(bk->pcs[k], bk->epoch, json_frame, &ctx);
-      hs__sb_append(out, "]}", 2);
+      sb_lit(out, "]}");
     }
     hs__sb_printf(out, "],\"peak_sites_total\":%u", t->total_sites);
   }
-  hs__sb_append(out, "}", 1);
+  sb_lit(out, "}");
 }
 
 static void expand_pid(const char *pattern, char *out, size_t size) {
@@ -554,13 +558,14 @@ static void write_stats(void) {
                       "\"program\":",
                 (int)getpid());
   lc_json_string(&out, en > 0 ? exe : NULL);
-  hs__sb_append(&out, ",\"tests\":[", 10);
+  sb_lit(&out, ",\"tests\":[");
   hs__runtime_leave();
   for (size_t i = 0; i < ts.n; i++) {
-    hs__sb_append(&out, i ? ",\n" : "\n", i ? 2 : 1);
+    if (i) sb_lit(&out, ",");
+    sb_lit(&out, "\n");
     json_test(&out, &ts.tests[i]);
   }
-  hs__sb_append(&out, "\n]}\n", 4);
+  sb_lit(&out, "\n]}\n");
   int err = 0;
   if (out.oom) {
     err = ENOMEM;
@@ -642,7 +647,7 @@ static void annotate_xml(const char *group) {
       if (!t) continue;
       hs__sb_append(&out, copied, (size_t)(p - copied));
       copied = p;
-      hs__sb_append(&out, "\n      <properties>", 19);
+      sb_lit(&out, "\n      <properties>");
       for (size_t i = 0; i < sizeof measure_names / sizeof measure_names[0]; i++) {
         char val[64];
         if (figure(t, i, val, sizeof val))
@@ -653,7 +658,7 @@ static void annotate_xml(const char *group) {
         hs__sb_printf(&out, "\n        <property name=\"heapscope.over_budget\" value=\"%s%s%s\"/>",
                       t->over_peak ? "peak" : "", t->over_peak && t->over_cpu ? "," : "",
                       t->over_cpu ? "cpu" : "");
-      hs__sb_append(&out, "\n      </properties>", 20);
+      sb_lit(&out, "\n      </properties>");
       changed = true;
     }
     hs__sb_append(&out, copied, len - (size_t)(copied - text));

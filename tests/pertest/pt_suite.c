@@ -188,6 +188,8 @@ static void test_code_budget_off(void **state) {
 }
 
 int main(void) {
+  /* stdio's buffer now, not in the first test that prints. */
+  printf("pt: start\n");
   const struct CMUnitTest resources[] = {
       cmocka_unit_test(test_small),
       cmocka_unit_test(test_cpu_heavy),
