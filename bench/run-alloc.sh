@@ -16,6 +16,9 @@
 #   BENCH_CALLGRIND     0 skips the instruction-count table (default 1)
 #   BENCH_CALLGRIND_ITERS  iterations for the callgrind runs, default 200000
 #   BENCH_NO_INSTALL    1: never run apt-get, skip allocators that are missing
+#   BENCH_TIMEOUT       seconds before a run is killed and counted as that long (120)
+#   BENCH_REPORT_ONLY   1: no runs, the report from $BENCH_OUT/raw.tsv as it is
+#                       (for example the finished rounds of an interrupted run)
 #
 # Output: Markdown tables on stdout, also written to $BENCH_OUT/report.md;
 # raw per-run results in $BENCH_OUT/raw.tsv.
@@ -25,9 +28,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
 OUT=${BENCH_OUT:-$BUILD/bench-alloc}
 RUNS=${BENCH_RUNS:-5}
+TIMEOUT=${BENCH_TIMEOUT:-120}
 CG_ITERS=${BENCH_CALLGRIND_ITERS:-200000}
 DO_CALLGRIND=${BENCH_CALLGRIND:-1}
-ALL_BENCHES="churn xthread churn2t realloc frag latency"
+ALL_BENCHES="churn xthread churn2t realloc frag latency mixed fragphase cachescratch mstress rptest larson"
 BENCHES=${BENCH_ONLY:-$ALL_BENCHES}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -44,6 +48,12 @@ bench_args() {
     realloc) echo "150000 64" ;;         # ops, slots
     frag) echo "400000" ;;               # phase-1 objects
     latency) echo "100000000" ;;         # malloc(32)+free pairs
+    mixed) echo "300000 2000 1500" ;;    # ops, live objects, idle ms before idle_kb
+    fragphase) echo "1024 512" ;;        # MiB of 16-256 B objects, MiB of 1-8 KiB ones
+    cachescratch) echo "2 1000 8 200000" ;; # threads, objects per thread, size, writes each
+    mstress) echo "2 20 200000 2000" ;;  # threads, rounds, steps per thread, slots
+    rptest) echo "2 4000 512" ;;         # threads, loops, blocks per loop
+    larson) echo "2 50 200000 1000" ;;   # threads, thread generations, ops each, blocks
     *) die "unknown benchmark $1" ;;
   esac
 }
@@ -139,9 +149,20 @@ run_one() {
   local round=$1 b=$2 a=$3 lib=${ALLOC_LIB[$3]} line maxrss
   local tfile="$OUT/time.$$"
   # /usr/bin/time measures the benchmark process itself: env execs it.
+  # A run past BENCH_TIMEOUT is killed and counted as taking that long
+  # (wall and CPU), marked in the report: one pathological allocator must
+  # not hold the whole comparison up.
   # shellcheck disable=SC2046
-  if ! line=$(/usr/bin/time -f '%M' -o "$tfile" env ${lib:+LD_PRELOAD=$lib} \
-        "$OUT/bin/$b" $(bench_args "$b") 2>"$OUT/stderr.$$" | grep '^RESULT '); then
+  if ! line=$(timeout --signal=KILL "$TIMEOUT" /usr/bin/time -f '%M' -o "$tfile" \
+        env ${lib:+LD_PRELOAD=$lib} "$OUT/bin/$b" $(bench_args "$b") 2>"$OUT/stderr.$$" |
+        grep '^RESULT '); then
+    if [ ! -s "$tfile" ]; then # /usr/bin/time was killed with it: the timeout
+      log "$b under $a: killed after ${TIMEOUT} s"
+      printf '%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t%s\t\t\t\t1\n' "$round" "$b" "$a" "$TIMEOUT" \
+        "$TIMEOUT" >>"$OUT/raw.tsv"
+      rm -f "$tfile" "$OUT/stderr.$$"
+      return
+    fi
     cat "$OUT/stderr.$$" >&2
     die "$b under $a failed"
   fi
@@ -150,17 +171,18 @@ run_one() {
   owner=$(field alloc "$line")
   [ "$owner" = "$(expected_owner "$a")" ] ||
     die "$b under $a: malloc comes from '$owner', expected '$(expected_owner "$a")' (LD_PRELOAD not effective?)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$b" "$a" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$b" "$a" \
     "$(field secs "$line")" "$maxrss" \
     "$(field peak_kb "$line")" "$(field final_kb "$line")" \
     "$(field after_free_kb "$line")" "$(field end_kb "$line")" \
     "$(field peak_live_kb "$line")" "$(field final_live_kb "$line")" \
-    "$(field cpu_secs "$line")" >>"$OUT/raw.tsv"
+    "$(field cpu_secs "$line")" "$(field load_kb "$line")" "$(field idle_kb "$line")" \
+    "$(field phase1_kb "$line")" "" >>"$OUT/raw.tsv"
   rm -f "$tfile" "$OUT/stderr.$$"
 }
 
 run_timed() {
-  printf 'round\tbench\talloc\tsecs\tmaxrss_kb\tpeak_kb\tfinal_kb\tafter_free_kb\tend_kb\tpeak_live_kb\tfinal_live_kb\tcpu_secs\n' >"$OUT/raw.tsv"
+  printf 'round\tbench\talloc\tsecs\tmaxrss_kb\tpeak_kb\tfinal_kb\tafter_free_kb\tend_kb\tpeak_live_kb\tfinal_live_kb\tcpu_secs\tload_kb\tidle_kb\tphase1_kb\ttimed_out\n' >"$OUT/raw.tsv"
   local n=${#ALLOC_NAMES[@]} round b i
   for ((round = 1; round <= RUNS; round++)); do
     log "round $round/$RUNS"
@@ -204,7 +226,7 @@ run_callgrind() {
 
 # ---- report -------------------------------------------------------------------
 report() {
-  awk -F'\t' -v allocs="${ALLOC_NAMES[*]}" -v benches="$BENCHES" -v runs="$RUNS" \
+  awk -F'\t' -v allocs="${ALLOC_NAMES[*]}" -v benches="$BENCHES" -v runs="$RUNS" -v timeout="$TIMEOUT" \
       -v cgiters="$CG_ITERS" -v cgfile="$OUT/callgrind.tsv" '
   function median(key,    n, i, j, t, a) {
     n = cnt[key]; if (!n) return ""
@@ -263,10 +285,48 @@ report() {
     add("cpu" SUBSEP $2 SUBSEP $3, $12)
     add("peak" SUBSEP $2 SUBSEP $3, $6); add("final" SUBSEP $2 SUBSEP $3, $7)
     add("afree" SUBSEP $2 SUBSEP $3, $8); add("end" SUBSEP $2 SUBSEP $3, $9)
-    if ($10 != "") { live_peak = $10; live_final = $11 }
+    add("load" SUBSEP $2 SUBSEP $3, $13); add("idle" SUBSEP $2 SUBSEP $3, $14)
+    add("phase1" SUBSEP $2 SUBSEP $3, $15)
+    if ($16 == 1) killed[$2, $3] = 1
+    if ($2 == "frag" && $10 != "") { live_peak = $10; live_final = $11 }
+  }
+  # One cell per allocator and workload: wall ratio to glibc, wall ms, peak RSS.
+  function summary(    b, i, s, m, base, rss, r, lw, lc, nw, mc, basec) {
+    print "### Time and peak RSS per workload: median of " runs " runs"
+    print ""
+    print "Each cell: wall-time ratio to glibc / CPU-time ratio to glibc; peak RSS in MiB (/usr/bin/time %M). Lower is better. >: a run was killed after " timeout " s (counted as " timeout " s)."
+    print ""
+    header("workload")
+    for (b = 1; b <= nb; b++) {
+      base = median("secs" SUBSEP B[b] SUBSEP "glibc"); basec = median("cpu" SUBSEP B[b] SUBSEP "glibc")
+      s = "| " B[b] " |"
+      for (i = 1; i <= na; i++) {
+        m = median("secs" SUBSEP B[b] SUBSEP A[i]); rss = median("rss" SUBSEP B[b] SUBSEP A[i])
+        mc = median("cpu" SUBSEP B[b] SUBSEP A[i])
+        if (m == "") { s = s " - |"; continue }
+        if (base > 0) {
+          r = m / base
+          s = s sprintf(" %s%.2fx / %s%.2fx; %s |", killed[B[b], A[i]] ? ">" : "", r,
+                        killed[B[b], A[i]] ? ">" : "", basec > 0 ? mc / basec : 0,
+                        rss == "" ? "-" : sprintf("%.0f", rss / 1024))
+          lw[A[i]] += log(r); nw[A[i]]++
+          if (basec > 0 && mc > 0) lc[A[i]] += log(mc / basec)
+          ratio_w[B[b], A[i]] = r; ratio_c[B[b], A[i]] = basec > 0 ? mc / basec : 0
+        } else s = s sprintf(" (%.0f ms); %.0f |", m * 1000, rss / 1024)
+      }
+      print s
+    }
+    s = "| **geomean, wall** |"
+    for (i = 1; i <= na; i++) { sw[A[i]] = nw[A[i]] ? exp(lw[A[i]] / nw[A[i]]) : 0; s = s (nw[A[i]] ? sprintf(" **%.3f** |", sw[A[i]]) : " - |") }
+    print s
+    s = "| **geomean, CPU** |"
+    for (i = 1; i <= na; i++) { sc[A[i]] = nw[A[i]] ? exp(lc[A[i]] / nw[A[i]]) : 0; s = s (nw[A[i]] ? sprintf(" **%.3f** |", sc[A[i]]) : " - |") }
+    print s
+    print ""
   }
   END {
     na = split(allocs, A, " "); nb = split(benches, B, " ")
+    summary()
     time_table("secs", "Wall time of the timed region")
     for (i = 1; i <= na; i++) gw[A[i]] = g[A[i]]
     time_table("cpu", "CPU time of the timed region (all threads, user+sys)")
@@ -300,6 +360,38 @@ report() {
       print ""
       printf("Bytes requested and live: %.1f MiB at the peak (phase 1), %.1f MiB at the end of phase 3.\n", live_peak / 1024, live_final / 1024)
     }
+    if (cnt["idle" SUBSEP "mixed" SUBSEP A[1]]) {
+      print ""
+      print "### mixed: RSS from /proc/self/status, MiB (median)"
+      print ""
+      header("moment")
+      split("peak load end idle", K, " ")
+      split("peak (VmHWM)|end of the load (VmRSS)|right after freeing everything|after 1.5 s idle and a short trickle", L, "|")
+      for (k = 1; k <= 4; k++) {
+        s = "| " L[k] " |"
+        for (i = 1; i <= na; i++) {
+          m = median(K[k] SUBSEP "mixed" SUBSEP A[i])
+          s = s (m == "" ? " - |" : sprintf(" %.1f |", m / 1024))
+        }
+        print s
+      }
+    }
+    if (cnt["phase1" SUBSEP "fragphase" SUBSEP A[1]]) {
+      print ""
+      print "### fragphase: RSS from /proc/self/status, MiB (median)"
+      print ""
+      header("moment")
+      split("phase1 afree peak end", K, " ")
+      split("after phase 1 (1 GiB of 16-256 B)|after freeing 90%|peak (VmHWM, end of phase 3)|after freeing everything", L, "|")
+      for (k = 1; k <= 4; k++) {
+        s = "| " L[k] " |"
+        for (i = 1; i <= na; i++) {
+          m = median(K[k] SUBSEP "fragphase" SUBSEP A[i])
+          s = s (m == "" ? " - |" : sprintf(" %.1f |", m / 1024))
+        }
+        print s
+      }
+    }
     ncg = 0
     while ((getline line < cgfile) > 0) {
       split(line, f, "\t"); ncg++
@@ -319,14 +411,30 @@ report() {
       print ""
       print "Both include the benchmark loop itself (about 8 Ir for latency, about 25 for churn: RNG, slot update, two stores)."
     }
-    if (gw["heapscope"] && gw["glibc"]) {
+    if (sw["heapscope"]) {
       print ""
-      print "### Targets (wall / CPU geomean)"
+      print "### Targets (issue 17), from the first table"
       print ""
-      if (gw["tcmalloc"]) printf("- geomean below tcmalloc_minimal: wall %.3f vs %.3f: **%s**; CPU %.3f vs %.3f: **%s**\n", gw["heapscope"], gw["tcmalloc"], gw["heapscope"] < gw["tcmalloc"] ? "met" : "NOT met", gc["heapscope"], gc["tcmalloc"], gc["heapscope"] < gc["tcmalloc"] ? "met" : "NOT met")
-      if (gw["mimalloc"]) printf("- geomean within 10%% of mimalloc: wall %.3f vs %.3f (%+.1f%%): **%s**; CPU %.3f vs %.3f (%+.1f%%): **%s**\n", gw["heapscope"], gw["mimalloc"], (gw["heapscope"] / gw["mimalloc"] - 1) * 100, gw["heapscope"] <= 1.10 * gw["mimalloc"] ? "met" : "NOT met", gc["heapscope"], gc["mimalloc"], (gc["heapscope"] / gc["mimalloc"] - 1) * 100, gc["heapscope"] <= 1.10 * gc["mimalloc"] ? "met" : "NOT met")
+      over = ""
+      for (b = 1; b <= nb; b++) if (ratio_w[B[b], "heapscope"] > 1.0) over = over sprintf(" %s %.2fx (CPU %.2fx)", B[b], ratio_w[B[b], "heapscope"], ratio_c[B[b], "heapscope"])
+      printf("- no workload above 1.0x glibc (wall): **%s**%s\n", over == "" ? "met" : "NOT met:", over)
+      over = ""
+      for (b = 1; b <= nb; b++) if (ratio_c[B[b], "heapscope"] > 1.0) over = over sprintf(" %s %.2fx", B[b], ratio_c[B[b], "heapscope"])
+      printf("- no workload above 1.0x glibc (CPU): **%s**%s\n", over == "" ? "met" : "NOT met:", over)
+      best = ""; bv = 0
+      if (sw["tcmalloc"]) { best = "tcmalloc"; bv = sw["tcmalloc"] }
+      if (sw["mimalloc"] && (!bv || sw["mimalloc"] < bv)) { best = "mimalloc"; bv = sw["mimalloc"] }
+      if (bv) printf("- geomean at or below the best of tcmalloc and mimalloc: wall %.3f vs %s %.3f: **%s**\n", sw["heapscope"], best, bv, sw["heapscope"] <= bv ? "met" : "NOT met")
+      bc = sc["tcmalloc"] && (!sc["mimalloc"] || sc["tcmalloc"] < sc["mimalloc"]) ? sc["tcmalloc"] : sc["mimalloc"]
+      if (bc) printf("- the same on CPU time: %.3f vs %.3f (tcmalloc), %.3f (mimalloc): **%s**\n", sc["heapscope"], sc["tcmalloc"], sc["mimalloc"], sc["heapscope"] <= bc ? "met" : "NOT met")
+      lh = median("secs" SUBSEP "latency" SUBSEP "heapscope"); lt = median("secs" SUBSEP "latency" SUBSEP "tcmalloc")
+      if (lh != "" && lt != "") printf("- malloc(32)+free latency at or below tcmalloc: %.2f vs %.2f ns per pair (wall): **%s**; CPU %.3f vs %.3f s\n", lh * 10, lt * 10, lh <= lt ? "met" : "NOT met", median("cpu" SUBSEP "latency" SUBSEP "heapscope"), median("cpu" SUBSEP "latency" SUBSEP "tcmalloc"))
+      hp = median("peak" SUBSEP "fragphase" SUBSEP "heapscope"); gp = median("peak" SUBSEP "fragphase" SUBSEP "glibc")
+      if (hp != "" && gp != "") printf("- fragphase peak RSS at or below glibc: %.0f vs %.0f MiB: **%s**\n", hp / 1024, gp / 1024, hp <= gp ? "met" : "NOT met")
       hp = median("peak" SUBSEP "frag" SUBSEP "heapscope"); gp = median("peak" SUBSEP "frag" SUBSEP "glibc")
-      if (hp != "" && gp != "") printf("- frag peak RSS no worse than glibc: %.1f vs %.1f MiB: **%s**\n", hp / 1024, gp / 1024, hp <= gp ? "met" : "NOT met")
+      if (hp != "" && gp != "") printf("- frag peak RSS at or below glibc: %.0f vs %.0f MiB: **%s**\n", hp / 1024, gp / 1024, hp <= gp ? "met" : "NOT met")
+      hi = median("idle" SUBSEP "mixed" SUBSEP "heapscope")
+      if (hi != "") printf("- mixed: RSS after the load ends (freed, idle): %.1f MiB\n", hi / 1024)
     }
   }' "$OUT/raw.tsv"
 }
@@ -341,8 +449,14 @@ main() {
   setup_allocators
   log "allocators: ${ALLOC_NAMES[*]}"
   log "benchmarks: $BENCHES; $RUNS runs each"
-  run_timed
-  run_callgrind
+  if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
+    [ -f "$OUT/raw.tsv" ] || die "BENCH_REPORT_ONLY: no $OUT/raw.tsv"
+    log "report only, from the runs already in $OUT/raw.tsv"
+    [ -f "$OUT/callgrind.tsv" ] || : >"$OUT/callgrind.tsv"
+  else
+    run_timed
+    run_callgrind
+  fi
   {
     echo "## heapscope allocator benchmarks"
     echo ""

@@ -7,15 +7,30 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 _Atomic int hs__alloc_ready;
 _Atomic int hs__hooked;
 HS_TLS hs_thread_state_t hs__tstate;
 static hs_lock_t init_lock;
+uintptr_t hs__free_key;
+
+/* The free key: random per process (the kernel's AT_RANDOM bytes, mixed
+ * with the clock and ASLR), so a program's data match it only by chance. */
+static uintptr_t make_free_key(void) {
+  uint64_t k = hs__now_ns() ^ (uintptr_t)&init_lock ^ ((uint64_t)(uintptr_t)&k << 17);
+  const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+  if (r) k ^= r[0] * 0x9E3779B97F4A7C15ull ^ r[1];
+  k ^= k >> 29;
+  k *= 0xBF58476D1CE4E5B9ull;
+  k ^= k >> 32;
+  return (uintptr_t)(k | 1); /* never 0: zeroed memory must not match */
+}
 
 HS_COLD static void init_slow(void) {
   hs__lock(&init_lock);
   if (!atomic_load_explicit(&hs__alloc_ready, memory_order_relaxed)) {
+    hs__free_key = make_free_key();
     hs__sizeclass_init();
     hs__tcache_global_init();
     atomic_store_explicit(&hs__alloc_ready, 1, memory_order_release);
@@ -34,16 +49,25 @@ void hs__invalid_free(const void *p, const char *what) {
 
 /* ---- allocation ---------------------------------------------------------- */
 
-HS_NOINLINE static void *alloc_large(size_t n, size_t align) {
+static size_t pages_for(size_t bytes) { return (bytes + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT; }
+
+/* A block of n bytes as a whole span: from the page heap, or with its own
+ * mapping from HS_MAP_MIN bytes on (with room for `room` bytes, so that a
+ * block realloc grows step by step is moved only now and then). */
+static void *alloc_large_room(size_t n, size_t align, size_t room) {
   hs__alloc_init();
-  if (n > ((size_t)1 << 46) || align > ((size_t)1 << 30)) {
+  /* Alignments up to 2^40 are served (glibc serves 4 GiB ones), from a
+   * span of n + align bytes: address space, not memory, for the slack. */
+  if (n > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {
     errno = ENOMEM;
     return NULL;
   }
   size_t extra = align > HS_PAGE_SIZE ? align : 0;
-  size_t pages = (n + extra + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+  size_t pages = pages_for(n + extra);
   if (pages == 0) pages = 1;
-  hs_span_t *s = hs__pageheap_alloc(pages, HS_SPAN_LARGE);
+  hs_span_t *s;
+  if (n >= HS_MAP_MIN && !extra) s = hs__pageheap_alloc_mapped(pages_for(room > n ? room : n));
+  else s = hs__pageheap_alloc(pages, HS_SPAN_LARGE);
   if (!s) {
     errno = ENOMEM;
     return NULL;
@@ -54,15 +78,20 @@ HS_NOINLINE static void *alloc_large(size_t n, size_t align) {
   return (void *)p;
 }
 
+HS_NOINLINE static void *alloc_large(size_t n, size_t align) { return alloc_large_room(n, align, n); }
+
 static inline void *alloc_small(uint32_t cls) {
   hs_freelist_t *l = &hs__tcache.lists[cls];
-  void *p = l->head;
+  void **p = l->head;
   if (HS_LIKELY(p != NULL)) {
-    l->head = *(void **)p;
+    l->head = p[0];
     l->len--;
-    return p;
+  } else {
+    p = hs__tcache_alloc_slow(cls);
+    if (!p) return NULL;
   }
-  return hs__tcache_alloc_slow(cls);
+  p[HS_KEY_WORD] = NULL; /* live: no free key */
+  return p;
 }
 
 void *hs__alloc(size_t n) {
@@ -135,25 +164,57 @@ size_t hs__usable_size(const void *p) {
   }
 }
 
-void *hs__realloc_plain(void *p, size_t n) {
-  size_t old = hs__usable_size(p);
-  if (!old) hs__invalid_free(p, "realloc of a pointer not allocated by heapscope");
-  hs_span_t *s = hs__pagemap_get((uintptr_t)p);
-  if (s->kind == HS_SPAN_INTERNAL || s->kind == HS_SPAN_INTERNAL_LARGE)
-    return hs__arena_realloc(p, n);
-  /* In place when the block already fits and would not waste over half. */
-  if (n <= old && (n > old / 2 || old <= 32)) {
-    if (s->kind == HS_SPAN_LARGE) s->large_size = n;
-    return p;
-  }
-  /* A large block grows in place when the pages after it are free. */
-  if (s->kind == HS_SPAN_LARGE && n > old && n <= ((size_t)1 << 46)) {
-    size_t want = ((uintptr_t)p - s->start + n + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
-    if (hs__pageheap_try_grow(s, want)) {
+/* Room for a big block that realloc grows: half as much again, so growth by
+ * a constant factor moves it O(log n) times (amortized O(1) per byte). The
+ * headroom is address space only until it is written. */
+static size_t grow_room(size_t n) { return n > ((size_t)1 << 45) ? n : n + n / 2; }
+
+/* realloc of a large block: in place when it fits, by resizing its own
+ * mapping (pages move, bytes are not copied), by taking the free pages after
+ * it, or else by copying. NULL (p untouched) when out of memory. */
+static void *realloc_large(hs_span_t *s, void *p, size_t old, size_t n) {
+  uintptr_t off = (uintptr_t)p - s->start;
+  if (n <= old) {
+    if (n > old / 2) {
+      s->large_size = n;
+      return p;
+    }
+    if (s->mapped && n >= HS_MAP_MIN && hs__pageheap_remap(s, pages_for(off + n))) {
+      s->large_size = n; /* shrunk in place: mremap never moves to shrink */
+      return p;
+    }
+  } else if (n <= ((size_t)1 << 46)) {
+    if (s->mapped) {
+      if (hs__pageheap_remap(s, pages_for(off + grow_room(n)))) {
+        s->carve = s->start + off;
+        s->large_size = n;
+        return (void *)s->carve;
+      }
+    } else if (hs__pageheap_try_grow(s, pages_for(off + n))) {
       s->large_size = n;
       return p;
     }
   }
+  void *q = n >= HS_MAP_MIN ? alloc_large_room(n, 0, grow_room(n)) : hs__alloc(n);
+  if (!q) return NULL;
+  memcpy(q, p, old < n ? old : n);
+  hs__pageheap_free(s);
+  return q;
+}
+
+void *hs__realloc_plain(void *p, size_t n) {
+  hs_block_t b;
+  hs__block_at(p, false, 0, &b);
+  if (b.kind == HS_BLOCK_INVALID) hs__invalid_free(p, b.why);
+  if (b.kind == HS_BLOCK_INTERNAL) return hs__arena_realloc(p, n);
+  hs_span_t *s = b.span;
+  size_t old = hs__usable_size(p);
+  if (s->kind == HS_SPAN_LARGE) return realloc_large(s, p, old, n);
+  if (HS_UNLIKELY(((uintptr_t *)p)[HS_KEY_WORD] == hs__free_key) &&
+      hs__small_block_is_free(p, s->sizeclass))
+    hs__invalid_free(p, "realloc of a freed block");
+  /* In place when the block already fits and would not waste over half. */
+  if (n <= old && (n > old / 2 || old <= 32)) return p;
   void *q = hs__alloc(n);
   if (!q) return NULL;
   memcpy(q, p, old < n ? old : n);

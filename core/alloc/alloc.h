@@ -33,18 +33,25 @@ _Noreturn void hs__invalid_free(const void *p, const char *what);
 static inline void *hs__alloc_fast(size_t n) {
   if (HS_UNLIKELY(n > HS_MAX_SMALL)) return NULL;
   hs_freelist_t *l = &hs__tcache.lists[hs__size_to_class(n)];
-  void *p = l->head;
+  void **p = l->head;
   if (HS_LIKELY(p != NULL)) {
-    l->head = *(void **)p;
+    l->head = p[0];
+    p[HS_KEY_WORD] = NULL; /* live: no free key (same cache line) */
     l->len--;
   }
   return p;
 }
 
-/* Push a small block on this thread's cache list. */
+/* Push a small block on this thread's cache list. A block that already
+ * holds the free key is checked first: a double free aborts. */
 static inline void hs__tcache_push(void *p, uint32_t cls) {
+  uintptr_t *w = p;
+  if (HS_UNLIKELY(w[HS_KEY_WORD] == hs__free_key)) {
+    hs__tcache_push_keyed(p, cls); /* a tail call: the fast path saves no registers */
+    return;
+  }
+  w[HS_KEY_WORD] = hs__free_key;
   hs_freelist_t *l = &hs__tcache.lists[cls];
-  if (HS_UNLIKELY(l->head == p)) hs__invalid_free(p, "double free");
   if (HS_LIKELY(l->len < l->max_len)) {
     *(void **)p = l->head;
     l->head = p;
@@ -54,13 +61,15 @@ static inline void hs__tcache_push(void *p, uint32_t cls) {
   hs__tcache_free_slow(p, cls);
 }
 
-/* free's fast path: true when p was NULL or a small, aligned block of a span
- * that keeps no records (its page's class byte says so), now on this
- * thread's cache. False: call hs__dealloc (or the recorder's free). */
+/* free's fast path: true when p was NULL or the start of a small block of a
+ * span that keeps no records (its page's info word says so), now on this
+ * thread's cache. False: call hs__dealloc (or the recorder's free), which
+ * sorts out everything else, invalid pointers included. */
 static inline bool hs__dealloc_fast(void *p) {
   if (HS_UNLIKELY(!p)) return true;
-  uint32_t cls = hs__pagemap_class((uintptr_t)p);
-  if (HS_LIKELY(cls != 0 && cls < HS_CLASS_RECORDED && ((uintptr_t)p & (HS_MIN_ALIGN - 1)) == 0)) {
+  uint32_t v = hs__pagemap_info((uintptr_t)p);
+  uint32_t cls = HS_INFO_CLASS(v); /* fails the test unless a class without records */
+  if (HS_LIKELY(hs__is_block_start(cls, HS_INFO_SPAN_OFFSET(v, (uintptr_t)p)))) {
     hs__tcache_push(p, cls);
     return true;
   }

@@ -48,7 +48,7 @@ void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out) {
     uint32_t cls = s->sizeclass;
     uintptr_t off = a - s->start;
     uint32_t idx = hs__obj_index(cls, off);
-    if ((uintptr_t)idx * hs__classes[cls].size != off)
+    if ((uintptr_t)idx * hs__classes[cls].size != off || idx >= hs__classes[cls].objects)
       return invalid(out, "pointer is inside a block, not its start");
     hs_assert(idx < hs__classes[cls].objects);
     out->kind = HS_BLOCK_USER;

@@ -12,6 +12,28 @@
 hs_central_t hs__central[HS_NUM_CLASSES];
 hs_central_t hs__icentral[HS_NUM_CLASSES];
 
+/* A span of the list: of the class, listed iff it has a free object, and
+ * allocated + free-list length + uncarved objects = objects (expensive:
+ * walks the free list). Caller holds c->lock. */
+static bool span_is_valid(const hs_span_t *s, uint32_t cls, uint8_t kind) {
+  const hs_class_info_t *ci = &hs__classes[cls];
+  if (s->sizeclass != cls || s->kind != kind || s->allocated > ci->objects) return false;
+  uintptr_t end = s->start + (uintptr_t)ci->objects * ci->size;
+  if (s->carve < s->start || s->carve > end || (s->carve - s->start) % ci->size) return false;
+  size_t free_objs = 0;
+  for (void *q = s->freelist; q; q = *(void **)q) {
+    if ((uintptr_t)q < s->start || (uintptr_t)q >= s->carve) return false;
+    if (++free_objs > ci->objects) return false; /* a cycle */
+  }
+  size_t uncarved = (end - s->carve) / ci->size;
+  if (s->allocated + free_objs + uncarved != ci->objects) return false;
+  if (kind == HS_SPAN_SMALL) {
+    uint32_t v = hs__pagemap_info(s->start);
+    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls || (v >> HS_PAGE_SHIFT) != 0) return false;
+  }
+  return true;
+}
+
 static void ensure_list(hs_central_t *c) {
   if (!c->nonempty.next) c->nonempty.next = c->nonempty.prev = &c->nonempty;
 }
@@ -63,10 +85,14 @@ uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
       }
       s->allocated++;
       *(void **)obj = chain;
+      /* Free blocks on their way to a thread cache carry the free key, as
+       * those freed there do (same cache line as the link). */
+      ((uintptr_t *)obj)[HS_KEY_WORD] = hs__free_key;
       if (!chain) last = obj;
       chain = obj;
       got++;
     }
+    hs_assert_expensive(span_is_valid(s, cls, kind));
     if (!s->freelist && s->carve >= end) unlink_span(s);
   }
   hs__unlock(&c->lock);
@@ -76,13 +102,14 @@ uint32_t hs__central_fetch(hs_central_t *c, uint32_t cls, uint8_t kind,
 }
 
 void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
-  (void)cls;
   hs_span_t *empty = NULL;
   hs__lock(&c->lock);
   ensure_list(c);
   while (head) {
     void *next = *(void **)head;
     hs_span_t *s = hs__pagemap_get((uintptr_t)head);
+    hs_assert(s->kind == HS_SPAN_SMALL || s->kind == HS_SPAN_INTERNAL);
+    hs_assert(s->sizeclass == cls && s->allocated > 0 && (uintptr_t)head < s->carve);
     *(void **)head = s->freelist;
     s->freelist = head;
     s->allocated--;
@@ -91,6 +118,7 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
      * runtime object (a freed heapscope_leaks_t) could point into a user
      * block carved there later and hide that block's leak. */
     if (s->allocated == 0 && s->kind != HS_SPAN_INTERNAL) {
+      hs_assert_expensive(span_is_valid(s, cls, s->kind)); /* all its blocks back */
       if (s->in_list) unlink_span(s);
       c->span_count--;
       s->next = empty;
@@ -104,7 +132,8 @@ void hs__central_release(hs_central_t *c, uint32_t cls, void *head) {
       s->carve = s->start;
       if (!s->in_list) push_span(c, s);
     } else if (!s->in_list) {
-      push_span(c, s);
+      push_span(c, s); /* checked on this transition only: a walk per free was quadratic */
+      hs_assert_expensive(span_is_valid(s, cls, s->kind));
     }
     head = next;
   }

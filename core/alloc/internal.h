@@ -19,6 +19,11 @@
 #define HS_NUM_CLASSES 100                 /* upper bound; real count below */
 #define HS_MIN_ALIGN 16
 #define HS_RETAIN_MIN ((size_t)32 << 20) /* free pages kept mapped (core/alloc/pageheap.c) */
+/* Free pages unused this long go back to the OS (core/alloc/pageheap.c). */
+#define HS_DECAY_NS ((uint64_t)1000 * 1000 * 1000)
+/* Blocks this big own their mapping: realloc moves their pages with mremap
+ * instead of copying (core/alloc/pageheap.c). */
+#define HS_MAP_MIN ((size_t)4 << 20)
 
 /* ---- size classes (core/alloc/sizeclass.c) ----------------------------------- */
 typedef struct hs_class_info {
@@ -40,6 +45,29 @@ static inline uint32_t hs__size_to_class(size_t n) {
 static inline uint32_t hs__obj_index(uint32_t cls, uintptr_t offset) {
   return (uint32_t)(((uint64_t)offset * hs__classes[cls].recip) >> 42);
 }
+/* free()'s block-start test per class: an offset into a span of the class
+ * starts a block iff off * magic < magic (Lemire's divisibility test:
+ * magic = 2^64 / size rounded up, one multiply) and off < limit (the end of
+ * the last whole block). */
+typedef struct hs_class_check {
+  uint64_t magic;
+  uint32_t limit;
+} hs_class_check_t;
+/* Indexed by the page info's low byte: entries of no class (0, past the
+ * last class, and any with HS_CLASS_RECORDED) have magic 0, which fails
+ * the test, so one lookup also sorts out pages free() must not handle. */
+extern hs_class_check_t hs__class_check[256];
+static inline bool hs__is_block_start(uint32_t cls, uint32_t off) {
+  const hs_class_check_t *c = &hs__class_check[cls];
+  return (uint64_t)off * c->magic < c->magic && off < c->limit;
+}
+
+/* Double-free detection without recording (as glibc's tcache key): a freed
+ * small block carries this per-process random value in its second word
+ * while it is free; malloc clears it. free() of a block that already holds
+ * it is verified the slow way (hs__small_block_is_free). */
+extern uintptr_t hs__free_key;
+#define HS_KEY_WORD 1 /* word index of the key in a free block */
 
 /* ---- spans and the page map (core/alloc/pagemap.c, pageheap.c) ---------- */
 enum hs_span_kind {
@@ -48,6 +76,7 @@ enum hs_span_kind {
   HS_SPAN_LARGE,        /* one user object */
   HS_SPAN_INTERNAL,     /* internal heap, small objects */
   HS_SPAN_INTERNAL_LARGE,
+  HS_SPAN_CACHED,       /* a freed own mapping kept for reuse (decays) */
 };
 
 /* The recorder's per-block metadata, kept in span side arrays (see
@@ -67,8 +96,12 @@ typedef struct hs_span {
   struct hs_span *all_next;    /* registry of every span struct ever made */
   uint8_t kind;             /* enum hs_span_kind; page heap lock */
   uint8_t sizeclass;
-  uint8_t released;         /* FREE spans: pages given back to the OS */
   uint8_t in_list;          /* on its central list's nonempty list */
+  uint8_t mapped;           /* LARGE/CACHED: owns its mapping (start, npages) */
+  size_t dirty;             /* FREE: pages that may be resident (estimate
+                             * after a split; exact after a release) */
+  uint64_t free_ns;         /* FREE with dirty pages, and CACHED: freed when */
+  struct hs_span *lru_next, *lru_prev; /* decay list, oldest first; page heap lock */
   uint32_t allocated;       /* objects handed out; central lock */
   void *freelist;           /* free objects; central lock */
   uintptr_t carve;          /* next never-used object (bump carving) */
@@ -93,24 +126,30 @@ bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
 #define HS_PM_LEAF_LEN ((size_t)1 << HS_PM_LEAF_BITS)
 typedef struct hs_pm_leaf {
   _Atomic(hs_span_t *) spans[HS_PM_LEAF_LEN];
-  /* Size class of each page of an in-use user SMALL span, else 0: free()'s
-   * fast path reads this byte instead of the span struct (one cache line
-   * fewer, as tcmalloc's sizemap cache). */
-  uint8_t classes[HS_PM_LEAF_LEN];
+  /* Per page of an in-use user SMALL span: its size class (bits 0-6),
+   * HS_CLASS_RECORDED (bit 7) and the page's offset in its span (the
+   * page index times the page size: bits 13-31); 0 for every other page. free()'s fast path reads this word
+   * instead of the span struct (one cache line fewer, as tcmalloc's
+   * sizemap cache) and has all it needs to check that a pointer starts a
+   * block: offset in span = index * page size + offset in page. */
+  uint32_t info[HS_PM_LEAF_LEN];
 } hs_pm_leaf_t;
 extern _Atomic(hs_pm_leaf_t *) hs__pagemap_root[(size_t)1 << HS_PM_ROOT_BITS];
 extern size_t hs__pagemap_bytes;          /* leaves mapped (page heap lock) */
 
-/* Size class of a user small-object page (0 for anything else), plus
- * HS_CLASS_RECORDED when its span keeps per-object records. */
+/* The page info word of address a (see hs_pm_leaf_t.info): size class of a
+ * user small-object page (0 for anything else) plus HS_CLASS_RECORDED when
+ * its span keeps per-object records, and the page's index in the span. */
 #define HS_CLASS_RECORDED 0x80u
-static inline uint32_t hs__pagemap_class(uintptr_t a) {
+#define HS_INFO_CLASS(v) ((v) & 0xffu)
+#define HS_INFO_SPAN_OFFSET(v, a) (((v) & ~0xffu) | ((uint32_t)(a) & (HS_PAGE_SIZE - 1)))
+static inline uint32_t hs__pagemap_info(uintptr_t a) {
   uintptr_t page = a >> HS_PAGE_SHIFT;
   if (HS_UNLIKELY(page >> HS_PM_PAGE_BITS)) return 0;
   hs_pm_leaf_t *l =
       atomic_load_explicit(&hs__pagemap_root[page >> HS_PM_LEAF_BITS], memory_order_acquire);
   if (HS_UNLIKELY(!l)) return 0;
-  return l->classes[page & (HS_PM_LEAF_LEN - 1)];
+  return l->info[page & (HS_PM_LEAF_LEN - 1)];
 }
 void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
@@ -134,6 +173,22 @@ void hs__pageheap_release_all(void);
 /* Extend an in-use span to npages with the free pages right after it;
  * false if they are not free. */
 bool hs__pageheap_try_grow(hs_span_t *s, size_t npages);
+/* A LARGE span with its own mapping of npages (a cached one if any fits,
+ * resized with mremap, else a fresh mmap). Freed by hs__pageheap_free,
+ * which keeps it cached until it decays. */
+hs_span_t *hs__pageheap_alloc_mapped(size_t npages);
+/* Resize an own-mapped span to npages, moving its pages (not copying them)
+ * when it cannot grow in place: s->start may change. False on failure
+ * (the span is unchanged). */
+bool hs__pageheap_remap(hs_span_t *s, size_t npages);
+/* Releases free memory unused for HS_DECAY_NS; cheap when nothing is due.
+ * Called from the allocator's slow paths. */
+void hs__pageheap_decay_tick(void);
+/* Page heap invariants (free lists, decay list, page map ends, counters),
+ * under the page heap lock, for hs_assert_expensive: the counters every
+ * time, the whole-structure walk every 64th call (a walk per operation
+ * made a 1 GiB heap quadratic). */
+bool hs__pageheap_is_valid(void);
 void hs__pageheap_stats(hs_heap_stats_t *out);
 /* Every span struct ever made (never freed; reused). Walk with all_next;
  * for a stable picture hold hs__pageheap_lock. */
@@ -170,6 +225,18 @@ extern HS_TLS hs_tcache_t hs__tcache;
 void hs__tcache_global_init(void);
 void *hs__tcache_alloc_slow(uint32_t cls);
 void hs__tcache_free_slow(void *p, uint32_t cls);
+/* p (a block of class cls, holding the free key) is free: on this thread's
+ * cache list, on its span's free list, or never handed out since its span
+ * was made. False when it is live (its data just equal the key) or sits in
+ * another thread's cache (not visible from here). */
+bool hs__small_block_is_free(void *p, uint32_t cls);
+/* free() of a block that holds the free key: aborts if it is free, else
+ * (its data just equal the key) pushes it like any other. */
+void hs__tcache_push_keyed(void *p, uint32_t cls);
+/* This thread's cache: every list within its limit, the capacity their
+ * sum, and every block on list cls of that class and holding the free key;
+ * for hs_assert_expensive. */
+bool hs__tcache_is_valid(uint32_t cls);
 size_t hs__tcache_total_bytes(void);
 void hs__tcache_flush_current(void);
 void hs__tcache_prefork(void);

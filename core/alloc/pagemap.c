@@ -31,20 +31,20 @@ void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded) {
   for (size_t i = 0; i < npages; i++, page++) {
     leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
     if (!l) continue;
-    uint8_t *c = &l->classes[page & (LEAF_LEN - 1)];
-    __atomic_store_n(c, (uint8_t)(recorded ? *c | HS_CLASS_RECORDED : *c & ~HS_CLASS_RECORDED),
+    uint32_t *c = &l->info[page & (LEAF_LEN - 1)];
+    __atomic_store_n(c, recorded ? *c | HS_CLASS_RECORDED : *c & ~HS_CLASS_RECORDED,
                      __ATOMIC_RELEASE);
   }
 }
 
 /* The span's pages are already in the map (hs__pagemap_set_range). Called
- * when a span is given to or taken from a size class, while no object of it
- * is in anyone's hands. */
+ * when a span is given to or taken from a size class (cls 0), while no
+ * object of it is in anyone's hands. */
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls) {
   uintptr_t page = start >> HS_PAGE_SHIFT;
   for (size_t i = 0; i < npages; i++, page++) {
     leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
-    if (l) l->classes[page & (LEAF_LEN - 1)] = (uint8_t)cls;
+    if (l) l->info[page & (LEAF_LEN - 1)] = cls ? cls | (uint32_t)i << HS_PAGE_SHIFT : 0;
   }
   atomic_thread_fence(memory_order_release);
 }

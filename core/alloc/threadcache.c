@@ -102,6 +102,7 @@ static void shrink_others(hs_tcache_t *tc, uint32_t keep) {
 
 void *hs__tcache_alloc_slow(uint32_t cls) {
   hs__alloc_init();
+  hs__pageheap_decay_tick();
   hs_tcache_t *tc = &hs__tcache;
   void *p;
   if (HS_UNLIKELY(tc->state == TC_NEW)) tcache_init(tc);
@@ -132,11 +133,13 @@ void *hs__tcache_alloc_slow(uint32_t cls) {
   p = head;
   l->head = *(void **)head;
   l->len += got - 1;
+  hs_assert_expensive(hs__tcache_is_valid(cls));
   return p;
 }
 
 void hs__tcache_free_slow(void *p, uint32_t cls) {
   hs_tcache_t *tc = &hs__tcache;
+  hs__pageheap_decay_tick();
   if (tc->state == TC_NEW) tcache_init(tc);
   if (tc->state == TC_DEAD) {
     *(void **)p = NULL;
@@ -159,6 +162,46 @@ void hs__tcache_free_slow(void *p, uint32_t cls) {
       if (tc->capacity > CACHE_LIMIT) shrink_others(tc, cls);
     }
   }
+  hs_assert_expensive(hs__tcache_is_valid(cls));
+}
+
+bool hs__small_block_is_free(void *p, uint32_t cls) {
+  for (void *q = hs__tcache.lists[cls].head; q; q = *(void **)q)
+    if (q == p) return true;
+  hs_span_t *s = hs__pagemap_get((uintptr_t)p);
+  if (!s || s->kind != HS_SPAN_SMALL || s->sizeclass != cls) return false;
+  hs_central_t *c = &hs__central[cls];
+  hs__lock(&c->lock);
+  /* Past the carve point: never handed out since the span was made, so
+   * the key is left from the memory's previous life (freed, span emptied,
+   * pages reused). */
+  bool found = (uintptr_t)p >= s->carve;
+  for (void *q = s->freelist; q && !found; q = *(void **)q) found = q == p;
+  hs__unlock(&c->lock);
+  return found;
+}
+
+HS_NOINLINE void hs__tcache_push_keyed(void *p, uint32_t cls) {
+  if (hs__small_block_is_free(p, cls)) hs__invalid_free(p, "double free");
+  ((uintptr_t *)p)[HS_KEY_WORD] = 0; /* then pushed normally */
+  hs__tcache_push(p, cls);
+}
+
+bool hs__tcache_is_valid(uint32_t cls) {
+  hs_tcache_t *tc = &hs__tcache;
+  size_t capacity = 0;
+  for (uint32_t c = 1; c < hs__num_classes; c++) {
+    if (tc->lists[c].len > tc->lists[c].max_len) return false;
+    capacity += (size_t)tc->lists[c].max_len * hs__classes[c].size;
+  }
+  hs_freelist_t *l = &tc->lists[cls];
+  uint32_t n = 0;
+  for (void **q = l->head; q; q = *q, n++) {
+    if (n >= l->len || ((uintptr_t *)q)[HS_KEY_WORD] != hs__free_key) return false;
+    uint32_t v = hs__pagemap_info((uintptr_t)q);
+    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls) return false;
+  }
+  return n == l->len && capacity == tc->capacity;
 }
 
 size_t hs__tcache_total_bytes(void) {

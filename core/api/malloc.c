@@ -79,8 +79,9 @@ static inline __attribute__((always_inline)) void *memalign_impl(size_t align, s
   return hs__alloc_aligned(align, n);
 }
 
-HS_EXPORT void *memalign(size_t align, size_t n) {
-  /* glibc rounds a non-power-of-two alignment up to the next power of 2. */
+/* glibc (2.36, Debian 12) rounds a non-power-of-two alignment up to the
+ * next power of 2 in memalign and aligned_alloc alike; 0 means none. */
+static inline __attribute__((always_inline)) void *memalign_rounded(size_t align, size_t n) {
   if (!is_pow2(align)) {
     if (align > ((size_t)1 << 62)) {
       errno = EINVAL;
@@ -93,6 +94,8 @@ HS_EXPORT void *memalign(size_t align, size_t n) {
   return memalign_impl(align, n);
 }
 
+HS_EXPORT void *memalign(size_t align, size_t n) { return memalign_rounded(align, n); }
+
 HS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   if (!is_pow2(align) || align % sizeof(void *)) return EINVAL;
   int saved = errno;
@@ -103,13 +106,7 @@ HS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   return 0;
 }
 
-HS_EXPORT void *aligned_alloc(size_t align, size_t n) {
-  if (!is_pow2(align)) {
-    errno = EINVAL;
-    return NULL;
-  }
-  return memalign_impl(align, n);
-}
+HS_EXPORT void *aligned_alloc(size_t align, size_t n) { return memalign_rounded(align, n); }
 
 static size_t os_page(void) {
   static size_t page;

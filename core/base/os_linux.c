@@ -44,9 +44,49 @@ void hs__os_release(void *p, size_t size) {
   errno = saved;
 }
 
+static bool os_failed(long r) { return (unsigned long)r >= (unsigned long)-4095; }
+
+void *hs__os_remap(void *p, size_t old, size_t size, bool may_move, size_t align) {
+  int saved = errno;
+  long r = syscall(SYS_mremap, p, old, size, 0, 0);
+  if (os_failed(r) && may_move) {
+    /* Reserve an aligned range (a mapping the move replaces), then move the
+     * pages there; mremap alone may pick any 4 KiB-aligned address. */
+    size_t total = size + align;
+    long res = syscall(SYS_mmap, NULL, total, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (!os_failed(res)) {
+      uintptr_t a = ((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1);
+      r = syscall(SYS_mremap, p, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, a);
+      size_t head = a - (uintptr_t)res, tail = total - head - size;
+      if (os_failed(r)) {
+        syscall(SYS_munmap, res, total);
+      } else {
+        if (head) syscall(SYS_munmap, res, head);
+        if (tail) syscall(SYS_munmap, a + size, tail);
+      }
+    }
+  }
+  errno = saved;
+  return os_failed(r) ? NULL : (void *)r;
+}
+
+bool hs__os_move(void *p, size_t size, void *to) {
+  int saved = errno;
+  long r = syscall(SYS_mremap, p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  errno = saved;
+  return !os_failed(r);
+}
+
 uint64_t hs__now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t hs__now_coarse_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

@@ -139,6 +139,10 @@ static int64_t next_gap(void) {
   return (int64_t)(-log(u) * (double)hs__sample_bytes) + 1;
 }
 
+/* A live block went unrecorded: from now on a block without a record may
+ * be live, so record_free stops calling that a double free. */
+HS_COLD static void records_incomplete(void) { hs__records_complete = false; }
+
 static bool sampling(void) {
   return hs__sample_bytes > 0 && atomic_load_explicit(&hs__recording, memory_order_relaxed);
 }
@@ -170,7 +174,10 @@ static void record_alloc(void *p, size_t n, void *frame) {
   hs_block_t b;
   hs__block_at(p, true, gen, &b);
   hs_rec_t *r = b.rec;
-  if (!r) return;
+  if (!r) {
+    records_incomplete(); /* out of memory for the span's records */
+    return;
+  }
   uintptr_t pcs[HS_MAX_DEPTH];
   uint64_t hash;
   hs__tstate.in_runtime++;
@@ -182,7 +189,10 @@ static void record_alloc(void *p, size_t n, void *frame) {
   }
   uint32_t id = hs__depot_intern_hashed(pcs, depth, hash);
   hs__tstate.in_runtime--;
-  if (!id) return;
+  if (!id) {
+    records_incomplete();
+    return;
+  }
   if (hs__count_buckets) {
     hs_bucket_t *bk = hs__depot_get(id);
     atomic_fetch_add_explicit(&bk->allocs, 1, memory_order_relaxed);
@@ -203,13 +213,15 @@ static void record_alloc(void *p, size_t n, void *frame) {
  * records prove invalid. */
 static size_t record_free(const hs_block_t *b) {
   hs_rec_t *r = b->rec;
-  if (b->kind != HS_BLOCK_USER || !r) return 0;
-  uint32_t id = r->bucket;
-  if (!id) {
-    if (r->gen == HS_REC_FREED && hs__records_complete)
-      hs__invalid_free((void *)b->start, "double free");
+  if (b->kind != HS_BLOCK_USER) return 0;
+  /* With complete records every live user block has one, so a block
+   * without is not live: freed already (its span may even have emptied and
+   * been reused since, which leaves no FREED mark), or never handed out. */
+  if (!r || !r->bucket) {
+    if (hs__records_complete) hs__invalid_free((void *)b->start, "double free");
     return 0;
   }
+  uint32_t id = r->bucket;
   size_t size = b->large ? b->size : r->size;
   if (hs__count_buckets) {
     hs_bucket_t *bk = hs__depot_get(id);
@@ -301,14 +313,26 @@ HS_NOINLINE void *hs__realloc_recorded(void *p, size_t n) {
   }
   if (hs__arena_owns(p)) return hs__arena_realloc(p, n);
   if (!sampling()) park_countdown();
-  if (hs__tstate.in_runtime || !atomic_load_explicit(&hs__recording, memory_order_relaxed))
-    return hs__realloc_plain(p, n);
+  if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) return hs__realloc_plain(p, n);
+  if (hs__tstate.in_runtime) { /* no stacks from inside the runtime */
+    hs_block_t b;
+    block_or_abort(p, &b);
+    record_free(&b);
+    void *q = hs__realloc_plain(p, n);
+    if (q) records_incomplete();
+    return q;
+  }
   hs_block_t b;
   block_or_abort(p, &b);
   size_t old = record_free(&b);
   void *q = hs__realloc_plain(p, n);
-  if (q) record_alloc(q, n, frame);
-  else if (old) record_alloc(p, old, frame);
+  if (q) {
+    record_alloc(q, n, frame);
+  } else if (old) {
+    int saved = errno; /* ENOMEM, whatever recording p again does */
+    record_alloc(p, old, frame);
+    errno = saved;
+  }
   return q;
 }
 

@@ -173,13 +173,40 @@ static void test_aligned_errors(void) {
     CHECKF(errno == 777, "posix_memalign touched errno (%d)", errno);
     CHECK(out == (void *)0x1234);
   }
+  /* aligned_alloc and memalign take any alignment, as glibc 2.36 does: a
+   * non-power-of-two one is rounded up to the next power of two (0 means
+   * none). */
   static const size_t npot[] = {0, 3, 24, 48, 100, 4097, 12345};
   for (size_t i = 0; i < sizeof npot / sizeof *npot; i++) {
+    size_t want = 1;
+    while (want < npot[i]) want <<= 1;
     errno = 0;
     void *p = aligned_alloc(npot[i], 64);
-    CHECKF(p == NULL && errno == EINVAL, "aligned_alloc(%zu) = %p errno %d", npot[i], p,
-           errno);
+    CHECKF(p && ((uintptr_t)p & (want - 1)) == 0, "aligned_alloc(%zu) = %p errno %d",
+           npot[i], p, errno);
+    touch(p, 64);
+    free(p);
+    p = memalign(npot[i], 64);
+    CHECKF(p && ((uintptr_t)p & (want - 1)) == 0, "memalign(%zu) = %p", npot[i], p);
+    free(p);
   }
+  /* Alignments of 2 and 4 GiB are served, as glibc serves them (address
+   * space for the slack, no memory). */
+  for (size_t a = (size_t)1 << 31; a <= ((size_t)1 << 32); a <<= 1) {
+    void *big = NULL;
+    CHECKF(posix_memalign(&big, a, 100) == 0, "posix_memalign(%zu)", a);
+    CHECKF(big && ((uintptr_t)big & (a - 1)) == 0, "posix_memalign(%zu) = %p", a, big);
+    touch(big, 100);
+    free(big);
+    big = memalign(a, 100);
+    CHECKF(big && ((uintptr_t)big & (a - 1)) == 0, "memalign(%zu) = %p", a, big);
+    free(big);
+  }
+  /* pvalloc(0), as glibc: a page-aligned block that can be written and freed. */
+  void *pv0 = pvalloc(0);
+  CHECK(pv0 && ((uintptr_t)pv0 & 4095) == 0 && malloc_usable_size(pv0) >= 1);
+  touch(pv0, 1);
+  free(pv0);
   /* posix_memalign out of memory: ENOMEM returned, errno untouched */
   void *out = (void *)0x1234;
   errno = 777;
@@ -244,6 +271,41 @@ static void test_realloc(void) {
     n = m;
   }
   free(b);
+
+  /* Two big blocks grown in turns to 48 MiB: past 4 MiB they own their
+   * mapping and move by mremap (into a freed block's cached mapping when
+   * one fits); content checked at a stride. */
+  unsigned char *g[2] = {malloc(100000), malloc(100000)};
+  size_t gn[2] = {100000, 100000};
+  for (int k = 0; k < 2; k++)
+    for (size_t i = 0; i < gn[k]; i++) g[k][i] = pat(i + (size_t)k);
+  while (gn[0] < (48u << 20)) {
+    for (int k = 0; k < 2; k++) {
+      size_t m = gn[k] + gn[k] / 2 + 4096 * (size_t)(k + 1) + 3;
+      unsigned char *r = realloc(g[k], m);
+      CHECKF(r != NULL, "realloc to %zu", m);
+      for (size_t i = 0; i < gn[k]; i += 4099)
+        if (r[i] != pat(i + (size_t)k)) CHECKF(0, "big realloc %zu -> %zu lost byte %zu", gn[k], m, i);
+      CHECK(r[gn[k] - 1] == pat(gn[k] - 1 + (size_t)k));
+      for (size_t i = gn[k]; i < m; i++) r[i] = pat(i + (size_t)k);
+      g[k] = r;
+      gn[k] = m;
+    }
+    /* a freed big block of the size just reached, for the next growth */
+    void *spare = malloc(gn[0] * 2);
+    CHECK(spare);
+    memset(spare, 0xee, 4096);
+    free(spare);
+  }
+  for (int k = 0; k < 2; k++) free(g[k]);
+  /* A big calloc served from a freed, written mapping is zeroed. */
+  unsigned char *dirty = malloc(9u << 20);
+  memset(dirty, 0xff, 9u << 20);
+  free(dirty);
+  unsigned char *z = calloc(1, 9u << 20);
+  CHECK(z);
+  for (size_t i = 0; i < (9u << 20); i += 512) CHECKF(z[i] == 0, "calloc byte %zu", i);
+  free(z);
 
   /* reallocarray */
   int *arr = reallocarray(NULL, 10, sizeof(int));
@@ -334,6 +396,15 @@ static void test_huge(void) {
     errno = 0;
     p = memalign(4096, n);
     CHECKF(p == NULL && errno == ENOMEM, "memalign(4096, %zu) = %p", n, p);
+    /* A failed realloc leaves the block alone and says ENOMEM, also when
+     * the call was sampled (api.conformance_sampled). */
+    char *old = malloc(100);
+    old[99] = 7;
+    errno = 0;
+    p = realloc(old, n);
+    CHECKF(p == NULL && errno == ENOMEM, "realloc(%zu) = %p errno %d", n, p, errno);
+    CHECK(old[99] == 7);
+    free(old);
   }
   /* still works afterwards */
   void *p = malloc(1 << 20);

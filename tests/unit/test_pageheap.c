@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <string.h>
+#include <time.h>
 
 static void check_stats_add_up(int line) {
   hs_heap_stats_t st;
@@ -179,6 +180,65 @@ int main(void) {
   hs__pageheap_free(y);
   hs__pageheap_free(fence3);
   STATS_OK();
+
+  /* Own mappings: registered page by page, resized with their contents
+   * (moved or not), cached when freed and reused by the next big one. */
+  hs_span_t *m = hs__pageheap_alloc_mapped(600);
+  CHECK(m && m->mapped && m->kind == HS_SPAN_LARGE && m->npages == 600);
+  CHECK(m->start % HS_PAGE_SIZE == 0);
+  for (size_t i = 0; i < 600; i++) CHECK(span_at(m->start + i * HS_PAGE_SIZE) == m);
+  for (size_t i = 0; i < 600 * HS_PAGE_SIZE; i += 4096) ((unsigned char *)m->start)[i] = (unsigned char)(i >> 12);
+  STATS_OK();
+  uintptr_t m_old = m->start;
+  CHECK(hs__pageheap_remap(m, 3000));
+  CHECK(m->npages == 3000 && m->start % HS_PAGE_SIZE == 0);
+  for (size_t i = 0; i < 600 * HS_PAGE_SIZE; i += 4096)
+    CHECK(((unsigned char *)m->start)[i] == (unsigned char)(i >> 12));
+  for (size_t i = 0; i < 3000; i++) CHECK(span_at(m->start + i * HS_PAGE_SIZE) == m);
+  if (m->start != m_old) CHECK(span_at(m_old) == NULL || span_at(m_old) != m);
+  memset((void *)(m->start + 600 * HS_PAGE_SIZE), 7, 2400 * HS_PAGE_SIZE);
+  CHECK(hs__pageheap_remap(m, 1000)); /* shrinking stays in place */
+  CHECK(m->npages == 1000 && span_at(m->start + 999 * HS_PAGE_SIZE) == m);
+  STATS_OK();
+  uintptr_t m_start = m->start;
+  hs__pageheap_stats(&st0);
+  hs__pageheap_free(m);
+  hs__pageheap_stats(&st1);
+  CHECK(st1.free_bytes == st0.free_bytes + 1000 * HS_PAGE_SIZE); /* cached, still mapped */
+  CHECK(span_at(m_start)->kind == HS_SPAN_CACHED);
+  STATS_OK();
+  hs_span_t *m2 = hs__pageheap_alloc_mapped(900); /* reuses the cached mapping */
+  CHECK(m2 && m2->start == m_start && m2->npages >= 900);
+  CHECK(((unsigned char *)m2->start)[4096] == 1); /* its pages, not fresh ones */
+  hs__pageheap_free(m2);
+  STATS_OK();
+
+  /* Decay: free pages unused for HS_DECAY_NS go back to the OS on the next
+   * tick; before that they stay mapped (no madvise on a quick reuse). */
+  hs__pageheap_release_all();
+  hs_span_t *d = hs__pageheap_alloc(100, HS_SPAN_LARGE);
+  hs_span_t *fence4 = hs__pageheap_alloc(1, HS_SPAN_LARGE);
+  memset((void *)d->start, 3, 100 * HS_PAGE_SIZE);
+  hs__pageheap_free(d);
+  for (int i = 0; i < 64; i++) hs__pageheap_decay_tick();
+  hs__pageheap_stats(&st0);
+  CHECKF(st0.free_bytes >= 100 * HS_PAGE_SIZE, "freed pages released at once: free %zu",
+         st0.free_bytes);
+  struct timespec nap = {0, (long)(HS_DECAY_NS + HS_DECAY_NS / 5)};
+  while (nap.tv_nsec >= 1000000000L) {
+    nap.tv_sec++;
+    nap.tv_nsec -= 1000000000L;
+  }
+  nanosleep(&nap, NULL);
+  for (int i = 0; i < 64; i++) hs__pageheap_decay_tick(); /* it looks every 64th */
+  hs__pageheap_stats(&st1);
+  CHECKF(st1.free_bytes == 0, "decayed pages still mapped: free %zu", st1.free_bytes);
+  CHECK(st1.unmapped_bytes >= st0.unmapped_bytes + 100 * HS_PAGE_SIZE);
+  hs__pageheap_free(fence4);
+  STATS_OK();
+  hs__lock(&hs__pageheap_lock);
+  CHECK(hs__pageheap_is_valid());
+  hs__unlock(&hs__pageheap_lock);
 
   /* Impossible sizes fail cleanly. */
   CHECK(hs__pageheap_alloc(0, HS_SPAN_LARGE) == NULL);

@@ -49,7 +49,18 @@ int main(void) {
       if (HS_UNLIKELY(idx != off / ci->size))
         CHECKF(0, "class %u size %u offset %zu -> %u, want %zu", c, ci->size,
                (size_t)off, idx, (size_t)(off / ci->size));
+      /* free()'s block-start test: exactly the offsets of whole blocks. */
+      bool start = off % ci->size == 0 && off / ci->size < ci->objects;
+      if (HS_UNLIKELY(hs__is_block_start(c, (uint32_t)off) != start))
+        CHECKF(0, "class %u size %u offset %zu: block start %d, want %d", c, ci->size,
+               (size_t)off, !start, start);
     }
+  }
+  /* Info bytes of no class, or of spans with records, never pass. */
+  for (uint32_t b = 0; b < 256; b++) {
+    if (b >= 1 && b < hs__num_classes) continue;
+    for (uint32_t off = 0; off < 4 * HS_PAGE_SIZE; off += 16)
+      CHECKF(!hs__is_block_start(b, off), "info byte %#x offset %u passes", b, off);
   }
   printf("%u size classes ok\n", hs__num_classes - 1);
   return 0;
