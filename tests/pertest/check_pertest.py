@@ -298,10 +298,77 @@ def case_accounting_off(args):
     check(not any("heapscope.cpu_s" in x[2] for x in v.values()), "accounting off: no XML properties")
 
 
+def case_report_tests(args):
+    """heapscope report --tests over the statistics of two processes."""
+    work = os.path.join(args.work, "report_tests")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    for i, flt in enumerate(("test_cpu_heavy", "test_*")):
+        run(args, {"HEAPCHECK": "normal", "HEAPSCOPE_CMOCKA_FILTER": flt,
+                   "HEAPSCOPE_TEST_STATS": os.path.join(work, f"s{i}.%p.json")})
+    files = sorted(glob.glob(os.path.join(work, "s*.json")))
+    check(len(files) == 2, f"stats files: {files}")
+    r = subprocess.run([args.cli, "report", "--tests"] + files, capture_output=True, text=True)
+    out = r.stdout
+    check(r.returncode == 0, f"--tests exit {r.returncode}: {r.stderr}")
+    check(re.search(r"^Tests: 13 from 2 file\(s\): 7 passed, 4 failed, 1 skipped, 1 error\(s\)", out, re.M)
+          is not None, f"summary line: {out[:200]}")
+    slow = out.split("Slowest tests")[1].split("Hungriest")[0].splitlines()
+    hungry = out.split("Hungriest tests")[1].split("Over budget")[0].splitlines()
+    check(slow[2].endswith("resources/test_cpu_heavy") and slow[3].endswith("resources/test_cpu_heavy"),
+          f"slowest: both runs of test_cpu_heavy first: {slow[:4]}")
+    check(hungry[2].split()[2] == "8.1MB" and hungry[2].endswith("resources/test_memory_heavy"),
+          f"hungriest: {hungry[:3]}")
+    check("more/test_leaks: leaked 333B;" in out, "leaking test listed")
+    r = subprocess.run([args.cli, "report", "--tests", "--nodecount=1", "--unit=raw"] + files,
+                       capture_output=True, text=True)
+    slow = r.stdout.split("Slowest tests")[1].splitlines()
+    check("(CPU time; 1 of 13)" in slow[0] and re.match(r"\s+0\.\d{9}\s", slow[2]) and
+          "Hungriest" in slow[4], f"--nodecount=1 --unit=raw: {slow[:5]}")
+    check(re.search(r"^\s+\S+\s+\S+\s+8491520B\s", r.stdout, re.M) is not None, "raw peak bytes")
+    # Bad input: one heapscope: line, exit 2.
+    bad = os.path.join(work, "bad.json")
+    open(bad, "w").write(open(files[0]).read()[:150])
+    other = os.path.join(work, "other.json")
+    open(other, "w").write('{"tests": []}')
+    heap = os.path.join(work, "x.heap")
+    open(heap, "w").write("heap profile:    1:   10 [    1:   10] @ heapprofile\n1: 10 [1: 10] @ 0x1\n")
+    for cmd, msg in (([bad], r"^heapscope: \S+bad\.json: invalid JSON at byte \d+: "),
+                     ([other], r"^heapscope: \S+other\.json: not a heapscope document"),
+                     ([files[0], heap], r"^heapscope: report: --tests takes either statistics files or "
+                                        r"profiles, not both"),
+                     (None, r"^heapscope: report: \S+\.json holds test statistics or a leak report "
+                            r"\(JSON\): use --tests or --html")):
+        argv = [args.cli, "report", "--tests"] + cmd if cmd else [args.cli, "report", files[0]]
+        r = subprocess.run(argv, capture_output=True, text=True)
+        check(r.returncode == 2 and len(r.stderr.splitlines()) == 1 and re.match(msg, r.stderr),
+              f"{argv[2:]}: exit {r.returncode}, {r.stderr!r}")
+
+
+def case_fuzz_stats(args):
+    """The statistics reader, --tests and --html under mutated documents."""
+    work = os.path.join(args.work, "fuzz_stats")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    stats, leaks = os.path.join(work, "stats.json"), os.path.join(work, "leaks.json")
+    run(args, {"HEAPCHECK": "normal", "HEAPSCOPE_TEST_STATS": stats, "HEAPSCOPE_REPORT": "json",
+               "HEAPSCOPE_REPORT_PATH": leaks, "HEAPSCOPE_TEST_MAX_PEAK": "2M"})
+    r = subprocess.run([args.fuzz, "--seconds", os.environ.get("HS_FUZZ_SECONDS", "4"), "--save",
+                        os.path.join(work, "last-input"), stats, leaks],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
+                                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"))
+    check(r.returncode == 0, f"fuzz run failed (input in {work}/last-input): {r.stdout} {r.stderr[-3000:]}")
+    m = re.search(r"(\d+) inputs, (\d+) parsed", r.stdout)
+    check(m and int(m.group(1)) >= 20 and int(m.group(2)) >= 1, f"fuzz did too little: {r.stdout}")
+    print(r.stdout.strip())
+
+
 CASES = {"figures": case_figures, "no_heapcheck": lambda a: case_figures(a, heapcheck=False),
          "peak_budget": case_peak_budget, "cpu_budget": case_cpu_budget,
          "bad_values": case_bad_values, "measurements": case_measurements,
-         "unwritable": case_outputs_fail, "accounting_off": case_accounting_off}
+         "unwritable": case_outputs_fail, "accounting_off": case_accounting_off,
+         "report_tests": case_report_tests, "fuzz_stats": case_fuzz_stats}
 
 
 def main():
@@ -310,6 +377,8 @@ def main():
     ap.add_argument("--exe", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--cli", help="the heapscope command (report_tests)")
+    ap.add_argument("--fuzz", help="tests/report's fuzz_report (fuzz_stats)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     CASES[args.case](args)
