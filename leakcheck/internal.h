@@ -126,6 +126,8 @@ void lc_json_add(heapscope_leaks_t *l, const lc_origin_t *origin);
 void lc_json_document(hs_strbuf_t *out);
 extern hs_lock_t *const lc_json_doc_lock; /* held while it symbolizes */
 void lc_format_github(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf_t *out);
+/* A JSON string (RFC 8259 escapes, invalid UTF-8 as U+FFFD), or null. */
+void lc_json_string(hs_strbuf_t *out, const char *s);
 /* Suppressions (leakcheck/suppress.c): true if the stack matches a rule,
  * whose statistics are then charged with bytes/objects. */
 bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, size_t bytes,

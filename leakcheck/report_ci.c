@@ -87,7 +87,7 @@ static size_t utf8_len(const unsigned char *s) {
   return n;
 }
 
-static void json_string(hs_strbuf_t *out, const char *s) {
+void lc_json_string(hs_strbuf_t *out, const char *s) {
   if (!s) {
     hs__sb_append(out, "null", 4);
     return;
@@ -135,13 +135,13 @@ static void json_frame(const hs_symbol_t *sym, void *ctx_) {
   hs__sb_printf(out, "%s{\"pc\":\"0x%lx\",\"function\":", ctx->first ? "" : ",",
                 (unsigned long)ctx->pc);
   ctx->first = false;
-  json_string(out, sym->function);
+  lc_json_string(out, sym->function);
   hs__sb_append(out, ",\"file\":", 8);
-  json_string(out, sym->file);
+  lc_json_string(out, sym->file);
   if (sym->line > 0) hs__sb_printf(out, ",\"line\":%d", sym->line);
   else hs__sb_append(out, ",\"line\":null", 12);
   hs__sb_append(out, ",\"module\":", 10);
-  json_string(out, sym->module);
+  lc_json_string(out, sym->module);
   hs__sb_printf(out, ",\"offset\":\"0x%lx\",\"inlined\":%s}", (unsigned long)sym->module_offset,
                 sym->inlined ? "true" : "false");
 }
@@ -152,9 +152,9 @@ static void json_entries(heapscope_leaks_t *l, const lc_origin_t *origin, bool f
   for (size_t i = 0; i < l->group_count; i++) {
     const heapscope_leak_group_t *g = &l->groups[i];
     hs__sb_append(out, first && i == 0 ? "{\"test\":" : ",{\"test\":", first && i == 0 ? 8 : 9);
-    json_string(out, origin ? origin->test : NULL);
+    lc_json_string(out, origin ? origin->test : NULL);
     hs__sb_append(out, ",\"group\":", 9);
-    json_string(out, origin ? origin->group : NULL);
+    lc_json_string(out, origin ? origin->group : NULL);
     hs__sb_printf(out, ",\"kind\":\"%s\",\"bytes\":%zu,\"objects\":%zu,\"frames\":[",
                   g->direct ? "direct" : "indirect", g->bytes, g->objects);
     json_frames_t ctx = {out, 0, true};
@@ -188,7 +188,7 @@ static void json_count(json_totals_t *t, heapscope_leaks_t *l) {
 
 static void json_wrap(const char *entries, size_t len, const json_totals_t *t, hs_strbuf_t *out) {
   hs__sb_printf(out, "{\"tool\":\"heapscope\",\"version\":2,\"pid\":%d,\"mode\":", (int)getpid());
-  json_string(out, heapscope_mode_name(lc_config.mode));
+  lc_json_string(out, heapscope_mode_name(lc_config.mode));
   hs__sb_append(out, ",\"leaks\":[", 10);
   if (len) hs__sb_append(out, entries, len);
   hs__sb_printf(out,

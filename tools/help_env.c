@@ -33,6 +33,8 @@ void heapscope_help_env(FILE *out, bool names_only) {
       fprintf(out, "  (%s %lld..%lld, default %s)",
               !strcmp(s->kind, "INT") ? "integer" : "bytes, K/M/G suffixes", s->min, s->max,
               s->dflt);
+    else if (!strcmp(s->kind, "SECONDS"))
+      fprintf(out, "  (seconds %lld..%lld, decimals allowed, default %s)", s->min, s->max, s->dflt);
     else if (*s->dflt) fprintf(out, "  (default %s)", s->dflt);
     fprintf(out, "\n    %s\n", s->help);
   }

@@ -44,6 +44,7 @@
  * dependency on it. */
 #include "adapter.h"
 #include "hotpatch.h"
+#include "test_stats.h"
 #include "leakcheck/internal.h"
 #include "core/profile/cpuprof.h"
 #include "core/symbol/symbolize.h"
@@ -105,6 +106,7 @@ typedef struct run_state {
   bool body_checked;        /* its failure path already ran the check */
   bool skip_requested;
   bool no_verdict;          /* the check could not be completed */
+  bool phases_done;         /* our last fixture of the test has returned */
   bool message_open;        /* CMocka's message so far lacks a final newline */
   long expect_objects;      /* -1: no expectation */
   char expect_file[256];    /* where heapscope_cmocka_expect_leaks was called */
@@ -232,20 +234,22 @@ static bool cmocka_output_is_console(void) {
  * to stderr directly, now (HEAP_CHECK_MAX_LEAKS stacks), and CMocka's
  * message says so; its XML/TAP/subunit outputs get every stack. Returns
  * the note for the message's first line. */
+static const char *hand_over_text(const hs_strbuf_t *text) {
+  if (text->data && cmocka_output_is_console()) {
+    fflush(stdout);
+    hs__write_all(2, text->data, text->len);
+    return " (report above)";
+  }
+  if (text->data) say_long(text->data);
+  return "";
+}
+
 static const char *hand_over_report(heapscope_leaks_t *l) {
-  bool console = cmocka_output_is_console();
   hs_strbuf_t text = {0};
   hs__runtime_enter();
-  lc_format_report_capped(l, &text, console);
+  lc_format_report_capped(l, &text, cmocka_output_is_console());
   hs__runtime_leave();
-  const char *note = "";
-  if (text.data && console) {
-    fflush(stdout);
-    hs__write_all(2, text.data, text.len);
-    note = " (report above)";
-  } else if (text.data) {
-    say_long(text.data);
-  }
+  const char *note = hand_over_text(&text);
   hs__sb_free(&text);
   return note;
 }
@@ -310,6 +314,7 @@ static bool check_current(where_t *w, const char *why) {
     run.no_verdict = true;
     return true;
   }
+  ts_set_leaks(l ? l->bytes : 0, l ? l->objects : 0);
   if (!t->check || run.skip_requested) {
     /* Opted out: whatever it keeps is accepted, now and at exit. */
     heapscope_leaks_ignore(l);
@@ -339,9 +344,35 @@ static bool check_current(where_t *w, const char *why) {
   return true;
 }
 
+/* Per-test budgets, judged once the test's figures are taken: an
+ * over-budget test gets the figures (and, for the peak, the allocation
+ * stacks live at it) in its message. Returns true when it must fail; *w
+ * says where. The report is given once per test. */
+static bool check_budgets(where_t *w) {
+  memset(w, 0, sizeof *w);
+  test_ctx_t *t = run.current;
+  ts_verdict_t v;
+  if (!t || !ts_over_budget(t->orig->name, &v)) return false;
+  /* On the console the stacks go to stderr (CMocka 1.1.5 cuts messages at
+   * 1 KiB); the message keeps the figures. */
+  const char *nl = v.report.data ? strchr(v.report.data, '\n') : NULL;
+  if (nl && nl[1] && cmocka_output_is_console()) {
+    const char *note = hand_over_text(&v.report);
+    say("%.*s%s\n", (int)(nl - v.report.data), v.report.data, note);
+  } else if (v.report.data) {
+    say_long(v.report.data);
+  }
+  hs__sb_free(&v.report);
+  if (!run.fail_text[0]) hs__snprintf(run.fail_text, sizeof run.fail_text, "%s", v.fail_text);
+  hs__snprintf(w->file, sizeof w->file, "%s", v.file);
+  w->line = v.line;
+  return true;
+}
+
 /* Fails the current test at w through CMocka (longjmps out). */
 static void fail_at(const where_t *w) {
   test_ctx_t *t = run.current;
+  ts_set_status(TS_FAILED);
   if (w->line) api.fail(w->file, w->line);
   else api.fail(t && t->orig->name ? t->orig->name : "heapscope", 0);
 }
@@ -359,6 +390,7 @@ static void begin_test(void **state) {
   run.body_checked = false;
   run.skip_requested = false;
   run.no_verdict = false;
+  run.phases_done = false;
   run.message_open = false;
   run.expect_objects = -1;
   run.expect_file[0] = '\0';
@@ -371,6 +403,8 @@ static void begin_test(void **state) {
   /* Before the test's setup: what setup allocates and teardown does not
    * free is the test's leak too (CMocka's and CppUTest's rule). */
   run.snap = heapscope_snapshot();
+  /* Its figures too: setup and teardown are the test's. */
+  if (run.current) ts_begin(run.group, run.current->orig->name, run.snap.generation);
 }
 
 static void end_test_samples(void) {
@@ -405,15 +439,21 @@ HS_CALLS_USER static void our_test(void **state) {
   /* The body returned normally: tear down here, then check, so a leak
    * fails this test (FAILED) rather than its fixture (ERROR). */
   int rc = run_teardown(state);
+  ts_measure();
   if (rc != 0) {
     say("Test teardown failed\n");
+    ts_set_status(TS_FAILED);
     api.fail(__FILE__, __LINE__);
   }
   end_test_samples();
-  where_t w;
+  where_t w, bw;
+  bool leaked = check_current(&w, NULL);
+  bool over = check_budgets(&bw);
+  if (!t || !t->orig->teardown_func) run.phases_done = true;
   /* A check without a verdict fails the test through our teardown fixture
    * when there is one (CMocka's ERROR, as for a failing teardown). */
-  if (check_current(&w, NULL) && !(run.no_verdict && t && t->orig->teardown_func)) fail_at(&w);
+  if (leaked && !(run.no_verdict && t && t->orig->teardown_func)) fail_at(&w);
+  if (over) fail_at(&bw);
 }
 
 HS_CALLS_USER static int our_teardown(void **state) {
@@ -422,14 +462,20 @@ HS_CALLS_USER static int our_teardown(void **state) {
   run.in_body = false;
   /* The body path did it all; a check it could not complete is this
    * fixture's failure (ERROR). */
-  if (run.teardown_done) return run.no_verdict ? -1 : 0;
+  if (run.teardown_done) {
+    run.phases_done = true;
+    return run.no_verdict ? -1 : 0;
+  }
   /* The body failed: the test is FAILED already; its leaks join the
    * message. Only a failing teardown makes it an ERROR. */
   int rc = run_teardown(state);
+  ts_measure();
   end_test_samples();
   where_t w;
   check_current(&w, NULL);
+  check_budgets(&w);
   run.fail_text[0] = '\0';
+  run.phases_done = true;
   return rc;
 }
 
@@ -460,7 +506,10 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
   bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
   bool label_samples = hs__cpuprof_running();
-  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list && !label_samples)
+  /* Per-test figures and budgets need the tests wrapped even when they
+   * are not leak-checked. */
+  bool figures = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA) && ts_wanted();
+  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list && !label_samples && !figures)
     return real(group_name, tests, count, gsetup, gteardown);
   if (list) {
     for (size_t i = 0; i < count; i++)
@@ -468,7 +517,8 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     fflush(stdout);
     return 0;
   }
-  if (mode != HEAPSCOPE_MODE_OFF && !atomic_load(&hs__recording)) heapscope_start_recording();
+  if ((mode != HEAPSCOPE_MODE_OFF || figures) && !atomic_load(&hs__recording))
+    heapscope_start_recording();
   if (run.tests) {
     hs__errorf("nested CMocka group runs are not leak-checked");
     return real(group_name, tests, count, gsetup, gteardown);
@@ -520,7 +570,9 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     run.mode = mode;
     run.expect_objects = -1;
     run.label_samples = label_samples;
+    ts_group_begin(group_name);
     rc = real(group_name, wrapped, n, gsetup, gteardown);
+    ts_group_end(group_name);
     if (label_samples) hs__cpuprof_set_test(NULL, NULL);
     memset(&run, 0, sizeof run);
     run.expect_objects = -1;
@@ -562,8 +614,10 @@ HS_INTERPOSER void cmocka_set_skip_filter(const char *pattern) {
 static void on_skip(void) {
   int rc = 0;
   if (!run.teardown_done && run.current_state) rc = run_teardown(run.current_state);
+  ts_measure();
   where_t w;
   if (check_current(&w, " before skip()")) fail_at(&w);
+  if (check_budgets(&w)) fail_at(&w);
   if (rc != 0) {
     say("Test teardown failed\n");
     api.fail(__FILE__, __LINE__);
@@ -596,8 +650,14 @@ static void on_cmocka_error(print_error_fn real, const char *msg, const lc_calle
     run.fail_text[0] = '\0';
   }
   forward(real, msg);
-  if (!run.in_body || run.body_checked || !run.current) return;
   bool skipping = strstr(msg, "Skipped!") != NULL;
+  /* The test's status as CMocka will record it (for its figures). */
+  bool fixture_failed = strstr(msg, "Test setup failed") || strstr(msg, "Test teardown failed");
+  if (run.current && (!run.phases_done || fixture_failed)) {
+    if (fixture_failed) ts_measure();
+    ts_set_status(skipping ? TS_SKIPPED : fixture_failed ? TS_ERROR : TS_FAILED);
+  }
+  if (!run.in_body || run.body_checked || !run.current) return;
   /* A failure in a test with a teardown: our teardown fixture checks. */
   if (!skipping && run.current->orig->teardown_func) return;
   run.body_checked = true;
@@ -606,9 +666,12 @@ static void on_cmocka_error(print_error_fn real, const char *msg, const lc_calle
     on_skip();
     return;
   }
+  ts_measure();
   where_t w;
   check_current(&w, NULL); /* the test fails anyway: the report joins its message */
+  check_budgets(&w);
   run.fail_text[0] = '\0';
+  run.phases_done = true;
 }
 
 HS_INTERPOSER HS_NOINLINE void cm_print_error(const char *format, ...) {
@@ -651,7 +714,8 @@ static bool per_test_wanted(void) {
     return true;
   const char *hc = hs__setting_str(HS_SET_HEAPCHECK);
   heapscope_mode_t mode;
-  return hc && heapscope_parse_mode(hc, &mode) == 0 && hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA);
+  if (!hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA)) return false;
+  return (hc && heapscope_parse_mode(hc, &mode) == 0) || ts_wanted();
 }
 
 /* A static or misbound CMocka must be redirected before main runs its
@@ -754,4 +818,29 @@ HS_EXPORT void _heapscope_cmocka_expect_leaks_at(size_t objects, const char *fil
   run.expect_objects = (long)objects;
   hs__snprintf(run.expect_file, sizeof run.expect_file, "%s", file ? file : "");
   run.expect_line = file ? line : 0;
+}
+
+/* ---- per-test budgets from the test's code --------------------------------------- */
+
+HS_EXPORT HS_NOINLINE void(heapscope_cmocka_peak_bytes_at_most)(size_t bytes) {
+  ts_budget_peak(bytes, NULL, 0, (uintptr_t)__builtin_return_address(0));
+}
+
+HS_EXPORT void _heapscope_cmocka_peak_bytes_at_most_at(size_t bytes, const char *file, int line) {
+  ts_budget_peak(bytes, file, line, 0);
+}
+
+/* Seconds as nanoseconds; a negative or NaN budget is no budget. */
+static uint64_t budget_ns(double seconds) {
+  if (!(seconds > 0)) return 0;
+  if (seconds > 1e9) seconds = 1e9;
+  return (uint64_t)(seconds * 1e9 + 0.5);
+}
+
+HS_EXPORT HS_NOINLINE void(heapscope_cmocka_cpu_seconds_at_most)(double seconds) {
+  ts_budget_cpu(budget_ns(seconds), NULL, 0, (uintptr_t)__builtin_return_address(0));
+}
+
+HS_EXPORT void _heapscope_cmocka_cpu_seconds_at_most_at(double seconds, const char *file, int line) {
+  ts_budget_cpu(budget_ns(seconds), file, line, 0);
 }

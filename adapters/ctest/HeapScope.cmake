@@ -72,7 +72,8 @@
 #       [ENVIRONMENT <var>=<value>...] [PROPERTIES <prop> <value>...]
 #       [CMOCKA_OUTPUT STDOUT|SUBUNIT|TAP|XML] [XML_OUTPUT_DIR <dir>]
 #       [DISCOVERY_MODE POST_BUILD|PRE_TEST] [DISCOVERY_TIMEOUT <seconds>]
-#       [TEST_LIST <var>] [NO_PRELOAD])
+#       [TEST_LIST <var>] [MAX_PEAK <bytes>] [MAX_CPU <seconds>]
+#       [NO_MEASUREMENTS] [NO_PRELOAD])
 #   Registers every CMocka test of the executable <target> as its own CTest
 #   test named <prefix><test name><suffix>, like gtest_discover_tests. The
 #   prefix defaults to "<target>." (CTest names are global, and two suites
@@ -112,6 +113,22 @@
 #   included, in that output instead of printing them to stderr.
 #   TEST_LIST names a variable set at ctest time to the list of tests
 #   (default <target>_TESTS).
+#   Per-test resources: each test's CPU and wall time, allocations, peak and
+#   leaked bytes are printed as <DartMeasurement> tags (CTest keeps them as
+#   the test's measurements in Test.xml, CDash graphs them; NO_MEASUREMENTS
+#   turns that off). MAX_PEAK (bytes, K/M/G suffixes) and MAX_CPU (seconds)
+#   are budgets for every test of the target: a test whose live bytes rise
+#   more than MAX_PEAK above their start, or that uses more than MAX_CPU
+#   seconds of CPU, fails with the figures (and the allocation stacks live
+#   at the peak). Budgets for some tests: heapscope_cmocka_test_budget().
+#
+# heapscope_cmocka_test_budget(<target> <test>... [MAX_PEAK <bytes>] [MAX_CPU <seconds>])
+#   Budgets for the CMocka tests of <target> named <test> (globs: * and ?),
+#   replacing the target's MAX_PEAK / MAX_CPU for them (0: no budget); the
+#   last matching call wins. The discovered tests carry them in their
+#   environment (HEAPSCOPE_TEST_MAX_PEAK, HEAPSCOPE_TEST_MAX_CPU) and as the
+#   test properties HEAPSCOPE_MAX_PEAK and HEAPSCOPE_MAX_CPU. Call it before
+#   or after heapscope_discover_cmocka_tests(), in the same directory.
 #
 # The same file is also the discovery script: `cmake -P HeapScope.cmake`
 # with -DHEAPSCOPE_DISCOVER_PARAMS=<file> (what the build and ctest run).
@@ -132,6 +149,43 @@ function(_heapscope_bracket out value)
     string(APPEND eq "=")
   endwhile()
   set(${out} "[${eq}[${value}]${eq}]" PARENT_SCOPE)
+endfunction()
+
+# A glob (* and ?) as an anchored regular expression.
+function(_heapscope_glob_regex out glob)
+  string(REGEX REPLACE "([][.+^$(){}|\\])" "\\\\\\1" re "${glob}")
+  string(REPLACE "*" ".*" re "${re}")
+  string(REPLACE "?" "." re "${re}")
+  set(${out} "^${re}$" PARENT_SCOPE)
+endfunction()
+
+# Sets <peak> and <cpu> to name's budgets from heapscope_cmocka_test_budget()
+# (triples glob;peak;cpu in _hs_budgets; the last match wins), "" if none.
+function(_heapscope_test_budget peak cpu name)
+  set(p "")
+  set(c "")
+  set(items ${_hs_budgets})
+  list(LENGTH items n)
+  set(i 0)
+  while(i LESS n)
+    list(GET items ${i} glob)
+    math(EXPR i "${i} + 1")
+    list(GET items ${i} bp)
+    math(EXPR i "${i} + 1")
+    list(GET items ${i} bc)
+    math(EXPR i "${i} + 1")
+    _heapscope_glob_regex(re "${glob}")
+    if(name MATCHES "${re}")
+      if(NOT bp STREQUAL "-")
+        set(p "${bp}")
+      endif()
+      if(NOT bc STREQUAL "-")
+        set(c "${bc}")
+      endif()
+    endif()
+  endwhile()
+  set(${peak} "${p}" PARENT_SCOPE)
+  set(${cpu} "${c}" PARENT_SCOPE)
 endfunction()
 
 # Reads the parameters file written at configure time and writes the ctest
@@ -280,6 +334,20 @@ function(_heapscope_cmocka_discover params)
     _heapscope_bracket(qexe "${_hs_exe}")
     string(APPEND content "add_test(${qt} ${qexe}${args})\n")
     set(tenv "HEAPSCOPE_CMOCKA_FILTER=${name}" "CMOCKA_TEST_FILTER=${name}" ${common_env})
+    _heapscope_test_budget(bpeak bcpu "${name}")
+    set(budget_props "")
+    if(NOT bpeak STREQUAL "")
+      list(APPEND tenv "HEAPSCOPE_TEST_MAX_PEAK=${bpeak}")
+      string(APPEND budget_props " HEAPSCOPE_MAX_PEAK [==[${bpeak}]==]")
+    elseif(_hs_max_peak)
+      string(APPEND budget_props " HEAPSCOPE_MAX_PEAK [==[${_hs_max_peak}]==]")
+    endif()
+    if(NOT bcpu STREQUAL "")
+      list(APPEND tenv "HEAPSCOPE_TEST_MAX_CPU=${bcpu}")
+      string(APPEND budget_props " HEAPSCOPE_MAX_CPU [==[${bcpu}]==]")
+    elseif(_hs_max_cpu)
+      string(APPEND budget_props " HEAPSCOPE_MAX_CPU [==[${_hs_max_cpu}]==]")
+    endif()
     if(_hs_xml_dir)
       string(MAKE_C_IDENTIFIER "${test}" file)
       set(xml "${_hs_xml_dir}/${file}.xml")
@@ -295,7 +363,7 @@ function(_heapscope_cmocka_discover params)
     endif()
     _heapscope_bracket(qwd "${wd}")
     string(APPEND content " WORKING_DIRECTORY ${qwd}"
-      " SKIP_REGULAR_EXPRESSION [==[\\[  SKIPPED \\]|heapscope-cmocka-skipped: ]==]")
+      " SKIP_REGULAR_EXPRESSION [==[\\[  SKIPPED \\]|heapscope-cmocka-skipped: ]==]${budget_props}")
     if(fixture)
       string(APPEND content " FIXTURES_REQUIRED ${fixture}")
     endif()
@@ -545,7 +613,8 @@ endfunction()
 # Deferred part of heapscope_discover_cmocka_tests: writes the parameters
 # file once the target's link libraries are final.
 function(_heapscope_write_discover_params target params)
-  cmake_parse_arguments(PARSE_ARGV 2 arg "NO_PRELOAD;FAIL" "MODE;PREFIX;SUFFIX;WORKING_DIRECTORY;TIMEOUT;OUT;TEST_LIST;XML_DIR;OUTPUT;WHOLE_NAME"
+  cmake_parse_arguments(PARSE_ARGV 2 arg "NO_PRELOAD;FAIL;NO_MEASUREMENTS"
+    "MODE;PREFIX;SUFFIX;WORKING_DIRECTORY;TIMEOUT;OUT;TEST_LIST;XML_DIR;OUTPUT;WHOLE_NAME;MAX_PEAK;MAX_CPU"
     "EXTRA_ARGS;ENVIRONMENT;PROPERTIES")
   set(preload "")
   _heapscope_links_runtime(linked "${target}")
@@ -558,19 +627,33 @@ function(_heapscope_write_discover_params target params)
   elseif(arg_OUTPUT)
     list(APPEND head "CMOCKA_MESSAGE_OUTPUT=${arg_OUTPUT}")
   endif()
+  if(NOT arg_NO_MEASUREMENTS)
+    list(APPEND head "HEAPSCOPE_TEST_MEASUREMENTS=1")
+  endif()
+  if(NOT "${arg_MAX_PEAK}" STREQUAL "")
+    list(APPEND head "HEAPSCOPE_TEST_MAX_PEAK=${arg_MAX_PEAK}")
+  endif()
+  if(NOT "${arg_MAX_CPU}" STREQUAL "")
+    list(APPEND head "HEAPSCOPE_TEST_MAX_CPU=${arg_MAX_CPU}")
+  endif()
+  # Budgets of heapscope_cmocka_test_budget(): final now (deferred call).
+  get_target_property(budgets "${target}" _HEAPSCOPE_TEST_BUDGETS)
+  if(NOT budgets)
+    set(budgets "")
+  endif()
   set(c "")
   foreach(pair
       "_hs_target;${target}" "_hs_exe;$<TARGET_FILE:${target}>" "_hs_preload;${preload}"
       "_hs_prefix;${arg_PREFIX}" "_hs_suffix;${arg_SUFFIX}" "_hs_workdir;${arg_WORKING_DIRECTORY}"
       "_hs_timeout;${arg_TIMEOUT}" "_hs_out;${arg_OUT}" "_hs_test_list;${arg_TEST_LIST}"
       "_hs_xml_dir;${arg_XML_DIR}" "_hs_fail_on_error;${arg_FAIL}"
-      "_hs_whole_name;${arg_WHOLE_NAME}")
+      "_hs_whole_name;${arg_WHOLE_NAME}" "_hs_max_peak;${arg_MAX_PEAK}" "_hs_max_cpu;${arg_MAX_CPU}")
     list(POP_FRONT pair var)
     _heapscope_bracket(q "${pair}")
     string(APPEND c "set(${var} ${q})\n")
   endforeach()
   foreach(pair "_hs_extra_args;arg_EXTRA_ARGS" "_hs_env_head;head" "_hs_env_tail;arg_ENVIRONMENT"
-      "_hs_properties;arg_PROPERTIES")
+      "_hs_properties;arg_PROPERTIES" "_hs_budgets;budgets")
     list(GET pair 0 var)
     list(GET pair 1 src)
     set(items "")
@@ -585,8 +668,8 @@ function(_heapscope_write_discover_params target params)
 endfunction()
 
 function(heapscope_discover_cmocka_tests target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "NO_PRELOAD"
-    "MODE;PREFIX;SUFFIX;WORKING_DIRECTORY;CMOCKA_OUTPUT;XML_OUTPUT_DIR;DISCOVERY_MODE;DISCOVERY_TIMEOUT;TEST_LIST"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "NO_PRELOAD;NO_MEASUREMENTS"
+    "MODE;PREFIX;SUFFIX;WORKING_DIRECTORY;CMOCKA_OUTPUT;XML_OUTPUT_DIR;DISCOVERY_MODE;DISCOVERY_TIMEOUT;TEST_LIST;MAX_PEAK;MAX_CPU"
     "EXTRA_ARGS;ENVIRONMENT;PROPERTIES")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "heapscope_discover_cmocka_tests: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -611,6 +694,7 @@ function(heapscope_discover_cmocka_tests target)
   if(NOT arg_DISCOVERY_TIMEOUT)
     set(arg_DISCOVERY_TIMEOUT 30)
   endif()
+  _heapscope_check_budget(heapscope_discover_cmocka_tests "${arg_MAX_PEAK}" "${arg_MAX_CPU}")
   if(NOT arg_TEST_LIST)
     set(arg_TEST_LIST "${target}_TESTS")
   endif()
@@ -672,6 +756,15 @@ function(heapscope_discover_cmocka_tests target)
   if(arg_NO_PRELOAD)
     list(APPEND forward NO_PRELOAD)
   endif()
+  if(arg_NO_MEASUREMENTS)
+    list(APPEND forward NO_MEASUREMENTS)
+  endif()
+  if(NOT "${arg_MAX_PEAK}" STREQUAL "")
+    list(APPEND forward MAX_PEAK "${arg_MAX_PEAK}")
+  endif()
+  if(NOT "${arg_MAX_CPU}" STREQUAL "")
+    list(APPEND forward MAX_CPU "${arg_MAX_CPU}")
+  endif()
   foreach(kw EXTRA_ARGS ENVIRONMENT PROPERTIES)
     if(arg_${kw})
       list(APPEND forward ${kw})
@@ -724,4 +817,41 @@ function(heapscope_discover_cmocka_tests target)
       "endif()\n")
   endif()
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${ctest_include}")
+endfunction()
+
+# Budget values as the runtime reads them (HEAPSCOPE_TEST_MAX_PEAK: bytes with
+# an optional K/M/G suffix; HEAPSCOPE_TEST_MAX_CPU: seconds): a typo is a
+# configure-time error here, not a budget silently off at run time.
+function(_heapscope_check_budget who peak cpu)
+  if(NOT "${peak}" STREQUAL "" AND NOT peak MATCHES "^[0-9]+[KMGkmg]?$")
+    message(FATAL_ERROR "${who}: MAX_PEAK must be bytes with an optional K, M or G suffix, not '${peak}'")
+  endif()
+  if(NOT "${cpu}" STREQUAL "" AND NOT cpu MATCHES "^[0-9]+(\\.[0-9]+)?$")
+    message(FATAL_ERROR "${who}: MAX_CPU must be seconds (e.g. 0.5), not '${cpu}'")
+  endif()
+endfunction()
+
+function(heapscope_cmocka_test_budget target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "MAX_PEAK;MAX_CPU" "")
+  if(NOT TARGET "${target}")
+    message(FATAL_ERROR "heapscope_cmocka_test_budget: '${target}' is not a target")
+  endif()
+  if(NOT arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "heapscope_cmocka_test_budget: no test named")
+  endif()
+  if("${arg_MAX_PEAK}" STREQUAL "" AND "${arg_MAX_CPU}" STREQUAL "")
+    message(FATAL_ERROR "heapscope_cmocka_test_budget: give MAX_PEAK or MAX_CPU")
+  endif()
+  _heapscope_check_budget(heapscope_cmocka_test_budget "${arg_MAX_PEAK}" "${arg_MAX_CPU}")
+  set(peak "${arg_MAX_PEAK}")
+  set(cpu "${arg_MAX_CPU}")
+  if(peak STREQUAL "")
+    set(peak "-")
+  endif()
+  if(cpu STREQUAL "")
+    set(cpu "-")
+  endif()
+  foreach(test IN LISTS arg_UNPARSED_ARGUMENTS)
+    set_property(TARGET "${target}" APPEND PROPERTY _HEAPSCOPE_TEST_BUDGETS "${test}" "${peak}" "${cpu}")
+  endforeach()
 endfunction()

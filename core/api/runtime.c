@@ -19,6 +19,7 @@
  *                                                use (may refresh the modules)
  *    modules            core/module/modules.c    module registry refresh
  *    mmap regions       core/profile/mmap_profile.c  HEAP_PROFILE_MMAP regions
+ *    test accounting    core/record/account.c    per-test allocation figures
  *    depot              core/stack/depot.c       stack bucket inserts
  *    allocator          core/alloc/ (hs__alloc_locks): init, sampled span
  *                       marks, central lists (user, then internal), page
@@ -51,6 +52,7 @@ static void list_locks(void) {
   hs__lock_list_add(l, hs__unwind_copy_lock, "CFI copies");
   hs__lock_list_add(l, hs__module_lock, "modules");
   hs__lock_list_add(l, hs__mmap_region_lock, "mmap regions");
+  hs__lock_list_add(l, hs__account_lock, "test accounting");
   hs__lock_list_add(l, hs__depot_lock, "depot");
   hs__alloc_locks(l);
 }

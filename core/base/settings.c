@@ -12,7 +12,7 @@
 
 extern char **environ;
 
-enum { KIND_STR, KIND_BOOL, KIND_INT, KIND_BYTES };
+enum { KIND_STR, KIND_BOOL, KIND_INT, KIND_BYTES, KIND_SECONDS };
 
 typedef struct setting {
   const char *name;
@@ -74,6 +74,29 @@ static bool parse_int(const char *v, bool bytes, long long *out) {
   return true;
 }
 
+/* Seconds with up to nine decimals ("0.25", "2"), as nanoseconds. */
+static bool parse_seconds(const char *v, long long *out) {
+  const char *p = v;
+  if (*p < '0' || *p > '9') return false;
+  long long s = 0, frac = 0;
+  for (; *p >= '0' && *p <= '9'; p++)
+    if (__builtin_mul_overflow(s, 10, &s) || __builtin_add_overflow(s, *p - '0', &s))
+      return false;
+  if (*p == '.') {
+    p++;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+      if (digits < 9) frac = frac * 10 + (*p - '0');
+    if (digits == 0) return false;
+    for (; digits < 9; digits++) frac *= 10;
+  }
+  if (*p) return false;
+  if (__builtin_mul_overflow(s, 1000000000LL, &s) || __builtin_add_overflow(s, frac, &s))
+    return false;
+  *out = s;
+  return true;
+}
+
 static bool parse_bool(const char *v, long long *out) {
   static const char *const yes[] = {"1", "true", "yes", "on", "t", "y"};
   static const char *const no[] = {"0", "false", "no", "off", "f", "n"};
@@ -93,6 +116,10 @@ static void reject(const setting_t *s, const char *v) {
     hs__errorf("invalid %s='%s' (expected bytes in [%lld, %lld], K/M/G suffixes allowed); using %s",
                s->name, v, s->min, s->max, s->dflt);
     break;
+  case KIND_SECONDS:
+    hs__errorf("invalid %s='%s' (expected seconds in [%lld, %lld], e.g. 0.5); using %s", s->name,
+               v, s->min, s->max, s->dflt);
+    break;
   default:
     hs__errorf("invalid %s='%s' (expected an integer in [%lld, %lld]); using %s", s->name, v,
                s->min, s->max, s->dflt);
@@ -102,7 +129,9 @@ static void reject(const setting_t *s, const char *v) {
 static void read_one(hs_setting_id_t id, const char *v) {
   const setting_t *s = &table[id];
   value_t *val = &values[id];
-  if (s->kind != KIND_STR && !parse_int(s->dflt, false, &val->num)) parse_bool(s->dflt, &val->num);
+  if (s->kind == KIND_SECONDS) parse_seconds(s->dflt, &val->num);
+  else if (s->kind != KIND_STR && !parse_int(s->dflt, false, &val->num))
+    parse_bool(s->dflt, &val->num);
   if (!v || !*v) return;
   if (s->kind == KIND_STR) {
     size_t n = strlen(v) + 1;
@@ -116,9 +145,11 @@ static void read_one(hs_setting_id_t id, const char *v) {
     return;
   }
   long long num;
-  bool ok = s->kind == KIND_BOOL ? parse_bool(v, &num)
-                                 : parse_int(v, s->kind == KIND_BYTES, &num) &&
-                                       num >= s->min && num <= s->max;
+  bool ok;
+  if (s->kind == KIND_BOOL) ok = parse_bool(v, &num);
+  else if (s->kind == KIND_SECONDS)
+    ok = parse_seconds(v, &num) && num >= s->min * 1000000000LL && num <= s->max * 1000000000LL;
+  else ok = parse_int(v, s->kind == KIND_BYTES, &num) && num >= s->min && num <= s->max;
   if (!ok) {
     reject(s, v);
     return;

@@ -30,7 +30,8 @@ bool hs__settings_secure(void);
 
 /* The value as given, NULL when unset or empty (STR settings). */
 const char *hs__setting_str(hs_setting_id_t id);
-/* The parsed value, or the default (INT, BYTES and BOOL settings). */
+/* The parsed value, or the default (INT, BYTES and BOOL settings; SECONDS
+ * settings in nanoseconds). */
 long long hs__setting_int(hs_setting_id_t id);
 bool hs__setting_bool(hs_setting_id_t id);
 /* The variable was set to a non-empty, valid value. */

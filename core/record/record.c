@@ -279,6 +279,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
   if (hs__sample_bytes) hs__block_sampled(&b, 1);
   live_add(gen, 1);
   if (hs__count_buckets) notify(n, true); /* a profiler runs */
+  if (HS_UNLIKELY(hs__accounting)) hs__account_alloc(id, n);
 }
 
 /* Clears the record of block b (found and validated by hs__block_at);
@@ -307,6 +308,7 @@ static size_t record_free(const hs_block_t *b) {
   hs_assert((r->gen & HS_REC_GEN_MASK) <= atomic_load(&hs__generation));
   hs_assert(hs__depot_get(id) != NULL);
   live_add(r->gen & HS_REC_GEN_MASK, -1);
+  if (HS_UNLIKELY(hs__accounting)) hs__account_free(id, r->gen & HS_REC_GEN_MASK, size);
   r->bucket = 0;
   r->gen = HS_REC_FREED;
   if (hs__sample_bytes) hs__block_sampled(b, -1);
@@ -413,7 +415,12 @@ static void record_resize(const hs_block_t *b, size_t old_size, size_t n, void *
       atomic_fetch_add_explicit(&nb->alloc_bytes, n, memory_order_relaxed);
     }
   }
-  live_add(r->gen & HS_REC_GEN_MASK, -1);
+  uint32_t old_gen = r->gen & HS_REC_GEN_MASK;
+  live_add(old_gen, -1);
+  if (HS_UNLIKELY(hs__accounting)) { /* as a free of the old block and a new one */
+    hs__account_free(old_id, old_gen, old_size);
+    hs__account_alloc(id, n);
+  }
   bool from_loader = pcs[0] >= hs__ldso_lo && pcs[0] < hs__ldso_hi;
   r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   r->gen = gen | (hs__disabled_depth || from_loader ? HS_REC_IGNORED : 0);

@@ -99,6 +99,37 @@ void hs__for_each_live(uint32_t gen, hs_live_fn fn, void *ctx);
 void hs__record_lock_world(void);
 void hs__record_unlock_world(void);
 
+/* ---- per-test accounting (core/record/account.c) --------------------------
+ * While on (between begin and end, at most one span at a time: the test
+ * harness's current test), every recorded allocation and free is counted,
+ * the net live bytes tracked with their peak, and the allocation sites live
+ * at the peak kept. Only reached from the recording slow paths: the malloc
+ * fast path never looks at it. */
+extern bool hs__accounting;
+typedef struct hs_account {
+  uint64_t allocs, alloc_bytes;  /* recorded allocations (realloc counts) */
+  uint64_t frees, free_bytes;
+  int64_t peak_bytes;            /* max of live bytes above the start, >= 0 */
+  int64_t end_bytes;             /* live bytes at the end minus at the start */
+  bool sites_complete;           /* false: out of memory for the site table */
+} hs_account_t;
+typedef struct hs_peak_site {
+  uint32_t bucket;               /* the allocation stack (depot id) */
+  uint64_t bytes, objects;       /* of blocks born since begin, live at the peak */
+} hs_peak_site_t;
+/* Starts a span: blocks born at generation >= gen are the span's own. */
+void hs__account_begin(uint32_t gen);
+void hs__account_end(hs_account_t *out);
+/* After end: the sites of the last span's peak, largest first (at most
+ * max); and how many sites there were. */
+size_t hs__account_peak_sites(hs_peak_site_t *out, size_t max);
+size_t hs__account_peak_site_count(void);
+/* Called by record.c when hs__accounting is set. */
+void hs__account_alloc(uint32_t bucket, size_t n);
+void hs__account_free(uint32_t bucket, uint32_t gen, size_t n);
+/* The accounting lock, for the fork handlers (core/api/runtime.c). */
+extern hs_lock_t *const hs__account_lock;
+
 /* Sharded live counters: never leak-check roots. */
 extern const hs_range_t hs__live_range;
 

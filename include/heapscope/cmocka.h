@@ -19,6 +19,11 @@
  *                              test instead of running the group
  *   HEAPSCOPE_CMOCKA=off       no per-test checks (the exit-time check of
  *                              HEAPCHECK still runs)
+ *   HEAPSCOPE_TEST_STATS=FILE  each test's status, wall and CPU time,
+ *                              allocations, peak and leaked bytes as JSON
+ *                              (%p = pid); works without HEAPCHECK too
+ *   HEAPSCOPE_TEST_MAX_PEAK=BYTES[K|M|G], HEAPSCOPE_TEST_MAX_CPU=SECONDS
+ *                              budgets for every test (see below)
  */
 #ifndef HEAPSCOPE_CMOCKA_H
 #define HEAPSCOPE_CMOCKA_H
@@ -66,6 +71,25 @@ HEAPSCOPE_API void(heapscope_cmocka_expect_leaks)(size_t objects);
 HEAPSCOPE_API void _heapscope_cmocka_expect_leaks_at(size_t objects, const char *file, int line);
 #define heapscope_cmocka_expect_leaks(objects) \
   _heapscope_cmocka_expect_leaks_at((objects), __FILE__, __LINE__)
+
+/* Per-test budgets, called from inside a test (or its setup); they replace
+ * HEAPSCOPE_TEST_MAX_PEAK / HEAPSCOPE_TEST_MAX_CPU for the current test (0:
+ * no budget). After its teardown, a test whose live bytes rose more than
+ * `bytes` above where they were before its setup, or that used more than
+ * `seconds` of CPU time (the process's, setup and teardown included),
+ * fails through CMocka with the figures and, for the peak, the allocation
+ * stacks live at the moment of the peak. Needs per-test accounting (the
+ * runtime loaded; HEAPSCOPE_TEST_ACCOUNTING not false). */
+HEAPSCOPE_API void(heapscope_cmocka_peak_bytes_at_most)(size_t bytes);
+HEAPSCOPE_API void _heapscope_cmocka_peak_bytes_at_most_at(size_t bytes, const char *file,
+                                                           int line);
+#define heapscope_cmocka_peak_bytes_at_most(bytes) \
+  _heapscope_cmocka_peak_bytes_at_most_at((bytes), __FILE__, __LINE__)
+HEAPSCOPE_API void(heapscope_cmocka_cpu_seconds_at_most)(double seconds);
+HEAPSCOPE_API void _heapscope_cmocka_cpu_seconds_at_most_at(double seconds, const char *file,
+                                                            int line);
+#define heapscope_cmocka_cpu_seconds_at_most(seconds) \
+  _heapscope_cmocka_cpu_seconds_at_most_at((seconds), __FILE__, __LINE__)
 
 #ifdef __cplusplus
 }

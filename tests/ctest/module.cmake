@@ -114,7 +114,7 @@ if("post.test_arithmetic" IN_LIST all_tests)
         hs_fail("discovered test ${name} missing from: ${all_tests}")
       endif()
     endforeach()
-    hs_expect_match("${env_post.${t}}" "^HEAPSCOPE_CMOCKA_FILTER=${t};CMOCKA_TEST_FILTER=${t};HEAPCHECK=normal;CMOCKA_MESSAGE_OUTPUT=XML;CMOCKA_XML_FILE=${BUILD}/xml/post_${t}\\.xml$"
+    hs_expect_match("${env_post.${t}}" "^HEAPSCOPE_CMOCKA_FILTER=${t};CMOCKA_TEST_FILTER=${t};HEAPCHECK=normal;CMOCKA_MESSAGE_OUTPUT=XML;HEAPSCOPE_TEST_MEASUREMENTS=1;CMOCKA_XML_FILE=${BUILD}/xml/post_${t}\\.xml$"
       "post.${t} ENVIRONMENT")
     hs_expect_eq("${mod_post.${t}}" "${PRE}" "post.${t} preload")
     # Without the runtime, CMocka 1.1 runs every test whatever the filter:
@@ -127,7 +127,7 @@ if("post.test_arithmetic" IN_LIST all_tests)
     hs_fail("fallback.cm_unchecked: the whole-executable test is missing from ${all_tests}")
   endif()
   hs_expect_eq("${mod_fallback.cm_unchecked}" "" "fallback.cm_unchecked: NO_PRELOAD")
-  hs_expect_eq("${env_fallback.cm_unchecked}" "HEAPCHECK=normal" "fallback.cm_unchecked: ENVIRONMENT")
+  hs_expect_eq("${env_fallback.cm_unchecked}" "HEAPCHECK=normal;HEAPSCOPE_TEST_MEASUREMENTS=1" "fallback.cm_unchecked: ENVIRONMENT")
   hs_count(n "${build_log}" "heapscope_discover_cmocka_tests\\(cm_unchecked\\): a run filtered to 'test_arithmetic' ran 4 tests")
   hs_expect_eq("${n}" 1 "fallback: one warning naming the target and why:\n${build_log}")
   file(READ "${BUILD}/cm_unchecked_heapscope_tests.cmake" gen)

@@ -9,7 +9,9 @@
  * ranges, truncation, splices with another seed), and runs the whole
  * pipeline in-process: parse (rp_parse_profile), symbolize, build a view
  * (sometimes with itself as --base, a --test filter, focus/ignore), and
- * every writer into /dev/null. A parse error is the expected outcome for
+ * every writer into /dev/null. Seeds that are the runtime's JSON documents
+ * (test statistics, leak reports) go through their reader, the --tests
+ * table and the HTML page instead. A parse error is the expected outcome for
  * most inputs; the harness only has to survive (built with ASan and UBSan
  * when the compiler has them: tests/report/CMakeLists.txt). --save writes
  * each input before it runs, so a crash leaves the culprit behind.
@@ -53,7 +55,7 @@ static unsigned char *slurp(const char *path, size_t *n) {
 static void mutate(unsigned char **buf, size_t *n, size_t *cap, const seed_t *seeds,
                    size_t nseeds) {
   static const unsigned char interesting[] = {0, 1, 0x7f, 0x80, 0xff, '\n', ' ', ':', '@', '[',
-                                              ']', '0', '9', 'x', '-', 0x1f, 0x8b, '\t'};
+                                              ']', '0', '9', 'x', '-', 0x1f, 0x8b, '\t', '{', '}', '"', ',', '\\'};
   int rounds = 1 + (int)below(6);
   for (int r = 0; r < rounds; r++) {
     unsigned char *b = *buf;
@@ -156,7 +158,36 @@ static void run_writers(rp_view_t *v) {
   o.list_re = ".";
   memset(&err, 0, sizeof err);
   rp_write_list(f, v, &o, &err);
+  rp_view_t *views[1] = {v};
+  rp_suite_t empty;
+  rp_suite_init(&empty);
+  rp_write_html(f, &empty, views, 1, &o);
+  rp_suite_free(&empty);
   fclose(f);
+}
+
+/* The runtime's JSON documents (test statistics, leak reports): the
+ * reader, the --tests table and the HTML page. */
+static bool run_suite(const unsigned char *buf, size_t n) {
+  rp_suite_t s;
+  rp_suite_init(&s);
+  rp_err_t err = {0};
+  bool ok = rp_parse_suite((const char *)buf, n, "fuzz", &s, &err);
+  if (ok) {
+    FILE *f = fopen("/dev/null", "w");
+    if (f) {
+      rp_opts_t o;
+      memset(&o, 0, sizeof o);
+      o.nodecount_set = below(2);
+      o.nodecount = (long)below(5);
+      o.raw_units = below(2);
+      rp_write_test_table(f, &s, &o);
+      rp_write_html(f, &s, NULL, 0, &o);
+      fclose(f);
+    }
+  }
+  rp_suite_free(&s);
+  return ok;
 }
 
 int main(int argc, char **argv) {
@@ -238,6 +269,10 @@ int main(int argc, char **argv) {
         fwrite(buf, 1, n, f);
         fclose(f);
       }
+    }
+    if (rp_is_json_doc(buf, n)) {
+      parsed += run_suite(buf, n);
+      continue;
     }
     rp_profile_t p, q;
     rp_profile_init(&p, "fuzz");

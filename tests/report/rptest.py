@@ -669,7 +669,7 @@ def case_bad_input():
         "gzip_cut": (gzip.compress(heap)[:60], "gzip"),
         "gzip_corrupt": (gzip.compress(heap)[:20] + b"\x00" * 40 + gzip.compress(heap)[60:], "gzip"),
         "png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "not a"),
-        "json": (b'{"tests": []}\n', "not a profile"),
+        "json": (b'{"tests": []}\n', "holds test statistics or a leak report"),
         "text": (b"hello world\n", "not a profile"),
     }
     for name, (data, needle) in cases.items():

@@ -58,6 +58,8 @@ void rp_tune_allocator(char **argv) {
 
 static void usage(FILE *f) {
   fputs("usage: heapscope report [options] PROFILE... [BINARY...]\n"
+        "       heapscope report --tests STATS...\n"
+        "       heapscope report --html OUT.html STATS|LEAKS.json|PROFILE...\n"
         "\n"
         "Analyzes heap profiles (heapscope's and gperftools' legacy text dumps, leak\n"
         "profiles), legacy binary CPU profiles (gperftools' CPUPROFILE format, with\n"
@@ -77,7 +79,11 @@ static void usage(FILE *f) {
         "  --list=REGEX          annotated source of the functions matching REGEX\n"
         "  --tests               alone: each test's share of the profile; with --top or\n"
         "                        --traces: one section per test; with --folded or --svg:\n"
-        "                        the test as the root frame\n"
+        "                        the test as the root frame. Over HEAPSCOPE_TEST_STATS\n"
+        "                        files: the slowest and the hungriest tests of them all\n"
+        "  --html=OUT.html       one self-contained page: the tests of statistics files,\n"
+        "                        the leaks of JSON leak reports, a flame graph per test\n"
+        "                        of each profile\n"
         "options:\n"
         "  --cum                 sort --top by cumulative value\n"
         "  --nodecount=N         --top shows N rows (default 80; 0 = all)\n"
@@ -149,6 +155,96 @@ static void load(const char *path, rp_symbolizer_t *sym, rp_view_t *v, bool base
   rp_profile_free(&p);
 }
 
+/* A regular file whose first bytes are a JSON object: the runtime's test
+ * statistics or leak report, not a profile (pipes are taken as profiles:
+ * peeking would eat them). */
+static bool json_input(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  rp_stream_t *s;
+  rp_err_t err = {0};
+  if (!rp_stream_file(path, &s, &err)) return false;
+  const unsigned char *d;
+  size_t n;
+  bool json = rp_stream_peek(s, 64, &d, &n) && rp_is_json_doc(d, n);
+  rp_stream_close(s);
+  return json;
+}
+
+static FILE *open_output(const rp_opts_t *o) {
+  if (!o->out_path) return stdout;
+  FILE *f = fopen(o->out_path, "w");
+  if (!f) die("%s: cannot write: %s", o->out_path, strerror(errno));
+  return f;
+}
+
+static void close_output(FILE *f, const rp_opts_t *o, bool ok) {
+  int e = errno;
+  if (fflush(f) != 0 || ferror(f)) {
+    ok = false;
+    e = errno;
+  }
+  if (f != stdout && fclose(f) != 0) {
+    ok = false;
+    e = errno;
+  }
+  if (!ok)
+    die("%s: write error: %s", o->out_path ? o->out_path : "standard output", strerror(e ? e : EIO));
+}
+
+static void load_suite(const char *path, rp_suite_t *suite) {
+  rp_err_t err = {0};
+  if (!rp_read_suite(path, suite, &err)) die("%s: %s", path, err.msg);
+}
+
+static int tests_main(rp_opts_t *o, const char **inputs, size_t ninputs) {
+  rp_suite_t suite;
+  rp_suite_init(&suite);
+  for (size_t i = 0; i < ninputs; i++) load_suite(inputs[i], &suite);
+  FILE *f = open_output(o);
+  bool ok = rp_write_test_table(f, &suite, o);
+  close_output(f, o, ok);
+  rp_suite_free(&suite);
+  return 0;
+}
+
+/* --html: statistics and leak reports into one suite; each profile into a
+ * view of its own (a CPU and a heap profile do not add up). */
+static int html_main(rp_opts_t *o, const rp_view_opts_t *vo, const rp_symopts_t *so,
+                     const char **inputs, size_t ninputs, const bool *is_json) {
+  rp_suite_t suite;
+  rp_suite_init(&suite);
+  rp_view_t **views = rp_alloc(ninputs * sizeof *views);
+  size_t nviews = 0;
+  rp_symbolizer_t *sym = NULL;
+  for (size_t i = 0; i < ninputs; i++) {
+    if (is_json[i]) {
+      load_suite(inputs[i], &suite);
+      continue;
+    }
+    if (!sym) sym = rp_symbolizer_new(so);
+    rp_view_t *v = rp_alloc(sizeof *v);
+    rp_view_init(v, vo);
+    rp_err_t err = {0};
+    if (!rp_view_set_filters(v, &err)) die("report: %s", err.msg);
+    load(inputs[i], sym, v, false);
+    views[nviews++] = v;
+  }
+  if (sym) rp_symbolizer_free(sym);
+  o->inputs = inputs;
+  o->ninputs = ninputs;
+  FILE *f = open_output(o);
+  bool ok = rp_write_html(f, &suite, views, nviews, o);
+  close_output(f, o, ok);
+  for (size_t i = 0; i < nviews; i++) {
+    rp_view_free(views[i]);
+    free(views[i]);
+  }
+  free(views);
+  rp_suite_free(&suite);
+  return 0;
+}
+
 static bool run_output(FILE *f, rp_view_t *v, rp_opts_t *o, rp_err_t *err) {
   switch (o->output) {
   case RP_OUT_TOP: return rp_write_top(f, v, o);
@@ -159,6 +255,7 @@ static bool run_output(FILE *f, rp_view_t *v, rp_opts_t *o, rp_err_t *err) {
   case RP_OUT_PROTO: return rp_write_proto(f, v, o, err);
   case RP_OUT_LIST: return rp_write_list(f, v, o, err);
   case RP_OUT_TESTS: return rp_write_tests(f, v, o);
+  case RP_OUT_HTML: break; /* html_main */
   }
   return false;
 }
@@ -196,6 +293,10 @@ int rp_main(int argc, char **argv) {
     else if (opt_value("--list", argc, argv, &i, &val)) {
       set_output(&o, RP_OUT_LIST, "--list");
       o.list_re = val;
+    } else if (opt_value("--html", argc, argv, &i, &val)) {
+      if (!*val) die("report: --html needs the output file");
+      set_output(&o, RP_OUT_HTML, "--html");
+      o.out_path = val;
     } else if (!strcmp(a, "--tests")) o.tests = true;
     else if (!strcmp(a, "--cum")) o.cum = true;
     else if (!strcmp(a, "--functions")) o.gran = RP_FUNCTIONS;
@@ -215,6 +316,7 @@ int rp_main(int argc, char **argv) {
       long n = strtol(val, &end, 10);
       if (errno || end == val || *end || n < 0) die("report: --nodecount=%s: expected a number >= 0", val);
       o.nodecount = n;
+      o.nodecount_set = true;
     } else if (opt_value("--focus", argc, argv, &i, &val)) vo.focus = val;
     else if (opt_value("--ignore", argc, argv, &i, &val)) vo.ignore = val;
     else if (opt_value("--base", argc, argv, &i, &val)) {
@@ -242,6 +344,29 @@ int rp_main(int argc, char **argv) {
     if (nbinaries) die("report: %s is a program, not a profile; give a profile too", binaries[0]);
     die("report: no profile given (usage: heapscope report [options] PROFILE...; see --help)");
   }
+  /* The runtime's JSON documents about tests go to --tests or --html. */
+  bool *is_json = rp_alloc((ninputs ? ninputs : 1) * sizeof *is_json);
+  size_t njson = 0;
+  for (size_t i = 0; i < ninputs; i++) njson += is_json[i] = json_input(inputs[i]);
+  if (o.output == RP_OUT_HTML && o.output_set) {
+    if (o.tests) die("report: --html shows every test already; drop --tests");
+    return html_main(&o, &vo, &so, inputs, ninputs, is_json);
+  }
+  if (njson) {
+    size_t first = 0;
+    while (!is_json[first]) first++;
+    if (!o.tests || o.output_set)
+      die("report: %s holds test statistics or a leak report (JSON): use --tests or --html",
+          inputs[first]);
+    if (njson != ninputs) {
+      size_t prof = 0;
+      while (is_json[prof]) prof++;
+      die("report: --tests takes either statistics files or profiles, not both (%s is a profile, "
+          "%s JSON)", inputs[prof], inputs[first]);
+    }
+    return tests_main(&o, inputs, ninputs);
+  }
+  free(is_json);
   if (!o.output_set) o.output = o.tests ? RP_OUT_TESTS : RP_OUT_TOP;
   if (o.tests && (o.output == RP_OUT_CALLGRIND || o.output == RP_OUT_PROTO ||
                   o.output == RP_OUT_LIST))

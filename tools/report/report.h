@@ -381,6 +381,93 @@ int64_t rp_view_total(const rp_view_t *v);
 const char *rp_view_type_name(const rp_view_t *v);
 const char *rp_view_unit(const rp_view_t *v);
 
+/* ---- JSON documents (json.c) ------------------------------------------------------ */
+
+typedef enum rp_json_type {
+  RP_JSON_NULL, RP_JSON_BOOL, RP_JSON_NUM, RP_JSON_STR, RP_JSON_ARR, RP_JSON_OBJ
+} rp_json_type_t;
+
+typedef struct rp_json {
+  rp_json_type_t type;
+  bool b;
+  double num;
+  bool is_int;              /* an integer that fits int64: i is exact */
+  int64_t i;
+  char *str;                /* strings: decoded UTF-8, NUL-terminated */
+  size_t len;
+  struct rp_json *items;    /* arrays and objects: n values */
+  char **keys;              /* objects: n keys */
+  size_t n;
+} rp_json_t;
+
+/* Parses one JSON value from text; *consumed: bytes used (trailing text is
+ * the caller's business). False with a message naming the byte offset. */
+bool rp_json_parse(const char *text, size_t len, size_t *consumed, rp_json_t *out, rp_err_t *err);
+void rp_json_free(rp_json_t *j);
+const rp_json_t *rp_json_get(const rp_json_t *obj, const char *key);
+const char *rp_json_str(const rp_json_t *obj, const char *key);
+bool rp_json_num(const rp_json_t *obj, const char *key, double *out);
+int64_t rp_json_int(const rp_json_t *obj, const char *key, int64_t missing);
+
+/* ---- test statistics and leak reports (stats.c) ----------------------------------- *
+ * The runtime's JSON documents about tests: HEAPSCOPE_TEST_STATS files
+ * ({"kind":"test-stats","tests":[...]}) and HEAPSCOPE_REPORT=json leak
+ * reports ({"tool":"heapscope","leaks":[...]}, one or more documents per
+ * file). A suite is many processes, so many files. */
+
+typedef struct rp_sframe {
+  uint32_t function, file; /* suite string ids (0: unknown) */
+  int32_t line;
+} rp_sframe_t;
+
+typedef struct rp_site {
+  int64_t bytes, objects;
+  rp_sframe_t *frames;
+  size_t nframes;
+} rp_site_t;
+
+#define RP_UNKNOWN INT64_MIN /* a figure the file did not give (null) */
+
+typedef struct rp_testrec {
+  uint32_t name, group, status, source; /* string ids; source: the file */
+  int64_t pid;
+  double wall_s, cpu_s, thread_cpu_s;   /* < 0: unknown */
+  int64_t allocs, alloc_bytes, peak_bytes, live_bytes, leaked_bytes, leaked_objects;
+  int64_t max_peak;                     /* RP_UNKNOWN: no budget */
+  double max_cpu;                       /* < 0: no budget */
+  bool over_peak, over_cpu;
+  rp_site_t *sites;                     /* over the peak budget: live at the peak */
+  size_t nsites;
+} rp_testrec_t;
+
+typedef struct rp_leakrec {
+  uint32_t test, group, kind, source;   /* string ids (test 0: the exit-time check) */
+  int64_t bytes, objects;
+  rp_sframe_t *frames;
+  size_t nframes;
+} rp_leakrec_t;
+
+typedef struct rp_suite {
+  rp_strtab_t st;
+  rp_testrec_t *tests;
+  size_t ntests, tests_cap;
+  rp_leakrec_t *leaks;
+  size_t nleaks, leaks_cap;
+  size_t nfiles;
+} rp_suite_t;
+
+void rp_suite_init(rp_suite_t *s);
+void rp_suite_free(rp_suite_t *s);
+/* Whether a file's first bytes look like one of the runtime's JSON
+ * documents (a '{' after blanks): profiles never start so. */
+bool rp_is_json_doc(const unsigned char *d, size_t n);
+/* Adds every document of a file (or of text in memory, for the fuzz
+ * harness) to the suite. */
+bool rp_read_suite(const char *path, rp_suite_t *s, rp_err_t *err);
+bool rp_parse_suite(const char *text, size_t n, const char *path, rp_suite_t *s, rp_err_t *err);
+/* "GROUP/NAME" (or NAME). */
+void rp_suite_label(const rp_suite_t *s, const rp_testrec_t *t, char *buf, size_t size);
+
 /* ---- granularity (nodes.c) ---------------------------------------------------- */
 
 typedef struct rp_nodes {
@@ -400,7 +487,7 @@ void rp_nodes_free(rp_nodes_t *n);
 
 typedef enum rp_output {
   RP_OUT_TOP, RP_OUT_TRACES, RP_OUT_FOLDED, RP_OUT_SVG, RP_OUT_CALLGRIND, RP_OUT_PROTO,
-  RP_OUT_LIST, RP_OUT_TESTS
+  RP_OUT_LIST, RP_OUT_TESTS, RP_OUT_HTML
 } rp_output_t;
 
 typedef struct rp_opts {
@@ -409,6 +496,7 @@ typedef struct rp_opts {
   rp_gran_t gran;
   bool cum;
   long nodecount;          /* 0 = all */
+  bool nodecount_set;      /* given on the command line */
   bool raw_units;          /* --unit=raw: exact integers */
   bool tests;              /* --tests: split by test */
   const char *list_re;
@@ -462,6 +550,16 @@ bool rp_write_svg(FILE *f, rp_view_t *v, const rp_opts_t *o);
 bool rp_write_callgrind(FILE *f, rp_view_t *v, const rp_opts_t *o);
 bool rp_write_proto(FILE *f, rp_view_t *v, const rp_opts_t *o, rp_err_t *err);
 bool rp_write_list(FILE *f, rp_view_t *v, const rp_opts_t *o, rp_err_t *err);
+
+/* Per-test statistics (out_tests.c): the slowest and the hungriest tests
+ * of a suite (`--tests` over statistics files). */
+bool rp_write_test_table(FILE *f, const rp_suite_t *s, const rp_opts_t *o);
+
+/* One self-contained HTML page (out_html.c): the suite's tests, leaks,
+ * over-budget tests and, per profile, a flame graph per test. views: the
+ * profiles given, each on its own (a CPU and a heap profile do not add). */
+bool rp_write_html(FILE *f, const rp_suite_t *s, rp_view_t *const *views, size_t nviews,
+                   const rp_opts_t *o);
 
 /* Entry point of `heapscope report` (report.c). */
 int rp_main(int argc, char **argv);
