@@ -12,8 +12,9 @@
  *   proto       GetHeapProfile in proto mode (binary, heapscope_heap_profile)
  *   large       allocations over TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD
  *   heaplimit   TCMALLOC_HEAP_LIMIT_MB=64
- *   release     free a 40 MiB block, print the page heap's free and
- *               unmapped bytes (TCMALLOC_RELEASE_RATE, ..._AGGRESSIVE_DECOMMIT)
+ *   release MIB [RATE_MILLI]  free a block of MIB MiB, print the page
+ *               heap's free bytes then and later (TCMALLOC_RELEASE_RATE,
+ *               ..._AGGRESSIVE_DECOMMIT, SetMemoryReleaseRate at run time)
  *   mmaps       one malloc and one mmap under HEAPPROFILE (ONLY_MMAP, MMAP_LOG)
  *   props       print properties the environment sets
  *   exit        return 0 (for the variables' messages and MALLOCSTATS) */
@@ -621,20 +622,31 @@ static void heaplimit(void) {
   printf("ok heaplimit\n");
 }
 
-static void release(void) {
-  void *p = malloc((size_t)40 << 20);
-  memset(p, 1, (size_t)40 << 20);
+/* Frees one block of mib MiB and prints the page heap's free bytes before
+ * it, at once, and after 0.4, 0.8 and 1.6 s (each after a page-heap
+ * operation, which is when decayed pages go back). rate_milli >= 0 sets the
+ * release rate at run time first (MallocExtension::SetMemoryReleaseRate). */
+static void page_heap_op(void) { free(malloc(1 << 20)); }
+
+static void release(size_t mib, long rate_milli) {
+  if (rate_milli >= 0)
+    CHECK(MallocExtension_SetNumericProperty("heapscope.release_rate_milli", (size_t)rate_milli),
+          "set release_rate_milli");
+  size_t before = prop("tcmalloc.pageheap_free_bytes");
+  void *p = malloc(mib << 20);
+  memset(p, 1, mib << 20);
   free(p);
-  void *q = malloc(1 << 20);
-  memset(q, 1, 1 << 20);
-  free(q);
-  printf("free=%zu unmapped=%zu rate_milli=%zu\n", prop("tcmalloc.pageheap_free_bytes"),
-         prop("tcmalloc.pageheap_unmapped_bytes"), prop("heapscope.release_rate_milli"));
-  /* Free pages decay: unused for 1 s (scaled by the release rate), they go
-   * back at the next page-heap operation. */
-  usleep(1500 * 1000);
-  free(malloc(1 << 20));
-  printf("later free=%zu\n", prop("tcmalloc.pageheap_free_bytes"));
+  printf("before=%zu now=%zu unmapped=%zu rate_milli=%zu\n", before,
+         prop("tcmalloc.pageheap_free_bytes"), prop("tcmalloc.pageheap_unmapped_bytes"),
+         prop("heapscope.release_rate_milli"));
+  double at = 0;
+  static const double times[] = {0.4, 0.8, 1.6};
+  for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+    usleep((useconds_t)((times[i] - at) * 1e6));
+    at = times[i];
+    page_heap_op();
+    printf("t%.1f=%zu\n", at, prop("tcmalloc.pageheap_free_bytes"));
+  }
 }
 
 NOINLINE void *mmap_alloc(void) {
@@ -681,7 +693,7 @@ int main(int argc, char **argv) {
   } else if (!strcmp(what, "heaplimit")) {
     heaplimit();
   } else if (!strcmp(what, "release")) {
-    release();
+    release(argc > 2 ? strtoul(argv[2], NULL, 10) : 8, argc > 3 ? strtol(argv[3], NULL, 10) : -1);
   } else if (!strcmp(what, "mmaps")) {
     mmaps();
   } else if (!strcmp(what, "props")) {
