@@ -87,16 +87,11 @@ def setup():
     libdir = os.path.dirname(glob.glob(os.path.join(PREFIX, "lib*", "libheapscope.so"))[0])
     mine = sorted(os.path.basename(h) for h in glob.glob(os.path.join(inc, "gperftools", "*.h")))
     print("installed gperftools headers: " + " ".join(mine))
-    defs = []
-    # profiler.h belongs to the CPU profiler (issue 14): exercised once
-    # heapscope installs it.
-    if os.path.exists(os.path.join(inc, "gperftools", "profiler.h")):
-        defs.append("-DHAVE_GPERFTOOLS_PROFILER_H")
     # Without the builtins the compiler keeps allocations nothing reads
     # (the checks measure them), as allocator tests do.
     common = ["-g", "-O1", "-fno-omit-frame-pointer", "-Wall", "-Werror", "-I", inc, "-MD",
               "-fno-builtin-malloc", "-fno-builtin-free", "-fno-builtin-calloc",
-              "-fno-builtin-realloc"] + defs
+              "-fno-builtin-realloc"]
     link = ["-rdynamic", "-L", libdir, "-Wl,-rpath," + libdir, "-lheapscope", "-ldl"]
     cc = os.environ.get("CC") or "cc"
     cxx = shutil.which("g++") or shutil.which("c++")
@@ -133,9 +128,8 @@ def c_all(recording):
     env = {"HEAPCHECK": "normal"} if recording else {}
     rc, out, err = run([BIN_C, "all", WORK], env)
     ok = check(rc == 0, f"compat_c all{' under HEAPCHECK=normal' if recording else ''} exits 0")
-    parts = ["hooks", "hooks_threads", "tc", "stacktrace", "malloc_extension", "heap_profiler"]
-    if os.path.exists(os.path.join(PREFIX, "include", "gperftools", "profiler.h")):
-        parts.append("cpu_profiler")  # the CPU profiler's profiler.h (issue 14)
+    parts = ["hooks", "hooks_threads", "tc", "stacktrace", "malloc_extension", "heap_profiler",
+             "cpu_profiler"]
     for part in parts:
         ok &= check(f"ok {part}" in out, f"compat_c: {part}")
     if not ok:

@@ -23,25 +23,23 @@
 #include <gperftools/malloc_extension_c.h>
 #include <gperftools/malloc_hook_c.h>
 #include <gperftools/nallocx.h>
+#include <gperftools/profiler.h>
 #include <gperftools/stacktrace.h>
 #include <gperftools/tcmalloc.h>
-/* ---- profiler.h: the CPU profiler's header (issue 14). compat.py defines
- * HAVE_GPERFTOOLS_PROFILER_H once heapscope installs it. ---- */
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
-#include <gperftools/profiler.h>
-#endif
 #include <heapscope/heapscope.h>
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -547,30 +545,64 @@ static void check_heap_profiler(const char *dir) {
   printf("ok heap_profiler\n");
 }
 
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
-/* ---- profiler.h (CPU profiler, issue 14): every function links ---------- */
+/* ---- profiler.h (the CPU profiler): every function, with behaviour -------- */
+static atomic_int filtered; /* filter_in_thread calls (in the signal handler) */
+static int count_samples(void *arg) {
+  atomic_fetch_add_explicit(&filtered, 1, memory_order_relaxed);
+  return arg != NULL; /* keep the sample */
+}
+
+static volatile double burn_sink;
+NOINLINE static void burn_cpu_until_samples(int want) {
+  time_t end = time(NULL) + 20;
+  double x = 1;
+  while (atomic_load(&filtered) < want && time(NULL) < end)
+    for (int i = 0; i < 100000; i++) x = x * 1.0000001 + 1e-9;
+  burn_sink = x;
+}
+
 static void check_cpu_profiler(const char *dir) {
   char path[600];
   snprintf(path, sizeof path, "%s/cpu.prof", dir);
+  unlink(path);
   struct ProfilerOptions opts;
   memset(&opts, 0, sizeof opts);
+  opts.filter_in_thread = count_samples;
+  opts.filter_in_thread_arg = path;
+  CHECK(!ProfilingIsEnabledForAllThreads(), "profiling before start");
   CHECK(ProfilerStartWithOptions(path, &opts), "ProfilerStartWithOptions");
+  CHECK(!ProfilerStart(path), "ProfilerStart while profiling returns 0");
   ProfilerRegisterThread();
+  ProfilerEnable();  /* deprecated no-ops */
+  ProfilerDisable();
   CHECK(ProfilingIsEnabledForAllThreads(), "ProfilingIsEnabledForAllThreads");
+  burn_cpu_until_samples(5);
+  CHECK(atomic_load(&filtered) >= 5, "filter_in_thread called for samples (%d)", atomic_load(&filtered));
   struct ProfilerState state;
   ProfilerGetCurrentState(&state);
-  CHECK(state.enabled, "ProfilerGetCurrentState");
-  ProfilerEnable();
-  ProfilerDisable();
+  CHECK(state.enabled && !strcmp(state.profile_name, path) && state.start_time > 0 &&
+            state.samples_gathered > 0,
+        "ProfilerGetCurrentState: %d '%s' %d", state.enabled, state.profile_name,
+        state.samples_gathered);
   ProfilerFlush();
   void *pcs[8];
-  ProfilerGetStackTrace(pcs, 8, 0, NULL);
+  int n = ProfilerGetStackTrace(pcs, 8, 0, NULL);
+  CHECK(n >= 2 && n <= 8, "ProfilerGetStackTrace: %d frames", n);
   ProfilerStop();
-  CHECK(ProfilerStart(path), "ProfilerStart");
+  CHECK(!ProfilingIsEnabledForAllThreads(), "profiling after stop");
+  ProfilerGetCurrentState(&state);
+  CHECK(!state.enabled && state.profile_name[0] == 0, "state after stop");
+  /* gperftools' legacy CPU profile: header words 0, 3, 0, period (us), 0. */
+  FILE *f = fopen(path, "rb");
+  uintptr_t hdr[5] = {1, 1, 1, 1, 1};
+  CHECK(f && fread(hdr, sizeof hdr[0], 5, f) == 5, "read %s", path);
+  fclose(f);
+  CHECK(hdr[0] == 0 && hdr[1] == 3 && hdr[2] == 0 && hdr[3] == 10000 && hdr[4] == 0,
+        "legacy CPU profile header (period %zu)", (size_t)hdr[3]);
+  CHECK(ProfilerStart(path), "ProfilerStart after stop");
   ProfilerStop();
   printf("ok cpu_profiler\n");
 }
-#endif
 
 /* ---- parts run under particular environments --------------------------- */
 static void wait_for_driver(void) {
@@ -679,9 +711,7 @@ int main(int argc, char **argv) {
     check_stacktrace();
     check_malloc_extension();
     check_heap_profiler(dir);
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
     check_cpu_profiler(dir);
-#endif
   } else if (!strcmp(what, "forksignal")) {
     fork_signal(dir);
   } else if (!strcmp(what, "wait")) {
