@@ -650,6 +650,27 @@ static void heaplimit(void) {
   p = malloc(1 << 20);
   CHECK(p, "malloc(1 MiB) under the limit");
   free(p);
+  /* Blocks of 4 MiB and more own their mapping: the limit bounds the sum of
+   * those and the page heap's spans. */
+  void *blocks[64];
+  size_t n = 0, held = 0;
+  for (; n < 64; n++) {
+    size_t size = n & 1 ? (size_t)1 << 20 : (size_t)8 << 20;
+    errno = 0;
+    if (!(blocks[n] = malloc(size))) break;
+    held += size;
+  }
+  CHECK(n < 64 && errno == ENOMEM && held <= (size_t)64 << 20 && held >= (size_t)40 << 20,
+        "8 MiB and 1 MiB blocks until the 64 MiB limit: %zu blocks, %zu MiB held, errno %d", n,
+        held >> 20, errno);
+  CHECK(prop("generic.heap_size") <= (size_t)64 << 20, "heap size %zu over the limit",
+        prop("generic.heap_size"));
+  void *grown = realloc(blocks[0], (size_t)80 << 20);
+  CHECK(!grown && errno == ENOMEM, "realloc past the limit fails and keeps the block");
+  while (n) free(blocks[--n]);
+  p = malloc((size_t)8 << 20); /* the freed memory is reused under the limit */
+  CHECK(p, "malloc(8 MiB) after freeing");
+  free(p);
   CHECK(prop("heapscope.heap_limit_bytes") == (size_t)64 << 20, "heap_limit_bytes");
   printf("ok heaplimit\n");
 }
