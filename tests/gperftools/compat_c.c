@@ -89,13 +89,18 @@ static void delete_hook(const void *p) {
   seen.last_delete = p;
 }
 static void other_new_hook(const void *p, size_t n) { other_news++; }
-static void h1(const void *p, size_t n) {}
-static void h2(const void *p, size_t n) {}
-static void h3(const void *p, size_t n) {}
-static void h4(const void *p, size_t n) {}
-static void h5(const void *p, size_t n) {}
-static void h6(const void *p, size_t n) {}
-static void h7(const void *p, size_t n) {}
+static int h_calls[8]; /* calls of h1..h7 */
+static void h1(const void *p, size_t n) { h_calls[1]++; }
+static void h2(const void *p, size_t n) { h_calls[2]++; }
+static void h3(const void *p, size_t n) { h_calls[3]++; }
+static void h4(const void *p, size_t n) { h_calls[4]++; }
+static void h5(const void *p, size_t n) { h_calls[5]++; }
+static void h6(const void *p, size_t n) { h_calls[6]++; }
+static void h7(const void *p, size_t n) { h_calls[7]++; }
+static void malloc_one(void) {
+  sink = malloc(10);
+  free(sink);
+}
 
 NOINLINE void *hooked_caller(size_t n) { return malloc(n); }
 
@@ -172,9 +177,24 @@ static void check_hooks(void) {
             MallocHook_AddNewHook(h4) && MallocHook_AddNewHook(h5) && MallocHook_AddNewHook(h6),
         "7 new hooks");
   CHECK(!MallocHook_AddNewHook(h7), "an 8th new hook must fail");
+  memset(h_calls, 0, sizeof h_calls);
+  malloc_one();
+  CHECK(h_calls[1] == 1 && h_calls[2] == 1 && h_calls[3] == 1 && h_calls[4] == 1 &&
+            h_calls[5] == 1 && h_calls[6] == 1 && h_calls[7] == 0,
+        "each of 7 new hooks runs once");
+  /* A slot freed in the middle is reused, and only installed hooks run. */
+  CHECK(MallocHook_RemoveNewHook(h3) && MallocHook_AddNewHook(h7), "reuse a freed slot");
+  memset(h_calls, 0, sizeof h_calls);
+  malloc_one();
+  CHECK(h_calls[3] == 0 && h_calls[7] == 1 && h_calls[1] == 1 && h_calls[6] == 1,
+        "after removing h3 and adding h7: h3 %d, h7 %d", h_calls[3], h_calls[7]);
   CHECK(MallocHook_RemoveNewHook(h6) && !MallocHook_RemoveNewHook(h6), "remove twice");
-  MallocHook_RemoveNewHook(h1), MallocHook_RemoveNewHook(h2), MallocHook_RemoveNewHook(h3);
+  MallocHook_RemoveNewHook(h1), MallocHook_RemoveNewHook(h2), MallocHook_RemoveNewHook(h7);
   MallocHook_RemoveNewHook(h4), MallocHook_RemoveNewHook(h5);
+  memset(h_calls, 0, sizeof h_calls);
+  malloc_one();
+  CHECK(!h_calls[1] && !h_calls[2] && !h_calls[4] && !h_calls[5] && !h_calls[6] && !h_calls[7],
+        "removed hooks ran");
   /* The deprecated singular hook: Set returns the previous one. */
   CHECK(MallocHook_SetNewHook(other_new_hook) == NULL, "SetNewHook: previous");
   sink = malloc(10);
