@@ -28,6 +28,9 @@
 #define SINGULAR HOOK_SLOTS
 
 static _Atomic(void *) slots[HS_HOOK_KINDS][HOOK_SLOTS + 1];
+/* Bit i set while slots[kind][i] is filled (hook_lock): callers scan only
+ * those, not all eight slots, on every hooked malloc and free. */
+static _Atomic unsigned filled[HS_HOOK_KINDS];
 static int installed[HS_HOOK_KINDS]; /* filled slots per kind; hook_lock */
 static hs_lock_t hook_lock;
 _Atomic int hs__mmap_hooks_on;
@@ -58,6 +61,7 @@ bool hs__hook_add(hs_hook_kind_t kind, void *fn) {
   for (int i = 0; i < slots_for_add && !ok; i++) {
     if (atomic_load_explicit(&slots[kind][i], memory_order_relaxed)) continue;
     atomic_store_explicit(&slots[kind][i], fn, memory_order_release);
+    atomic_fetch_or_explicit(&filled[kind], 1u << i, memory_order_release);
     update_flags(kind, 1);
     ok = true;
   }
@@ -72,6 +76,7 @@ bool hs__hook_remove(hs_hook_kind_t kind, void *fn) {
   for (int i = 0; i < HOOK_SLOTS && !ok; i++) {
     if (atomic_load_explicit(&slots[kind][i], memory_order_relaxed) != fn) continue;
     atomic_store_explicit(&slots[kind][i], NULL, memory_order_release);
+    atomic_fetch_and_explicit(&filled[kind], ~(1u << i), memory_order_release);
     update_flags(kind, -1);
     ok = true;
   }
@@ -83,6 +88,8 @@ void *hs__hook_set_singular(hs_hook_kind_t kind, void *fn) {
   if (kind >= HS_HOOK_KINDS) return NULL;
   hs__lock(&hook_lock);
   void *old = atomic_exchange(&slots[kind][SINGULAR], fn);
+  if (fn) atomic_fetch_or_explicit(&filled[kind], 1u << SINGULAR, memory_order_release);
+  else atomic_fetch_and_explicit(&filled[kind], ~(1u << SINGULAR), memory_order_release);
   if (!old != !fn) update_flags(kind, fn ? 1 : -1);
   hs__unlock(&hook_lock);
   return old;
@@ -93,11 +100,12 @@ void *hs__hook_singular(hs_hook_kind_t kind) {
                               : NULL;
 }
 
-/* The installed hooks of kind, in slot order. */
+/* The installed hooks of kind, in slot order. A slot emptied after the
+ * mask was read reads NULL and is skipped. */
 static int snapshot(hs_hook_kind_t kind, void **out) {
   int n = 0;
-  for (int i = 0; i <= HOOK_SLOTS; i++) {
-    void *fn = atomic_load_explicit(&slots[kind][i], memory_order_acquire);
+  for (unsigned m = atomic_load_explicit(&filled[kind], memory_order_acquire); m; m &= m - 1) {
+    void *fn = atomic_load_explicit(&slots[kind][__builtin_ctz(m)], memory_order_acquire);
     if (fn) out[n++] = fn;
   }
   return n;

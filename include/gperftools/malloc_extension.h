@@ -109,8 +109,9 @@ class PERFTOOLS_DLL_DECL MallocExtension {
   virtual void ReleaseToSystem(size_t num_bytes) { MallocExtension_ReleaseToSystem(num_bytes); }
   virtual void ReleaseFreeMemory() { MallocExtension_ReleaseFreeMemory(); }
 
-  // 0 never gives free pages back on its own, 1 is the default, higher
-  // keeps fewer free pages mapped (TCMALLOC_RELEASE_RATE).
+  // As TCMALLOC_RELEASE_RATE: divides how long free pages stay mapped
+  // unused (1 s) and the cap on free memory; 0 never gives free pages back
+  // on its own, 1 is the default.
   virtual void SetMemoryReleaseRate(double rate) {
     if (!(rate >= 0)) rate = 0;
     if (rate > 1e6) rate = 1e6;

@@ -11,8 +11,7 @@ that header's table of docs/gperftools.md. When gperftools' libraries are
 installed (google-perftools), every environment variable they read (their
 string tables) must have a row in the variables table, and every variable
 the table says heapscope applies, maps or ignores must be one the runtime
-reads (core/base/settings.def). profiler.h and the CPU profiler's variables
-belong to the CPU profiler (issue 14): checked once heapscope has profiler.h.
+reads (core/base/settings.def).
 --list prints what was found in gperftools, for writing the table."""
 import glob
 import os
@@ -221,7 +220,6 @@ def words(path):
 doc = open(os.path.join(SRC, "docs", "gperftools.md")).read()
 doc_headers, doc_vars = doc_tables(doc)
 mine_dir = os.path.join(SRC, "include", "gperftools")
-have_profiler = os.path.exists(os.path.join(mine_dir, "profiler.h"))
 errors = []
 total = 0
 for real in sorted(glob.glob(os.path.join(REAL, "*.h"))):
@@ -233,10 +231,6 @@ for real in sorted(glob.glob(os.path.join(REAL, "*.h"))):
             print(f"  {k:9} {n}")
     mine = os.path.join(mine_dir, h)
     if not os.path.exists(mine):
-        if h == "profiler.h":
-            print("note: profiler.h is the CPU profiler's (issue 14), not in include/gperftools yet: "
-                  "not checked")
-            continue
         errors.append(f"{h}: gperftools has it, include/gperftools/ does not")
         continue
     have = words(mine)
@@ -271,12 +265,11 @@ for v in sorted(real_vars):
     if v not in doc_vars:
         errors.append(f"variable {v}: read by gperftools, no row in docs/gperftools.md")
 for v, status in sorted(doc_vars.items()):
-    cpu = status.startswith("CPU")
-    if status in ("implemented", "mapped", "ignored", "accepted") or (cpu and have_profiler):
+    if status in ("implemented", "mapped", "ignored", "accepted"):
         if v not in settings:
             errors.append(f"variable {v}: docs/gperftools.md says '{status}', "
                           "but core/base/settings.def has no row (the runtime does not read it)")
-    elif not cpu and status != "not":
+    elif status != "not":
         errors.append(f"variable {v}: unknown status '{status}' in docs/gperftools.md")
 print(f"{total} names and variables checked against gperftools, {len(doc_vars)} variables in the table")
 for e in errors:

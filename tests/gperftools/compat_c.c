@@ -12,8 +12,9 @@
  *   proto       GetHeapProfile in proto mode (binary, heapscope_heap_profile)
  *   large       allocations over TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD
  *   heaplimit   TCMALLOC_HEAP_LIMIT_MB=64
- *   release     free a 40 MiB block, print the page heap's free and
- *               unmapped bytes (TCMALLOC_RELEASE_RATE, ..._AGGRESSIVE_DECOMMIT)
+ *   release MIB [RATE_MILLI]  free a block of MIB MiB, print the page
+ *               heap's free bytes then and later (TCMALLOC_RELEASE_RATE,
+ *               ..._AGGRESSIVE_DECOMMIT, SetMemoryReleaseRate at run time)
  *   mmaps       one malloc and one mmap under HEAPPROFILE (ONLY_MMAP, MMAP_LOG)
  *   props       print properties the environment sets
  *   exit        return 0 (for the variables' messages and MALLOCSTATS) */
@@ -22,25 +23,23 @@
 #include <gperftools/malloc_extension_c.h>
 #include <gperftools/malloc_hook_c.h>
 #include <gperftools/nallocx.h>
+#include <gperftools/profiler.h>
 #include <gperftools/stacktrace.h>
 #include <gperftools/tcmalloc.h>
-/* ---- profiler.h: the CPU profiler's header (issue 14). compat.py defines
- * HAVE_GPERFTOOLS_PROFILER_H once heapscope installs it. ---- */
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
-#include <gperftools/profiler.h>
-#endif
 #include <heapscope/heapscope.h>
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -90,13 +89,18 @@ static void delete_hook(const void *p) {
   seen.last_delete = p;
 }
 static void other_new_hook(const void *p, size_t n) { other_news++; }
-static void h1(const void *p, size_t n) {}
-static void h2(const void *p, size_t n) {}
-static void h3(const void *p, size_t n) {}
-static void h4(const void *p, size_t n) {}
-static void h5(const void *p, size_t n) {}
-static void h6(const void *p, size_t n) {}
-static void h7(const void *p, size_t n) {}
+static int h_calls[8]; /* calls of h1..h7 */
+static void h1(const void *p, size_t n) { h_calls[1]++; }
+static void h2(const void *p, size_t n) { h_calls[2]++; }
+static void h3(const void *p, size_t n) { h_calls[3]++; }
+static void h4(const void *p, size_t n) { h_calls[4]++; }
+static void h5(const void *p, size_t n) { h_calls[5]++; }
+static void h6(const void *p, size_t n) { h_calls[6]++; }
+static void h7(const void *p, size_t n) { h_calls[7]++; }
+static void malloc_one(void) {
+  sink = malloc(10);
+  free(sink);
+}
 
 NOINLINE void *hooked_caller(size_t n) { return malloc(n); }
 
@@ -173,9 +177,24 @@ static void check_hooks(void) {
             MallocHook_AddNewHook(h4) && MallocHook_AddNewHook(h5) && MallocHook_AddNewHook(h6),
         "7 new hooks");
   CHECK(!MallocHook_AddNewHook(h7), "an 8th new hook must fail");
+  memset(h_calls, 0, sizeof h_calls);
+  malloc_one();
+  CHECK(h_calls[1] == 1 && h_calls[2] == 1 && h_calls[3] == 1 && h_calls[4] == 1 &&
+            h_calls[5] == 1 && h_calls[6] == 1 && h_calls[7] == 0,
+        "each of 7 new hooks runs once");
+  /* A slot freed in the middle is reused, and only installed hooks run. */
+  CHECK(MallocHook_RemoveNewHook(h3) && MallocHook_AddNewHook(h7), "reuse a freed slot");
+  memset(h_calls, 0, sizeof h_calls);
+  malloc_one();
+  CHECK(h_calls[3] == 0 && h_calls[7] == 1 && h_calls[1] == 1 && h_calls[6] == 1,
+        "after removing h3 and adding h7: h3 %d, h7 %d", h_calls[3], h_calls[7]);
   CHECK(MallocHook_RemoveNewHook(h6) && !MallocHook_RemoveNewHook(h6), "remove twice");
-  MallocHook_RemoveNewHook(h1), MallocHook_RemoveNewHook(h2), MallocHook_RemoveNewHook(h3);
+  MallocHook_RemoveNewHook(h1), MallocHook_RemoveNewHook(h2), MallocHook_RemoveNewHook(h7);
   MallocHook_RemoveNewHook(h4), MallocHook_RemoveNewHook(h5);
+  memset(h_calls, 0, sizeof h_calls);
+  malloc_one();
+  CHECK(!h_calls[1] && !h_calls[2] && !h_calls[4] && !h_calls[5] && !h_calls[6] && !h_calls[7],
+        "removed hooks ran");
   /* The deprecated singular hook: Set returns the previous one. */
   CHECK(MallocHook_SetNewHook(other_new_hook) == NULL, "SetNewHook: previous");
   sink = malloc(10);
@@ -546,30 +565,64 @@ static void check_heap_profiler(const char *dir) {
   printf("ok heap_profiler\n");
 }
 
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
-/* ---- profiler.h (CPU profiler, issue 14): every function links ---------- */
+/* ---- profiler.h (the CPU profiler): every function, with behaviour -------- */
+static atomic_int filtered; /* filter_in_thread calls (in the signal handler) */
+static int count_samples(void *arg) {
+  atomic_fetch_add_explicit(&filtered, 1, memory_order_relaxed);
+  return arg != NULL; /* keep the sample */
+}
+
+static volatile double burn_sink;
+NOINLINE static void burn_cpu_until_samples(int want) {
+  time_t end = time(NULL) + 20;
+  double x = 1;
+  while (atomic_load(&filtered) < want && time(NULL) < end)
+    for (int i = 0; i < 100000; i++) x = x * 1.0000001 + 1e-9;
+  burn_sink = x;
+}
+
 static void check_cpu_profiler(const char *dir) {
   char path[600];
   snprintf(path, sizeof path, "%s/cpu.prof", dir);
+  unlink(path);
   struct ProfilerOptions opts;
   memset(&opts, 0, sizeof opts);
+  opts.filter_in_thread = count_samples;
+  opts.filter_in_thread_arg = path;
+  CHECK(!ProfilingIsEnabledForAllThreads(), "profiling before start");
   CHECK(ProfilerStartWithOptions(path, &opts), "ProfilerStartWithOptions");
+  CHECK(!ProfilerStart(path), "ProfilerStart while profiling returns 0");
   ProfilerRegisterThread();
+  ProfilerEnable();  /* deprecated no-ops */
+  ProfilerDisable();
   CHECK(ProfilingIsEnabledForAllThreads(), "ProfilingIsEnabledForAllThreads");
+  burn_cpu_until_samples(5);
+  CHECK(atomic_load(&filtered) >= 5, "filter_in_thread called for samples (%d)", atomic_load(&filtered));
   struct ProfilerState state;
   ProfilerGetCurrentState(&state);
-  CHECK(state.enabled, "ProfilerGetCurrentState");
-  ProfilerEnable();
-  ProfilerDisable();
+  CHECK(state.enabled && !strcmp(state.profile_name, path) && state.start_time > 0 &&
+            state.samples_gathered > 0,
+        "ProfilerGetCurrentState: %d '%s' %d", state.enabled, state.profile_name,
+        state.samples_gathered);
   ProfilerFlush();
   void *pcs[8];
-  ProfilerGetStackTrace(pcs, 8, 0, NULL);
+  int n = ProfilerGetStackTrace(pcs, 8, 0, NULL);
+  CHECK(n >= 2 && n <= 8, "ProfilerGetStackTrace: %d frames", n);
   ProfilerStop();
-  CHECK(ProfilerStart(path), "ProfilerStart");
+  CHECK(!ProfilingIsEnabledForAllThreads(), "profiling after stop");
+  ProfilerGetCurrentState(&state);
+  CHECK(!state.enabled && state.profile_name[0] == 0, "state after stop");
+  /* gperftools' legacy CPU profile: header words 0, 3, 0, period (us), 0. */
+  FILE *f = fopen(path, "rb");
+  uintptr_t hdr[5] = {1, 1, 1, 1, 1};
+  CHECK(f && fread(hdr, sizeof hdr[0], 5, f) == 5, "read %s", path);
+  fclose(f);
+  CHECK(hdr[0] == 0 && hdr[1] == 3 && hdr[2] == 0 && hdr[3] == 10000 && hdr[4] == 0,
+        "legacy CPU profile header (period %zu)", (size_t)hdr[3]);
+  CHECK(ProfilerStart(path), "ProfilerStart after stop");
   ProfilerStop();
   printf("ok cpu_profiler\n");
 }
-#endif
 
 /* ---- parts run under particular environments --------------------------- */
 static void wait_for_driver(void) {
@@ -617,24 +670,56 @@ static void heaplimit(void) {
   p = malloc(1 << 20);
   CHECK(p, "malloc(1 MiB) under the limit");
   free(p);
+  /* Blocks of 4 MiB and more own their mapping: the limit bounds the sum of
+   * those and the page heap's spans. */
+  void *blocks[64];
+  size_t n = 0, held = 0;
+  for (; n < 64; n++) {
+    size_t size = n & 1 ? (size_t)1 << 20 : (size_t)8 << 20;
+    errno = 0;
+    if (!(blocks[n] = malloc(size))) break;
+    held += size;
+  }
+  CHECK(n < 64 && errno == ENOMEM && held <= (size_t)64 << 20 && held >= (size_t)40 << 20,
+        "8 MiB and 1 MiB blocks until the 64 MiB limit: %zu blocks, %zu MiB held, errno %d", n,
+        held >> 20, errno);
+  CHECK(prop("generic.heap_size") <= (size_t)64 << 20, "heap size %zu over the limit",
+        prop("generic.heap_size"));
+  void *grown = realloc(blocks[0], (size_t)80 << 20);
+  CHECK(!grown && errno == ENOMEM, "realloc past the limit fails and keeps the block");
+  while (n) free(blocks[--n]);
+  p = malloc((size_t)8 << 20); /* the freed memory is reused under the limit */
+  CHECK(p, "malloc(8 MiB) after freeing");
+  free(p);
   CHECK(prop("heapscope.heap_limit_bytes") == (size_t)64 << 20, "heap_limit_bytes");
   printf("ok heaplimit\n");
 }
 
-static void release(void) {
-  void *p = malloc((size_t)40 << 20);
-  memset(p, 1, (size_t)40 << 20);
+/* Frees one block of mib MiB and prints the page heap's free bytes before
+ * it, at once, and after 0.4, 0.8 and 1.6 s (each after a page-heap
+ * operation, which is when decayed pages go back). rate_milli >= 0 sets the
+ * release rate at run time first (MallocExtension::SetMemoryReleaseRate). */
+static void page_heap_op(void) { free(malloc(1 << 20)); }
+
+static void release(size_t mib, long rate_milli) {
+  if (rate_milli >= 0)
+    CHECK(MallocExtension_SetNumericProperty("heapscope.release_rate_milli", (size_t)rate_milli),
+          "set release_rate_milli");
+  size_t before = prop("tcmalloc.pageheap_free_bytes");
+  void *p = malloc(mib << 20);
+  memset(p, 1, mib << 20);
   free(p);
-  void *q = malloc(1 << 20);
-  memset(q, 1, 1 << 20);
-  free(q);
-  printf("free=%zu unmapped=%zu rate_milli=%zu\n", prop("tcmalloc.pageheap_free_bytes"),
-         prop("tcmalloc.pageheap_unmapped_bytes"), prop("heapscope.release_rate_milli"));
-  /* Free pages decay: unused for 1 s (scaled by the release rate), they go
-   * back at the next page-heap operation. */
-  usleep(1500 * 1000);
-  free(malloc(1 << 20));
-  printf("later free=%zu\n", prop("tcmalloc.pageheap_free_bytes"));
+  printf("before=%zu now=%zu unmapped=%zu rate_milli=%zu\n", before,
+         prop("tcmalloc.pageheap_free_bytes"), prop("tcmalloc.pageheap_unmapped_bytes"),
+         prop("heapscope.release_rate_milli"));
+  double at = 0;
+  static const double times[] = {0.4, 0.8, 1.6};
+  for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+    usleep((useconds_t)((times[i] - at) * 1e6));
+    at = times[i];
+    page_heap_op();
+    printf("t%.1f=%zu\n", at, prop("tcmalloc.pageheap_free_bytes"));
+  }
 }
 
 NOINLINE void *mmap_alloc(void) {
@@ -667,9 +752,7 @@ int main(int argc, char **argv) {
     check_stacktrace();
     check_malloc_extension();
     check_heap_profiler(dir);
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
     check_cpu_profiler(dir);
-#endif
   } else if (!strcmp(what, "forksignal")) {
     fork_signal(dir);
   } else if (!strcmp(what, "wait")) {
@@ -681,7 +764,7 @@ int main(int argc, char **argv) {
   } else if (!strcmp(what, "heaplimit")) {
     heaplimit();
   } else if (!strcmp(what, "release")) {
-    release();
+    release(argc > 2 ? strtoul(argv[2], NULL, 10) : 8, argc > 3 ? strtol(argv[3], NULL, 10) : -1);
   } else if (!strcmp(what, "mmaps")) {
     mmaps();
   } else if (!strcmp(what, "props")) {

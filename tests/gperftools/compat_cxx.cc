@@ -21,13 +21,9 @@
 #include <gperftools/malloc_hook.h>
 #include <gperftools/malloc_hook_c.h>
 #include <gperftools/nallocx.h>
+#include <gperftools/profiler.h>
 #include <gperftools/stacktrace.h>
 #include <gperftools/tcmalloc.h>
-// ---- profiler.h: the CPU profiler's header (issue 14). compat.py defines
-// HAVE_GPERFTOOLS_PROFILER_H once heapscope installs it. ----
-#ifdef HAVE_GPERFTOOLS_PROFILER_H
-#include <gperftools/profiler.h>
-#endif
 
 #include <dlfcn.h>
 #include <sys/mman.h>

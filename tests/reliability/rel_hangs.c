@@ -1,8 +1,9 @@
 /* Hangs and deadlocks (issue 9): each case must finish; run.sh runs them
  * under `timeout` and checks their stderr.
  *
- *   cancel_dump DIR    threads cancelled while writing heap dumps; later
- *                      dumps, fork and the exit dump must still work
+ *   cancel_dump DIR    threads cancelled while writing heap dumps or in
+ *                      GetHeapProfile; later dumps, GetHeapProfile, fork
+ *                      and the exit dump must still work
  *   cancel_check       threads cancelled during leak checks (which stop the
  *                      world and hold the page heap lock)
  *   reentrant_dump DIR a SIGUSR1 handler calls HeapProfilerDump while its
@@ -74,19 +75,34 @@ static void *dump_forever(void *arg) {
   return NULL;
 }
 
+/* GetHeapProfile reads /proc/self/maps (cancellation points) under the
+ * dump lock, as a dump does. */
+static void *get_profile_forever(void *arg) {
+  (void)arg;
+  for (;;) {
+    free(GetHeapProfile());
+    pthread_testcancel();
+  }
+  return NULL;
+}
+
 static void cancel_dump(const char *dir) {
   char prefix[4096];
   snprintf(prefix, sizeof prefix, "%s/c", dir);
   HeapProfilerStart(prefix);
   for (int round = 0; round < 20; round++) {
     pthread_t t;
-    if (pthread_create(&t, NULL, dump_forever, NULL)) FAIL("pthread_create");
+    if (pthread_create(&t, NULL, round & 1 ? get_profile_forever : dump_forever, NULL))
+      FAIL("pthread_create");
     sleep_us(2000 + 500 * round);
     pthread_cancel(t);
     void *res;
     pthread_join(t, &res);
     if (res != PTHREAD_CANCELED) FAIL("dumper not cancelled");
     HeapProfilerDump("after cancel"); /* hung here: dump lock left held */
+    char *s = GetHeapProfile();
+    if (!s) FAIL("GetHeapProfile after cancel: NULL");
+    free(s);
   }
   fork_must_work("fork after cancelled dumps", 1);
   printf("ok cancel_dump\n");
