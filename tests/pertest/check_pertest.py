@@ -139,8 +139,10 @@ def case_figures(args, heapcheck=True):
     # CMocka's share: a few ms at most.
     check(body <= cpu["cpu_s"] <= body + 0.02,
           f"test_cpu_heavy: cpu_s {cpu['cpu_s']} vs the body's own {body}")
-    check(cpu["thread_cpu_s"] >= body, f"test_cpu_heavy: thread_cpu_s {cpu['thread_cpu_s']}")
-    check(cpu["wall_s"] >= cpu["thread_cpu_s"] - 0.001, f"test_cpu_heavy: wall {cpu['wall_s']} < cpu")
+    # One thread: its CPU time cannot exceed its wall time.
+    check(cpu["wall_s"] >= body - 0.001, f"test_cpu_heavy: wall {cpu['wall_s']} < its body's CPU {body}")
+    # Two CPU clock reads per test: CMocka's thread's own is not read.
+    check("thread_cpu_s" not in cpu, "thread_cpu_s is no longer written")
     check(cpu["peak_bytes"] < 4096, f"test_cpu_heavy: peak {cpu['peak_bytes']}")
 
     mem = t["test_memory_heavy"]
@@ -160,8 +162,8 @@ def case_figures(args, heapcheck=True):
     th = t["test_thread"]
     check(th["peak_bytes"] >= me["test_thread"]["worker_peak"],
           f"test_thread: the worker thread's 1 MiB not in peak {th['peak_bytes']}")
-    check(th["cpu_s"] >= 0.05 > th["thread_cpu_s"],
-          f"test_thread: process cpu {th['cpu_s']} (worker burns 0.05 s), thread {th['thread_cpu_s']}")
+    # The process's CPU clock: the worker's 0.05 s counts.
+    check(th["cpu_s"] >= 0.05, f"test_thread: process cpu {th['cpu_s']} (worker burns 0.05 s)")
     if heapcheck:
         check(t["test_leaks"]["leaked_bytes"] == 333, f"test_leaks: leaked {t['test_leaks']['leaked_bytes']}")
         check(small["leaked_bytes"] == 0, "test_small leaked_bytes")
