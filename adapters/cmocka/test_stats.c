@@ -30,6 +30,7 @@
 #include "test_stats.h"
 
 #include "leakcheck/internal.h"
+#include "core/profile/cpuprof.h"
 #include "core/symbol/symbolize.h"
 
 #include <errno.h>
@@ -292,6 +293,92 @@ static void split_where(const char *from, ts_verdict_t *v) {
   v->line = line;
 }
 
+/* ---- an over-CPU test's top functions, from the CPU profile being taken ---- */
+
+#define TS_CPU_LEAVES 128   /* distinct leaf pcs summed */
+#define TS_CPU_TOP 8        /* functions shown */
+
+typedef struct cpu_fn {
+  char name[160];
+  char where[200];          /* "FILE:LINE" of its most sampled pc, "" when unknown */
+  uint64_t periods;
+} cpu_fn_t;
+
+typedef struct leaf_sym {
+  char name[160], where[200];
+  bool done;
+} leaf_sym_t;
+
+static void leaf_sym_cb(const hs_symbol_t *sym, void *ctx_) {
+  leaf_sym_t *l = ctx_;
+  if (l->done) return; /* the innermost frame: the function the pc is in */
+  l->done = true;
+  if (sym->function) hs__snprintf(l->name, sizeof l->name, "%s", sym->function);
+  else hs__snprintf(l->name, sizeof l->name, "%s+0x%lx", sym->module ? sym->module : "?",
+                    (unsigned long)sym->module_offset);
+  if (sym->file && sym->line > 0)
+    hs__snprintf(l->where, sizeof l->where, "%s:%d", lc_strip_prefix(sym->file), sym->line);
+}
+
+/* Appends the test's top functions by CPU samples (flat: the function the
+ * sample interrupted), or says the test was too short to be sampled. Only
+ * while a CPU profile is being taken (CPUPROFILE); nothing otherwise. */
+static void cpu_top_functions(const ts_test_t *t, const char *name, hs_strbuf_t *out) {
+  hs_cpu_leaf_t leaves[TS_CPU_LEAVES];
+  size_t n = 0;
+  uint64_t total = 0, period = 0;
+  if (!hs__cpuprof_test_leaves(t->group, name, leaves, TS_CPU_LEAVES, &n, &total, &period)) return;
+  char a[64], b[64];
+  fmt_duration(b, sizeof b, period);
+  if (!total) {
+    hs__runtime_enter();
+    hs__sb_printf(out, "CPU profile: no sample in this test (too short to be sampled: one "
+                       "sample every %s of CPU)\n", b);
+    hs__runtime_leave();
+    return;
+  }
+  cpu_fn_t fns[TS_CPU_TOP * 2];
+  size_t nf = 0;
+  uint64_t shown = 0;
+  uint32_t epoch = hs__modules_epoch();
+  for (size_t i = 0; i < n; i++) {
+    leaf_sym_t l = {.name = "", .where = "", .done = false};
+    hs__symbolize_exact(leaves[i].pc, epoch, leaf_sym_cb, &l);
+    if (!l.done) hs__snprintf(l.name, sizeof l.name, "0x%lx", (unsigned long)leaves[i].pc);
+    size_t k = 0;
+    while (k < nf && strcmp(fns[k].name, l.name)) k++;
+    if (k == nf) {
+      if (nf == sizeof fns / sizeof fns[0]) continue;
+      memcpy(fns[nf].name, l.name, sizeof l.name);
+      memcpy(fns[nf].where, l.where, sizeof l.where);
+      fns[nf++].periods = 0;
+    }
+    fns[k].periods += leaves[i].periods;
+    for (; k > 0 && fns[k - 1].periods < fns[k].periods; k--) {
+      cpu_fn_t x = fns[k - 1];
+      fns[k - 1] = fns[k];
+      fns[k] = x;
+    }
+  }
+  hs__runtime_enter();
+  fmt_duration(a, sizeof a, total * period);
+  hs__sb_printf(out, "CPU profile: %llu sample(s) in this test (%s; one every %s of CPU), "
+                     "top functions:\n", (unsigned long long)total, a, b);
+  for (size_t k = 0; k < nf && k < TS_CPU_TOP; k++) {
+    fmt_duration(a, sizeof a, fns[k].periods * period);
+    unsigned pct = (unsigned)((fns[k].periods * 1000 + total / 2) / total);
+    hs__sb_printf(out, "    %3u.%u%% %10s  %s%s%s\n", pct / 10, pct % 10, a, fns[k].name,
+                  fns[k].where[0] ? " " : "", fns[k].where);
+    shown += fns[k].periods;
+  }
+  if (shown < total) {
+    unsigned pct = (unsigned)(((total - shown) * 1000 + total / 2) / total);
+    hs__sb_printf(out, "    %3u.%u%% in other functions\n", pct / 10, pct % 10);
+  }
+  hs__sb_printf(out, "(all of its samples: heapscope report --test='%s' PROFILE)\n", name);
+  hs__runtime_leave();
+}
+
 bool ts_over_budget(const char *name, ts_verdict_t *v) {
   memset(v, 0, sizeof *v);
   if (!ts.active || !ts.cur.measured || ts.reported) return false;
@@ -346,6 +433,9 @@ bool ts_over_budget(const char *name, ts_verdict_t *v) {
                   t->over_peak ? "\n" : "", name, a, b, c,
                   t->cpu_from ? "heapscope_cmocka_cpu_seconds_at_most at " : "HEAPSCOPE_TEST_MAX_CPU",
                   t->cpu_from ? t->cpu_from : "");
+    hs__runtime_leave();
+    cpu_top_functions(t, name, &v->report);
+    hs__runtime_enter();
     if (!t->over_peak) {
       split_where(t->cpu_from, v);
       hs__snprintf(v->fail_text, sizeof v->fail_text,

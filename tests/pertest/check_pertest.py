@@ -245,6 +245,45 @@ def case_cpu_budget(args):
           f"budget from code fails at its call: {code[:300]}")
 
 
+def case_cpu_budget_profile(args):
+    """Over the CPU budget while a CPU profile is taken: the test's top
+    functions in its report; a test too short to be sampled says so."""
+    work = os.path.join(args.work, "cpu_budget_profile")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    run(args, {"HEAPSCOPE_TEST_MAX_CPU": "0.2", "CPUPROFILE": os.path.join(work, "p.prof")},
+        xml_dir=os.path.join(work, "xml"))
+    v = xml_verdicts(os.path.join(work, "xml"))
+    burn = r"burn_cpu \S*pt_suite\.c:\d+"
+    for name in ("test_cpu_heavy", "test_code_cpu_over"):
+        msg = v[name][1]
+        m = re.search(r"CPU profile: (\d+) sample\(s\) in this test \(([\d.]+) ms; one every 10\.0 ms "
+                      r"of CPU\), top functions:\n\s+([\d.]+)% +[\d.]+ ms  " + burn, msg)
+        if check(m is not None, f"{name}: no top functions led by burn_cpu: {msg[:500]}"):
+            # 300 ms and 100 ms of burning at 100 Hz: about 30 and 10 samples.
+            want = 30 if name == "test_cpu_heavy" else 10
+            check(want * 0.6 <= int(m.group(1)) <= want * 1.5 and float(m.group(3)) >= 70,
+                  f"{name}: {m.group(1)} samples, burn_cpu {m.group(3)}%")
+        check(f"heapscope report --test='{name}' PROFILE" in msg, f"{name}: where the rest is")
+    check("CPU profile" not in v["test_memory_heavy"][1], "under budget: no profile section")
+    # A budget every test exceeds, samples once a second: test_small (well
+    # under a millisecond of CPU) has none and says so.
+    shutil.rmtree(os.path.join(work, "xml"), ignore_errors=True)
+    run(args, {"HEAPSCOPE_TEST_MAX_CPU": "0.000001", "CPUPROFILE": os.path.join(work, "q.prof"),
+               "CPUPROFILE_FREQUENCY": "1", "HEAPSCOPE_CMOCKA_FILTER": "test_small"},
+        xml_dir=os.path.join(work, "xml"))
+    v = xml_verdicts(os.path.join(work, "xml"))
+    msg = v.get("test_small", ("", ""))[1]
+    check("CPU profile: no sample in this test (too short to be sampled: one sample every 1.000 s "
+          "of CPU)" in msg, f"test_small: {msg[:400]}")
+    # No profile, no section.
+    shutil.rmtree(os.path.join(work, "xml"), ignore_errors=True)
+    run(args, {"HEAPSCOPE_TEST_MAX_CPU": "0.2"}, xml_dir=os.path.join(work, "xml"))
+    v = xml_verdicts(os.path.join(work, "xml"))
+    check("used 3" in v["test_cpu_heavy"][1] and "CPU profile" not in v["test_cpu_heavy"][1],
+          "without CPUPROFILE: figures only")
+
+
 def case_bad_values(args):
     work = os.path.join(args.work, "bad_values")
     shutil.rmtree(work, ignore_errors=True)
@@ -368,6 +407,7 @@ def case_fuzz_stats(args):
 
 CASES = {"figures": case_figures, "no_heapcheck": lambda a: case_figures(a, heapcheck=False),
          "peak_budget": case_peak_budget, "cpu_budget": case_cpu_budget,
+         "cpu_budget_profile": case_cpu_budget_profile,
          "bad_values": case_bad_values, "measurements": case_measurements,
          "unwritable": case_outputs_fail, "accounting_off": case_accounting_off,
          "report_tests": case_report_tests, "fuzz_stats": case_fuzz_stats}
