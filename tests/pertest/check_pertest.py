@@ -305,6 +305,29 @@ def case_cpu_budget_profile(args):
           "without CPUPROFILE: figures only")
 
 
+def case_fast_path(args):
+    """Accounting stays off the malloc fast path: in the built library only
+    the recording slow path (record_alloc, record_free, the recorded
+    realloc) and account.c itself read hs__accounting; a change that
+    inlined it into malloc or free would show here."""
+    if not shutil.which("objdump"):
+        print("SKIPPED: no objdump")
+        return
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", args.lib], capture_output=True,
+                         text=True, check=True).stdout
+    users, fn = set(), None
+    for line in dis.splitlines():
+        m = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
+        if m:
+            fn = m.group(1)
+        elif "<hs__accounting>" in line and fn:
+            users.add(fn)
+    allowed = {"record_alloc", "record_free", "hs__realloc_recorded"}
+    check("record_alloc" in users and "record_free" in users, f"the recording paths: {sorted(users)}")
+    stray = {u for u in users if u not in allowed and not u.startswith("hs__account_")}
+    check(not stray, f"hs__accounting read outside the recording slow path: {sorted(stray)}")
+
+
 def case_bad_values(args):
     work = os.path.join(args.work, "bad_values")
     shutil.rmtree(work, ignore_errors=True)
@@ -428,7 +451,7 @@ def case_fuzz_stats(args):
 
 CASES = {"figures": case_figures, "no_heapcheck": lambda a: case_figures(a, heapcheck=False),
          "peak_budget": case_peak_budget, "cpu_budget": case_cpu_budget,
-         "cpu_budget_profile": case_cpu_budget_profile,
+         "cpu_budget_profile": case_cpu_budget_profile, "fast_path": case_fast_path,
          "bad_values": case_bad_values, "measurements": case_measurements,
          "unwritable": case_outputs_fail, "accounting_off": case_accounting_off,
          "report_tests": case_report_tests, "fuzz_stats": case_fuzz_stats}
@@ -442,6 +465,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--cli", help="the heapscope command (report_tests)")
     ap.add_argument("--fuzz", help="tests/report's fuzz_report (fuzz_stats)")
+    ap.add_argument("--lib", help="libheapscope.so (fast_path)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     CASES[args.case](args)
