@@ -5,8 +5,8 @@
  * (CLOCK_MONOTONIC, vDSO) and the process's CPU time
  * (CLOCK_PROCESS_CPUTIME_ID: what threads the test starts use counts). A
  * typical test runs for less than a sampling profiler's period, so samples
- * could not give these. A CPU clock is a system call (~0.1-0.3 us on bare
- * metal, 3.3 us on the Firecracker VM we measure on), the largest part of
+ * could not give these. A CPU clock is a system call (typically 0.1-0.3 us
+ * on bare metal, ~5 us on the VM we measure on), the largest part of
  * accounting's cost: two per test, so CMocka's thread's own CPU time is not
  * read (two more). Allocation figures come from core/record/account.c
  * while every allocation is recorded.
