@@ -426,6 +426,48 @@ void hs__cpuprof_set_test(const char *group, const char *name) {
   atomic_store_explicit(&hs__cp_current_test, id, memory_order_relaxed);
 }
 
+bool hs__cpuprof_test_leaves(const char *group, const char *name, hs_cpu_leaf_t *out,
+                             size_t max, size_t *n, uint64_t *total, uint64_t *period_ns) {
+  *n = 0;
+  *total = 0;
+  *period_ns = 0;
+  if (!name || atomic_load(&hs__cp.state) != CP_RUNNING) return false;
+  take_control(false);
+  bool ok = false;
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) {
+    *period_ns = (uint64_t)hs__cp.period_us * 1000u;
+    uint32_t id = hs__cp_test_id(group, name);
+    cp_agg_t a;
+    ok = id && hs__cp_aggregate(&a);
+    if (ok) {
+      /* The records of the live file are leaf first; one entry per
+       * (test, stack): sum the test's per leaf, keep the largest. */
+      const cp_table_t *t = &a.by_test;
+      for (size_t i = 0; i < t->n; i++) {
+        const cp_entry_t *e = &t->e[i];
+        if (e->test != id || !e->depth) continue;
+        *total += e->count;
+        uintptr_t pc = (uintptr_t)hs__cp.base[e->off];
+        size_t k = 0;
+        while (k < *n && out[k].pc != pc) k++;
+        if (k == *n) {
+          if (*n < max) out[(*n)++] = (hs_cpu_leaf_t){pc, 0};
+          else continue; /* a rare leaf past max: counted in *total only */
+        }
+        out[k].periods += e->count;
+        for (; k > 0 && out[k - 1].periods < out[k].periods; k--) {
+          hs_cpu_leaf_t x = out[k - 1];
+          out[k - 1] = out[k];
+          out[k] = x;
+        }
+      }
+      hs__cp_agg_free(&a);
+    }
+  }
+  release_control();
+  return ok;
+}
+
 bool hs__cpuprof_running(void) {
   return atomic_load_explicit(&hs__cp.state, memory_order_relaxed) == CP_RUNNING;
 }

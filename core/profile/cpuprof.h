@@ -29,6 +29,20 @@ void hs__cpuprof_set_test(const char *group, const char *name);
  * test boundaries then). */
 bool hs__cpuprof_running(void);
 
+/* The samples of test (group, name) in the profile being collected, for a
+ * budget report: up to max distinct leaf pcs (the interrupted pc, exact)
+ * with their periods, most first, and in *total the test's periods across
+ * all its samples; *period_ns the sampling period. Returns the number of
+ * leaves written; 0 with *total 0 when the test has no sample. false when
+ * no profile is being collected (or no memory to sum it). Not from a
+ * signal handler; waits for a start, stop or flush in progress. */
+typedef struct hs_cpu_leaf {
+  uintptr_t pc;
+  uint64_t periods;
+} hs_cpu_leaf_t;
+bool hs__cpuprof_test_leaves(const char *group, const char *name, hs_cpu_leaf_t *out,
+                             size_t max, size_t *n, uint64_t *total, uint64_t *period_ns);
+
 /* The per-test label registry's lock, for the fork handlers
  * (core/api/runtime.c). */
 extern hs_lock_t *const hs__cpuprof_tests_lock;

@@ -111,7 +111,7 @@ def main():
     leaks = os.path.join(a.work, "leaks.json")
     env.update({"HEAPCHECK": "normal", "HEAPSCOPE_TEST_STATS": stats, "HEAPSCOPE_REPORT": "json",
                 "HEAPSCOPE_REPORT_PATH": leaks, "HEAPSCOPE_TEST_MAX_PEAK": "2M",
-                "HEAPPROFILE": os.path.join(a.work, "prof"),
+                "HEAPPROFILE": os.path.join(a.work, "prof"), "CPUPROFILE": os.path.join(a.work, "cpu.prof"),
                 "HEAP_PROFILE_ALLOCATION_INTERVAL": "0", "HEAP_PROFILE_INUSE_INTERVAL": "0"})
     subprocess.run([a.exe], env=env, capture_output=True, timeout=300)
     profiles = sorted(f for f in os.listdir(a.work) if f.startswith("prof.") and f.endswith(".heap"))
@@ -162,6 +162,23 @@ def main():
         check(z and z["full_width"] and fl["reset_rects"] == fl["rects"], f"zoom in {fl['test']}: {z}")
     check(any("grow_table" in fl["names"] for fl in f["flames"]), "grow_table in no flame graph")
     check(f["scripts_external"] == 0, "external resources in the page")
+
+    # The CPU profile of the same run: a flame graph per sampled test, and
+    # the tests too short to be sampled said as such.
+    page_cpu = os.path.join(a.work, "cpu.html")
+    p = subprocess.run([a.cli, "report", "--html", page_cpu, stats, os.path.join(a.work, "cpu.prof")],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, f"--html with the CPU profile: {p.stderr}")
+    fc = probe(a.chromium, a.work, page_cpu)
+    cpu_of = {t["group"] + "/" + t["name"]: t["cpu_s"] for t in doc["tests"]}
+    heavy = [fl for fl in fc.get("flames", []) if (fl["test"] or "").endswith("resources/test_cpu_heavy")]
+    check(len(heavy) == 1 and "burn_cpu" in heavy[0]["names"] and "grow_table" not in heavy[0]["names"],
+          f"CPU flame graph of test_cpu_heavy: {[(fl['test'], fl['names'][:6]) for fl in fc.get('flames', [])]}")
+    uns = [u.split(":", 1)[-1] for u in fc.get("unsampled", [])]
+    tiny = [t for t, c in cpu_of.items() if c < 0.001]
+    check(uns and all(any(u.endswith(t) for t in tiny) for u in uns if u) and
+          sum(any(u.endswith(t) for u in uns) for t in tiny) >= len(tiny) - 2,
+          f"unsampled tests {fc.get('unsampled')} vs tests under 1 ms of CPU {tiny}")
 
     # Hostile names are text, never markup.
     evil = os.path.join(a.work, "evil.json")

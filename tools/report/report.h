@@ -431,7 +431,7 @@ typedef struct rp_site {
 typedef struct rp_testrec {
   uint32_t name, group, status, source; /* string ids; source: the file */
   int64_t pid;
-  double wall_s, cpu_s, thread_cpu_s;   /* < 0: unknown */
+  double wall_s, cpu_s;   /* < 0: unknown */
   int64_t allocs, alloc_bytes, peak_bytes, live_bytes, leaked_bytes, leaked_objects;
   int64_t max_peak;                     /* RP_UNKNOWN: no budget */
   double max_cpu;                       /* < 0: no budget */

@@ -90,7 +90,6 @@ static bool read_test(rp_suite_t *s, const rp_json_t *t, uint32_t source, int64_
   r->pid = pid;
   r->wall_s = seconds(t, "wall_s");
   r->cpu_s = seconds(t, "cpu_s");
-  r->thread_cpu_s = seconds(t, "thread_cpu_s");
   r->allocs = rp_json_int(t, "allocs", RP_UNKNOWN);
   r->alloc_bytes = rp_json_int(t, "alloc_bytes", RP_UNKNOWN);
   r->peak_bytes = rp_json_int(t, "peak_bytes", RP_UNKNOWN);
