@@ -78,6 +78,7 @@ typedef struct walk {
   uint32_t epoch;
   int flags;                  /* HS_UNWIND_IN_SIGNAL */
   bool refreshed;             /* modules were refreshed during this walk */
+  bool distrust;              /* a dlclose is in progress: refresh before a lookup */
   int status;
 } walk_t;
 
@@ -180,6 +181,12 @@ static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *c
  * holds until the next unload (not when the module's CFI could not be had
  * yet, nor "no module" before the module list was refreshed). */
 static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
+  if (w->distrust && !w->refreshed) {
+    /* The registry may still list a module another thread has just
+     * dlclose'd, whose addresses a library dlopen'ed since may reuse. */
+    w->refreshed = true;
+    hs__modules_refresh();
+  }
   const hs_module_t *m = hs__module_live_text(a);
   if (!m && !(w->flags & HS_UNWIND_IN_SIGNAL) && !w->refreshed) {
     /* A module dlopen'ed since the last look (the tracker's refresh is
@@ -449,9 +456,14 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
   w.home_lo = __atomic_load_n(&ranges->home_lo, __ATOMIC_RELAXED);
   w.home_hi = __atomic_load_n(&ranges->home_hi, __ATOMIC_RELAXED);
   w.flags = flags;
-  w.cache = cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
+  /* While a dlclose is in progress, rules cached under the current epoch
+   * may belong to a module already unmapped (read before the epoch: the
+   * unload's epoch bump precedes the count going down). */
+  bool unloading = hs__modules_unload_pending();
+  w.cache = unloading ? NULL : cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
   w.epoch = hs__modules_epoch();
   w.refreshed = false;
+  w.distrust = unloading && !(flags & HS_UNWIND_IN_SIGNAL);
   w.status = 0;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
   if (max < 0) max = 0;
@@ -544,7 +556,7 @@ static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     uint64_t *hash) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
-  if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096)) return -1;
+  if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096 || hs__modules_unload_pending())) return -1;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
   const uint32_t mix = epoch_mix(hs__modules_epoch());
   cursor_t cu;
