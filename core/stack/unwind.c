@@ -4,11 +4,11 @@
  * Each step from a frame (pc, sp, bp) to its caller needs the unwind rule
  * at pc (core/stack/cfi.c: CFA = rsp+N | rbp+N | *(rbp+N), return address
  * at CFA-8, rbp unchanged or saved). Rules come from a process-wide cache
- * keyed by code address (direct-mapped, 16 K entries of 16 bytes, mapped
- * on first use); a miss reads the module's .eh_frame_hdr and runs one
- * FDE's program (about a microsecond), then fills the entry. A program's
- * hot return addresses stay in the cache, so a step is one hash, one
- * 16-byte load and two stack loads.
+ * keyed by code address (direct-mapped, 32 K entries of one 64-bit word,
+ * mapped on first use); a miss reads the module's .eh_frame_hdr and runs
+ * one FDE's program (about a microsecond), then fills the entry. A
+ * program's hot return addresses stay in the cache, so a step is one load
+ * of the entry and one or two stack loads.
  *
  * What the walk does with each kind of frame:
  *   CFI rule (rsp/rbp/realigned)  exact step
@@ -25,14 +25,16 @@
  * (core/stack/stackrange.c) without overflow, and the stack pointer must
  * grow at each step, so no value found on a stack can fault or loop.
  *
- * Cache entries are two words written without locks: the key (the code
- * address) and the rule with a 32-bit check binding it to that key and to
- * the module epoch (bumped when a module is unloaded, which retires every
- * entry at once). A reader that races a writer sees a check that does not
- * match and takes the slow path; so does a signal handler that interrupts
- * one. Signal handlers (no system call, lock or allocation) read the
- * cache, look rules up in modules already known, and fill the cache, but
- * learn no new modules. */
+ * A cache entry is one word written without locks: the rule and a tag made
+ * of the address's upper bits and the module epoch (bumped when a module
+ * is unloaded, which retires every entry at once), so a reader never sees
+ * half of a write. While a dlclose is in progress (between the loader's
+ * unmap and the tracker learning of it) walks neither read nor fill the
+ * cache, and refresh the module registry before trusting it: a library
+ * dlopen'ed meanwhile may sit at the unloaded one's addresses. Signal
+ * handlers (no system call, lock or allocation) read the cache, look rules
+ * up in modules already known, and fill the cache, but learn no new
+ * modules. */
 #include "core/stack/stack.h"
 
 #include "core/alloc/alloc.h"
