@@ -489,7 +489,11 @@ void hs__modules_unload_begin(void) {
  * for it), then let walks trust the registry again. */
 void hs__modules_unload_end(void) {
   hs__modules_refresh();
-  atomic_fetch_sub(&hs__modules_unloading, 1);
+  /* Never below zero: a fork child's first scan may have cleared the count
+   * while its forking thread was still inside this dlclose. */
+  uint32_t n = atomic_load(&hs__modules_unloading);
+  while (n && !atomic_compare_exchange_weak(&hs__modules_unloading, &n, n - 1)) {
+  }
 }
 
 /* The fork child of a process where a dlclose was in progress: the next
