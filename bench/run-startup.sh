@@ -42,17 +42,18 @@ read -r l1 l5 l15 _ </proc/loadavg
 log "$STARTS starts per configuration, interleaved"
 res=$(SPAWN_A="" SPAWN_B="LD_PRELOAD=$LIB" SPAWN_C="LD_PRELOAD=$LIB HEAPCHECK=normal" \
   "$BIN/spawnbench" "$STARTS" "$BIN/trivial")
-field() { sed -n "s/^RESULT config=$1 .*$2=\([0-9.]*\).*/\1/p" <<<"$res"; }
+field() { sed -n "s/^RESULT config=$1 \(.* \)\{0,1\}$2=\([-0-9.]*\).*/\2/p" <<<"$res"; }
 {
   echo "## Fixed cost per process"
   echo
   echo "A program whose main returns 0, started $STARTS times per configuration, the three"
-  echo "configurations interleaved; start-to-exit wall time (fork/exec to waitpid). Load"
+  echo "configurations interleaved; start-to-exit wall time (fork/exec to waitpid) and the"
+  echo "child's CPU time (user + system: what a loaded machine disturbs least). Load"
   echo "average at start $l1 $l5 $l15; libheapscope.so needs: $NEEDED."
   echo
-  echo "| configuration | median per start (ms) | median extra vs plain, paired (ms) |"
-  echo "|---|---|---|"
-  echo "| plain | $(field A median_ms) | - |"
-  echo "| heapscope preloaded | $(field B median_ms) | $(field B extra_ms) |"
-  echo "| heapscope preloaded, HEAPCHECK=normal | $(field C median_ms) | $(field C extra_ms) |"
+  echo "| configuration | wall per start, median (ms) | extra vs plain, paired median (ms) | CPU per start, median (ms) | CPU extra vs plain, paired median (ms) |"
+  echo "|---|---|---|---|---|"
+  echo "| plain | $(field A median_ms) | - | $(field A cpu_median_ms) | - |"
+  echo "| heapscope preloaded | $(field B median_ms) | $(field B extra_ms) | $(field B cpu_median_ms) | $(field B cpu_extra_ms) |"
+  echo "| heapscope preloaded, HEAPCHECK=normal | $(field C median_ms) | $(field C extra_ms) | $(field C cpu_median_ms) | $(field C cpu_extra_ms) |"
 } | tee "$OUT/report.md"

@@ -1,7 +1,10 @@
 /* Fixed cost per process: starts a program many times, alternating
  * configurations (A B A B ...: drift of a shared machine hits both alike),
  * and prints the median wall time of one start (fork/exec to exit) per
- * configuration and the median of the paired differences.
+ * configuration and the median of the paired differences; the same for
+ * the child's CPU time (user + system, from wait4), which a loaded machine
+ * disturbs far less than wall time (time spent waiting for a core is not
+ * counted).
  *
  *   spawnbench RUNS PROGRAM [ARGS...]
  *
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +52,10 @@ static char **make_env(const char *spec) {
   return env;
 }
 
-static double run_once(char **argv, char **env) {
+static double tv_ms(struct timeval tv) { return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3; }
+
+/* Wall ms of one start; *cpu_ms: the child's user + system time. */
+static double run_once(char **argv, char **env, double *cpu_ms) {
   pid_t pid;
   uint64_t t0 = now_ns();
   posix_spawn_file_actions_t fa;
@@ -59,7 +66,9 @@ static double run_once(char **argv, char **env) {
     exit(2);
   }
   int st;
-  waitpid(pid, &st, 0);
+  struct rusage ru;
+  wait4(pid, &st, 0, &ru);
+  *cpu_ms = tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
   posix_spawn_file_actions_destroy(&fa);
   return (double)(now_ns() - t0) / 1e6;
 }
@@ -84,20 +93,27 @@ int main(int argc, char **argv) {
   const char *specs[3] = {getenv("SPAWN_A"), getenv("SPAWN_B"), getenv("SPAWN_C")};
   int nconf = specs[2] ? 3 : 2;
   char **envs[3];
-  double *t[3], *d[3];
+  double *t[3], *d[3], *u[3], *du[3];
   for (int c = 0; c < nconf; c++) {
     envs[c] = make_env(specs[c]);
     t[c] = calloc((size_t)runs, sizeof(double));
     d[c] = calloc((size_t)runs, sizeof(double));
+    u[c] = calloc((size_t)runs, sizeof(double));
+    du[c] = calloc((size_t)runs, sizeof(double));
   }
-  for (int c = 0; c < nconf; c++) run_once(argv + 2, envs[c]); /* warm-up */
+  double ignored;
+  for (int c = 0; c < nconf; c++) run_once(argv + 2, envs[c], &ignored); /* warm-up */
   for (int i = 0; i < runs; i++)
-    for (int c = 0; c < nconf; c++) t[c][i] = run_once(argv + 2, envs[c]);
+    for (int c = 0; c < nconf; c++) t[c][i] = run_once(argv + 2, envs[c], &u[c][i]);
   for (int c = 1; c < nconf; c++)
-    for (int i = 0; i < runs; i++) d[c][i] = t[c][i] - t[0][i];
+    for (int i = 0; i < runs; i++) {
+      d[c][i] = t[c][i] - t[0][i];
+      du[c][i] = u[c][i] - u[0][i];
+    }
   for (int c = 0; c < nconf; c++) {
-    printf("RESULT config=%s median_ms=%.3f", names[c], median(t[c], runs));
-    if (c) printf(" extra_ms=%.3f", median(d[c], runs));
+    printf("RESULT config=%s median_ms=%.3f cpu_median_ms=%.3f", names[c], median(t[c], runs),
+           median(u[c], runs));
+    if (c) printf(" extra_ms=%.3f cpu_extra_ms=%.3f", median(d[c], runs), median(du[c], runs));
     printf(" env=\"%s\"\n", specs[c] ? specs[c] : "");
   }
   return 0;

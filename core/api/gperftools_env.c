@@ -71,7 +71,7 @@ static void apply_stacktrace_method(void) {
       u = HS_UNWIND_FP;
     else if (!strcmp(m, "libgcc")) {
       hs__errorf("TCMALLOC_STACKTRACE_METHOD=libgcc: heapscope has no libgcc unwinder; using auto "
-                 "(frame pointers, libunwind where they are missing)");
+                 "(heapscope's own walker of the same .eh_frame CFI)");
       u = HS_UNWIND_AUTO;
     } else {
       hs__errorf("invalid TCMALLOC_STACKTRACE_METHOD='%s' (expected libunwind, generic_fp, "

@@ -73,6 +73,22 @@ void hs__for_each_writable_segment(void (*fn)(uintptr_t start, uintptr_t end,
                                               const char *path, void *ctx),
                                    void *ctx);
 
+/* A dlclose in progress (the interposer brackets the real dlclose with
+ * these; always in pairs). Between the loader's unmap and the tracker's
+ * refresh that follows it, the registry still lists the unloaded object as
+ * live, and another thread may already have dlopen'ed a library at its
+ * addresses: while the count is non-zero, stack walks do not trust the
+ * registry or the rules cached under the current epoch (core/stack/unwind.c).
+ * begin refreshes (records what is loaded while it still is), end refreshes
+ * (learns what went, bumping the epoch) before it counts down. */
+extern _Atomic uint32_t hs__modules_unloading;
+void hs__modules_unload_begin(void);
+void hs__modules_unload_end(void);
+void hs__modules_postfork_child(void); /* from core/api/runtime.c */
+static inline bool hs__modules_unload_pending(void) {
+  return atomic_load_explicit(&hs__modules_unloading, memory_order_acquire) != 0;
+}
+
 /* Called by the dlclose interposer before the real dlclose, while the
  * object is still mapped (the CPU profiler records its mappings then).
  * One listener; it must not call dlclose. */

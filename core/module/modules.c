@@ -45,6 +45,7 @@ static uint32_t scan_gen;                /* mod_lock */
 static bool have_counts;                 /* mod_lock */
 static unsigned long long last_adds, last_subs; /* mod_lock */
 static bool registry_full_reported;
+static _Atomic bool clear_unloading; /* see hs__modules_postfork_child */
 
 static inline hs_module_t *slot(uint32_t i) {
   return chunks[i >> CHUNK_SHIFT][i & (CHUNK_SIZE - 1)];
@@ -395,6 +396,12 @@ void hs__modules_refresh(void) {
     if (sc.oom) hs__arena_free(p->dlname);
     hs__arena_free(p);
   }
+  /* A child forked during another thread's dlclose: that dlclose never
+   * ends here, and this scan has learned what it unloaded. */
+  if (!sc.oom && atomic_load_explicit(&clear_unloading, memory_order_relaxed)) {
+    atomic_store(&clear_unloading, false);
+    atomic_store(&hs__modules_unloading, 0);
+  }
   /* Only trust the counters when the registry now matches the loader. */
   have_counts = sc.counted && !sc.oom;
   last_adds = sc.adds;
@@ -458,14 +465,44 @@ HS_EXPORT int dlclose(void *handle) {
     }
     atomic_store_explicit(&real_dlclose, real, memory_order_release);
   }
-  /* Record the object (and whatever else is loaded) while it is still
-   * mapped, then learn what actually went away. */
-  hs__modules_refresh();
+  hs__modules_unload_begin();
   void (*listener)(void) = atomic_load(&unload_listener);
   if (listener) listener();
   int r = real(handle);
   int saved = errno;
-  hs__modules_refresh();
+  hs__modules_unload_end();
   errno = saved;
   return r;
+}
+
+_Atomic uint32_t hs__modules_unloading;
+
+/* Record the object (and whatever else is loaded) while it is still mapped;
+ * from here until unload_end, its addresses may be unmapped and reused by
+ * another thread's dlopen while the registry still calls it live. */
+void hs__modules_unload_begin(void) {
+  hs__modules_refresh();
+  atomic_fetch_add(&hs__modules_unloading, 1);
+}
+
+/* Learn what actually went away (the epoch bump retires the rules cached
+ * for it), then let walks trust the registry again. */
+void hs__modules_unload_end(void) {
+  hs__modules_refresh();
+  /* Never below zero: a fork child's first scan may have cleared the count
+   * while its forking thread was still inside this dlclose. */
+  uint32_t n = atomic_load(&hs__modules_unloading);
+  while (n && !atomic_compare_exchange_weak(&hs__modules_unloading, &n, n - 1)) {
+  }
+}
+
+/* The fork child of a process where a dlclose was in progress: the next
+ * full scan (the first walk refreshes while the count is non-zero) ends
+ * it, so walks do not stay uncached for the child's whole life. */
+void hs__modules_postfork_child(void) {
+  if (atomic_load(&hs__modules_unloading)) {
+    atomic_store(&hs__modules_unloading, 1);
+    atomic_store(&clear_unloading, true);
+    have_counts = false; /* the next refresh scans in full */
+  }
 }

@@ -27,9 +27,11 @@
  * than our timers' get what the program had before us (default action,
  * ignore).
  *
- * Stack walk: frame pointers from the interrupted context, every read
- * inside the thread's stack. The stack's bounds are never asked for in the
- * handler (pthread_getattr_np allocates and locks): threads we start
+ * Stack walk: the shared CFI walker (core/stack/unwind.c, in its signal
+ * mode) from the interrupted context, every read inside the thread's
+ * stack; frame pointers where it ends in code learned after start. The
+ * stack's bounds are never asked for in the handler (pthread_getattr_np
+ * allocates and locks): threads we start
  * record theirs before their start routine runs; for threads that existed
  * at start the handler matches the interrupted stack pointer against a
  * snapshot of the anonymous mappings taken at start, and accepts the range

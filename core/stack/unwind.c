@@ -4,11 +4,11 @@
  * Each step from a frame (pc, sp, bp) to its caller needs the unwind rule
  * at pc (core/stack/cfi.c: CFA = rsp+N | rbp+N | *(rbp+N), return address
  * at CFA-8, rbp unchanged or saved). Rules come from a process-wide cache
- * keyed by code address (direct-mapped, 16 K entries of 16 bytes, mapped
- * on first use); a miss reads the module's .eh_frame_hdr and runs one
- * FDE's program (about a microsecond), then fills the entry. A program's
- * hot return addresses stay in the cache, so a step is one hash, one
- * 16-byte load and two stack loads.
+ * keyed by code address (direct-mapped, 32 K entries of one 64-bit word,
+ * mapped on first use); a miss reads the module's .eh_frame_hdr and runs
+ * one FDE's program (about a microsecond), then fills the entry. A
+ * program's hot return addresses stay in the cache, so a step is one load
+ * of the entry and one or two stack loads.
  *
  * What the walk does with each kind of frame:
  *   CFI rule (rsp/rbp/realigned)  exact step
@@ -25,14 +25,16 @@
  * (core/stack/stackrange.c) without overflow, and the stack pointer must
  * grow at each step, so no value found on a stack can fault or loop.
  *
- * Cache entries are two words written without locks: the key (the code
- * address) and the rule with a 32-bit check binding it to that key and to
- * the module epoch (bumped when a module is unloaded, which retires every
- * entry at once). A reader that races a writer sees a check that does not
- * match and takes the slow path; so does a signal handler that interrupts
- * one. Signal handlers (no system call, lock or allocation) read the
- * cache, look rules up in modules already known, and fill the cache, but
- * learn no new modules. */
+ * A cache entry is one word written without locks: the rule and a tag made
+ * of the address's upper bits and the module epoch (bumped when a module
+ * is unloaded, which retires every entry at once), so a reader never sees
+ * half of a write. While a dlclose is in progress (between the loader's
+ * unmap and the tracker learning of it) walks neither read nor fill the
+ * cache, and refresh the module registry before trusting it: a library
+ * dlopen'ed meanwhile may sit at the unloaded one's addresses. Signal
+ * handlers (no system call, lock or allocation) read the cache, look rules
+ * up in modules already known, and fill the cache, but learn no new
+ * modules. */
 #include "core/stack/stack.h"
 
 #include "core/alloc/alloc.h"
@@ -78,6 +80,7 @@ typedef struct walk {
   uint32_t epoch;
   int flags;                  /* HS_UNWIND_IN_SIGNAL */
   bool refreshed;             /* modules were refreshed during this walk */
+  bool distrust;              /* a dlclose is in progress: refresh before a lookup */
   int status;
 } walk_t;
 
@@ -180,6 +183,12 @@ static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *c
  * holds until the next unload (not when the module's CFI could not be had
  * yet, nor "no module" before the module list was refreshed). */
 static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
+  if (w->distrust && !w->refreshed) {
+    /* The registry may still list a module another thread has just
+     * dlclose'd, whose addresses a library dlopen'ed since may reuse. */
+    w->refreshed = true;
+    hs__modules_refresh();
+  }
   const hs_module_t *m = hs__module_live_text(a);
   if (!m && !(w->flags & HS_UNWIND_IN_SIGNAL) && !w->refreshed) {
     /* A module dlopen'ed since the last look (the tracker's refresh is
@@ -449,9 +458,14 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
   w.home_lo = __atomic_load_n(&ranges->home_lo, __ATOMIC_RELAXED);
   w.home_hi = __atomic_load_n(&ranges->home_hi, __ATOMIC_RELAXED);
   w.flags = flags;
-  w.cache = cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
+  /* While a dlclose is in progress, rules cached under the current epoch
+   * may belong to a module already unmapped (read before the epoch: the
+   * unload's epoch bump precedes the count going down). */
+  bool unloading = hs__modules_unload_pending();
+  w.cache = unloading ? NULL : cache_get(!(flags & HS_UNWIND_IN_SIGNAL));
   w.epoch = hs__modules_epoch();
   w.refreshed = false;
+  w.distrust = unloading && !(flags & HS_UNWIND_IN_SIGNAL);
   w.status = 0;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
   if (max < 0) max = 0;
@@ -544,7 +558,7 @@ static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     uint64_t *hash) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
-  if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096)) return -1;
+  if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096 || hs__modules_unload_pending())) return -1;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
   const uint32_t mix = epoch_mix(hs__modules_epoch());
   cursor_t cu;

@@ -525,6 +525,23 @@ def case_stacks():
         fail("the burn loops on other stacks were not sampled: %s" % d["flat"])
 
 
+def case_nofp():
+    """-O2 without frame pointers: the handler's CFI walk gives whole stacks
+    (leaf, the three levels, main) in nearly every sample of the chain."""
+    p = run([prog("cpu_nofp")], {"CPUPROFILE": W + "/n.prof", "CPUPROFILE_FREQUENCY": "1000"})
+    d = check("n.prof")
+    leaf = d["cum"].get("nofp_leaf", 0)
+    if leaf < 50:
+        fail("nofp_leaf is on %d stacks (burned %s s): too few samples, or stacks cut at "
+             "burn_cpu" % (leaf, measured(p.stdout)))
+    for fn in ("nofp_level3", "nofp_level2", "nofp_level1", "main"):
+        got = d["cum"].get(fn, 0)
+        if got < 0.95 * leaf:
+            fail("%s is on %d of nofp_leaf's %d stacks: stacks through code without frame "
+                 "pointers are cut (cum %s)" % (fn, got, leaf, d["cum"]))
+    note("nofp_leaf %d samples; level1 %d, main %d" % (leaf, d["cum"]["nofp_level1"], d["cum"]["main"]))
+
+
 def case_realtime():
     p = run([prog("cpu_wall")], {"CPUPROFILE": W + "/w.prof", "CPUPROFILE_REALTIME": "1"})
     d = check("w.prof")

@@ -11,7 +11,13 @@
  * libunw_cfi  -O2, no frame pointers, CFI: whole stacks
  * libunw_fp   frame pointers, no .eh_frame: whole stacks (one validated
  *             frame-pointer step per frame)
- * libunw_bare neither: the stack ends cleanly inside the library */
+ * libunw_bare neither: the stack ends cleanly inside the library
+ *
+ * First, deterministically, the window of a dlclose in another thread:
+ * libunw_cfi.so unmapped by the loader, not yet known unloaded by the
+ * tracker, and libunw_fp.so dlopen'ed at its addresses (under load this
+ * happened in the loop below once in ~20 runs: the walk used the unloaded
+ * library's CFI and cached rules for the new one's code). */
 #include "tests/stack/stack_test.h"
 
 #include "core/symbol/symbolize.h"
@@ -102,6 +108,43 @@ NOINLINE static void one_round(const char *lib, int whole, int round) {
   CHECK(dlclose(h) == 0);
 }
 
+typedef int (*dlclose_fn)(void *);
+
+/* What the dlclose interposer does, with the window between the loader's
+ * unmap and the tracker's refresh held open while this thread loads
+ * another library at the same addresses and allocates through it. */
+NOINLINE static void unload_window(void) {
+  void *h = open_lib("libunw_cfi.so");
+  alloc_fn f = (alloc_fn)dlsym(h, "unwlib_alloc");
+  CHECK(f != NULL);
+  free(call_lib(f)); /* the registry knows it; the rule cache holds its rules */
+  free(call_lib(f));
+  const hs_module_t *old = hs__module_live_text((uintptr_t)f);
+  CHECK(old != NULL);
+  dlclose_fn real_dlclose = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
+  CHECK(real_dlclose != NULL && real_dlclose != dlclose);
+  hs__modules_unload_begin();
+  CHECK(real_dlclose(h) == 0);
+  void *h2 = open_lib("libunw_fp.so");
+  alloc_fn f2 = (alloc_fn)dlsym(h2, "unwlib_alloc");
+  CHECK(f2 != NULL);
+  CHECKF((uintptr_t)f2 >= old->text_lo && (uintptr_t)f2 < old->text_hi,
+         "the loader did not reuse the unloaded library's addresses (%p outside %#lx-%#lx): "
+         "nothing tested", (void *)f2, (unsigned long)old->text_lo, (unsigned long)old->text_hi);
+  void *p = call_lib(f2);
+  const char *names[16];
+  int n = names_of(p, names, 16);
+  const char *want[] = {"lib_c", "lib_b", "unwlib_alloc", "call_lib", "unload_window", "main"};
+  for (int i = 0; i < 6; i++)
+    CHECKF(i < n && !strcmp(names[i], want[i]),
+           "inside another thread's dlclose: frame #%d is %s, expected %s", i,
+           i < n ? names[i] : "(none)", want[i]);
+  free(p);
+  hs__modules_unload_end();
+  CHECK(dlclose(h2) == 0);
+  printf("unload window: whole stack through the library loaded at the unloaded one's place\n");
+}
+
 /* The other thread: deep stacks in this program, and its own library. */
 NOINLINE static void *deep(int d) {
   void *p = d ? deep(d - 1) : malloc(24);
@@ -135,6 +178,7 @@ int main(int argc, char **argv) {
   CHECK(argc == 2);
   dir = argv[1];
   heapscope_start_recording();
+  unload_window();
   pthread_t t;
   CHECK(pthread_create(&t, NULL, churn, NULL) == 0);
   for (int round = 0; round < 60; round++) {

@@ -7,11 +7,17 @@
  *   odd_cfa_call  CFA = rbx + 16: the walker's table cannot hold it and
  *                 hands the stack to libunwind (loaded on first use)
  *   a signal handler (raise): the walk crosses the kernel's signal frame
- *                 back into the code that raised it */
+ *                 back into the code that raised it
+ *   JIT code      machine code written into an anonymous mapping (no
+ *                 module, no CFI) calling the callback: with a frame
+ *                 pointer the walk steps over it and reaches main; without
+ *                 one it ends cleanly at the JIT frame, never at a made-up
+ *                 frame */
 #include "tests/stack/stack_test.h"
 
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NOINLINE __attribute__((noinline))
 
@@ -127,10 +133,57 @@ NOINLINE static void via_signal(void) {
   free(in_handler);
 }
 
+/* jit(n, cb) = cb(n), as a JIT compiler would emit it: with a frame
+ * pointer (push %rbp; mov %rsp,%rbp; call *%rsi; pop %rbp; ret) or
+ * without (sub $8,%rsp; call *%rsi; add $8,%rsp; ret). */
+typedef void *(*jit_fn)(size_t, void *(*)(size_t));
+static jit_fn make_jit(int with_fp) {
+  static const unsigned char fp_code[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd6, 0x5d, 0xc3};
+  static const unsigned char bare_code[] = {0x48, 0x83, 0xec, 0x08, 0xff, 0xd6,
+                                            0x48, 0x83, 0xc4, 0x08, 0xc3};
+  unsigned char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(m != MAP_FAILED);
+  if (with_fp) memcpy(m, fp_code, sizeof fp_code);
+  else memcpy(m, bare_code, sizeof bare_code);
+  CHECK(mprotect(m, 4096, PROT_READ | PROT_EXEC) == 0);
+  return (jit_fn)(uintptr_t)m;
+}
+
+NOINLINE static void via_jit(int with_fp) {
+  jit_fn jit = make_jit(with_fp);
+  void *p = jit(40, cb);
+  __asm__ volatile("" ::: "memory");
+  const uintptr_t *pcs;
+  int n = recorded_stack(p, &pcs);
+  const char *names[32];
+  recorded_names(p, names, 32);
+  uintptr_t code = (uintptr_t)jit;
+  CHECKF(n >= 2 && !strcmp(names[0], "cb") && pcs[1] > code && pcs[1] < code + 16,
+         "JIT%s: cb, then the JIT frame expected (%d frames, #0 %s)", with_fp ? "" : " without fp",
+         n, n ? names[0] : "");
+  if (with_fp) {
+    CHECKF(n >= 4 && !strcmp(names[2], "via_jit") && !strcmp(names[3], "main"),
+           "JIT with a frame pointer: via_jit, main expected after it (%d frames, #2 %s)", n,
+           n > 2 ? names[2] : "");
+  } else {
+    /* Past the JIT frame only frames in known code, if any: a frame-pointer
+     * step is kept only when it returns into a loaded module. */
+    for (int i = 2; i < n; i++)
+      CHECKF(hs__module_for(pcs[i], hs__modules_epoch()) != NULL,
+             "JIT without fp: frame #%d (%#lx) lies in no module", i, (unsigned long)pcs[i]);
+  }
+  printf("JIT%s: %d frames, %s\n", with_fp ? "" : " without a frame pointer", n,
+         with_fp ? "whole" : "ended cleanly");
+  free(p);
+  munmap((void *)code, 4096);
+}
+
 int main(void) {
   heapscope_start_recording();
   via_realign();
   via_odd();
   via_signal();
+  via_jit(1);
+  via_jit(0);
   return 0;
 }
