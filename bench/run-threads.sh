@@ -10,7 +10,9 @@
 #
 # Environment: BENCH_RUNS (default 5), BENCH_THREADS (default 10000),
 # BENCH_WORK (default "none malloc libc"), BENCH_BUILD_DIR, BENCH_OUT,
-# BENCH_NO_INSTALL=1 (never apt-get; missing peers are skipped).
+# BENCH_NO_INSTALL=1 (never apt-get; missing peers are skipped), BENCH_TOOLS
+# (a subset of "glibc heapscope heapscope-check lsan gperftools-check";
+# glibc and heapscope are always run, the ratios need them).
 # Rounds interleave the tools (order rotated each round); medians are
 # printed with their ratio to glibc and to heapscope without HEAPCHECK.
 set -euo pipefail
@@ -66,6 +68,15 @@ run_tool() { # TOOL WORK -> RESULT line
   gperftools-check) HEAPCHECK=normal LD_PRELOAD=$TCMALLOC "$OUT/threads" "$work" "$THREADS" 2>/dev/null ;;
   esac
 }
+
+if [[ -n ${BENCH_TOOLS:-} ]]; then
+  keep=(glibc heapscope)
+  for t in "${TOOLS[@]}"; do
+    [[ $t == glibc || $t == heapscope ]] && continue
+    [[ " $BENCH_TOOLS " == *" $t "* ]] && keep+=("$t")
+  done
+  TOOLS=("${keep[@]}")
+fi
 
 RAW=$OUT/raw.tsv
 : >"$RAW"

@@ -8,7 +8,7 @@ pkgs=(build-essential cmake ninja-build pkg-config libunwind-dev libelf-dev libd
       libcmocka-dev python3 bc zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(golang-go google-perftools libgoogle-perftools-dev clang libclang-rt-14-dev
-         valgrind git elfutils binutils dpkg-dev xz-utils nodejs chromium)
+         valgrind git elfutils binutils dpkg-dev xz-utils nodejs chromium strace)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

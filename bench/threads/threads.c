@@ -8,7 +8,9 @@
  * Prints one line:
  *   RESULT name=threads_WORK secs=... cpu_secs=... us_per_thread=... threads=N alloc=LIB
  * `alloc` is the object that defines the malloc this program calls. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -81,15 +81,21 @@ void hs__stack_find_self(void) { dl_iterate_phdr(self_cb, NULL); }
 
 /* ---- libunwind, on first use ----------------------------------------------- */
 
-static const char *const unw_names[] = {"unw_backtrace", "_ULx86_64_set_caching_policy",
-                                        "_ULx86_64_local_addr_space"};
+static const char *const unw_names[] = {
+    "unw_backtrace",        "_ULx86_64_set_caching_policy", "_ULx86_64_local_addr_space",
+    "_Ux86_64_getcontext",  "_ULx86_64_init_local",         "_ULx86_64_get_reg",
+    "_ULx86_64_step"};
 static struct {
   int (*backtrace)(void **, int);
   int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t);
   unw_addr_space_t *local_addr_space;
+  int (*getcontext)(unw_context_t *);
+  int (*init_local)(unw_cursor_t *, unw_context_t *);
+  int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+  int (*step)(unw_cursor_t *);
 } unw;
 static hs_lazy_lib_t unw_lib = {.soname = "libunwind.so.8", .names = unw_names,
-                                .syms = (void **)&unw, .count = 3,
+                                .syms = (void **)&unw, .count = 7,
                                 .without = "stacks through such code end there"};
 
 static bool load_libunwind(void) {
@@ -106,10 +112,47 @@ static bool load_libunwind(void) {
   return true;
 }
 
+/* unw_backtrace keeps a trace cache per thread: 256 KiB, built (every page
+ * faulted in) on the thread's first call and unmapped when the thread
+ * exits. Threads that allocate a few times and exit paid that each: 10,000
+ * threads allocating in libc ran 20-50x slower with libunwind than without
+ * recording. A thread's first STEP_BACKTRACES captures walk with unw_step
+ * instead (no cache); a thread that goes on allocating switches to the
+ * cached walk (1-4 us a capture). Both give the same frames. The step walk
+ * starts here, with every register true (a frame's CFI may use any of
+ * them: the CFA-in-rbx frames the CFI walker hands over), and keeps the
+ * frames after the public entry point's, as the cached walk does. */
+#define STEP_BACKTRACES 32
+static HS_TLS uint32_t libunwind_calls;
+
+__attribute__((noinline)) static int step_backtrace(uintptr_t *pcs, int max,
+                                                    uintptr_t entry_ret) {
+  unw_context_t uc;
+  unw_cursor_t c;
+  if (unw.getcontext(&uc) != 0 || unw.init_local(&c, &uc) != 0) return 0;
+  int n = 0, skipped = 0;
+  bool user = false;
+  do {
+    unw_word_t ip;
+    if (unw.get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip) break;
+    if (user) pcs[n++] = ip;
+    else if (ip == entry_ret) user = true;
+    else if (++skipped > 16) break; /* not below the entry point: no stack */
+  } while (n < max && unw.step(&c) > 0);
+  return n;
+}
+
 static int capture_libunwind(uintptr_t *pcs, int max, void *frame) {
   if (!load_libunwind()) return 0;
   /* The entry point's return address marks where the user's frames start. */
   uintptr_t entry_ret = ((uintptr_t *)frame)[1];
+  if (libunwind_calls < STEP_BACKTRACES) {
+    libunwind_calls++;
+    hs__runtime_enter();
+    int n = step_backtrace(pcs, max, entry_ret);
+    hs__runtime_leave();
+    return n;
+  }
   void *buf[HS_MAX_DEPTH + 8];
   hs__runtime_enter();
   int got = unw.backtrace(buf, max + 8 < HS_MAX_DEPTH + 8 ? max + 8 : HS_MAX_DEPTH + 8);

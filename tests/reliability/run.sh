@@ -305,6 +305,22 @@ soak)
   rm -f p.* p_*
   ;;
 
+threads_libunwind)
+  # Short-lived threads recorded with libunwind (HEAPSCOPE_UNWINDER=libunwind,
+  # or the CFI walker's fallback) must not each build unw_backtrace's 256 KiB
+  # trace cache: one mapping per thread made 10,000 threads 20x slower.
+  # Counted, not timed: a thread's mappings under strace.
+  command -v strace >/dev/null || skip "strace not installed"
+  HEAPCHECK=normal HEAPSCOPE_UNWINDER=libunwind run 100 strace -f -qq -e trace=mmap -o "$W/trace.txt" \
+    env LD_PRELOAD="$HS_PRELOAD" "$HS_BIN/rel_threads" libc 200 >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  grep -q '^RESULT name=threads_libc .*alloc=libheapscope.so' out.txt || { show out.txt; fail "no result line"; }
+  [ ! -s err.txt ] || { show err.txt; fail "unexpected stderr"; }
+  n=$(grep -c 'mmap(NULL, .*MAP_ANONYMOUS' "$W/trace.txt" || true)
+  note "200 threads allocating in libc: $n anonymous mappings"
+  [ "$n" -lt 100 ] || fail "$n anonymous mappings for 200 threads (a mapping per thread)"
+  ;;
+
 *) fail "unknown case" ;;
 esac
 exit 0

@@ -22,6 +22,7 @@ vars=(HEAPCHECK=normal HEAPSCOPE_SUPPRESSIONS=/etc/shadow
       HEAPSCOPE_LOG_PATH=$out/log HEAPSCOPE_REPORT=json
       HEAPSCOPE_REPORT_PATH=$out/report.json HEAPPROFILE=$out/prof
       HEAPSCOPE_LEAK_PROFILE=$out/leak.prof LSAN_OPTIONS=log_path=$out/lsan
+      CPUPROFILE=$out/cpu.prof HEAPSCOPE_TEST_STATS=$out/stats.json
       HEAPSCOPE_EXIT_CODE=23)
 
 # Control: not setuid, the same variables are obeyed (so the check below
@@ -31,6 +32,8 @@ env "${vars[@]}" "$work/prog" >"$work/control.out" 2>"$work/control.err"
 status=$?
 [ $status = 23 ] || fail "control run: exit $status, expected 23 (leak found)"
 [ -n "$(ls -A "$out")" ] || fail "control run wrote no output files"
+# Variables added by later features (the CPU profiler) reach the same table.
+[ -e "$out/cpu.prof" ] || fail "control run wrote no CPU profile"
 rm -rf "${out:?}"/*
 
 # Setuid root, run as nobody.
