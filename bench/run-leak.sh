@@ -64,19 +64,8 @@ PPROF=$(command -v google-pprof || command -v pprof || true)
 [[ -n $VALGRIND ]] || log "valgrind not found: skipped"
 
 # ---- heapscope -------------------------------------------------------------------
-if [[ -n ${HEAPSCOPE_LIB:-} ]]; then
-  LIB=$(readlink -f "$HEAPSCOPE_LIB")
-  [[ -f $LIB ]] || die "HEAPSCOPE_LIB=$HEAPSCOPE_LIB does not exist"
-else
-  log "building heapscope in $BUILD"
-  gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-  [[ -f $BUILD/CMakeCache.txt ]] && gen=()
-  cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DHEAPSCOPE_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" --target heapscope >/dev/null
-  LIB=$BUILD/lib/libheapscope.so
-fi
-LIBDIR=$(dirname "$LIB")
+source "$ROOT/bench/lib.sh"
+bench_heapscope_lib
 
 # ---- benchmark programs ------------------------------------------------------------
 BIN=$OUT/bin

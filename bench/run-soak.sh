@@ -25,18 +25,8 @@ WORKERS=${BENCH_WORKERS:-4}
 log() { printf '[bench-soak] %s\n' "$*" >&2; }
 die() { printf '[bench-soak] error: %s\n' "$*" >&2; exit 1; }
 
-if [[ -n ${HEAPSCOPE_LIB:-} ]]; then
-  LIB=$(readlink -f "$HEAPSCOPE_LIB")
-else
-  log "building heapscope in $BUILD"
-  gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-  [[ -f $BUILD/CMakeCache.txt ]] && gen=()
-  cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DHEAPSCOPE_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" --target heapscope >/dev/null
-  LIB=$BUILD/lib/libheapscope.so
-fi
-LIBDIR=$(dirname "$LIB")
+source "$ROOT/bench/lib.sh"
+bench_heapscope_lib
 mkdir -p "$OUT"
 rm -rf "$OUT/work"
 mkdir -p "$OUT/work"

@@ -20,18 +20,8 @@ die() { printf '[bench-stack] error: %s\n' "$*" >&2; exit 1; }
 command -v python3 >/dev/null || die "python3 is required"
 command -v gcc >/dev/null || die "gcc is required"
 
-if [[ -n ${HEAPSCOPE_LIB:-} ]]; then
-  LIB=$(readlink -f "$HEAPSCOPE_LIB")
-  [[ -f $LIB ]] || die "HEAPSCOPE_LIB=$HEAPSCOPE_LIB does not exist"
-else
-  log "building heapscope in $BUILD"
-  gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-  [[ -f $BUILD/CMakeCache.txt ]] && gen=()
-  cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DHEAPSCOPE_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" --target heapscope >/dev/null
-  LIB=$BUILD/lib/libheapscope.so
-fi
+source "$ROOT/bench/lib.sh"
+bench_heapscope_lib
 
 BIN=$OUT/bin
 mkdir -p "$BIN"

@@ -34,17 +34,8 @@ if [[ ${BENCH_NO_INSTALL:-0} != 1 && $(id -u) == 0 ]]; then
     >/dev/null 2>&1 || log "could not install ${missing[*]}"
 fi
 
-if [[ -n ${HEAPSCOPE_LIB:-} ]]; then
-  LIB=$(readlink -f "$HEAPSCOPE_LIB")
-else
-  log "building heapscope in $BUILD"
-  gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-  [[ -f $BUILD/CMakeCache.txt ]] && gen=()
-  cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DHEAPSCOPE_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" --target heapscope >/dev/null
-  LIB=$BUILD/lib/libheapscope.so
-fi
+source "$ROOT/bench/lib.sh"
+bench_heapscope_lib
 mkdir -p "$OUT"
 CFLAGS=(-O2 -g -pthread -fno-builtin-malloc -fno-builtin-free)
 gcc "${CFLAGS[@]}" "$ROOT/bench/threads/threads.c" -o "$OUT/threads" -ldl
