@@ -501,11 +501,33 @@ def case_dlclose():
         fail("the dlclose'd library is not in the maps: %s" % d["modules"])
     expect_time("dl_inner (dlclose'd)", secs(d, "dl_inner"), m["dl_burn"], 0.01)
     expect_time("f_main", secs(d, "f_main"), m["f_main"], 0.01)
+    # Loaded after the profile started, the library's samples still carry
+    # their whole stacks: its functions, then main.
+    expect_time("dl_burn over dl_inner", secs(d, "dl_burn"), m["dl_burn"], 0.01)
+    expect_time("main", secs(d, "main"), m["dl_burn"] + m["f_main"], 0.01)
     if have_go():
         run([prog("cpu_dl"), lib], {"CPUPROFILE": W + "/dl.pb.gz", "HEAPSCOPE_PROFILE_FORMAT": "proto"})
         rows, out = go_top("dl.pb.gz")
         if "dl_inner" not in rows or "dl_burn" not in rows:
             fail("proto: the dlclose'd library's functions are not named:\n" + out)
+
+
+def case_no_frame_pointers():
+    # Callers of code built without frame pointers are named (the handler
+    # walks by CFI): every sample of the chain holds it whole, up to main
+    # or the thread's start routine.
+    p = run([prog("cpu_nofp")], {"CPUPROFILE": W + "/n.prof", "CPUPROFILE_FREQUENCY": "1000"})
+    m = measured(p.stdout)
+    d = check("n.prof")
+    burned = m["main_chain"] + m["thread_chain"]
+    expect_time("burn_cpu (the leaf)", secs(d, "burn_cpu"), burned, 0.001)
+    expect_time("nofp_leaf", secs(d, "nofp_leaf"), burned, 0.001)
+    for fn in ("nofp_mid", "nofp_outer"):
+        if d["cum"].get(fn, 0) < d["cum"]["nofp_leaf"]:
+            fail("%s holds %d of nofp_leaf's %d periods: callers lost\n%s"
+                 % (fn, d["cum"].get(fn, 0), d["cum"]["nofp_leaf"], d["cum"]))
+    expect_time("main over nofp_outer", secs(d, "main"), m["main_chain"], 0.001)
+    expect_time("nofp_thread", secs(d, "nofp_thread"), m["thread_chain"], 0.001)
 
 
 def case_stacks():
