@@ -530,6 +530,22 @@ def case_no_frame_pointers():
     expect_time("nofp_thread", secs(d, "nofp_thread"), m["thread_chain"], 0.001)
 
 
+def case_short_threads():
+    # Threads shorter than a period are sampled (random first expiry); a
+    # fixed first expiry of one period would give them none. A CPU-clock
+    # expiry is seen only at a tick that finds its thread running, so a
+    # 4 ms thread with HZ=250 sees about one: expect 20-60 % of the burned
+    # time (0.45 measured), not the exact total of longer threads.
+    p = run([prog("cpu_short")], {"CPUPROFILE": W + "/s.prof", "CPUPROFILE_FREQUENCY": "100"})
+    m = measured(p.stdout)
+    d = check("s.prof")
+    got = secs(d, "f_short")
+    if not 0.2 * m["f_short"] <= got <= 1.1 * m["f_short"]:
+        fail("80 threads of 4 ms: f_short %.3f s in the profile, %.3f s burned"
+             % (got, m["f_short"]))
+    note("80 threads of 4 ms: f_short %.3f s in the profile, %.3f s burned" % (got, m["f_short"]))
+
+
 def case_stacks():
     p = run([prog("cpu_stacks")], {"CPUPROFILE": W + "/s.prof", "CPUPROFILE_FREQUENCY": "4000"})
     if "survived" not in p.stdout:
