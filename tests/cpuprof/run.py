@@ -482,6 +482,15 @@ def case_bad_env():
             fail("CPUPROFILE_FREQUENCY=%s:\n%s" % (value, p.stderr))
         if check("b.prof")["period_us"] != 10000:
             fail("CPUPROFILE_FREQUENCY=%s: not the default period" % value)
+    # Unset: 100 Hz; the largest, 4000 Hz, taken as given.
+    for value, period in ((None, 10000), ("4000", 250), ("1", 1000000)):
+        env = {"CPUPROFILE": W + "/b.prof"}
+        if value:
+            env["CPUPROFILE_FREQUENCY"] = value
+        p = run([prog("cpu_pattern"), "0.02"], env)
+        if len(heapscope_lines(p.stderr)) != 1 or check("b.prof")["period_us"] != period:
+            fail("CPUPROFILE_FREQUENCY=%s: period %d, expected %d\n%s"
+                 % (value, check("b.prof")["period_us"], period, p.stderr))
     p = run([prog("cpu_pattern"), "0.02"], {"CPUPROFILESIGNAL": "12"})
     one_line(p.stderr, r"CPUPROFILESIGNAL is set but CPUPROFILE is not; ignored")
     # A bad CPUPROFILESIGNAL is ignored (gperftools aborts): profiling from start.
