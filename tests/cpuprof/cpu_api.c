@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <gperftools/profiler.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,6 +66,28 @@ static void *registered_thread(void *a) {
   ProfilerRegisterThread();
   f_registered(0.15);
   return NULL;
+}
+
+/* A thread that runs from before ProfilerStop to after it: its timer
+ * must be deleted at stop as well. */
+static atomic_int linger_stop, linger_started;
+static void *lingering_thread(void *a) {
+  atomic_store(&linger_started, 1);
+  while (!atomic_load(&linger_stop)) burn_cpu(0.01);
+  return NULL;
+}
+
+/* POSIX timers of this process (/proc/self/timers, one "ID:" line each);
+ * -1 when the kernel does not list them. */
+static int posix_timers(void) {
+  FILE *f = fopen("/proc/self/timers", "r");
+  if (!f) return -1;
+  char line[256];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "ID:", 3)) n++;
+  fclose(f);
+  return n;
 }
 
 static volatile int timer_signals, other_signals;
@@ -134,7 +158,15 @@ int main(int argc, char **argv) {
   pthread_create(&t, NULL, registered_thread, NULL);
   pthread_join(t, NULL);
 
+  pthread_t lingering;
+  pthread_create(&lingering, NULL, lingering_thread, NULL);
+  while (!atomic_load(&linger_started)) sched_yield();
+  int timers = posix_timers();
+  CHECK(timers == -1 || timers >= 2, "%d POSIX timers while two threads are profiled", timers);
   ProfilerStop();
+  int left = posix_timers();
+  CHECK(left <= 0, "%d POSIX timers left after ProfilerStop (a thread still runs)", left);
+  if (timers == -1) printf("note: no /proc/self/timers; timers after stop not counted\n");
   CHECK(!ProfilingIsEnabledForAllThreads(), "enabled after stop");
   ProfilerGetCurrentState(&st);
   CHECK(!st.enabled && !st.profile_name[0], "state after stop");
@@ -143,8 +175,9 @@ int main(int argc, char **argv) {
   ProfilerDisable();
   CHECK(!ProfilingIsEnabledForAllThreads(), "ProfilerEnable started profiling");
 
-  /* After stop no timer is left: a handler of the program's own gets no
-   * timer signal (gperftools' per-thread timers kept firing). */
+  /* After stop no timer is left, neither the main thread's nor that of the
+   * thread still running: a handler of the program's own gets no timer
+   * signal (gperftools' per-thread timers kept firing). */
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = count_prof;
@@ -152,6 +185,8 @@ int main(int argc, char **argv) {
   sigaction(SIGPROF, &sa, &old);
   CHECK(old.sa_handler == SIG_DFL, "the program sees a SIGPROF handler it never set");
   f_after_stop(0.3);
+  atomic_store(&linger_stop, 1);
+  pthread_join(lingering, NULL);
   CHECK(timer_signals == 0, "%d timer signals after ProfilerStop", timer_signals);
   sa.sa_handler = SIG_DFL;
   sa.sa_flags = 0;
