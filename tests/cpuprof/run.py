@@ -471,6 +471,36 @@ def case_unwritable():
                        r"No such file or directory; CPU profiler not started$")
 
 
+def case_full_disk():
+    # CPUPROFILE on a full file system (a 16 KiB tmpfs in a private mount
+    # namespace): the program runs, the profile holds what fit and stays
+    # readable, and the samples that did not fit are counted in one line.
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        skip("needs root and unshare to mount a small tmpfs")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        skip("cannot create a mount namespace here")
+    os.makedirs("mnt")
+    script = ('mount -t tmpfs -o size=16k tmpfs "$1" && env LD_PRELOAD="$3" CPUPROFILE="$1/p.prof" '
+              'CPUPROFILE_FREQUENCY=1000 "$2" 0.2; rc=$?; cp "$1/p.prof" "$1/../p.prof"; exit $rc')
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                        W + "/mnt", prog("cpu_pattern"), PRELOAD], env=BASE_ENV,
+                       capture_output=True, text=True, timeout=90)
+    m = measured(p.stdout)
+    if p.returncode != 0 or len(m) != 4:
+        fail("exit %d\n%s%s" % (p.returncode, p.stdout, p.stderr))
+    lines = heapscope_lines(p.stderr)
+    lost = [re.search(r"p\.prof: (\d+) periods of samples lost: the file could not grow: "
+                      r"No space left on device$", l) for l in lines]
+    lost = [x for x in lost if x]
+    if len(lines) != 2 or len(lost) != 1:
+        fail("expected a stop line and one lost-samples line:\n" + p.stderr)
+    d = check("p.prof")
+    kept = d["total"] * 0.001
+    burned = m["fa"] + m["fb"] + m["fc"]
+    expect_time("kept + lost", kept + int(lost[0].group(1)) * 0.001, burned, 0.001)
+    note("%.3f s kept, %s periods lost" % (kept, lost[0].group(1)))
+
+
 def case_bad_env():
     for value in ("abc", "5000", "0"):
         p = run([prog("cpu_pattern"), "0.02"], {"CPUPROFILE": W + "/b.prof",
