@@ -236,6 +236,17 @@ def case_shares_1000_existing_threads():
     pattern_checks(d, measured(p.stdout), 0.001)
 
 
+def case_shares_4000():
+    # The largest rate: far above the kernel tick (HZ=250 here), each sample
+    # weighs its overruns and the totals still hold.
+    p = run([prog("cpu_pattern"), "0.1"], {"CPUPROFILE": W + "/p.prof",
+                                           "CPUPROFILE_FREQUENCY": "4000"})
+    d = check("p.prof")
+    if d["period_us"] != 250:
+        fail("period %d" % d["period_us"])
+    pattern_checks(d, measured(p.stdout), 0.00025)
+
+
 def case_readers():
     p = run([prog("cpu_pattern"), "0.1"], {"CPUPROFILE": W + "/p.prof",
                                            "CPUPROFILE_FREQUENCY": "100"})
@@ -512,6 +523,11 @@ def case_bad_env():
             fail("CPUPROFILE_FREQUENCY=%s:\n%s" % (value, p.stderr))
         if check("b.prof")["period_us"] != 10000:
             fail("CPUPROFILE_FREQUENCY=%s: not the default period" % value)
+    # Accepted without a word (every thread has its own timer anyway).
+    p = run([prog("cpu_pattern"), "0.02"], {"CPUPROFILE": W + "/b.prof",
+                                            "CPUPROFILE_PER_THREAD_TIMERS": "1"})
+    one_line(p.stderr, r"CPU profile .*/b\.prof: \d+ samples")
+    check("b.prof")
     # Unset: 100 Hz; the largest, 4000 Hz, taken as given.
     for value, period in ((None, 10000), ("4000", 250), ("1", 1000000)):
         env = {"CPUPROFILE": W + "/b.prof"}
