@@ -27,8 +27,9 @@
  * than our timers' get what the program had before us (default action,
  * ignore).
  *
- * Stack walk: frame pointers from the interrupted context, every read
- * inside the thread's stack. The stack's bounds are never asked for in the
+ * Stack walk: core/stack's signal-safe CFI walker from the interrupted
+ * context (frame pointers for code dlopen'ed since start, whose CFI a
+ * handler cannot copy), every read inside the thread's stack. The stack's bounds are never asked for in the
  * handler (pthread_getattr_np allocates and locks): threads we start
  * record theirs before their start routine runs; for threads that existed
  * at start the handler matches the interrupted stack pointer against a
@@ -165,17 +166,11 @@ static int fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int
  * learned (a library dlopen'ed since the profile started: a handler cannot
  * learn it); such a stack is walked by frame pointers instead, as before
  * the walker existed. */
-static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, int max,
-                          uint64_t *hash) {
+static int walk_bounded(const ucontext_t *uc, uintptr_t hi, uintptr_t *pcs, int max,
+                        uint64_t *hash) {
   const greg_t *g = uc->uc_mcontext.gregs;
   hs_unwind_regs_t st = {.pc = (uintptr_t)g[REG_RIP], .sp = (uintptr_t)g[REG_RSP],
                          .bp = (uintptr_t)g[REG_RBP], .exact = true};
-  uintptr_t hi;
-  if (!stack_bounds(s, st.sp, &hi)) {
-    pcs[0] = st.pc;
-    *hash = hs__stack_hash(pcs, 1);
-    return 1;
-  }
   hs_stack_ranges_t r = {.lo = st.sp, .hi = hi, .own = true};
   int n = hs__unwind_walk(&st, &r, HS_UNWIND_IN_SIGNAL, pcs, max, hash, NULL);
   if (HS_LIKELY(n >= 1 && (n == max || hs__module_live_text(pcs[n - 1] - (n > 1)))))
@@ -190,6 +185,17 @@ static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, in
     *hash = hs__stack_hash_final(acc, n);
   }
   return n;
+}
+
+static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, int max,
+                          uint64_t *hash) {
+  uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP], hi;
+  if (!stack_bounds(s, sp, &hi)) {
+    pcs[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *hash = hs__stack_hash(pcs, 1);
+    return 1;
+  }
+  return walk_bounded(uc, hi, pcs, max, hash);
 }
 
 /* ---- the handler ------------------------------------------------------------------- */
@@ -736,12 +742,14 @@ int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *ucv) 
   int n = 0;
   if (ucv) {
     /* From a signal handler's context: its pc, then its frames (skip does
-     * not apply, as in gperftools' frame-pointer unwinder). */
+     * not apply, as in gperftools' frame-pointer unwinder), walked as the
+     * profiler's own samples are. */
     const ucontext_t *uc = ucv;
     const greg_t *g = uc->uc_mcontext.gregs;
     uintptr_t sp = (uintptr_t)g[REG_RSP], hi = own_stack_hi(sp);
     pcs[n++] = (uintptr_t)g[REG_RIP];
-    if (hi) n = fp_walk((uintptr_t)g[REG_RBP], sp, hi, pcs, n, max_depth, &acc);
+    if (hi) n = walk_bounded(uc, hi, pcs, max_depth < CP_MAX_DEPTH ? max_depth : CP_MAX_DEPTH,
+                             &acc);
     skip = 0;
   } else {
     /* From here: frame 1 is ProfilerGetStackTrace's caller. */

@@ -120,6 +120,8 @@ static int uc_depth;
 static void on_usr1(int sig, siginfo_t *si, void *uc) {
   uc_depth = ProfilerGetStackTrace(uc_trace, 32, 5 /* ignored with uc */, uc);
 }
+void nofp_raise(int sig); /* cpu_api_nofp.c, built without frame pointers */
+
 __attribute__((noinline)) void raiser(void);
 __attribute__((noinline)) void raiser(void) {
   raise(SIGUSR1);
@@ -229,6 +231,21 @@ int main(int argc, char **argv) {
   CHECK(uc_depth >= 2 && dladdr(uc_trace[0], &info) && strstr(info.dli_fname, "libc"),
         "ProfilerGetStackTrace(uc): frame 0 is not the interrupted pc in libc");
   CHECK(found_main, "ProfilerGetStackTrace(uc): main not among %d frames", uc_depth);
+  /* The same through code without frame pointers: its callers are kept. */
+  uc_depth = 0;
+  nofp_raise(SIGUSR1);
+  int at_mid = -1, at_outer = -1;
+  found_main = 0;
+  for (int i = 1; i < uc_depth; i++) {
+    const char *fn = name_of(uc_trace[i], 0);
+    if (!strcmp(fn, "nofp_raise_mid") && at_mid < 0) at_mid = i;
+    if (!strcmp(fn, "nofp_raise") && at_outer < 0) at_outer = i;
+    if (!strcmp(fn, "main")) found_main = 1;
+  }
+  CHECK(at_mid > 0 && at_outer > at_mid && found_main,
+        "ProfilerGetStackTrace(uc) through code without frame pointers: nofp_raise_mid at %d, "
+        "nofp_raise at %d, main %s, of %d frames", at_mid, at_outer, found_main ? "found" : "missing",
+        uc_depth);
 
   report("f_one", 0);
   printf("failures %d\n", failures);
