@@ -120,7 +120,9 @@ static int uc_depth;
 static void on_usr1(int sig, siginfo_t *si, void *uc) {
   uc_depth = ProfilerGetStackTrace(uc_trace, 32, 5 /* ignored with uc */, uc);
 }
-void nofp_raise(int sig); /* cpu_api_nofp.c, built without frame pointers */
+/* cpu_api_nofp.c, built without frame pointers */
+void nofp_raise(int sig);
+int nofp_trace_outer(void **r, int n);
 
 __attribute__((noinline)) void raiser(void);
 __attribute__((noinline)) void raiser(void) {
@@ -217,6 +219,12 @@ int main(int argc, char **argv) {
         d > 0 ? name_of(r[0], 0) : "");
   d = outer_trace(r, 1, 0);
   CHECK(d == 1, "max_depth 1 gave %d frames", d);
+  /* From code without frame pointers: its callers are kept. */
+  d = nofp_trace_outer(r, 8);
+  CHECK(d >= 3 && !strcmp(name_of(r[0], 0), "nofp_trace_inner") &&
+            !strcmp(name_of(r[1], 0), "nofp_trace_outer") && !strcmp(name_of(r[2], 0), "main"),
+        "ProfilerGetStackTrace without frame pointers: %d frames: %s %s %s", d,
+        d > 0 ? name_of(r[0], 0) : "", d > 1 ? name_of(r[1], 0) : "", d > 2 ? name_of(r[2], 0) : "");
 
   /* From a signal handler's context: the interrupted pc, then its frames. */
   memset(&sa, 0, sizeof sa);
