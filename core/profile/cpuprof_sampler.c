@@ -159,8 +159,9 @@ static int fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int
   return n;
 }
 
-/* The sampler's unwinder: pcs[0] is the interrupted pc, then return
- * addresses, by the shared signal-safe walker of core/stack/ (CFI rules,
+/* The sampler's unwinder (and ProfilerGetStackTrace's): pcs[0] is st.pc
+ * (a signal's interrupted pc), then return addresses, by the shared
+ * signal-safe walker of core/stack/ (CFI rules,
  * so code built without frame pointers keeps its callers), reading only
  * [sp, the slot's stack top). The walker ends at code of modules it has not
  * learned (a library dlopen'ed since the profile started: a handler cannot
