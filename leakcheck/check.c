@@ -32,8 +32,15 @@ static void candidate_cb(uintptr_t p, size_t size, hs_rec_t *rec, void *ctx) {
   }
 }
 
+/* A group while the result is built: its public part and its origin. */
+typedef struct group_build {
+  heapscope_leak_group_t pub;
+  lc_group_origin_t origin;
+} group_build_t;
+
 static int cmp_groups_out(const void *a, const void *b) {
-  const heapscope_leak_group_t *x = a, *y = b;
+  const heapscope_leak_group_t *x = &((const group_build_t *)a)->pub;
+  const heapscope_leak_group_t *y = &((const group_build_t *)b)->pub;
   if (x->direct != y->direct) return y->direct - x->direct;
   if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
   return x->objects < y->objects ? 1 : x->objects > y->objects ? -1 : 0;
@@ -53,23 +60,34 @@ static lc_leaks_t *build_result(lc_vec_t *objs) {
                                ((o->flags & LC_DIRECT) != 0)];
     if (!*slot) *slot = (uint32_t)++ngroups;
   }
+  size_t alloc_groups = ngroups ? ngroups : 1;
   lc_leaks_t *l = hs__arena_alloc(sizeof *l);
-  if (l) l->pub.groups = hs__arena_alloc((ngroups ? ngroups : 1) * sizeof *l->pub.groups);
-  if (!l || !l->pub.groups) {
+  group_build_t *build = hs__arena_alloc(alloc_groups * sizeof *build);
+  if (l) {
+    l->pub.groups = hs__arena_alloc(alloc_groups * sizeof *l->pub.groups);
+    l->origin = hs__arena_alloc(alloc_groups * sizeof *l->origin);
+  }
+  if (!l || !build || !l->pub.groups || !l->origin) {
+    if (l) {
+      hs__arena_free(l->pub.groups);
+      hs__arena_free(l->origin);
+    }
     hs__arena_free(l);
+    hs__arena_free(build);
     hs__os_unmap(group_of, table_bytes);
     return NULL;
   }
   for (size_t i = 0; i < objs->len; i++) {
     lc_object_t *o = &LC_AT(objs, lc_object_t, i);
     uint32_t id = o->bucket <= max_id ? o->bucket : 0;
-    heapscope_leak_group_t *grp =
-        &l->pub.groups[group_of[(size_t)id * 2 + ((o->flags & LC_DIRECT) != 0)] - 1];
+    group_build_t *gb = &build[group_of[(size_t)id * 2 + ((o->flags & LC_DIRECT) != 0)] - 1];
+    heapscope_leak_group_t *grp = &gb->pub;
     if (!grp->objects) {
       hs_bucket_t *b = hs__depot_get(id);
       grp->direct = (o->flags & LC_DIRECT) != 0;
       grp->depth = b ? b->depth : 0;
       grp->pcs = b ? b->pcs : NULL;
+      gb->origin = (lc_group_origin_t){b ? id : 0, b ? b->epoch : 0};
     }
     grp->bytes += o->size;
     grp->objects++;
@@ -91,18 +109,23 @@ static lc_leaks_t *build_result(lc_vec_t *objs) {
   /* Suppressions apply per stack; suppressed groups leave the result. */
   size_t kept = 0;
   for (size_t i = 0; i < ngroups; i++) {
-    heapscope_leak_group_t *grp = &l->pub.groups[i];
-    hs_bucket_t *b = NULL;
-    if (grp->pcs) b = (hs_bucket_t *)((char *)grp->pcs - offsetof(hs_bucket_t, pcs));
-    if (lc_has_suppressions() && grp->pcs && lc_suppressed_counted(grp->pcs, grp->depth, b->epoch, grp->bytes, grp->objects)) {
+    const heapscope_leak_group_t *grp = &build[i].pub;
+    if (lc_has_suppressions() && grp->pcs &&
+        lc_suppressed_counted(grp->pcs, grp->depth, build[i].origin.epoch, grp->bytes,
+                              grp->objects)) {
       l->suppressed_bytes += grp->bytes;
       l->suppressed_objects += grp->objects;
       continue;
     }
-    l->pub.groups[kept++] = *grp;
+    build[kept++] = build[i];
   }
+  qsort(build, kept, sizeof *build, cmp_groups_out);
+  for (size_t i = 0; i < kept; i++) {
+    l->pub.groups[i] = build[i].pub;
+    l->origin[i] = build[i].origin;
+  }
+  hs__arena_free(build);
   l->pub.group_count = kept;
-  qsort(l->pub.groups, kept, sizeof *l->pub.groups, cmp_groups_out);
   for (size_t i = 0; i < kept; i++) {
     heapscope_leak_group_t *grp = &l->pub.groups[i];
     l->pub.bytes += grp->bytes;
@@ -298,6 +321,7 @@ HS_EXPORT void heapscope_leaks_free(heapscope_leaks_t *pub) {
   hs__arena_free(l->objects);
   hs__arena_free(l->report);
   hs__arena_free(l->pub.groups);
+  hs__arena_free(l->origin);
   hs__arena_free(l);
 }
 

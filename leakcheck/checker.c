@@ -25,8 +25,6 @@ lc_config_t lc_config = {
     .ignore_thread_live = true,
     .ignore_global_live = true,
 };
-extern uint32_t lc_whole_program_gen;
-bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 static pid_t main_pid;
 
 static const struct {

@@ -132,6 +132,8 @@ void lc_json_string(hs_strbuf_t *out, const char *s);
  * whose statistics are then charged with bytes/objects. */
 bool lc_suppressed_counted(const uintptr_t *pcs, size_t depth, uint32_t epoch, size_t bytes,
                            size_t objects);
+/* The value of key in a sanitizer option string (LSAN_OPTIONS syntax:
+ * key=value pairs separated by ':' or spaces) into out; false if absent. */
 bool lc_sanitizer_option(const char *opts, const char *key, char *out, size_t size);
 void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strbuf_t *out);
 /* The exit-time check: like heapscope_check_all, but the exiting thread's
@@ -142,6 +144,11 @@ void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strb
 #define LC_EXIT_CHECK_ERROR 2
 int lc_check_at_exit(heapscope_mode_t mode, const lc_caller_t *exit_caller,
                      heapscope_leaks_t **out);
+/* The generation whole-program checks start from (the exit check,
+ * heapscope_check_all): 0, or set by checker.c in a forked child (the
+ * parent's blocks are not the child's leaks) and at main's start in
+ * minimal mode (what ran before main is not checked). */
+extern uint32_t lc_whole_program_gen;
 /* Writes len bytes to path (truncated first, or appended to) and closes it:
  * 0, or the errno of the failed open, write or close. A failed write leaves
  * the file as it was (a file it created is removed). (leakcheck/output.c) */
@@ -186,11 +193,17 @@ typedef struct lc_config {
 enum { LC_REPORT_TEXT = 0, LC_REPORT_JSON = 1, LC_REPORT_GITHUB = 2 };
 extern lc_config_t lc_config;
 
+/* Where a group's stack came from: its depot bucket and the module epoch
+ * of its capture (symbolize with it: a library unloaded since keeps its
+ * names). */
+typedef struct lc_group_origin {
+  uint32_t bucket, epoch;
+} lc_group_origin_t;
+
 /* Internal leak structure behind heapscope_leaks_t. */
 typedef struct lc_leaks {
   heapscope_leaks_t pub;
-  uint32_t *group_bucket;   /* bucket id per group */
-  uint32_t *group_epoch;
+  lc_group_origin_t *origin; /* per group, parallel to pub.groups */
   size_t suppressed_bytes, suppressed_objects;
   uintptr_t *addrs;         /* every leaked block, for heapscope_leaks_ignore */
   size_t naddrs;
@@ -198,5 +211,12 @@ typedef struct lc_leaks {
   size_t nobjects;
   char *report;             /* lazily formatted */
 } lc_leaks_t;
+
+/* The origin of group g of l (a result of this library). */
+static inline lc_group_origin_t lc_group_origin(const heapscope_leaks_t *l,
+                                                const heapscope_leak_group_t *g) {
+  const lc_leaks_t *il = (const lc_leaks_t *)l;
+  return il->origin[g - l->groups];
+}
 
 #endif

@@ -44,12 +44,6 @@ static void emit_frame(const hs_symbol_t *sym, void *ctx_) {
     hs__sb_printf(ctx->out, "\n");
 }
 
-static uint32_t group_epoch(const heapscope_leak_group_t *g) {
-  if (!g->pcs) return 0;
-  const hs_bucket_t *b = (const hs_bucket_t *)((const char *)g->pcs - offsetof(hs_bucket_t, pcs));
-  return b->epoch;
-}
-
 /* Frames of a leak stack that belong to the program: a stack that passes
  * back through the runtime (the CMocka adapter calling a test) is cut
  * there, with whatever called the runtime (libcmocka's runner) below it.
@@ -76,8 +70,7 @@ void lc_format_stack(const uintptr_t *pcs, size_t depth, uint32_t epoch, hs_strb
  * words ("leaked N byte object 0x..."), at most MAX_IDENTIFIED a group. */
 #define MAX_IDENTIFIED 1000
 static void format_objects(lc_leaks_t *l, const heapscope_leak_group_t *g, hs_strbuf_t *out) {
-  uint32_t bucket = 0;
-  if (g->pcs) bucket = ((const hs_bucket_t *)((const char *)g->pcs - offsetof(hs_bucket_t, pcs)))->id;
+  uint32_t bucket = lc_group_origin(&l->pub, g).bucket;
   size_t shown = 0;
   for (size_t i = 0; i < l->nobjects; i++) {
     const lc_object_t *o = &l->objects[i];
@@ -102,7 +95,7 @@ void lc_format_report_capped(heapscope_leaks_t *l, hs_strbuf_t *out, bool capped
     const heapscope_leak_group_t *g = &l->groups[i];
     hs__sb_printf(out, "\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
                   g->direct ? "Direct" : "Indirect", g->bytes, g->objects);
-    lc_format_stack(g->pcs, g->depth, group_epoch(g), out);
+    lc_format_stack(g->pcs, g->depth, lc_group_origin(l, g).epoch, out);
     if (((lc_leaks_t *)l)->objects) format_objects((lc_leaks_t *)l, g, out);
   }
   if (shown < l->group_count)

@@ -58,14 +58,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Same as report.c: a group's pcs live inside its depot bucket, which
- * remembers the module epoch of the stack's capture. */
-static uint32_t group_epoch(const heapscope_leak_group_t *g) {
-  if (!g->pcs) return 0;
-  const hs_bucket_t *b = (const hs_bucket_t *)((const char *)g->pcs - offsetof(hs_bucket_t, pcs));
-  return b->epoch;
-}
-
 /* ---- JSON ------------------------------------------------------------------ */
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
@@ -158,7 +150,7 @@ static void json_entries(heapscope_leaks_t *l, const lc_origin_t *origin, bool f
     hs__sb_printf(out, ",\"kind\":\"%s\",\"bytes\":%zu,\"objects\":%zu,\"frames\":[",
                   g->direct ? "direct" : "indirect", g->bytes, g->objects);
     json_frames_t ctx = {out, 0, true};
-    uint32_t epoch = group_epoch(g);
+    uint32_t epoch = lc_group_origin(l, g).epoch;
     size_t depth = g->pcs ? lc_visible_depth(g->pcs, g->depth) : 0;
     for (size_t k = 0; k < depth; k++) {
       if (!g->pcs[k]) continue;
@@ -308,7 +300,7 @@ void lc_format_github(heapscope_leaks_t *l, const lc_origin_t *origin, hs_strbuf
   for (size_t i = 0; i < shown; i++) {
     const heapscope_leak_group_t *g = &l->groups[i];
     gh_pick_t pick = {.workspace = ws, .cwd = here, .rank = PICK_NONE};
-    uint32_t epoch = group_epoch(g);
+    uint32_t epoch = lc_group_origin(l, g).epoch;
     size_t depth = g->pcs ? lc_visible_depth(g->pcs, g->depth) : 0;
     for (size_t k = 0; k < depth && pick.rank != PICK_WORKSPACE; k++)
       if (g->pcs[k]) hs__symbolize(g->pcs[k], epoch, gh_frame, &pick);

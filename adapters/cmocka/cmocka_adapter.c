@@ -214,10 +214,9 @@ static void leak_location(heapscope_leaks_t *l, where_t *w) {
   memset(w, 0, sizeof *w);
   for (size_t g = 0; g < l->group_count && !w->line; g++) {
     const heapscope_leak_group_t *grp = &l->groups[g];
-    const hs_bucket_t *b =
-        grp->pcs ? (const hs_bucket_t *)((const char *)grp->pcs - offsetof(hs_bucket_t, pcs)) : NULL;
-    for (size_t i = 0; b && i < grp->depth && !w->line; i++)
-      hs__symbolize(grp->pcs[i], b->epoch, where_cb, w);
+    uint32_t epoch = lc_group_origin(l, grp).epoch;
+    for (size_t i = 0; grp->pcs && i < grp->depth && !w->line; i++)
+      hs__symbolize(grp->pcs[i], epoch, where_cb, w);
   }
 }
 

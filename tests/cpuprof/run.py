@@ -430,7 +430,10 @@ def case_own_sigprof():
     if "old_handler default" not in p.stdout:
         fail("the program saw a SIGPROF handler it never set:\n" + p.stdout)
     m = re.search(r"kernel_ticks (\d+) timer_signals (\d+) other (\d+)", p.stdout)
-    if not m or int(m.group(2)) or int(m.group(3)) or int(m.group(1)) < 20:
+    # About 40 ticks of the program's own 10 ms timer over 0.4 s of CPU;
+    # a loaded VM delivers fewer (15 seen at load average 16): at least a few
+    # show they still reach the program, none of ours may.
+    if not m or int(m.group(2)) or int(m.group(3)) or int(m.group(1)) < 5:
         fail("the program's own SIGPROF accounting was disturbed:\n" + p.stdout)
     note(m.group(0))
     one_line(p.stderr, r"installs its own handler for signal %d \(SIGPROF\)" % signal.SIGPROF)
@@ -454,7 +457,7 @@ def case_timer_signal():
     p = run([prog("cpu_ownsig"), "after"], {"CPUPROFILE": W + "/o.prof", "CPUPROFILE_USE_PID": "1",
                                             "CPUPROFILE_TIMER_SIGNAL": str(sig)})
     m = re.search(r"used ([\d.]+) kernel_ticks (\d+) timer_signals (\d+) other (\d+)", p.stdout)
-    if not m or int(m.group(3)) or int(m.group(4)) or int(m.group(2)) < 20:
+    if not m or int(m.group(3)) or int(m.group(4)) or int(m.group(2)) < 5:
         fail("the program's own SIGPROF accounting was disturbed:\n" + p.stdout)
     files = [f for f in os.listdir(".") if re.match(r"o\.prof_\d+$", f)]
     if len(files) != 1 or os.path.exists("o.prof"):
