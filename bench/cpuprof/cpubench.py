@@ -2,10 +2,12 @@
 """CPU profiler benchmark driver (bench/cpuprof/run.sh builds and calls it).
 
     cpubench.py --work CPUWORK --heapscope LIB [--gperftools LIB] [--runs N]
-                [--cpu-rounds N] [--syscall-rounds N] [--out DIR]
+                [--cpu-rounds N] [--syscall-rounds N] [--work-nofp CPUWORK] [--out DIR]
 
 For two fixed-work programs (cpu: compute at the bottom of a 30-deep call
-chain; syscall: small system calls in a loop), runs every configuration
+chain; syscall: small system calls in a loop; with --work-nofp also the
+cpu workload built without frame pointers, which the profilers must
+unwind by CFI), runs every configuration
 once per round, in an order rotated each round:
 
     plain        no profiler, nothing preloaded
@@ -104,22 +106,31 @@ def configs(args, prof):
     return out
 
 
-def signal_cost(args, cmd, prof, runs, raw):
+def signal_cost(args, cmd, prof, runs, raw, nofp=None):
     """Cost of one sample: wall-clock mode at 4000 Hz really delivers 4000
     signals a second (an hrtimer; CPU-clock timers stop at the kernel tick),
-    so (CPU - plain CPU) / signals is each profiler's price per sample."""
+    so (CPU - plain CPU) / signals is each profiler's price per sample.
+    nofp: the same program built without frame pointers, in the same
+    rounds (its own plain run as the base)."""
     cfgs = {"plain": ({}, None),
             "hs-real4000": ({"LD_PRELOAD": args.heapscope, "CPUPROFILE": prof,
                              "CPUPROFILE_FREQUENCY": "4000", "CPUPROFILE_REALTIME": "1"}, prof)}
     if args.gperftools:
         cfgs["gp-real4000"] = ({"LD_PRELOAD": args.gperftools, "CPUPROFILE": prof,
                                 "CPUPROFILE_FREQUENCY": "4000", "CPUPROFILE_REALTIME": "1"}, prof)
-    res = measure(cmd, cfgs, runs, raw, "signal-cost")
-    plain = res["plain"]
+    names = [n for n in cfgs if n != "plain"]
+    cmds = {n: cmd for n in cfgs}
+    if nofp:
+        for n in list(cfgs):
+            cfgs[n + "-nofp"] = cfgs[n]
+            cmds[n + "-nofp"] = [nofp] + cmd[1:]
+        names += [n + "-nofp" for n in names]
+    res = measure(cmds, cfgs, runs, raw, "signal-cost")
     lines = ["### Cost per sample (wall-clock mode, 4000 Hz, cpu-bound; medians of %d rounds)" % runs,
              "", "| profiler | signals/run | us per sample | projected at 100 Hz | at 250 Hz (HZ) | at 1000 Hz |",
              "|---|---|---|---|---|---|"]
-    for name in [n for n in cfgs if n != "plain"]:
+    for name in names:
+        plain = res["plain-nofp" if name.endswith("-nofp") else "plain"]
         costs = [(r["cpu"] - p["cpu"]) / r["signals"] for r, p in zip(res[name], plain)
                  if r["signals"]]
         c = med(costs)
@@ -132,13 +143,14 @@ def signal_cost(args, cmd, prof, runs, raw):
 
 
 def measure(cmd, cfgs, runs, raw, label):
+    """cmd: one command for every config, or {config: command}."""
     names = list(cfgs)
     results = {n: [] for n in names}
     for rnd in range(runs):
         order = names[rnd % len(names):] + names[:rnd % len(names)]
         for n in order:
             env, prof = cfgs[n]
-            r = run_once(cmd, env, prof)
+            r = run_once(cmd[n] if isinstance(cmd, dict) else cmd, env, prof)
             r["round"] = rnd
             results[n].append(r)
             raw.write("%s\t%s\t%d\t%.4f\t%.4f\t%d\t%s\t%s\n" % (
@@ -203,6 +215,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cpu-rounds", default="170000")
     ap.add_argument("--syscall-rounds", default="250000")
+    ap.add_argument("--work-nofp")
     ap.add_argument("--out", default=".")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -211,12 +224,16 @@ def main():
     report = ["## CPU profiler overhead and accuracy", ""]
     with open(os.path.join(args.out, "raw.tsv"), "w") as raw:
         raw.write("workload\tconfig\tround\tcpu_s\twall_s\tmaxrss_kb\tprofile_s\tsignals\n")
-        for label, cmd in (("cpu-bound", [args.work, "cpu", args.cpu_rounds]),
-                           ("syscall-heavy", [args.work, "syscall", args.syscall_rounds])):
+        workloads = [("cpu-bound", [args.work, "cpu", args.cpu_rounds]),
+                     ("syscall-heavy", [args.work, "syscall", args.syscall_rounds])]
+        if args.work_nofp:
+            workloads.append(("cpu-bound, no frame pointers",
+                              [args.work_nofp, "cpu", args.cpu_rounds]))
+        for label, cmd in workloads:
             res = measure(cmd, cfgs, args.runs, raw, label)
             report.append(table(label, res, bool(args.gperftools)))
         report.append(signal_cost(args, [args.work, "cpu", args.cpu_rounds],
-                                  os.path.join(tmp, "p.prof"), args.runs, raw))
+                                  os.path.join(tmp, "p.prof"), args.runs, raw, args.work_nofp))
         report.append(startup(args, cfgs, max(args.runs, 10), raw))
     text = "\n".join(report)
     print(text)

@@ -50,8 +50,10 @@ fi
 mkdir -p "$OUT"
 WORK=$OUT/cpuwork
 gcc -O2 -g -fno-omit-frame-pointer -o "$WORK" "$ROOT/bench/cpuprof/cpuwork.c"
+# The same without frame pointers (Debian's default -O2): unwound by CFI.
+gcc -O2 -g -fomit-frame-pointer -o "$WORK-nofp" "$ROOT/bench/cpuprof/cpuwork.c"
 
 exec python3 "$ROOT/bench/cpuprof/cpubench.py" --work "$WORK" --heapscope "$LIB" \
   ${GPERF:+--gperftools "$GPERF"} --runs "${BENCH_RUNS:-5}" \
   --cpu-rounds "${BENCH_CPU_ROUNDS:-170000}" --syscall-rounds "${BENCH_SYSCALL_ROUNDS:-250000}" \
-  --out "$OUT"
+  --work-nofp "$WORK-nofp" --out "$OUT"

@@ -27,11 +27,11 @@
  * than our timers' get what the program had before us (default action,
  * ignore).
  *
- * Stack walk: the shared CFI walker (core/stack/unwind.c, in its signal
- * mode) from the interrupted context, every read inside the thread's
- * stack; frame pointers where it ends in code learned after start. The
- * stack's bounds are never asked for in the handler (pthread_getattr_np
- * allocates and locks): threads we start
+ * Stack walk: core/stack's signal-safe CFI walker from the interrupted
+ * context (frame pointers for code dlopen'ed since start, whose CFI a
+ * handler cannot copy), every read inside the thread's stack. The stack's
+ * bounds are never asked for in the handler (pthread_getattr_np allocates
+ * and locks): threads we start
  * record theirs before their start routine runs; for threads that existed
  * at start the handler matches the interrupted stack pointer against a
  * snapshot of the anonymous mappings taken at start, and accepts the range
@@ -160,24 +160,16 @@ static int fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int
   return n;
 }
 
-/* The sampler's unwinder: pcs[0] is the interrupted pc, then return
- * addresses, by the shared signal-safe walker of core/stack/ (CFI rules,
+/* The sampler's unwinder (and ProfilerGetStackTrace's): pcs[0] is st.pc
+ * (a signal's interrupted pc), then return addresses, by the shared
+ * signal-safe walker of core/stack/ (CFI rules,
  * so code built without frame pointers keeps its callers), reading only
  * [sp, the slot's stack top). The walker ends at code of modules it has not
  * learned (a library dlopen'ed since the profile started: a handler cannot
  * learn it); such a stack is walked by frame pointers instead, as before
  * the walker existed. */
-static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, int max,
-                          uint64_t *hash) {
-  const greg_t *g = uc->uc_mcontext.gregs;
-  hs_unwind_regs_t st = {.pc = (uintptr_t)g[REG_RIP], .sp = (uintptr_t)g[REG_RSP],
-                         .bp = (uintptr_t)g[REG_RBP], .exact = true};
-  uintptr_t hi;
-  if (!stack_bounds(s, st.sp, &hi)) {
-    pcs[0] = st.pc;
-    *hash = hs__stack_hash(pcs, 1);
-    return 1;
-  }
+static int walk_bounded(hs_unwind_regs_t st, uintptr_t hi, uintptr_t *pcs, int max,
+                        uint64_t *hash) {
   hs_stack_ranges_t r = {.lo = st.sp, .hi = hi, .own = true};
   int n = hs__unwind_walk(&st, &r, HS_UNWIND_IN_SIGNAL, pcs, max, hash, NULL);
   if (HS_LIKELY(n >= 1 && (n == max || hs__module_live_text(pcs[n - 1] - (n > 1)))))
@@ -192,6 +184,24 @@ static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, in
     *hash = hs__stack_hash_final(acc, n);
   }
   return n;
+}
+
+static hs_unwind_regs_t context_regs(const ucontext_t *uc) {
+  const greg_t *g = uc->uc_mcontext.gregs;
+  return (hs_unwind_regs_t){.pc = (uintptr_t)g[REG_RIP], .sp = (uintptr_t)g[REG_RSP],
+                            .bp = (uintptr_t)g[REG_RBP], .exact = true};
+}
+
+static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, int max,
+                          uint64_t *hash) {
+  hs_unwind_regs_t st = context_regs(uc);
+  uintptr_t hi;
+  if (!stack_bounds(s, st.sp, &hi)) {
+    pcs[0] = st.pc;
+    *hash = hs__stack_hash(pcs, 1);
+    return 1;
+  }
+  return walk_bounded(st, hi, pcs, max, hash);
 }
 
 /* ---- the handler ------------------------------------------------------------------- */
@@ -738,17 +748,23 @@ int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *ucv) 
   int n = 0;
   if (ucv) {
     /* From a signal handler's context: its pc, then its frames (skip does
-     * not apply, as in gperftools' frame-pointer unwinder). */
-    const ucontext_t *uc = ucv;
-    const greg_t *g = uc->uc_mcontext.gregs;
-    uintptr_t sp = (uintptr_t)g[REG_RSP], hi = own_stack_hi(sp);
-    pcs[n++] = (uintptr_t)g[REG_RIP];
-    if (hi) n = fp_walk((uintptr_t)g[REG_RBP], sp, hi, pcs, n, max_depth, &acc);
+     * not apply, as in gperftools' frame-pointer unwinder), walked as the
+     * profiler's own samples are. */
+    hs_unwind_regs_t st = context_regs(ucv);
+    uintptr_t hi = own_stack_hi(st.sp);
+    pcs[n++] = st.pc;
+    if (hi) n = walk_bounded(st, hi, pcs, max_depth < CP_MAX_DEPTH ? max_depth : CP_MAX_DEPTH,
+                             &acc);
     skip = 0;
   } else {
-    /* From here: frame 1 is ProfilerGetStackTrace's caller. */
+    /* From here (the runtime keeps frame pointers): frame 0 is
+     * ProfilerGetStackTrace, frame 1 its caller. */
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0), hi = own_stack_hi(fp);
-    if (hi) n = fp_walk(fp, fp, hi, pcs, 0, max + 1, &acc);
+    if (hi && fp + 16 <= hi && !(fp & 7)) {
+      const uintptr_t *f = (const uintptr_t *)fp;
+      hs_unwind_regs_t st = {.pc = f[1], .sp = fp + 16, .bp = f[0], .exact = false};
+      n = walk_bounded(st, hi, pcs, max + 1 < CP_MAX_DEPTH ? max + 1 : CP_MAX_DEPTH, &acc);
+    }
     skip += 1; /* ProfilerGetStackTrace itself */
   }
   int out = 0;

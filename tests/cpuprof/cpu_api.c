@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <gperftools/profiler.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +68,28 @@ static void *registered_thread(void *a) {
   return NULL;
 }
 
+/* A thread that runs from before ProfilerStop to after it: its timer
+ * must be deleted at stop as well. */
+static atomic_int linger_stop, linger_started;
+static void *lingering_thread(void *a) {
+  atomic_store(&linger_started, 1);
+  while (!atomic_load(&linger_stop)) burn_cpu(0.01);
+  return NULL;
+}
+
+/* POSIX timers of this process (/proc/self/timers, one "ID:" line each);
+ * -1 when the kernel does not list them. */
+static int posix_timers(void) {
+  FILE *f = fopen("/proc/self/timers", "r");
+  if (!f) return -1;
+  char line[256];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "ID:", 3)) n++;
+  fclose(f);
+  return n;
+}
+
 static volatile int timer_signals, other_signals;
 static void count_prof(int sig, siginfo_t *si, void *uc) {
   if (si->si_code == SI_TIMER) timer_signals++;
@@ -96,6 +120,10 @@ static int uc_depth;
 static void on_usr1(int sig, siginfo_t *si, void *uc) {
   uc_depth = ProfilerGetStackTrace(uc_trace, 32, 5 /* ignored with uc */, uc);
 }
+/* cpu_api_nofp.c, built without frame pointers */
+void nofp_raise(int sig);
+int nofp_trace_outer(void **r, int n);
+
 __attribute__((noinline)) void raiser(void);
 __attribute__((noinline)) void raiser(void) {
   raise(SIGUSR1);
@@ -134,7 +162,15 @@ int main(int argc, char **argv) {
   pthread_create(&t, NULL, registered_thread, NULL);
   pthread_join(t, NULL);
 
+  pthread_t lingering;
+  pthread_create(&lingering, NULL, lingering_thread, NULL);
+  while (!atomic_load(&linger_started)) sched_yield();
+  int timers = posix_timers();
+  CHECK(timers == -1 || timers >= 2, "%d POSIX timers while two threads are profiled", timers);
   ProfilerStop();
+  int left = posix_timers();
+  CHECK(left <= 0, "%d POSIX timers left after ProfilerStop (a thread still runs)", left);
+  if (timers == -1) printf("note: no /proc/self/timers; timers after stop not counted\n");
   CHECK(!ProfilingIsEnabledForAllThreads(), "enabled after stop");
   ProfilerGetCurrentState(&st);
   CHECK(!st.enabled && !st.profile_name[0], "state after stop");
@@ -143,8 +179,9 @@ int main(int argc, char **argv) {
   ProfilerDisable();
   CHECK(!ProfilingIsEnabledForAllThreads(), "ProfilerEnable started profiling");
 
-  /* After stop no timer is left: a handler of the program's own gets no
-   * timer signal (gperftools' per-thread timers kept firing). */
+  /* After stop no timer is left, neither the main thread's nor that of the
+   * thread still running: a handler of the program's own gets no timer
+   * signal (gperftools' per-thread timers kept firing). */
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = count_prof;
@@ -152,6 +189,8 @@ int main(int argc, char **argv) {
   sigaction(SIGPROF, &sa, &old);
   CHECK(old.sa_handler == SIG_DFL, "the program sees a SIGPROF handler it never set");
   f_after_stop(0.3);
+  atomic_store(&linger_stop, 1);
+  pthread_join(lingering, NULL);
   CHECK(timer_signals == 0, "%d timer signals after ProfilerStop", timer_signals);
   sa.sa_handler = SIG_DFL;
   sa.sa_flags = 0;
@@ -180,6 +219,12 @@ int main(int argc, char **argv) {
         d > 0 ? name_of(r[0], 0) : "");
   d = outer_trace(r, 1, 0);
   CHECK(d == 1, "max_depth 1 gave %d frames", d);
+  /* From code without frame pointers: its callers are kept. */
+  d = nofp_trace_outer(r, 8);
+  CHECK(d >= 3 && !strcmp(name_of(r[0], 0), "nofp_trace_inner") &&
+            !strcmp(name_of(r[1], 0), "nofp_trace_outer") && !strcmp(name_of(r[2], 0), "main"),
+        "ProfilerGetStackTrace without frame pointers: %d frames: %s %s %s", d,
+        d > 0 ? name_of(r[0], 0) : "", d > 1 ? name_of(r[1], 0) : "", d > 2 ? name_of(r[2], 0) : "");
 
   /* From a signal handler's context: the interrupted pc, then its frames. */
   memset(&sa, 0, sizeof sa);
@@ -194,6 +239,21 @@ int main(int argc, char **argv) {
   CHECK(uc_depth >= 2 && dladdr(uc_trace[0], &info) && strstr(info.dli_fname, "libc"),
         "ProfilerGetStackTrace(uc): frame 0 is not the interrupted pc in libc");
   CHECK(found_main, "ProfilerGetStackTrace(uc): main not among %d frames", uc_depth);
+  /* The same through code without frame pointers: its callers are kept. */
+  uc_depth = 0;
+  nofp_raise(SIGUSR1);
+  int at_mid = -1, at_outer = -1;
+  found_main = 0;
+  for (int i = 1; i < uc_depth; i++) {
+    const char *fn = name_of(uc_trace[i], 0);
+    if (!strcmp(fn, "nofp_raise_mid") && at_mid < 0) at_mid = i;
+    if (!strcmp(fn, "nofp_raise") && at_outer < 0) at_outer = i;
+    if (!strcmp(fn, "main")) found_main = 1;
+  }
+  CHECK(at_mid > 0 && at_outer > at_mid && found_main,
+        "ProfilerGetStackTrace(uc) through code without frame pointers: nofp_raise_mid at %d, "
+        "nofp_raise at %d, main %s, of %d frames", at_mid, at_outer, found_main ? "found" : "missing",
+        uc_depth);
 
   report("f_one", 0);
   printf("failures %d\n", failures);

@@ -1,24 +1,23 @@
-/* A CPU-bound call chain built as CMake's Release and RelWithDebInfo build
- * test suites: -O2, no frame pointers. The SIGPROF handler walks the CFI
- * (core/stack/unwind.c), so every sample's stack must reach main through
- * each level; a frame-pointer walk loses the levels here. */
+/* The callers of code built without frame pointers: main (built with them)
+ * and a thread call a chain nofp_outer -> nofp_mid -> nofp_leaf in
+ * cpu_nofp_chain.c, built with -O2 -fomit-frame-pointer. A walk by frame
+ * pointers alone goes from the leaf straight to main's caller, losing
+ * nofp_mid, nofp_outer, main and the thread's start routine; the CFI walk
+ * keeps them. Prints "measured main_chain S" and "measured thread_chain S". */
+#include <pthread.h>
+
 #include "cputest.h"
 
-BURNER(nofp_leaf)
+double nofp_outer(double seconds);
+void *nofp_thread(void *arg);
 
-#define LEVEL(name, callee)                                  \
-  __attribute__((noinline)) double name(double seconds);     \
-  __attribute__((noinline)) double name(double seconds) {    \
-    double used = callee(seconds);                           \
-    __asm__ volatile("" ::: "memory"); /* no tail call */    \
-    return used;                                             \
-  }
-LEVEL(nofp_level3, nofp_leaf)
-LEVEL(nofp_level2, nofp_level3)
-LEVEL(nofp_level1, nofp_level2)
-
-int main(int argc, char **argv) {
-  double unit = argc > 1 ? atof(argv[1]) : 0.3;
-  report("nofp_leaf", nofp_level1(unit));
+int main(void) {
+  pthread_t t;
+  static double thread_used;
+  if (pthread_create(&t, NULL, nofp_thread, &thread_used)) return 2;
+  double used = nofp_outer(0.3);
+  pthread_join(t, NULL);
+  report("main_chain", used);
+  report("thread_chain", thread_used);
   return 0;
 }

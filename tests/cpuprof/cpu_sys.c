@@ -2,8 +2,8 @@
  * profiler's timers busy at CPUPROFILE_FREQUENCY: a blocking read() gets
  * all its data, nanosleep(), sleep() and poll() wait their whole time
  * without EINTR, waitpid()
- * returns the child, and reads done by the busy threads themselves (which
- * the timers do interrupt) complete. Exit status 0 when all held; every
+ * returns the child, reads done by the busy threads themselves (which
+ * the timers do interrupt) complete, and errno survives the handler. Exit status 0 when all held; every
  * deviation is printed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,10 @@ __attribute__((noinline)) static void *busy(void *arg) {
   int fd = open("/dev/zero", O_RDONLY);
   static char buf[1 << 16];
   while (!atomic_load(&stop)) {
+    /* The handler runs between any two instructions here: errno stays. */
+    errno = 4242;
     burn_cpu(0.005);
+    if (errno != 4242) printf("FAIL errno changed under the profiler: %d\n", errno), failures++;
     ssize_t n = read(fd, buf, sizeof buf);
     if (n != (ssize_t)sizeof buf) fail("busy thread read", errno);
     else atomic_fetch_add(&busy_reads, 1);
