@@ -292,19 +292,8 @@ typedef struct opts {
   bool no_preload, cpu, realtime;
 } opts_t;
 
-/* Matches "--name VALUE" and "--name=VALUE"; *i advances past the value. */
 static bool opt_value(const char *name, int argc, char **argv, int *i, const char **out) {
-  const char *a = argv[*i];
-  size_t n = strlen(name);
-  if (strncmp(a, name, n) != 0) return false;
-  if (a[n] == '=') {
-    *out = a + n + 1;
-    return true;
-  }
-  if (a[n] != '\0') return false;
-  if (*i + 1 >= argc) die("%s needs a value", name);
-  *out = argv[++*i];
-  return true;
+  return rp_opt_value("", name, argc, argv, i, out);
 }
 
 int main(int argc, char **argv) {

@@ -121,19 +121,8 @@ static bool is_elf(const char *path) {
   return elf;
 }
 
-/* "--name=VALUE" or "--name VALUE"; *i advances past a separate value. */
 static bool opt_value(const char *name, int argc, char **argv, int *i, const char **out) {
-  const char *a = argv[*i];
-  size_t n = strlen(name);
-  if (strncmp(a, name, n) != 0) return false;
-  if (a[n] == '=') {
-    *out = a + n + 1;
-    return true;
-  }
-  if (a[n] != '\0') return false;
-  if (*i + 1 >= argc) die("report: %s needs a value", name);
-  *out = argv[++*i];
-  return true;
+  return rp_opt_value("report: ", name, argc, argv, i, out);
 }
 
 static void set_output(rp_opts_t *o, rp_output_t out, const char *name) {

@@ -59,6 +59,12 @@ extern bool rp_quiet;
 void *rp_alloc(size_t n);                 /* zeroed */
 void *rp_realloc(void *p, size_t n);
 char *rp_strndup(const char *s, size_t n);
+/* Command-line option "NAME=VALUE" or "NAME VALUE" at argv[*i]: true with
+ * *out set (and *i past a separate value) when argv[*i] is NAME; a NAME
+ * without its value prints "heapscope: <cmd>NAME needs a value" and exits
+ * 2. cmd prefixes the message ("" or "report: "). */
+bool rp_opt_value(const char *cmd, const char *name, int argc, char **argv, int *i,
+                  const char **out);
 /* Grows *p (an array of elem-size items, capacity *cap) to hold need. */
 void rp_reserve(void **p, size_t *cap, size_t need, size_t elem);
 #define RP_RESERVE(arr, cap, need)                                                    \

@@ -292,3 +292,22 @@ bool rp_u64map_get(const rp_u64map_t *m, uint64_t key, uint32_t *val) {
   }
   return false;
 }
+
+bool rp_opt_value(const char *cmd, const char *name, int argc, char **argv, int *i,
+                  const char **out) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, name, n) != 0) return false;
+  if (a[n] == '=') {
+    *out = a + n + 1;
+    return true;
+  }
+  if (a[n] != '\0') return false;
+  if (*i + 1 >= argc) {
+    fflush(stdout);
+    fprintf(stderr, "heapscope: %s%s needs a value\n", cmd, name);
+    exit(2);
+  }
+  *out = argv[++*i];
+  return true;
+}
