@@ -280,6 +280,24 @@ report() {
     s = "| " first " |"; for (i = 1; i <= na; i++) s = s " " A[i] " |"; print s
     s = "|---|"; for (i = 1; i <= na; i++) s = s "---:|"; print s
   }
+  # The RSS of one benchmark at its named moments (keys: the raw fields, space
+  # separated; labels: their row titles, "|" separated), MiB, median.
+  function rss_table(bench, keys, labels,    K, L, nk, k, i, s, m) {
+    print ""
+    print "### " bench ": RSS from /proc/self/status, MiB (median)"
+    print ""
+    header("moment")
+    nk = split(keys, K, " ")
+    split(labels, L, "|")
+    for (k = 1; k <= nk; k++) {
+      s = "| " L[k] " |"
+      for (i = 1; i <= na; i++) {
+        m = median(K[k] SUBSEP bench SUBSEP A[i])
+        s = s (m == "" ? " - |" : sprintf(" %.1f |", m / 1024))
+      }
+      print s
+    }
+  }
   NR > 1 {
     add("secs" SUBSEP $2 SUBSEP $3, $4); add("rss" SUBSEP $2 SUBSEP $3, $5)
     add("cpu" SUBSEP $2 SUBSEP $3, $12)
@@ -343,55 +361,17 @@ report() {
       print s
     }
     if (cnt["peak" SUBSEP "frag" SUBSEP A[1]]) {
-      print ""
-      print "### frag: RSS from /proc/self/status, MiB (median)"
-      print ""
-      header("moment")
-      split("peak final afree end", K, " ")
-      split("peak (VmHWM)|final (VmRSS, end of phase 3)|after freeing 80% (phase 2)|after freeing everything", L, "|")
-      for (k = 1; k <= 4; k++) {
-        s = "| " L[k] " |"
-        for (i = 1; i <= na; i++) {
-          m = median(K[k] SUBSEP "frag" SUBSEP A[i])
-          s = s (m == "" ? " - |" : sprintf(" %.1f |", m / 1024))
-        }
-        print s
-      }
+      rss_table("frag", "peak final afree end",
+                "peak (VmHWM)|final (VmRSS, end of phase 3)|after freeing 80% (phase 2)|after freeing everything")
       print ""
       printf("Bytes requested and live: %.1f MiB at the peak (phase 1), %.1f MiB at the end of phase 3.\n", live_peak / 1024, live_final / 1024)
     }
-    if (cnt["idle" SUBSEP "mixed" SUBSEP A[1]]) {
-      print ""
-      print "### mixed: RSS from /proc/self/status, MiB (median)"
-      print ""
-      header("moment")
-      split("peak load end idle", K, " ")
-      split("peak (VmHWM)|end of the load (VmRSS)|right after freeing everything|after 1.5 s idle and a short trickle", L, "|")
-      for (k = 1; k <= 4; k++) {
-        s = "| " L[k] " |"
-        for (i = 1; i <= na; i++) {
-          m = median(K[k] SUBSEP "mixed" SUBSEP A[i])
-          s = s (m == "" ? " - |" : sprintf(" %.1f |", m / 1024))
-        }
-        print s
-      }
-    }
-    if (cnt["phase1" SUBSEP "fragphase" SUBSEP A[1]]) {
-      print ""
-      print "### fragphase: RSS from /proc/self/status, MiB (median)"
-      print ""
-      header("moment")
-      split("phase1 afree peak end", K, " ")
-      split("after phase 1 (1 GiB of 16-256 B)|after freeing 90%|peak (VmHWM, end of phase 3)|after freeing everything", L, "|")
-      for (k = 1; k <= 4; k++) {
-        s = "| " L[k] " |"
-        for (i = 1; i <= na; i++) {
-          m = median(K[k] SUBSEP "fragphase" SUBSEP A[i])
-          s = s (m == "" ? " - |" : sprintf(" %.1f |", m / 1024))
-        }
-        print s
-      }
-    }
+    if (cnt["idle" SUBSEP "mixed" SUBSEP A[1]])
+      rss_table("mixed", "peak load end idle",
+                "peak (VmHWM)|end of the load (VmRSS)|right after freeing everything|after 1.5 s idle and a short trickle")
+    if (cnt["phase1" SUBSEP "fragphase" SUBSEP A[1]])
+      rss_table("fragphase", "phase1 afree peak end",
+                "after phase 1 (1 GiB of 16-256 B)|after freeing 90%|peak (VmHWM, end of phase 3)|after freeing everything")
     ncg = 0
     while ((getline line < cgfile) > 0) {
       split(line, f, "\t"); ncg++
