@@ -112,12 +112,8 @@ typedef struct counts {
 
 /* Sampled profiles are scaled back to estimates here, so every consumer
  * reads plain numbers and the header can say `heapprofile` (no scaling). */
-static counts_t bucket_counts(const hs_bucket_t *b) {
+static counts_t scaled_counts(int64_t allocs, int64_t abytes, int64_t frees, int64_t fbytes) {
   counts_t c;
-  int64_t allocs = (int64_t)atomic_load_explicit(&b->allocs, memory_order_relaxed);
-  int64_t frees = (int64_t)atomic_load_explicit(&b->frees, memory_order_relaxed);
-  int64_t abytes = (int64_t)atomic_load_explicit(&b->alloc_bytes, memory_order_relaxed);
-  int64_t fbytes = (int64_t)atomic_load_explicit(&b->free_bytes, memory_order_relaxed);
   if (frees > allocs) frees = allocs; /* racy reads: never negative */
   if (fbytes > abytes) fbytes = abytes;
   c.inuse_objs = allocs - frees;
@@ -134,6 +130,13 @@ static counts_t bucket_counts(const hs_bucket_t *b) {
     c.alloc_bytes = (int64_t)(c.alloc_bytes * scale + 0.5);
   }
   return c;
+}
+
+static counts_t bucket_counts(const hs_bucket_t *b) {
+  return scaled_counts((int64_t)atomic_load_explicit(&b->allocs, memory_order_relaxed),
+                       (int64_t)atomic_load_explicit(&b->alloc_bytes, memory_order_relaxed),
+                       (int64_t)atomic_load_explicit(&b->frees, memory_order_relaxed),
+                       (int64_t)atomic_load_explicit(&b->free_bytes, memory_order_relaxed));
 }
 
 /* For the proto writer: inuse objs, inuse bytes, alloc objs, alloc bytes. */
@@ -166,7 +169,9 @@ static void write_maps(writer_t *w) {
  * or the live recorded objects when it is not running (live_counts). */
 typedef counts_t (*counts_fn)(const hs_bucket_t *b);
 
-static void write_profile(writer_t *w, counts_fn get) {
+/* snap_out: the per-bucket counts written (by bucket id - 1), handed to
+ * the caller (hs__arena_free) instead of freed; NULL when not made. */
+static void write_profile(writer_t *w, counts_fn get, counts_t **snap_out) {
   uint32_t max = hs__depot_max_id();
   /* One snapshot of the counters, so the header is the sum of the lines
    * even while other threads allocate (without it, a dump taken under
@@ -197,8 +202,112 @@ static void write_profile(writer_t *w, counts_fn get) {
       w_printf(w, " 0x%016lx", (unsigned long)b->pcs[i]);
     w_printf(w, "\n");
   }
-  hs__arena_free(snap);
+  if (snap_out) *snap_out = snap;
+  else hs__arena_free(snap);
   write_maps(w);
+}
+
+/* ---- the per-test split ----------------------------------------------------
+ * Each test's share of each bucket, from core/record/test_buckets.c. A
+ * legacy dump PATH gets a side file PATH.tests (the CPU profile's design,
+ * docs/report.md "Per-test split"):
+ *
+ *   heapscope test heap 1
+ *   test GROUP<TAB>NAME
+ *   INUSE_N: INUSE_B [ALLOC_N: ALLOC_B] @ 0xPC 0xPC ...
+ *
+ * lines as the dump's own, for the test's blocks of that stack; the dump
+ * holds every block, the reader moves each test's share out of its stack.
+ * profile.proto carries `test` and `group` labels instead. */
+static hs_heap_test_sample_t *test_split(size_t *n_out) {
+  *n_out = 0;
+  if (!hs__test_buckets) return NULL;
+  size_t n;
+  hs_test_count_t *tc = hs__test_buckets_snapshot(&n);
+  if (!tc) return NULL;
+  hs_heap_test_sample_t *out = hs__arena_alloc(n * sizeof *out);
+  if (out) {
+    for (size_t i = 0; i < n; i++) {
+      counts_t c = scaled_counts((int64_t)tc[i].allocs, (int64_t)tc[i].alloc_bytes,
+                                 (int64_t)tc[i].frees, (int64_t)tc[i].free_bytes);
+      out[i] = (hs_heap_test_sample_t){
+          tc[i].test, tc[i].bucket, {c.inuse_objs, c.inuse_bytes, c.alloc_objs, c.alloc_bytes}};
+    }
+    *n_out = n;
+  }
+  hs__arena_free(tc);
+  return out;
+}
+
+/* Test names go on one line: tabs and line breaks become spaces. */
+static void w_name(writer_t *w, const char *s) {
+  for (; s && *s; s++) {
+    char c = *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s;
+    w_bytes(w, &c, 1);
+  }
+}
+
+/* PATH.tests beside the dump PATH, from the counts the dump wrote (snap,
+ * consumed). No test's block in it: no side file (a stale one would
+ * describe another run). */
+static void write_test_side(const char *path, counts_t *snap) {
+  char side[4300];
+  hs__snprintf(side, sizeof side, "%s.tests", path);
+  size_t n = 0;
+  hs_heap_test_sample_t *ts = snap ? test_split(&n) : NULL;
+  uint32_t max = hs__depot_max_id();
+  writer_t *w = &dump_writer;
+  int fd = -1;
+  uint32_t last_test = 0;
+  for (size_t i = 0; i < n; i++) {
+    hs_heap_test_sample_t *t = &ts[i];
+    hs_bucket_t *b = t->bucket <= max ? hs__depot_get(t->bucket) : NULL;
+    const char *group, *name;
+    if (!b) continue;
+    counts_t *left = &snap[t->bucket - 1];
+    int64_t l[4] = {left->inuse_objs, left->inuse_bytes, left->alloc_objs, left->alloc_bytes};
+    bool any = hs__heap_test_take(l, t->c);
+    *left = (counts_t){l[0], l[1], l[2], l[3]};
+    if (!any || !hs__test_buckets_names(t->test, &group, &name)) continue;
+    if (fd < 0) {
+      fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        hs__errorf("cannot write the per-test heap profile %s: %s", side, strerror(errno));
+        break;
+      }
+      w->fd = fd;
+      w->len = 0;
+      w->failed = false;
+      w->sb = NULL;
+      w_printf(w, "heapscope test heap 1\n");
+    }
+    if (t->test != last_test) {
+      w_printf(w, "test ");
+      w_name(w, group);
+      w_bytes(w, "\t", 1);
+      w_name(w, *name ? name : "?");
+      w_bytes(w, "\n", 1);
+      last_test = t->test;
+    }
+    counts_t c = {t->c[0], t->c[1], t->c[2], t->c[3]};
+    write_line(w, &c);
+    for (uint32_t k = 0; k < b->depth; k++) w_printf(w, " 0x%016lx", (unsigned long)b->pcs[k]);
+    w_printf(w, "\n");
+  }
+  hs__arena_free(ts);
+  hs__arena_free(snap);
+  if (fd < 0) {
+    unlink(side);
+    return;
+  }
+  w_flush(w);
+  bool failed = w->failed;
+  if (close(fd) != 0) failed = true;
+  if (failed) {
+    unlink(side);
+    hs__errorf("cannot write the per-test heap profile %s: %s (removed)", side,
+               strerror(hs__write_error ? hs__write_error : EIO));
+  }
 }
 
 /* Called with dump_lock held. The trigger baselines move on every attempt,
@@ -229,15 +338,19 @@ static void dump_locked(const char *reason, bool automatic) {
   if (verbose) hs__errorf("dumping heap profile to %s (%s)", path, reason);
   hs__write_error = 0;
   bool failed;
+  counts_t *snap = NULL;
   if (cfg.proto) {
-    failed = !hs__heapprof_write_proto(fd, proto_counts, reason);
+    size_t ntests;
+    hs_heap_test_sample_t *tests = test_split(&ntests);
+    failed = !hs__heapprof_write_proto(fd, proto_counts, reason, tests, ntests);
+    hs__arena_free(tests);
   } else {
     writer_t *w = &dump_writer;
     w->fd = fd;
     w->len = 0;
     w->failed = false;
     w->sb = NULL;
-    write_profile(w, bucket_counts);
+    write_profile(w, bucket_counts, &snap);
     w_flush(w);
     failed = w->failed;
   }
@@ -245,6 +358,8 @@ static void dump_locked(const char *reason, bool automatic) {
     failed = true;
     hs__write_error = errno;
   }
+  if (!cfg.proto && !failed) write_test_side(path, snap);
+  else hs__arena_free(snap);
   if (failed) {
     /* A full disk: the partial file only takes the space the program's own
      * output needs, and every later dump would fail the same way. */
@@ -502,7 +617,7 @@ static bool proto_to_sb(hs_prof_counts_fn counts, hs_strbuf_t *sb) {
     hs__errorf("GetHeapProfile: memfd_create: %s", strerror(errno));
     return false;
   }
-  bool ok = hs__heapprof_write_proto(fd, counts, "GetHeapProfile");
+  bool ok = hs__heapprof_write_proto(fd, counts, "GetHeapProfile", NULL, 0);
   char tmp[4096];
   ssize_t n;
   if (ok && lseek(fd, 0, SEEK_SET) == 0)
@@ -533,7 +648,7 @@ static bool profile_to_sb(hs_strbuf_t *sb, bool live, bool proto) {
     w->len = 0;
     w->failed = false;
     w->sb = sb;
-    write_profile(w, live ? (have_live ? live_counts : no_counts) : bucket_counts);
+    write_profile(w, live ? (have_live ? live_counts : no_counts) : bucket_counts, NULL);
     w_flush(w);
     w->sb = NULL;
   }
@@ -602,6 +717,12 @@ HS_EXPORT char *heapscope_heap_sample(size_t *len) {
 HS_EXPORT void heapscope_profiler_start(const char *p) { HeapProfilerStart(p); }
 HS_EXPORT void heapscope_profiler_stop(void) { HeapProfilerStop(); }
 HS_EXPORT void heapscope_profiler_dump(const char *reason) { HeapProfilerDump(reason); }
+
+void hs__heapprof_set_test(const char *group, const char *name, uint32_t gen) {
+  if (!atomic_load_explicit(&running, memory_order_relaxed) || !hs__count_buckets) return;
+  if (name) hs__test_buckets_begin(group, name, gen);
+  else hs__test_buckets_end();
+}
 
 static void at_exit_dump(void) {
   if (atomic_load(&running)) dump("exiting", true);

@@ -3,7 +3,8 @@
  * Pipeline (one file per step):
  *
  *   input.c      read a file, gunzip, tell the format apart
- *   read_heap.c  legacy heap text (heapscope, gperftools, leak profiles)
+ *   read_heap.c  legacy heap text (heapscope, gperftools, leak profiles;
+ *                + its PATH.tests side file)
  *   read_cpu.c   legacy binary CPU profile (+ its PATH.tests side file)
  *   read_proto.c profile.proto
  *        |
@@ -265,6 +266,8 @@ bool rp_read_heap(rp_stream_t *s, rp_profile_t *p, rp_err_t *err);
 bool rp_read_cpu(rp_stream_t *s, rp_profile_t *p, rp_err_t *err);
 /* The per-test side file of a legacy CPU profile (after rp_read_cpu). */
 bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err);
+/* The per-test side file of a legacy heap profile (after rp_read_heap). */
+bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err);
 bool rp_read_proto(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err);
 /* Whether the first protobuf field is one profile.proto has. */
 bool rp_looks_like_proto(const unsigned char *d, size_t n);
