@@ -511,7 +511,10 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   const char *cm_filter = hs__setting_str(HS_SET_CMOCKA_TEST_FILTER);
   const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
   bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
-  bool label_samples = hs__cpuprof_running() || hs__heapprof_running();
+  /* Per-test profile files start the profilers they need. */
+  bool test_profiles = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA) && ts_enabled() && tp_wanted();
+  if (test_profiles) tp_start();
+  bool label_samples = test_profiles || hs__cpuprof_running() || hs__heapprof_running();
   /* Per-test figures and budgets need the tests wrapped even when they
    * are not leak-checked. */
   bool figures = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA) && ts_wanted();

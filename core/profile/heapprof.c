@@ -219,11 +219,11 @@ static void write_profile(writer_t *w, counts_fn get, counts_t **snap_out) {
  * lines as the dump's own, for the test's blocks of that stack; the dump
  * holds every block, the reader moves each test's share out of its stack.
  * profile.proto carries `test` and `group` labels instead. */
-static hs_heap_test_sample_t *test_split(size_t *n_out) {
+static hs_heap_test_sample_t *test_split(uint32_t only, size_t *n_out) {
   *n_out = 0;
   if (!hs__test_buckets) return NULL;
   size_t n;
-  hs_test_count_t *tc = hs__test_buckets_snapshot(&n);
+  hs_test_count_t *tc = hs__test_buckets_snapshot(only, &n);
   if (!tc) return NULL;
   hs_heap_test_sample_t *out = hs__arena_alloc(n * sizeof *out);
   if (out) {
@@ -254,7 +254,7 @@ static void write_test_side(const char *path, counts_t *snap) {
   char side[4300];
   hs__snprintf(side, sizeof side, "%s.tests", path);
   size_t n = 0;
-  hs_heap_test_sample_t *ts = snap ? test_split(&n) : NULL;
+  hs_heap_test_sample_t *ts = snap ? test_split(0, &n) : NULL;
   uint32_t max = hs__depot_max_id();
   writer_t *w = &dump_writer;
   int fd = -1;
@@ -341,7 +341,7 @@ static void dump_locked(const char *reason, bool automatic) {
   counts_t *snap = NULL;
   if (cfg.proto) {
     size_t ntests;
-    hs_heap_test_sample_t *tests = test_split(&ntests);
+    hs_heap_test_sample_t *tests = test_split(0, &ntests);
     failed = !hs__heapprof_write_proto(fd, proto_counts, reason, tests, ntests);
     hs__arena_free(tests);
   } else {
@@ -718,8 +718,75 @@ HS_EXPORT void heapscope_profiler_start(const char *p) { HeapProfilerStart(p); }
 HS_EXPORT void heapscope_profiler_stop(void) { HeapProfilerStop(); }
 HS_EXPORT void heapscope_profiler_dump(const char *reason) { HeapProfilerDump(reason); }
 
+/* ---- one test's own heap profile (HEAPSCOPE_TEST_PROFILE_DIR) ---- */
+static bool per_test_wanted; /* per-test counts without HEAPPROFILE */
+
+void hs__heapprof_per_test(void) {
+  per_test_wanted = true;
+  hs__count_buckets = true;
+}
+
+int hs__heapprof_write_test(const char *path) {
+  uint32_t test = hs__test_buckets_current();
+  if (!test) return 0;
+  int rc = 0, saved = 0;
+  set_dumping(true);
+  hs__runtime_enter();
+  hs__lock(&dump_lock);
+  size_t n;
+  hs_heap_test_sample_t *ts = test_split(test, &n);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    saved = errno;
+    rc = -1;
+  } else {
+    writer_t *w = &dump_writer;
+    w->fd = fd;
+    w->len = 0;
+    w->failed = false;
+    w->sb = NULL;
+    hs__write_error = 0;
+    counts_t total = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+      total.inuse_objs += ts[i].c[0];
+      total.inuse_bytes += ts[i].c[1];
+      total.alloc_objs += ts[i].c[2];
+      total.alloc_bytes += ts[i].c[3];
+    }
+    w_printf(w, "heap profile: ");
+    write_line(w, &total);
+    w_printf(w, " heapprofile\n");
+    for (size_t i = 0; i < n; i++) {
+      hs_bucket_t *b = hs__depot_get(ts[i].bucket);
+      if (!b || ts[i].c[2] <= 0) continue;
+      counts_t c = {ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]};
+      write_line(w, &c);
+      for (uint32_t k = 0; k < b->depth; k++) w_printf(w, " 0x%016lx", (unsigned long)b->pcs[k]);
+      w_printf(w, "\n");
+    }
+    write_maps(w);
+    w_flush(w);
+    bool failed = w->failed;
+    saved = hs__write_error ? hs__write_error : EIO;
+    if (close(fd) != 0 && !failed) {
+      failed = true;
+      saved = errno;
+    }
+    if (failed) unlink(path);
+    rc = failed ? -1 : 1;
+  }
+  hs__arena_free(ts);
+  hs__unlock(&dump_lock);
+  hs__runtime_leave();
+  set_dumping(false);
+  if (rc < 0) errno = saved;
+  return rc;
+}
+
 void hs__heapprof_set_test(const char *group, const char *name, uint32_t gen) {
-  if (!atomic_load_explicit(&running, memory_order_relaxed) || !hs__count_buckets) return;
+  if (!(atomic_load_explicit(&running, memory_order_relaxed) || per_test_wanted) ||
+      !hs__count_buckets)
+    return;
   if (name) hs__test_buckets_begin(group, name, gen);
   else hs__test_buckets_end();
 }

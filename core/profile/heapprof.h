@@ -27,6 +27,14 @@ void hs__heapprof_postfork_child(void);
  * Nothing happens unless the profiler runs and counts buckets. */
 void hs__heapprof_set_test(const char *group, const char *name, uint32_t gen);
 
+/* HEAPSCOPE_TEST_PROFILE_DIR: per-test counts wanted without HEAPPROFILE
+ * (bucket counters on from now). */
+void hs__heapprof_per_test(void);
+/* The running test's own heap profile (its blocks only: in use now, and
+ * all it allocated) to path, legacy text: 1 written, 0 no test runs, -1
+ * with errno on failure (nothing left behind). */
+int hs__heapprof_write_test(const char *path);
+
 /* One test's share of one bucket in a dump: inuse objects, inuse bytes,
  * alloc objects, alloc bytes, scaled as the bucket's. */
 typedef struct hs_heap_test_sample {

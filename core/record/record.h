@@ -148,9 +148,10 @@ typedef struct hs_test_count {
   uint32_t test, bucket;        /* test: from 1, in the order tests began */
   uint64_t allocs, alloc_bytes, frees, free_bytes;
 } hs_test_count_t;
-/* Every (test, bucket) counted, grouped by test in the order tests began;
- * an internal-heap array (hs__arena_free) with *n entries, NULL when none. */
-hs_test_count_t *hs__test_buckets_snapshot(size_t *n);
+/* Every (test, bucket) counted, grouped by test in the order tests began
+ * (only: test only's, 0 for all); an internal-heap array (hs__arena_free)
+ * with *n entries, NULL when none. */
+hs_test_count_t *hs__test_buckets_snapshot(uint32_t only, size_t *n);
 /* The names of test (stable for the process's life); false if no such. */
 bool hs__test_buckets_names(uint32_t test, const char **group, const char **name);
 /* The running test, 0 when none. */

@@ -161,12 +161,17 @@ void hs__test_buckets_count(uint32_t gen, uint32_t bucket, size_t n, bool alloc)
   hs__unlock(&lock);
 }
 
-hs_test_count_t *hs__test_buckets_snapshot(size_t *n_out) {
+hs_test_count_t *hs__test_buckets_snapshot(uint32_t only, size_t *n_out) {
   hs__lock(&lock);
-  hs_test_count_t *out = tb.n ? hs__arena_alloc((size_t)tb.n * sizeof *out) : NULL;
+  size_t want = 0;
+  if (only && only <= tb.ntests)
+    for (uint32_t k = tb.head[only - 1]; k; k = tb.e[k - 1].next) want++;
+  else if (!only)
+    want = tb.n;
+  hs_test_count_t *out = want ? hs__arena_alloc(want * sizeof *out) : NULL;
   size_t n = 0;
   if (out) {
-    for (uint32_t t = 1; t <= tb.ntests; t++) {
+    for (uint32_t t = only ? only : 1; t <= (only ? only : tb.ntests); t++) {
       for (uint32_t k = tb.head[t - 1]; k; k = tb.e[k - 1].next) {
         const entry_t *e = &tb.e[k - 1];
         out[n++] = (hs_test_count_t){t, e->bucket, e->allocs, e->alloc_bytes, e->frees,

@@ -3,6 +3,7 @@
 
 usage: check_split.py CASE --exe SPLIT_SUITE --cli HEAPSCOPE --work DIR
 
+profile_dir: HEAPSCOPE_TEST_PROFILE_DIR and _TOP (see case_profile_dir).
 heap_split: HEAPPROFILE under the CMocka adapter (per-test checks on); the
   dumps' per-test split (PATH.tests beside a legacy dump, `test`/`group`
   labels in profile.proto) read by `heapscope report --test=NAME` and
@@ -142,7 +143,106 @@ def case_heap_split(args):
           f"a CPU side file beside a heap dump: exit {r.returncode}, {r.stderr!r}")
 
 
-CASES = {"heap_split": case_heap_split}
+def cum(args, *argv):
+    """{function: cum value} from `report --top`."""
+    r = report(args, "--nodecount=200", *argv)
+    check(r.returncode == 0, f"report {argv}: exit {r.returncode} {r.stderr}")
+    return {m.group(2): int(m.group(1))
+            for m in re.finditer(r"^\s*-?\d+\s+[-\d.]+%\s+[-\d.]+%\s+(-?\d+)\s+[-\d.]+%\s+(.+)$",
+                                 r.stdout, re.M)}
+
+
+def files(d):
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def case_profile_dir(args):
+    """HEAPSCOPE_TEST_PROFILE_DIR: each test's own CPU and heap profile,
+    named after the test, readable by heapscope report, holding that test's
+    functions only; _TOP=N keeps the N slowest and the over-budget ones;
+    bad values are one heapscope: line and no files."""
+    work = os.path.join(args.work, "profile_dir")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    d = os.path.join(work, "all")
+    p = run(args, {"HEAPCHECK": "normal", "HEAPSCOPE_TEST_PROFILE_DIR": d})
+    got = [f for f in files(d) if not f.startswith("heapscope-cpu.")]
+    check(got == ["split.odd_name_with_chars_.heap", "split.test_alpha.heap", "split.test_alpha.prof",
+                  "split.test_beta.heap", "split.test_beta.prof", "split.test_gamma.heap"],
+          f"files (test_gamma too short to be sampled: no .prof): {files(d)}")
+    check(any(re.fullmatch(r"heapscope-cpu\.\d+\.prof", f) for f in files(d)),
+          f"without CPUPROFILE the profiler is started into DIR: {files(d)}")
+    cpu_fns = ["alpha_burn", "beta_burn"]
+    for test, burn, allocs in (("test_alpha", "alpha_burn", {"alpha_alloc": ALPHA, "alpha_keep": KEEP}),
+                               ("test_beta", "beta_burn", {"beta_alloc": BETA, "beta_worker_alloc": BETA})):
+        prof = os.path.join(d, f"split.{test}.prof")
+        if os.path.exists(prof):
+            c = cum(args, prof)
+            check(c.get(burn, 0) > 0 and all(f not in c for f in cpu_fns if f != burn),
+                  f"{test}.prof: {burn} and no other test's: { {f: c.get(f) for f in cpu_fns} }")
+        heap = os.path.join(d, f"split.{test}.heap")
+        if os.path.exists(heap):
+            rows, r = flat(args, "--sample=alloc_space", heap)
+            only(rows, allocs, f"{test}.heap alloc_space")
+    # test_alpha burns 250 ms: its profile holds about that (10 ms a sample).
+    c = cum(args, os.path.join(d, "split.test_alpha.prof"))
+    check(150e6 <= c.get("alpha_burn", 0) <= 400e6, f"test_alpha.prof: alpha_burn {c.get('alpha_burn')} ns")
+    rows, r = flat(args, "--sample=alloc_space", os.path.join(d, "split.odd_name_with_chars_.heap"))
+    only(rows, {"odd_alloc": ODD}, "odd name's heap profile")
+    # In use at the test's end: alpha's kept block was live then.
+    rows, r = flat(args, "--sample=inuse_space", os.path.join(d, "split.test_alpha.heap"))
+    only(rows, {"alpha_keep": KEEP}, "test_alpha.heap in use at its end")
+
+    # With the process's own profiles on: theirs is used, both still split.
+    d = os.path.join(work, "with_profiles")
+    run(args, {"HEAPSCOPE_TEST_PROFILE_DIR": d, "CPUPROFILE": os.path.join(work, "cpu.prof"),
+               "HEAPPROFILE": os.path.join(work, "h")})
+    check(not any(f.startswith("heapscope-cpu.") for f in files(d)) and
+          "split.test_alpha.prof" in files(d) and "split.test_beta.heap" in files(d),
+          f"with CPUPROFILE and HEAPPROFILE: {files(d)}")
+    c = cum(args, os.path.join(work, "cpu.prof"))
+    check(c.get("alpha_burn", 0) > 0 and c.get("beta_burn", 0) > 0, "CPUPROFILE's own file: every test")
+
+    # TOP=1: the slowest test only (test_alpha, 250 ms of CPU).
+    d = os.path.join(work, "top1")
+    run(args, {"HEAPSCOPE_TEST_PROFILE_DIR": d, "HEAPSCOPE_TEST_PROFILE_TOP": "1"})
+    got = [f for f in files(d) if not f.startswith("heapscope-cpu.")]
+    check(got == ["split.test_alpha.heap", "split.test_alpha.prof"], f"TOP=1: {files(d)}")
+    # TOP=1 with a peak budget test_alpha exceeds: alpha's files (over
+    # budget) and the slowest of the others (test_beta, 60 ms).
+    d = os.path.join(work, "top1_budget")
+    env = {k: v for k, v in os.environ.items()}
+    p = subprocess.run([args.exe], env={**{k: v for k, v in os.environ.items()
+                                           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "HEAPPROFILE",
+                                                                "CPUPROFILE", "CMOCKA_"))},
+                                        "HEAPSCOPE_TEST_PROFILE_DIR": d, "HEAPSCOPE_TEST_PROFILE_TOP": "1",
+                                        "HEAPSCOPE_TEST_MAX_PEAK": "10000"},
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode != 0 and "test_alpha" in p.stdout + p.stderr, "the peak budget fails test_alpha")
+    got = [f for f in files(d) if not f.startswith("heapscope-cpu.")]
+    check(got == ["split.test_alpha.heap", "split.test_alpha.prof", "split.test_beta.heap",
+                  "split.test_beta.prof"], f"TOP=1 + over budget: {files(d)}")
+
+    # Bad values: one heapscope: line, the feature off.
+    for extra, what in (({"HEAPSCOPE_TEST_PROFILE_TOP": "x"}, "invalid HEAPSCOPE_TEST_PROFILE_TOP='x'"),
+                        ({"HEAPSCOPE_TEST_PROFILE_TOP": "0"}, "invalid HEAPSCOPE_TEST_PROFILE_TOP='0'"),
+                        ({"HEAPSCOPE_TEST_PROFILE_TOP": "-2"}, "invalid HEAPSCOPE_TEST_PROFILE_TOP='-2'")):
+        d = os.path.join(work, "bad")
+        shutil.rmtree(d, ignore_errors=True)
+        p = run(args, {"HEAPSCOPE_TEST_PROFILE_DIR": d, **extra})
+        lines = [l for l in p.stderr.splitlines() if l.startswith("heapscope:")]
+        check(len(lines) == 1 and what in lines[0] and "per-test profiles off" in lines[0] and
+              not os.path.exists(d), f"{extra}: {lines}, {files(d)}")
+    blocker = os.path.join(work, "a_file")
+    open(blocker, "w").close()
+    for dirv in (blocker, os.path.join(blocker, "sub")):
+        p = run(args, {"HEAPSCOPE_TEST_PROFILE_DIR": dirv})
+        lines = [l for l in p.stderr.splitlines() if l.startswith("heapscope:")]
+        check(len(lines) == 1 and "HEAPSCOPE_TEST_PROFILE_DIR=" in lines[0] and
+              "per-test profiles off" in lines[0], f"DIR={dirv}: {lines}")
+
+
+CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir}
 
 
 def main():
