@@ -248,58 +248,60 @@ static void w_name(writer_t *w, const char *s) {
 }
 
 /* PATH.tests beside the dump PATH, from the counts the dump wrote (snap,
- * consumed). No test's block in it: no side file (a stale one would
- * describe another run). */
+ * consumed). Every test that began is listed, one without a block too (it
+ * ran, and allocated nothing the profile shows). No test: no side file (a
+ * stale one would describe another run). */
 static void write_test_side(const char *path, counts_t *snap) {
   char side[4300];
   hs__snprintf(side, sizeof side, "%s.tests", path);
-  size_t n = 0;
-  hs_heap_test_sample_t *ts = snap ? test_split(0, &n) : NULL;
-  uint32_t max = hs__depot_max_id();
-  writer_t *w = &dump_writer;
-  int fd = -1;
-  uint32_t last_test = 0;
-  for (size_t i = 0; i < n; i++) {
-    hs_heap_test_sample_t *t = &ts[i];
-    hs_bucket_t *b = t->bucket <= max ? hs__depot_get(t->bucket) : NULL;
-    const char *group, *name;
-    if (!b) continue;
-    counts_t *left = &snap[t->bucket - 1];
-    int64_t l[4] = {left->inuse_objs, left->inuse_bytes, left->alloc_objs, left->alloc_bytes};
-    bool any = hs__heap_test_take(l, t->c);
-    *left = (counts_t){l[0], l[1], l[2], l[3]};
-    if (!any || !hs__test_buckets_names(t->test, &group, &name)) continue;
-    if (fd < 0) {
-      fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) {
-        hs__errorf("cannot write the per-test heap profile %s: %s", side, strerror(errno));
-        break;
-      }
-      w->fd = fd;
-      w->len = 0;
-      w->failed = false;
-      w->sb = NULL;
-      w_printf(w, "heapscope test heap 1\n");
-    }
-    if (t->test != last_test) {
-      w_printf(w, "test ");
-      w_name(w, group);
-      w_bytes(w, "\t", 1);
-      w_name(w, *name ? name : "?");
-      w_bytes(w, "\n", 1);
-      last_test = t->test;
-    }
-    counts_t c = {t->c[0], t->c[1], t->c[2], t->c[3]};
-    write_line(w, &c);
-    for (uint32_t k = 0; k < b->depth; k++) w_printf(w, " 0x%016lx", (unsigned long)b->pcs[k]);
-    w_printf(w, "\n");
-  }
-  hs__arena_free(ts);
-  hs__arena_free(snap);
-  if (fd < 0) {
+  uint32_t ntests = snap && hs__test_buckets ? hs__test_buckets_ntests() : 0;
+  if (!ntests) {
+    hs__arena_free(snap);
     unlink(side);
     return;
   }
+  size_t n = 0;
+  hs_heap_test_sample_t *ts = test_split(0, &n);
+  uint32_t max = hs__depot_max_id();
+  int fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    hs__errorf("cannot write the per-test heap profile %s: %s", side, strerror(errno));
+    hs__arena_free(ts);
+    hs__arena_free(snap);
+    return;
+  }
+  writer_t *w = &dump_writer;
+  w->fd = fd;
+  w->len = 0;
+  w->failed = false;
+  w->sb = NULL;
+  hs__write_error = 0;
+  w_printf(w, "heapscope test heap 1\n");
+  size_t i = 0; /* ts is grouped by test, in test order */
+  for (uint32_t test = 1; test <= ntests; test++) {
+    const char *group, *name;
+    if (!hs__test_buckets_names(test, &group, &name)) continue;
+    w_printf(w, "test ");
+    w_name(w, group);
+    w_bytes(w, "\t", 1);
+    w_name(w, *name ? name : "?");
+    w_bytes(w, "\n", 1);
+    for (; i < n && ts[i].test == test; i++) {
+      hs_bucket_t *b = ts[i].bucket <= max ? hs__depot_get(ts[i].bucket) : NULL;
+      if (!b) continue;
+      counts_t *left = &snap[ts[i].bucket - 1];
+      int64_t l[4] = {left->inuse_objs, left->inuse_bytes, left->alloc_objs, left->alloc_bytes};
+      bool any = hs__heap_test_take(l, ts[i].c);
+      *left = (counts_t){l[0], l[1], l[2], l[3]};
+      if (!any) continue;
+      counts_t c = {ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]};
+      write_line(w, &c);
+      for (uint32_t k = 0; k < b->depth; k++) w_printf(w, " 0x%016lx", (unsigned long)b->pcs[k]);
+      w_printf(w, "\n");
+    }
+  }
+  hs__arena_free(ts);
+  hs__arena_free(snap);
   w_flush(w);
   bool failed = w->failed;
   if (close(fd) != 0) failed = true;

@@ -154,6 +154,8 @@ typedef struct hs_test_count {
 hs_test_count_t *hs__test_buckets_snapshot(uint32_t only, size_t *n);
 /* The names of test (stable for the process's life); false if no such. */
 bool hs__test_buckets_names(uint32_t test, const char **group, const char **name);
+/* How many tests began (ids 1..n). */
+uint32_t hs__test_buckets_ntests(void);
 /* The running test, 0 when none. */
 uint32_t hs__test_buckets_current(void);
 extern hs_lock_t *const hs__test_buckets_lock;

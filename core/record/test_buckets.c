@@ -195,6 +195,13 @@ bool hs__test_buckets_names(uint32_t test, const char **group, const char **name
   return ok;
 }
 
+uint32_t hs__test_buckets_ntests(void) {
+  hs__lock(&lock);
+  uint32_t n = tb.ntests;
+  hs__unlock(&lock);
+  return n;
+}
+
 uint32_t hs__test_buckets_current(void) {
   hs__lock(&lock);
   uint32_t t = tb.open ? tb.ntests : 0;

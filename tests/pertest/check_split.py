@@ -128,6 +128,19 @@ def case_heap_split(args):
         rows, r = flat(args, "--sample=inuse_space", "--test=test_alpha", protos[0])
         only(rows, {"alpha_keep": KEEP}, "proto dump in test_beta: test_alpha's in use")
 
+    # A test that allocated nothing says so instead of an empty profile
+    # (the side file names every test that ran); an unknown test is an error.
+    r = report(args, "--test=test_gamma", end)
+    check(r.returncode == 0 and "Test split/test_gamma: no sample: it allocated nothing this "
+          "profile records" in r.stdout, f"--test=test_gamma: exit {r.returncode} {r.stdout!r}")
+    r = report(args, "--tests", end)
+    check(re.search(r"1 test\(s\) without a sample: it allocated nothing this profile records\n"
+                    r"\s+-\s+-\s+0\s+split/test_gamma\n", r.stdout) is not None,
+          f"--tests lists test_gamma as without a sample: {r.stdout!r}")
+    r = report(args, "--test=no_such_test", end)
+    check(r.returncode == 2 and "no sample belongs to this test" in r.stderr,
+          f"--test=no_such_test: exit {r.returncode} {r.stderr!r}")
+
     # A side file that does not belong to its dump: one line, exit 2.
     bad = os.path.join(work, "bad.heap")
     shutil.copy(end, bad)
@@ -202,6 +215,29 @@ def case_profile_dir(args):
           f"with CPUPROFILE and HEAPPROFILE: {files(d)}")
     c = cum(args, os.path.join(work, "cpu.prof"))
     check(c.get("alpha_burn", 0) > 0 and c.get("beta_burn", 0) > 0, "CPUPROFILE's own file: every test")
+
+    # Too short to be sampled: at one sample a second of CPU no test of
+    # this suite (about 0.35 s of CPU in all) gets one, and each says so
+    # instead of showing an empty profile; at 100 Hz test_alpha has its
+    # samples and --tests lists the short ones apart.
+    prof = os.path.join(work, "slow.prof")
+    run(args, {"CPUPROFILE": prof, "CPUPROFILE_FREQUENCY": "1"})
+    for t in ("test_alpha", "test_gamma"):
+        r = report(args, f"--test={t}", prof)
+        check(r.returncode == 0 and f"Test split/{t}: no sample: too short to be sampled (one "
+              "sample every 1000 ms of cpu)" in r.stdout, f"1 Hz --test={t}: {r.returncode} "
+              f"{r.stdout!r} {r.stderr!r}")
+    r = report(args, "--test=no_such_test", prof)
+    check(r.returncode == 2, f"1 Hz --test=no_such_test: exit {r.returncode}")
+    r = report(args, "--tests", os.path.join(work, "cpu.prof"))
+    m = re.search(r"(\d+) test\(s\) without a sample: too short to be sampled \(one sample every "
+                  r"10 ms of cpu\)\n((?:\s+-\s+-\s+0\s+.*\n)+)", r.stdout)
+    check(m is not None and "split/test_alpha" not in m.group(2) and
+          ("split/test_gamma" in m.group(2) or "split/odd name" in m.group(2)),
+          f"100 Hz --tests: the short tests listed apart: {r.stdout!r}")
+    r = report(args, "--test=test_alpha", os.path.join(work, "cpu.prof"))
+    check(r.returncode == 0 and "no sample" not in r.stdout and "alpha_burn" in r.stdout,
+          f"100 Hz --test=test_alpha: its profile {r.stdout[:300]!r}")
 
     # TOP=1: the slowest test only (test_alpha, 250 ms of CPU).
     d = os.path.join(work, "top1")
