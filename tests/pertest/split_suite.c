@@ -29,8 +29,8 @@
 #define KEEP_BYTES 777
 #define BETA_BLOCKS 3
 #define BETA_BLOCK 1000
-#define ALPHA_MS 250
-#define BETA_MS 60
+#define ALPHA_MS 120
+#define BETA_MS 40
 
 static volatile uint64_t sink;
 static void *carried, *outside;
