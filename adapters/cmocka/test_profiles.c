@@ -147,6 +147,9 @@ static void remove_files(const char *base) {
 void tp_test_end(const char *group, const char *name, uint64_t wall_ns, bool over_budget) {
   if (tp.state <= 0 || !tp.started) return;
   int saved = errno;
+  /* The writing is not the test's CPU time: its samples end here (the
+   * adapter ends them right after anyway). */
+  hs__cpuprof_set_test(NULL, NULL);
   char base[TP_BASE];
   base_name(base, group, name);
   if (!tp.top || over_budget) {

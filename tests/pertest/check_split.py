@@ -190,12 +190,20 @@ def case_profile_dir(args):
     os.makedirs(work)
     d = os.path.join(work, "all")
     p = run(args, {"HEAPCHECK": "normal", "HEAPSCOPE_TEST_PROFILE_DIR": d})
-    got = [f for f in files(d) if not f.startswith("heapscope-cpu.")]
-    check(got == ["split.odd_name_with_chars_.heap", "split.test_alpha.heap", "split.test_alpha.prof",
-                  "split.test_beta.heap", "split.test_beta.prof", "split.test_gamma.heap"],
-          f"files (test_gamma too short to be sampled: no .prof): {files(d)}")
-    check(any(re.fullmatch(r"heapscope-cpu\.\d+\.prof", f) for f in files(d)),
-          f"without CPUPROFILE the profiler is started into DIR: {files(d)}")
+    heaps = [f for f in files(d) if f.endswith(".heap")]
+    check(heaps == ["split.odd_name_with_chars_.heap", "split.test_alpha.heap",
+                    "split.test_beta.heap", "split.test_gamma.heap"], f"heap files: {files(d)}")
+    whole = [f for f in files(d) if re.fullmatch(r"heapscope-cpu\.\d+\.prof", f)]
+    if check(len(whole) == 1, f"without CPUPROFILE the profiler is started into DIR: {files(d)}"):
+        # A .prof for exactly the tests with a sample in the process's
+        # profile (the short ones have none, but a sample may land in any
+        # test), and the two that burn CPU always have one.
+        rows, r = tests_rows(args, os.path.join(d, whole[0]))
+        sampled = sorted("split." + re.sub(r"[^A-Za-z0-9._-]", "_", t[len("split/"):]) + ".prof"
+                         for t, v in rows.items() if t.startswith("split/") and v > 0)
+        profs = [f for f in files(d) if f.startswith("split.") and f.endswith(".prof")]
+        check(profs == sampled and "split.test_alpha.prof" in profs and
+              "split.test_beta.prof" in profs, f".prof files {profs}, sampled tests {sampled}")
     cpu_fns = ["alpha_burn", "beta_burn"]
     for test, burn, allocs in (("test_alpha", "alpha_burn", {"alpha_alloc": ALPHA, "alpha_keep": KEEP}),
                                ("test_beta", "beta_burn", {"beta_alloc": BETA, "beta_worker_alloc": BETA})):
