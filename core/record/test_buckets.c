@@ -66,7 +66,10 @@ void hs__test_buckets_begin(const char *group, const char *name, uint32_t gen) {
     if (!t || !h) goto out; /* out of memory: this test's blocks count as outside tests */
     tb.tests_cap = cap;
   }
-  const char *g = copy_name(group), *nm = copy_name(name);
+  /* A group's tests share one copy of its name. */
+  const char *prev = tb.ntests ? tb.tests[tb.ntests - 1].group : NULL;
+  const char *g = prev && !strcmp(prev, group ? group : "") ? prev : copy_name(group);
+  const char *nm = copy_name(name);
   if (!g || !nm) goto out;
   tb.tests[tb.ntests] = (test_range_t){gen, UINT32_MAX, g, nm};
   tb.head[tb.ntests] = 0;
