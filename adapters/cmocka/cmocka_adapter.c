@@ -47,6 +47,7 @@
 #include "test_stats.h"
 #include "leakcheck/internal.h"
 #include "core/profile/cpuprof.h"
+#include "core/profile/heapprof.h"
 #include "core/symbol/symbolize.h"
 
 #include <heapscope/cmocka.h>
@@ -114,6 +115,7 @@ typedef struct run_state {
   uintptr_t expect_pc;      /* its return address, when file:line is unknown */
   char fail_text[320];      /* replaces "Failure!" in the _fail() we call */
   bool label_samples;       /* the CPU profiler runs: name each test to it */
+  bool label_heap;          /* the heap profile is split by test (or per-test files) */
 } run_state_t;
 
 static run_state_t run; /* CMocka runs one group at a time, on one thread */
@@ -402,12 +404,16 @@ static void begin_test(void **state) {
   /* Before the test's setup: what setup allocates and teardown does not
    * free is the test's leak too (CMocka's and CppUTest's rule). */
   run.snap = heapscope_snapshot();
+  /* Heap profile counts too: the blocks born from this generation on. */
+  if (run.label_heap && run.current)
+    hs__heapprof_set_test(run.group, run.current->orig->name, run.snap.generation);
   /* Its figures too: setup and teardown are the test's. */
   if (run.current) ts_begin(run.group, run.current->orig->name, run.snap.generation);
 }
 
 static void end_test_samples(void) {
   if (run.label_samples) hs__cpuprof_set_test(NULL, NULL);
+  if (run.label_heap) hs__heapprof_set_test(NULL, NULL, 0);
 }
 
 HS_CALLS_USER static int our_setup(void **state) {
@@ -504,11 +510,17 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
   const char *cm_filter = hs__setting_str(HS_SET_CMOCKA_TEST_FILTER);
   const char *cm_skip = hs__setting_str(HS_SET_CMOCKA_SKIP_FILTER);
   bool list = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA_LIST);
+  /* Per-test profile files start the profilers they need. */
+  bool test_profiles = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA) && ts_enabled() && tp_wanted();
+  if (test_profiles) tp_start();
+  /* Naming a test to the CPU profiler registers its name: only when one runs. */
   bool label_samples = hs__cpuprof_running();
+  bool label_heap = test_profiles || hs__heapprof_running();
   /* Per-test figures and budgets need the tests wrapped even when they
    * are not leak-checked. */
   bool figures = hs__setting_bool(HS_SET_HEAPSCOPE_CMOCKA) && ts_wanted();
-  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list && !label_samples && !figures)
+  if (mode == HEAPSCOPE_MODE_OFF && !(filter && *filter) && !list && !label_samples && !label_heap &&
+      !figures)
     return real(group_name, tests, count, gsetup, gteardown);
   if (list) {
     for (size_t i = 0; i < count; i++)
@@ -569,10 +581,12 @@ static int run_group(run_group_fn real, const char *group_name, const struct CMU
     run.mode = mode;
     run.expect_objects = -1;
     run.label_samples = label_samples;
+    run.label_heap = label_heap;
     ts_group_begin(group_name);
     rc = real(group_name, wrapped, n, gsetup, gteardown);
     ts_group_end(group_name);
     if (label_samples) hs__cpuprof_set_test(NULL, NULL);
+    if (label_heap) hs__heapprof_set_test(NULL, NULL, 0);
     memset(&run, 0, sizeof run);
     run.expect_objects = -1;
   }

@@ -103,7 +103,7 @@ bool ts_wanted(void) {
          (hs__setting_given(HS_SET_HEAPSCOPE_TEST_STATS) ||
           hs__setting_int(HS_SET_HEAPSCOPE_TEST_MAX_PEAK) > 0 ||
           hs__setting_int(HS_SET_HEAPSCOPE_TEST_MAX_CPU) > 0 ||
-          hs__setting_bool(HS_SET_HEAPSCOPE_TEST_MEASUREMENTS));
+          hs__setting_bool(HS_SET_HEAPSCOPE_TEST_MEASUREMENTS) || tp_wanted());
 }
 
 /* ---- numbers as text (hs__snprintf has no %f) ------------------------------ */
@@ -225,6 +225,7 @@ void ts_measure(void) {
     if (t->sites) t->nsites = (uint32_t)hs__account_peak_sites(t->sites, TS_PEAK_SITES);
     t->total_sites = (uint32_t)hs__account_peak_site_count();
   }
+  tp_test_end(t->group, t->name, t->wall_ns, t->over_peak || t->over_cpu);
 }
 
 void ts_set_status(ts_status_t status) {

@@ -57,4 +57,14 @@ typedef struct ts_verdict {
 } ts_verdict_t;
 bool ts_over_budget(const char *name, ts_verdict_t *v);
 
+/* ---- per-test profile files (test_profiles.c) ----
+ * HEAPSCOPE_TEST_PROFILE_DIR (and _TOP) valid and the directory usable
+ * (read once; a bad value is one heapscope: line and the feature off). */
+bool tp_wanted(void);
+/* At a group's start: the CPU profiler started when not running, per-test
+ * heap counts on. */
+void tp_start(void);
+/* At a test's end (ts_measure): its files written, or not (TOP). */
+void tp_test_end(const char *group, const char *name, uint64_t wall_ns, bool over_budget);
+
 #endif

@@ -2,7 +2,7 @@
 """What per-test accounting costs a CMocka suite.
 
 usage: bench/cmocka/accounting.py [--tests N] [--runs R] [--lib LIBHEAPSCOPE]
-                                  [--vs-lib OTHER_LIBHEAPSCOPE]
+                                  [--vs-lib OTHER_LIBHEAPSCOPE] [--heapprofile]
 
 A suite of N small clean tests (gen_suite.py: each allocates and frees a few
 blocks, as a typical unit test does) runs with every test leak-checked
@@ -16,7 +16,10 @@ core). It also prints what one CPU clock read (a system call) costs on this
 machine: accounting reads the process's CPU clock twice per test, the floor
 of its cost. --vs-lib adds accounting off and on with another build of the
 runtime to the interleaving and prints the paired difference of the two
-builds with accounting on (before/after a change)."""
+builds with accounting on (before/after a change). --heapprofile takes a heap
+profile (HEAPPROFILE) in every configuration: with --vs-lib set to a build
+without the per-test heap split, the paired difference is what the split
+costs."""
 import argparse
 import os
 import shutil
@@ -75,6 +78,8 @@ def main():
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "21")))
     ap.add_argument("--lib", default=os.environ.get("HEAPSCOPE_LIB", ""))
     ap.add_argument("--vs-lib", help="another libheapscope.so, compared with accounting on")
+    ap.add_argument("--heapprofile", action="store_true",
+                    help="HEAPPROFILE in every configuration (the per-test heap split's cost)")
     a = ap.parse_args()
     lib = a.lib
     if not lib:
@@ -97,6 +102,8 @@ def main():
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "CMOCKA_"))}
         base.update({"LD_PRELOAD": lib, "HEAPCHECK": "normal"})
+        if a.heapprofile:
+            base["HEAPPROFILE"] = os.path.join(work, "heap")
         configs = [
             ("accounting off", {"HEAPSCOPE_TEST_ACCOUNTING": "0"}),
             ("accounting on (default)", {}),
@@ -121,7 +128,8 @@ def main():
                 res[name][1].append(cpu)
         off_w = statistics.median(res[configs[0][0]][0])
         off_c = statistics.median(res[configs[0][0]][1])
-        print(f"| {a.tests} small CMocka tests, HEAPCHECK=normal ({a.runs} interleaved runs, median) "
+        hp = " + HEAPPROFILE" if a.heapprofile else ""
+        print(f"| {a.tests} small CMocka tests, HEAPCHECK=normal{hp} ({a.runs} interleaved runs, median) "
               f"| wall s | CPU s | extra wall per test | extra CPU per test |")
         print("|---|---|---|---|---|")
         for name, _ in configs:

@@ -53,6 +53,7 @@ static void list_locks(void) {
   hs__lock_list_add(l, hs__module_lock, "modules");
   hs__lock_list_add(l, hs__mmap_region_lock, "mmap regions");
   hs__lock_list_add(l, hs__account_lock, "test accounting");
+  hs__lock_list_add(l, hs__test_buckets_lock, "test heap buckets");
   hs__lock_list_add(l, hs__depot_lock, "depot");
   hs__alloc_locks(l);
 }

@@ -426,6 +426,28 @@ void hs__cpuprof_set_test(const char *group, const char *name) {
   atomic_store_explicit(&hs__cp_current_test, id, memory_order_relaxed);
 }
 
+int hs__cpuprof_write_test(const char *group, const char *name, const char *path) {
+  if (!name || atomic_load(&hs__cp.state) != CP_RUNNING) return 0;
+  take_control(false);
+  int rc = 0;
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) {
+    uint32_t id = hs__cp_test_id(group, name);
+    cp_agg_t a;
+    if (!id || !hs__cp_aggregate(&a)) {
+      errno = ENOMEM;
+      rc = -1;
+    } else {
+      bool sampled = false;
+      for (size_t i = 0; i < a.by_test.n && !sampled; i++) sampled = a.by_test.e[i].test == id;
+      int err = 0;
+      if (sampled) rc = hs__cp_write_legacy_test(&a, id, path, &err) ? 1 : (errno = err, -1);
+      hs__cp_agg_free(&a);
+    }
+  }
+  release_control();
+  return rc;
+}
+
 bool hs__cpuprof_test_leaves(const char *group, const char *name, hs_cpu_leaf_t *out,
                              size_t max, size_t *n, uint64_t *total, uint64_t *period_ns) {
   *n = 0;

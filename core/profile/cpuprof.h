@@ -43,6 +43,11 @@ typedef struct hs_cpu_leaf {
 bool hs__cpuprof_test_leaves(const char *group, const char *name, hs_cpu_leaf_t *out,
                              size_t max, size_t *n, uint64_t *total, uint64_t *period_ns);
 
+/* Writes the samples of test (group, name) in the profile being collected
+ * to path, as a legacy CPU profile: 1 written, 0 none (no profile, or the
+ * test has no sample: too short to be sampled), -1 with errno on failure. */
+int hs__cpuprof_write_test(const char *group, const char *name, const char *path);
+
 /* The per-test label registry's lock, for the fork handlers
  * (core/api/runtime.c). */
 extern hs_lock_t *const hs__cpuprof_tests_lock;

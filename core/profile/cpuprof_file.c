@@ -787,6 +787,27 @@ bool hs__cp_write_legacy(const cp_agg_t *a, const char *path, int *err) {
   return target_commit(&t, &k, err);
 }
 
+bool hs__cp_write_legacy_test(const cp_agg_t *a, uint32_t test, const char *path, int *err) {
+  const cp_session_t *s = &hs__cp;
+  target_t t;
+  sink_t k;
+  if (!target_open(&t, path, &k, err)) return false;
+  uint64_t header[CP_HEADER_WORDS] = {0, 3, 0, s->period_us, 0};
+  sink_add(&k, header, sizeof header);
+  for (size_t i = 0; i < a->by_test.n; i++) {
+    const cp_entry_t *e = &a->by_test.e[i];
+    if (e->test != test) continue;
+    sink_word(&k, e->count);
+    sink_word(&k, e->depth);
+    sink_add(&k, s->base + e->off, e->depth * sizeof(uint64_t));
+  }
+  uint64_t trailer[3] = {0, 1, 0};
+  sink_add(&k, trailer, sizeof trailer);
+  const cp_maps_t *m = hs__cp_maps_current();
+  if (m) sink_add(&k, m->text, m->len);
+  return target_commit(&t, &k, err);
+}
+
 /* Test names go on one line: tabs and line breaks become spaces. */
 static void sink_name(sink_t *k, const char *s) {
   for (; s && *s; s++) {
@@ -795,15 +816,20 @@ static void sink_name(sink_t *k, const char *s) {
   }
 }
 
+static _Atomic uint32_t ntests; /* tests named so far (below) */
+
+/* Every test named is listed, sampled or not: a test with no sample ran
+ * but was too short to be sampled, and the reader says so. */
 bool hs__cp_write_tests(const cp_agg_t *a, const char *path, int *err) {
   char name[4200];
   hs__snprintf(name, sizeof name, "%s.tests", path);
-  if (!a->tests) { /* a stale side file would describe another run */
+  uint32_t named = atomic_load_explicit(&ntests, memory_order_acquire);
+  if (!a->tests && !named) { /* a stale side file would describe another run */
     unlink(name);
     return true;
   }
   const cp_table_t *t = &a->by_test;
-  uint32_t maxtest = 0;
+  uint32_t maxtest = named;
   for (size_t i = 0; i < t->n; i++)
     if (t->e[i].test > maxtest) maxtest = t->e[i].test;
   /* Entries grouped by test, each test's in first-seen order: a counting sort. */
@@ -821,7 +847,6 @@ bool hs__cp_write_tests(const cp_agg_t *a, const char *path, int *err) {
       sink_printf(&k, "heapscope test samples 1\n");
       size_t at = first[0]; /* skip the samples outside tests */
       for (uint32_t id = 1; id <= maxtest; id++) {
-        if (at == first[id]) continue;
         const char *group = NULL, *tname = NULL;
         hs__cp_test_names(id, &group, &tname);
         sink_printf(&k, "test ");
@@ -901,7 +926,6 @@ typedef struct cp_test {
   uint64_t hash;
 } cp_test_t;
 static cp_test_t *test_chunks[TEST_CHUNKS];
-static _Atomic uint32_t ntests;
 static uint32_t *test_index; /* open addressing: id; tests_lock */
 static size_t test_index_cap;
 static hs_lock_t tests_lock;

@@ -200,6 +200,8 @@ void hs__cp_agg_free(cp_agg_t *a);
  * is written beside and renamed over, so a reader never sees half of one. */
 bool hs__cp_write_legacy(const cp_agg_t *a, const char *path, int *err);
 bool hs__cp_write_tests(const cp_agg_t *a, const char *path, int *err);
+/* PATH (legacy binary) with the samples of one test only. */
+bool hs__cp_write_legacy_test(const cp_agg_t *a, uint32_t test, const char *path, int *err);
 /* PATH as self-symbolized profile.proto. Not async-signal-safe. */
 bool hs__cp_write_proto(const cp_agg_t *a, const char *path, int *err);
 

@@ -106,18 +106,31 @@ static void w_bytes(writer_t *w, const char *d, size_t n) {
   }
 }
 
+/* A stack as " 0x%016lx" each, formatted by hand: the addresses are most
+ * of a dump's bytes, and a vsnprintf call per address was most of its
+ * cost (and of the per-test side file's, as large). */
+static void w_stack(writer_t *w, const hs_bucket_t *b) {
+  static const char hex[] = "0123456789abcdef";
+  for (uint32_t i = 0; i < b->depth; i++) {
+    if (sizeof w->buf - w->len < 20) w_flush(w);
+    char *o = w->buf + w->len;
+    uint64_t pc = (uint64_t)b->pcs[i];
+    o[0] = ' ';
+    o[1] = '0';
+    o[2] = 'x';
+    for (int k = 0; k < 16; k++) o[3 + k] = hex[(pc >> (60 - 4 * k)) & 15];
+    w->len += 19;
+  }
+}
+
 typedef struct counts {
   int64_t inuse_objs, inuse_bytes, alloc_objs, alloc_bytes;
 } counts_t;
 
 /* Sampled profiles are scaled back to estimates here, so every consumer
  * reads plain numbers and the header can say `heapprofile` (no scaling). */
-static counts_t bucket_counts(const hs_bucket_t *b) {
+static counts_t scaled_counts(int64_t allocs, int64_t abytes, int64_t frees, int64_t fbytes) {
   counts_t c;
-  int64_t allocs = (int64_t)atomic_load_explicit(&b->allocs, memory_order_relaxed);
-  int64_t frees = (int64_t)atomic_load_explicit(&b->frees, memory_order_relaxed);
-  int64_t abytes = (int64_t)atomic_load_explicit(&b->alloc_bytes, memory_order_relaxed);
-  int64_t fbytes = (int64_t)atomic_load_explicit(&b->free_bytes, memory_order_relaxed);
   if (frees > allocs) frees = allocs; /* racy reads: never negative */
   if (fbytes > abytes) fbytes = abytes;
   c.inuse_objs = allocs - frees;
@@ -134,6 +147,13 @@ static counts_t bucket_counts(const hs_bucket_t *b) {
     c.alloc_bytes = (int64_t)(c.alloc_bytes * scale + 0.5);
   }
   return c;
+}
+
+static counts_t bucket_counts(const hs_bucket_t *b) {
+  return scaled_counts((int64_t)atomic_load_explicit(&b->allocs, memory_order_relaxed),
+                       (int64_t)atomic_load_explicit(&b->alloc_bytes, memory_order_relaxed),
+                       (int64_t)atomic_load_explicit(&b->frees, memory_order_relaxed),
+                       (int64_t)atomic_load_explicit(&b->free_bytes, memory_order_relaxed));
 }
 
 /* For the proto writer: inuse objs, inuse bytes, alloc objs, alloc bytes. */
@@ -166,7 +186,9 @@ static void write_maps(writer_t *w) {
  * or the live recorded objects when it is not running (live_counts). */
 typedef counts_t (*counts_fn)(const hs_bucket_t *b);
 
-static void write_profile(writer_t *w, counts_fn get) {
+/* snap_out: the per-bucket counts written (by bucket id - 1), handed to
+ * the caller (hs__arena_free) instead of freed; NULL when not made. */
+static void write_profile(writer_t *w, counts_fn get, counts_t **snap_out) {
   uint32_t max = hs__depot_max_id();
   /* One snapshot of the counters, so the header is the sum of the lines
    * even while other threads allocate (without it, a dump taken under
@@ -193,12 +215,117 @@ static void write_profile(writer_t *w, counts_fn get) {
     counts_t c = snap ? snap[id - 1] : get(b);
     if (c.alloc_objs == 0) continue;
     write_line(w, &c);
-    for (uint32_t i = 0; i < b->depth; i++)
-      w_printf(w, " 0x%016lx", (unsigned long)b->pcs[i]);
+    w_stack(w, b);
     w_printf(w, "\n");
   }
-  hs__arena_free(snap);
+  if (snap_out) *snap_out = snap;
+  else hs__arena_free(snap);
   write_maps(w);
+}
+
+/* ---- the per-test split ----------------------------------------------------
+ * Each test's share of each bucket, from core/record/test_buckets.c. A
+ * legacy dump PATH gets a side file PATH.tests (the CPU profile's design,
+ * docs/report.md "Per-test split"):
+ *
+ *   heapscope test heap 1
+ *   test GROUP<TAB>NAME
+ *   INUSE_N: INUSE_B [ALLOC_N: ALLOC_B] @ 0xPC 0xPC ...
+ *
+ * lines as the dump's own, for the test's blocks of that stack; the dump
+ * holds every block, the reader moves each test's share out of its stack.
+ * profile.proto carries `test` and `group` labels instead. */
+static hs_heap_test_sample_t *test_split(uint32_t only, size_t *n_out) {
+  *n_out = 0;
+  if (!hs__test_buckets) return NULL;
+  size_t n;
+  hs_test_count_t *tc = hs__test_buckets_snapshot(only, &n);
+  if (!tc) return NULL;
+  hs_heap_test_sample_t *out = hs__arena_alloc(n * sizeof *out);
+  if (out) {
+    for (size_t i = 0; i < n; i++) {
+      counts_t c = scaled_counts((int64_t)tc[i].allocs, (int64_t)tc[i].alloc_bytes,
+                                 (int64_t)tc[i].frees, (int64_t)tc[i].free_bytes);
+      out[i] = (hs_heap_test_sample_t){
+          tc[i].test, tc[i].bucket, {c.inuse_objs, c.inuse_bytes, c.alloc_objs, c.alloc_bytes}};
+    }
+    *n_out = n;
+  }
+  hs__arena_free(tc);
+  return out;
+}
+
+/* Test names go on one line: tabs and line breaks become spaces. */
+static void w_name(writer_t *w, const char *s) {
+  for (; s && *s; s++) {
+    char c = *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s;
+    w_bytes(w, &c, 1);
+  }
+}
+
+/* PATH.tests beside the dump PATH, from the counts the dump wrote (snap,
+ * consumed). Every test that began is listed, one without a block too (it
+ * ran, and allocated nothing the profile shows). No test: no side file (a
+ * stale one would describe another run). */
+static void write_test_side(const char *path, counts_t *snap) {
+  char side[4300];
+  hs__snprintf(side, sizeof side, "%s.tests", path);
+  uint32_t ntests = snap && hs__test_buckets ? hs__test_buckets_ntests() : 0;
+  if (!ntests) {
+    hs__arena_free(snap);
+    unlink(side);
+    return;
+  }
+  size_t n = 0;
+  hs_heap_test_sample_t *ts = test_split(0, &n);
+  uint32_t max = hs__depot_max_id();
+  int fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    hs__errorf("cannot write the per-test heap profile %s: %s", side, strerror(errno));
+    hs__arena_free(ts);
+    hs__arena_free(snap);
+    return;
+  }
+  writer_t *w = &dump_writer;
+  w->fd = fd;
+  w->len = 0;
+  w->failed = false;
+  w->sb = NULL;
+  hs__write_error = 0;
+  w_printf(w, "heapscope test heap 1\n");
+  size_t i = 0; /* ts is grouped by test, in test order */
+  for (uint32_t test = 1; test <= ntests; test++) {
+    const char *group, *name;
+    if (!hs__test_buckets_names(test, &group, &name)) continue;
+    w_printf(w, "test ");
+    w_name(w, group);
+    w_bytes(w, "\t", 1);
+    w_name(w, *name ? name : "?");
+    w_bytes(w, "\n", 1);
+    for (; i < n && ts[i].test == test; i++) {
+      hs_bucket_t *b = ts[i].bucket <= max ? hs__depot_get(ts[i].bucket) : NULL;
+      if (!b) continue;
+      counts_t *left = &snap[ts[i].bucket - 1];
+      int64_t l[4] = {left->inuse_objs, left->inuse_bytes, left->alloc_objs, left->alloc_bytes};
+      bool any = hs__heap_test_take(l, ts[i].c);
+      *left = (counts_t){l[0], l[1], l[2], l[3]};
+      if (!any) continue;
+      counts_t c = {ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]};
+      write_line(w, &c);
+      w_stack(w, b);
+      w_printf(w, "\n");
+    }
+  }
+  hs__arena_free(ts);
+  hs__arena_free(snap);
+  w_flush(w);
+  bool failed = w->failed;
+  if (close(fd) != 0) failed = true;
+  if (failed) {
+    unlink(side);
+    hs__errorf("cannot write the per-test heap profile %s: %s (removed)", side,
+               strerror(hs__write_error ? hs__write_error : EIO));
+  }
 }
 
 /* Called with dump_lock held. The trigger baselines move on every attempt,
@@ -229,15 +356,19 @@ static void dump_locked(const char *reason, bool automatic) {
   if (verbose) hs__errorf("dumping heap profile to %s (%s)", path, reason);
   hs__write_error = 0;
   bool failed;
+  counts_t *snap = NULL;
   if (cfg.proto) {
-    failed = !hs__heapprof_write_proto(fd, proto_counts, reason);
+    size_t ntests;
+    hs_heap_test_sample_t *tests = test_split(0, &ntests);
+    failed = !hs__heapprof_write_proto(fd, proto_counts, reason, tests, ntests);
+    hs__arena_free(tests);
   } else {
     writer_t *w = &dump_writer;
     w->fd = fd;
     w->len = 0;
     w->failed = false;
     w->sb = NULL;
-    write_profile(w, bucket_counts);
+    write_profile(w, bucket_counts, &snap);
     w_flush(w);
     failed = w->failed;
   }
@@ -245,6 +376,8 @@ static void dump_locked(const char *reason, bool automatic) {
     failed = true;
     hs__write_error = errno;
   }
+  if (!cfg.proto && !failed) write_test_side(path, snap);
+  else hs__arena_free(snap);
   if (failed) {
     /* A full disk: the partial file only takes the space the program's own
      * output needs, and every later dump would fail the same way. */
@@ -502,7 +635,7 @@ static bool proto_to_sb(hs_prof_counts_fn counts, hs_strbuf_t *sb) {
     hs__errorf("GetHeapProfile: memfd_create: %s", strerror(errno));
     return false;
   }
-  bool ok = hs__heapprof_write_proto(fd, counts, "GetHeapProfile");
+  bool ok = hs__heapprof_write_proto(fd, counts, "GetHeapProfile", NULL, 0);
   char tmp[4096];
   ssize_t n;
   if (ok && lseek(fd, 0, SEEK_SET) == 0)
@@ -533,7 +666,7 @@ static bool profile_to_sb(hs_strbuf_t *sb, bool live, bool proto) {
     w->len = 0;
     w->failed = false;
     w->sb = sb;
-    write_profile(w, live ? (have_live ? live_counts : no_counts) : bucket_counts);
+    write_profile(w, live ? (have_live ? live_counts : no_counts) : bucket_counts, NULL);
     w_flush(w);
     w->sb = NULL;
   }
@@ -602,6 +735,79 @@ HS_EXPORT char *heapscope_heap_sample(size_t *len) {
 HS_EXPORT void heapscope_profiler_start(const char *p) { HeapProfilerStart(p); }
 HS_EXPORT void heapscope_profiler_stop(void) { HeapProfilerStop(); }
 HS_EXPORT void heapscope_profiler_dump(const char *reason) { HeapProfilerDump(reason); }
+
+/* ---- one test's own heap profile (HEAPSCOPE_TEST_PROFILE_DIR) ---- */
+static bool per_test_wanted; /* per-test counts without HEAPPROFILE */
+
+void hs__heapprof_per_test(void) {
+  per_test_wanted = true;
+  hs__count_buckets = true;
+}
+
+int hs__heapprof_write_test(const char *path) {
+  uint32_t test = hs__test_buckets_current();
+  if (!test) return 0;
+  int rc = 0, saved = 0;
+  set_dumping(true);
+  hs__runtime_enter();
+  hs__lock(&dump_lock);
+  size_t n;
+  hs_heap_test_sample_t *ts = test_split(test, &n);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    saved = errno;
+    rc = -1;
+  } else {
+    writer_t *w = &dump_writer;
+    w->fd = fd;
+    w->len = 0;
+    w->failed = false;
+    w->sb = NULL;
+    hs__write_error = 0;
+    counts_t total = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+      total.inuse_objs += ts[i].c[0];
+      total.inuse_bytes += ts[i].c[1];
+      total.alloc_objs += ts[i].c[2];
+      total.alloc_bytes += ts[i].c[3];
+    }
+    w_printf(w, "heap profile: ");
+    write_line(w, &total);
+    w_printf(w, " heapprofile\n");
+    for (size_t i = 0; i < n; i++) {
+      hs_bucket_t *b = hs__depot_get(ts[i].bucket);
+      if (!b || ts[i].c[2] <= 0) continue;
+      counts_t c = {ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]};
+      write_line(w, &c);
+      w_stack(w, b);
+      w_printf(w, "\n");
+    }
+    write_maps(w);
+    w_flush(w);
+    bool failed = w->failed;
+    saved = hs__write_error ? hs__write_error : EIO;
+    if (close(fd) != 0 && !failed) {
+      failed = true;
+      saved = errno;
+    }
+    if (failed) unlink(path);
+    rc = failed ? -1 : 1;
+  }
+  hs__arena_free(ts);
+  hs__unlock(&dump_lock);
+  hs__runtime_leave();
+  set_dumping(false);
+  if (rc < 0) errno = saved;
+  return rc;
+}
+
+void hs__heapprof_set_test(const char *group, const char *name, uint32_t gen) {
+  if (!(atomic_load_explicit(&running, memory_order_relaxed) || per_test_wanted) ||
+      !hs__count_buckets)
+    return;
+  if (name) hs__test_buckets_begin(group, name, gen);
+  else hs__test_buckets_end();
+}
 
 static void at_exit_dump(void) {
   if (atomic_load(&running)) dump("exiting", true);

@@ -22,11 +22,48 @@ extern hs_lock_t *const hs__heapprof_control_lock, *const hs__heapprof_dump_lock
     *const hs__mmap_region_lock;
 void hs__heapprof_postfork_child(void);
 
+/* Per-test labels (the CMocka adapter): a test named (group, name) begins;
+ * its blocks are those born from generation gen on. name NULL: it ended.
+ * Nothing happens unless the profiler runs and counts buckets. */
+void hs__heapprof_set_test(const char *group, const char *name, uint32_t gen);
+
+/* HEAPSCOPE_TEST_PROFILE_DIR: per-test counts wanted without HEAPPROFILE
+ * (bucket counters on from now). */
+void hs__heapprof_per_test(void);
+/* The running test's own heap profile (its blocks only: in use now, and
+ * all it allocated) to path, legacy text: 1 written, 0 no test runs, -1
+ * with errno on failure (nothing left behind). */
+int hs__heapprof_write_test(const char *path);
+
+/* One test's share of one bucket in a dump: inuse objects, inuse bytes,
+ * alloc objects, alloc bytes, scaled as the bucket's. */
+typedef struct hs_heap_test_sample {
+  uint32_t test, bucket; /* test: hs__test_buckets_names' id */
+  int64_t c[4];
+} hs_heap_test_sample_t;
+/* Takes a test's counts c out of what is left of its bucket's (left, the
+ * same order), never more: counters read while other threads allocate can
+ * disagree by a few events, and a test must not show more than its stack.
+ * False when nothing is left to show. */
+static inline bool hs__heap_test_take(int64_t left[4], int64_t c[4]) {
+  for (int i = 0; i < 4; i++) {
+    if (c[i] > left[i]) c[i] = left[i];
+    if (c[i] < 0) c[i] = 0;
+  }
+  if (c[0] == 0) c[1] = 0;
+  if (c[2] == 0) c[3] = 0;
+  for (int i = 0; i < 4; i++) left[i] -= c[i];
+  return c[2] > 0;
+}
+
 /* ---- heapprof_proto.c: self-symbolized profile.proto ---- */
 /* Bucket counts as inuse objects, inuse bytes, alloc objects, alloc bytes. */
 typedef void (*hs_prof_counts_fn)(const hs_bucket_t *b, int64_t out[4]);
 bool hs__heapprof_proto_gzip(void);  /* zlib loadable: .pb.gz, else .pb */
-bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment);
+/* tests: the per-test split (n of them, grouped by test), each sample
+ * labelled `test` and `group` and taken out of its bucket's; NULL: none. */
+bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment,
+                              const hs_heap_test_sample_t *tests, size_t ntests);
 
 /* The builder both profilers write with (the CPU profiler's samples, the
  * heap profiler's buckets). Everything runs inside hs__runtime_enter: the

@@ -537,7 +537,8 @@ bool hs__proto_finish(hs_proto_t *p, int fd) {
 
 /* The heap profile: one sample per stack bucket. Runs under the dump
  * lock, inside hs__runtime_enter. */
-bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment) {
+bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comment,
+                              const hs_heap_test_sample_t *tests, size_t ntests) {
   hs_proto_spec_t spec = {
       .types = {{"alloc_objects", "count"},
                 {"alloc_space", "bytes"},
@@ -552,16 +553,44 @@ bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comm
   hs_proto_t *p = hs__proto_begin(&spec);
   if (!p) return false;
   uint32_t max = hs__depot_max_id();
+  /* With a per-test split: every bucket's counts first, the tests' shares
+   * taken out of them, what is left is the samples outside tests. */
+  int64_t(*left)[4] = ntests && max ? hs__arena_alloc((size_t)max * sizeof *left) : NULL;
+  if (left) {
+    for (uint32_t id = 1; id <= max; id++) {
+      hs_bucket_t *bk = hs__depot_get(id);
+      if (bk) counts(bk, left[id - 1]);
+    }
+    for (size_t i = 0; i < ntests; i++) {
+      const hs_heap_test_sample_t *t = &tests[i];
+      hs_bucket_t *bk = t->bucket <= max ? hs__depot_get(t->bucket) : NULL;
+      const char *group, *name;
+      int64_t c[4] = {t->c[0], t->c[1], t->c[2], t->c[3]};
+      if (!bk || !hs__heap_test_take(left[t->bucket - 1], c) ||
+          !hs__test_buckets_names(t->test, &group, &name))
+        continue;
+      int depth = bk->depth < HS_MAX_DEPTH ? (int)bk->depth : HS_MAX_DEPTH;
+      int64_t v[4] = {c[2], c[3], c[0], c[1]};
+      hs_proto_label_t labels[3] = {
+          {.key = "bytes", .num = c[3] / c[2], .num_unit = "bytes"},
+          {.key = "test", .str = name},
+          {.key = "group", .str = group},
+      };
+      hs__proto_sample(p, bk->pcs, depth, bk->epoch, false, v, labels, 3);
+    }
+  }
   for (uint32_t id = 1; id <= max; id++) {
     hs_bucket_t *bk = hs__depot_get(id);
     if (!bk) continue;
     int64_t c[4];
-    counts(bk, c); /* inuse objs, inuse bytes, alloc objs, alloc bytes */
+    if (left) memcpy(c, left[id - 1], sizeof c);
+    else counts(bk, c); /* inuse objs, inuse bytes, alloc objs, alloc bytes */
     if (c[2] <= 0) continue;
     int depth = bk->depth < HS_MAX_DEPTH ? (int)bk->depth : HS_MAX_DEPTH;
     int64_t v[4] = {c[2], c[3], c[0], c[1]};
     hs_proto_label_t avg = {.key = "bytes", .num = c[3] / c[2], .num_unit = "bytes"};
     hs__proto_sample(p, bk->pcs, depth, bk->epoch, false, v, &avg, 1);
   }
+  hs__arena_free(left);
   return hs__proto_finish(p, fd);
 }

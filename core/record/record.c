@@ -271,6 +271,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
     hs_bucket_t *bk = hs__depot_get(id);
     atomic_fetch_add_explicit(&bk->allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&bk->alloc_bytes, n, memory_order_relaxed);
+    if (HS_UNLIKELY(hs__test_buckets)) hs__test_buckets_count(gen, id, n, true);
   }
   r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   bool from_loader = pcs[0] >= hs__ldso_lo && pcs[0] < hs__ldso_hi;
@@ -303,6 +304,8 @@ static size_t record_free(const hs_block_t *b) {
       atomic_fetch_add_explicit(&bk->frees, 1, memory_order_relaxed);
       atomic_fetch_add_explicit(&bk->free_bytes, size, memory_order_relaxed);
     }
+    if (HS_UNLIKELY(hs__test_buckets))
+      hs__test_buckets_count(r->gen & HS_REC_GEN_MASK, id, size, false);
   }
   /* A record is born in a generation that has already begun. */
   hs_assert((r->gen & HS_REC_GEN_MASK) <= atomic_load(&hs__generation));
@@ -414,6 +417,10 @@ static void record_resize(const hs_block_t *b, size_t old_size, size_t n, void *
     if (nb) {
       atomic_fetch_add_explicit(&nb->allocs, 1, memory_order_relaxed);
       atomic_fetch_add_explicit(&nb->alloc_bytes, n, memory_order_relaxed);
+    }
+    if (HS_UNLIKELY(hs__test_buckets)) { /* as a free of the old block and a new one */
+      hs__test_buckets_count(r->gen & HS_REC_GEN_MASK, old_id, old_size, false);
+      hs__test_buckets_count(gen, id, n, true);
     }
   }
   uint32_t old_gen = r->gen & HS_REC_GEN_MASK;

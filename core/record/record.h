@@ -130,6 +130,36 @@ void hs__account_free(uint32_t bucket, uint32_t gen, size_t n);
 /* The accounting lock, for the fork handlers (core/api/runtime.c). */
 extern hs_lock_t *const hs__account_lock;
 
+/* ---- per-test heap profile counts (core/record/test_buckets.c) ------------
+ * While a heap profiler counts buckets and a test harness names its tests,
+ * each bucket's counters are also kept per test: a block belongs to the
+ * test whose generation range holds its birth generation (its free comes
+ * off the same test's counts, whenever it happens). hs__test_buckets is
+ * set at the first test's begin; before that, and always on the malloc
+ * fast path, nothing is looked at. */
+extern bool hs__test_buckets;
+/* A test begins: its blocks are those born from generation gen on (the
+ * test's snapshot). End: closes the range by opening a new generation. */
+void hs__test_buckets_begin(const char *group, const char *name, uint32_t gen);
+void hs__test_buckets_end(void);
+/* Called by record.c when hs__test_buckets is set (bucket counters on). */
+void hs__test_buckets_count(uint32_t gen, uint32_t bucket, size_t n, bool alloc);
+typedef struct hs_test_count {
+  uint32_t test, bucket;        /* test: from 1, in the order tests began */
+  uint64_t allocs, alloc_bytes, frees, free_bytes;
+} hs_test_count_t;
+/* Every (test, bucket) counted, grouped by test in the order tests began
+ * (only: test only's, 0 for all); an internal-heap array (hs__arena_free)
+ * with *n entries, NULL when none. */
+hs_test_count_t *hs__test_buckets_snapshot(uint32_t only, size_t *n);
+/* The names of test (stable for the process's life); false if no such. */
+bool hs__test_buckets_names(uint32_t test, const char **group, const char **name);
+/* How many tests began (ids 1..n). */
+uint32_t hs__test_buckets_ntests(void);
+/* The running test, 0 when none. */
+uint32_t hs__test_buckets_current(void);
+extern hs_lock_t *const hs__test_buckets_lock;
+
 /* Sharded live counters: never leak-check roots. */
 extern const hs_range_t hs__live_range;
 

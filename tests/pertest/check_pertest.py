@@ -306,26 +306,33 @@ def case_cpu_budget_profile(args):
 
 
 def case_fast_path(args):
-    """Accounting stays off the malloc fast path: in the built library only
-    the recording slow path (record_alloc, record_free, the recorded
-    realloc) and account.c itself read hs__accounting; a change that
-    inlined it into malloc or free would show here."""
+    """Accounting and the per-test heap profile counts stay off the malloc
+    fast path: in the built library only the recording slow path
+    (record_alloc, record_free, the recorded realloc) and their own code
+    read hs__accounting and hs__test_buckets; a change that inlined either
+    into malloc or free would show here."""
     if not shutil.which("objdump"):
         print("SKIPPED: no objdump")
         return
     dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", args.lib], capture_output=True,
                          text=True, check=True).stdout
-    users, fn = set(), None
-    for line in dis.splitlines():
-        m = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
-        if m:
-            fn = m.group(1)
-        elif "<hs__accounting>" in line and fn:
-            users.add(fn)
     allowed = {"record_alloc", "record_free", "hs__realloc_recorded"}
-    check("record_alloc" in users and "record_free" in users, f"the recording paths: {sorted(users)}")
-    stray = {u for u in users if u not in allowed and not u.startswith("hs__account_")}
-    check(not stray, f"hs__accounting read outside the recording slow path: {sorted(stray)}")
+    # flag -> the functions of its own besides the slow path (prefixes)
+    own = {"hs__accounting": ("hs__account_",),
+           "hs__test_buckets": ("hs__test_buckets_", "dump_locked", "test_split",
+                                "hs__heapprof_")}
+    for flag, prefixes in own.items():
+        users, fn = set(), None
+        for line in dis.splitlines():
+            m = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
+            if m:
+                fn = m.group(1)
+            elif f"<{flag}>" in line and fn:
+                users.add(fn)
+        check("record_alloc" in users and "record_free" in users,
+              f"{flag}: the recording paths: {sorted(users)}")
+        stray = {u for u in users if u not in allowed and not u.startswith(prefixes)}
+        check(not stray, f"{flag} read outside the recording slow path: {sorted(stray)}")
 
 
 def case_bad_values(args):

@@ -13,7 +13,8 @@
  *   legacy heap profile text starting "heap profile:" (read_heap.c)
  *   profile.proto       a protobuf whose first field is a Profile field
  *                       (read_proto.c)
- * A legacy CPU profile PATH may come with PATH.tests, its per-test samples. */
+ * A legacy CPU or heap profile PATH may come with PATH.tests, its per-test
+ * samples. */
 #include "report.h"
 
 #include <errno.h>
@@ -303,7 +304,8 @@ static bool parse_stream(rp_stream_t *s, const char *side, size_t side_len, rp_p
     if (!rp_read_cpu(s, p, err)) return false;
     return !side || rp_read_cpu_tests(side, side_len, p, err);
   }
-  if (rp_is_heap_text(d, n)) return rp_read_heap(s, p, err);
+  if (rp_is_heap_text(d, n))
+    return rp_read_heap(s, p, err) && (!side || rp_read_heap_tests(side, side_len, p, err));
   rp_buf_t b;
   if (!rp_stream_slurp(s, &b)) return false;
   bool ok;
@@ -344,7 +346,7 @@ bool rp_load_profile(const char *path, rp_profile_t *p, rp_err_t *err) {
   size_t n;
   rp_buf_t side = {0};
   bool ok = rp_stream_peek(s, 64, &d, &n);
-  if (ok && rp_is_cpu_binary(d, n)) {
+  if (ok && (rp_is_cpu_binary(d, n) || rp_is_heap_text(d, n))) {
     size_t len = strlen(path);
     char *sp = rp_alloc(len + 7);
     memcpy(sp, path, len);

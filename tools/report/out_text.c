@@ -299,6 +299,38 @@ size_t rp_tests_collect(rp_view_t *v, rp_test_t **out) {
   return n;
 }
 
+size_t rp_tests_unsampled(rp_view_t *v, rp_test_t **out) {
+  rp_seqtab_t sampled;
+  memset(&sampled, 0, sizeof sampled);
+  for (uint32_t s = 0; s < v->stacks.n; s++) {
+    uint32_t key[2] = {rp_stack_test(v, s), rp_stack_group(v, s)};
+    if (key[0]) rp_seq_intern(&sampled, key, 2, NULL);
+  }
+  rp_test_t *t = NULL;
+  size_t n = 0, cap = 0;
+  for (uint32_t i = 0; i < v->seen_tests.n; i++) {
+    const uint32_t *k = rp_seq_key(&v->seen_tests, i);
+    if (rp_seq_find(&sampled, k, 2) != UINT32_MAX) continue;
+    RP_RESERVE(t, cap, n + 1);
+    t[n++] = (rp_test_t){.test = k[0], .group = k[1]};
+  }
+  rp_seq_free(&sampled);
+  *out = t;
+  return n;
+}
+
+void rp_unsampled_reason(const rp_view_t *v, char *buf, size_t size) {
+  if (v->kind == RP_KIND_CPU && v->period > 0 &&
+      !strcmp(rp_str_get(&v->st, v->period_unit), "nanoseconds")) {
+    snprintf(buf, size, "too short to be sampled (one sample every %g ms of %s)",
+             (double)v->period / 1e6, rp_str_get(&v->st, v->period_type));
+  } else if (v->kind == RP_KIND_HEAP) {
+    snprintf(buf, size, "it allocated nothing this profile records");
+  } else {
+    snprintf(buf, size, "too short to be sampled");
+  }
+}
+
 void rp_test_label(const rp_view_t *v, uint32_t test, uint32_t group, char *buf, size_t size) {
   if (!test) snprintf(buf, size, "(outside tests)");
   else {
@@ -327,7 +359,9 @@ bool rp_write_tests(FILE *f, rp_view_t *v, const rp_opts_t *o) {
   rp_format_value(v, total, o->raw_units, c, sizeof c);
   fprintf(f, "Tests: %zu in %zu group(s); %s (%s) of %s total in tests\n", ntests, groups.n, a, b,
           c);
-  if (!ntests)
+  rp_test_t *un;
+  size_t nun = rp_tests_unsampled(v, &un);
+  if (!ntests && !nun)
     fputs("(no sample carries a test label: see docs/report.md for the per-test contract)\n", f);
   fprintf(f, "%10s %7s %7s  %s\n", "flat", "flat%", "stacks", "test");
   char label[1024];
@@ -337,6 +371,16 @@ bool rp_write_tests(FILE *f, rp_view_t *v, const rp_opts_t *o) {
     rp_test_label(v, t[i].test, t[i].group, label, sizeof label);
     fprintf(f, "%10s %7s %7zu  %s\n", a, b, t[i].stacks, label);
   }
+  if (nun) {
+    char why[128];
+    rp_unsampled_reason(v, why, sizeof why);
+    fprintf(f, "%zu test(s) without a sample: %s\n", nun, why);
+    for (size_t i = 0; i < nun; i++) {
+      rp_test_label(v, un[i].test, un[i].group, label, sizeof label);
+      fprintf(f, "%10s %7s %7s  %s\n", "-", "-", "0", label);
+    }
+  }
+  free(un);
   rp_seq_free(&groups);
   free(t);
   return !ferror(f);

@@ -26,7 +26,15 @@ void rp_profile_free(rp_profile_t *p) {
   free(p->location_cache);
   rp_seq_free(&p->samples);
   free(p->values);
+  free(p->seen_tests);
   memset(p, 0, sizeof *p);
+}
+
+void rp_profile_seen_test(rp_profile_t *p, uint32_t test, uint32_t group) {
+  RP_RESERVE(p->seen_tests, p->seen_tests_cap, 2 * (p->nseen_tests + 1));
+  p->seen_tests[2 * p->nseen_tests] = test;
+  p->seen_tests[2 * p->nseen_tests + 1] = group;
+  p->nseen_tests++;
 }
 
 uint32_t rp_profile_type(rp_profile_t *p, const char *type, const char *unit) {

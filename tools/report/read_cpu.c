@@ -260,6 +260,7 @@ bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err) 
       }
       group = rp_str_n(&p->st, g, (size_t)(tab - g));
       test = rp_str_n(&p->st, tab + 1, (size_t)(e - tab - 1));
+      rp_profile_seen_test(p, test, group);
       continue;
     }
     if (!test) {

@@ -109,6 +109,39 @@ static bool line_is_maps_trigger(const char *s, const char *end) {
   return memmem(s, n, "MAPPED_LIBRARIES:", 17) || memmem(s, n, "--- Memory map: ---", 19);
 }
 
+/* The stack after '@': hex return addresses, each looked up at PC - 1. */
+static bool stack(const char *q, const char *eol, rp_profile_t *p, uint32_t **locs,
+                  size_t *locs_cap, uint32_t *depth_out, long lineno, rp_err_t *err) {
+  /* A local pointer and no per-digit checks: the addresses are most of a
+   * heap profile's bytes. */
+  uint32_t depth = 0;
+  for (;;) {
+    while (q < eol && (*q == ' ' || *q == '\t')) q++;
+    if (q >= eol || *q == '\r') break;
+    if (eol - q < 3 || q[0] != '0' || (q[1] != 'x' && q[1] != 'X') ||
+        !hexval1[(unsigned char)q[2]])
+      return rp_fail(err, "line %ld: expected a hex address (0x...) in the stack", lineno);
+    q += 2;
+    const char *digits0 = q;
+    uint64_t a = 0;
+    unsigned d;
+    /* rp_stream_line guarantees a non-hex byte at eol: no bounds check */
+    while ((d = hexval1[(unsigned char)*q])) {
+      a = a << 4 | (d - 1);
+      q++;
+    }
+    if (q - digits0 > 16) return rp_fail(err, "line %ld: address longer than 64 bits", lineno);
+    if (q < eol && *q != ' ' && *q != '\t' && *q != '\r')
+      return rp_fail(err, "line %ld: expected a hex address (0x...) in the stack", lineno);
+    if (depth >= RP_MAX_DEPTH)
+      return rp_fail(err, "line %ld: stack deeper than %d frames", lineno, RP_MAX_DEPTH);
+    RP_RESERVE(*locs, *locs_cap, (size_t)depth + 1);
+    (*locs)[depth++] = rp_profile_location_at(p, a ? a - 1 : 0);
+  }
+  *depth_out = depth;
+  return true;
+}
+
 bool rp_read_heap(rp_stream_t *st, rp_profile_t *p, rp_err_t *err) {
   p->format = "legacy heap profile";
   p->kind = RP_KIND_HEAP;
@@ -207,41 +240,10 @@ bool rp_read_heap(rp_stream_t *st, rp_profile_t *p, rp_err_t *err) {
       scale(&v[0], &v[1], period);
       scale(&v[2], &v[3], period);
     }
-    /* The stack: a local pointer (the cursor's address is taken above, so
-     * the compiler keeps it in memory), and no per-digit checks. */
-    uint32_t depth = 0;
-    const char *q = c.s;
-    for (;;) {
-      while (q < eol && (*q == ' ' || *q == '\t')) q++;
-      if (q >= eol || *q == '\r') break;
-      if (eol - q < 3 || q[0] != '0' || (q[1] != 'x' && q[1] != 'X') ||
-          !hexval1[(unsigned char)q[2]]) {
-        free(locs);
-        return rp_fail(err, "line %ld: expected a hex address (0x...) in the stack", lineno);
-      }
-      q += 2;
-      const char *digits0 = q;
-      uint64_t a = 0;
-      unsigned d;
-      /* rp_stream_line guarantees a non-hex byte at eol: no bounds check */
-      while ((d = hexval1[(unsigned char)*q])) {
-        a = a << 4 | (d - 1);
-        q++;
-      }
-      if (q - digits0 > 16) {
-        free(locs);
-        return rp_fail(err, "line %ld: address longer than 64 bits", lineno);
-      }
-      if (q < eol && *q != ' ' && *q != '\t' && *q != '\r') {
-        free(locs);
-        return rp_fail(err, "line %ld: expected a hex address (0x...) in the stack", lineno);
-      }
-      if (depth >= RP_MAX_DEPTH) {
-        free(locs);
-        return rp_fail(err, "line %ld: stack deeper than %d frames", lineno, RP_MAX_DEPTH);
-      }
-      RP_RESERVE(locs, locs_cap, (size_t)depth + 1);
-      locs[depth++] = rp_profile_location_at(p, a ? a - 1 : 0);
+    uint32_t depth;
+    if (!stack(c.s, eol, p, &locs, &locs_cap, &depth, lineno, err)) {
+      free(locs);
+      return false;
     }
     int64_t vals[4] = {v[2], v[3], v[0], v[1]}; /* alloc objs, alloc bytes, inuse objs, bytes */
     rp_profile_add(p, 0, 0, locs, depth, vals);
@@ -256,4 +258,101 @@ bool rp_read_heap(rp_stream_t *st, rp_profile_t *p, rp_err_t *err) {
   }
   rp_profile_map_locations(p);
   return true;
+}
+
+/* ---- PATH.tests ------------------------------------------------------------------
+ * heapscope's per-test split of a heap dump (core/profile/heapprof.c):
+ *
+ *   heapscope test heap 1
+ *   test GROUP<TAB>NAME
+ *   INUSE_N: INUSE_B [ALLOC_N: ALLOC_B] @ 0xPC ...   the test's share of a stack
+ *
+ * The dump holds every block; each test's share is moved out of its stack's
+ * sample into one labelled with the test. A share larger than the dump's
+ * own sample is an error (the side file belongs to another dump). */
+bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err) {
+  static const char magic[] = "heapscope test heap 1";
+  /* A copy with a NUL after it: the stack scanner stops on a non-hex byte. */
+  char *text = rp_strndup(d, n);
+  const char *s = text, *end = text + n;
+  const char *eol = memchr(s, '\n', n);
+  if (!eol) eol = end;
+  size_t hl = (size_t)(eol - s);
+  if (hl && s[hl - 1] == '\r') hl--;
+  bool ok = true;
+  if (hl != sizeof magic - 1 || memcmp(s, magic, hl) != 0) {
+    free(text);
+    return rp_fail(err, "per-test file %s.tests: line 1: expected '%s'", p->path, magic);
+  }
+  p->format = "legacy heap profile with per-test samples";
+  uint32_t test = 0, group = 0;
+  long lineno = 1;
+  uint32_t *locs = NULL, *key = NULL;
+  size_t locs_cap = 0, key_cap = 0;
+  for (const char *line = eol < end ? eol + 1 : end; ok && line < end;
+       line = eol < end ? eol + 1 : end) {
+    eol = memchr(line, '\n', (size_t)(end - line));
+    if (!eol) eol = end;
+    lineno++;
+    const char *e = eol;
+    if (e > line && e[-1] == '\r') e--;
+    if (e == line) continue;
+    if ((size_t)(e - line) >= 5 && !memcmp(line, "test ", 5)) {
+      const char *g = line + 5, *tab = memchr(g, '\t', (size_t)(e - g));
+      if (!tab || tab + 1 >= e) {
+        ok = rp_fail(err, "per-test file %s.tests: line %ld: expected 'test GROUP<TAB>NAME'",
+                     p->path, lineno);
+        break;
+      }
+      group = rp_str_n(&p->st, g, (size_t)(tab - g));
+      test = rp_str_n(&p->st, tab + 1, (size_t)(e - tab - 1));
+      rp_profile_seen_test(p, test, group);
+      continue;
+    }
+    if (!test) {
+      ok = rp_fail(err, "per-test file %s.tests: line %ld: samples before the first 'test' line",
+                   p->path, lineno);
+      break;
+    }
+    cursor_t c = {line, e};
+    int64_t v[4];
+    if (!counts(&c, false, v) || v[0] < 0 || v[1] < 0 || (v[0] == 0 && v[1] != 0) ||
+        v[2] <= 0 || v[3] < 0) {
+      ok = rp_fail(err, "per-test file %s.tests: line %ld: expected 'N: N [N: N] @ 0xPC ...'",
+                   p->path, lineno);
+      break;
+    }
+    rp_err_t serr = {0};
+    uint32_t depth;
+    if (!stack(c.s, e, p, &locs, &locs_cap, &depth, lineno, &serr)) {
+      ok = rp_fail(err, "per-test file %s.tests: %s", p->path, serr.msg);
+      break;
+    }
+    if (!depth) {
+      ok = rp_fail(err, "per-test file %s.tests: line %ld: a sample needs at least one PC",
+                   p->path, lineno);
+      break;
+    }
+    RP_RESERVE(key, key_cap, (size_t)depth + 2);
+    key[0] = key[1] = 0;
+    memcpy(key + 2, locs, depth * sizeof *locs);
+    uint32_t s0 = rp_seq_find(&p->samples, key, depth + 2);
+    int64_t vals[4] = {v[2], v[3], v[0], v[1]}; /* the profile's order */
+    int64_t *v0 = s0 == UINT32_MAX ? NULL : p->values + (size_t)s0 * p->ntypes;
+    bool fits = v0 != NULL;
+    for (int i = 0; fits && i < 4; i++) fits = v0[i] >= vals[i];
+    if (!fits) {
+      ok = rp_fail(err, "per-test file %s.tests: line %ld: more of a stack than the profile "
+                        "has (%s)", p->path, lineno, v0 ? "its counts are smaller" : "not in it");
+      break;
+    }
+    for (int i = 0; i < 4; i++) v0[i] -= vals[i];
+    uint64_t records = p->nrecords;
+    rp_profile_add(p, test, group, locs, depth, vals);
+    p->nrecords = records; /* the same blocks, moved */
+  }
+  free(locs);
+  free(key);
+  free(text);
+  return ok;
 }

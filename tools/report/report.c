@@ -380,6 +380,23 @@ int rp_main(int argc, char **argv) {
   for (size_t i = 0; i < ninputs; i++) load(inputs[i], sym, &v, false);
   if (o.base_path) load(o.base_path, sym, &v, true);
   rp_symbolizer_free(sym);
+  if (vo.test && v.stacks.n == 0 && v.seen_tests.n > 0) {
+    /* It ran, but left nothing in the profile: say so, not an empty profile. */
+    rp_test_t *un;
+    size_t n = rp_tests_unsampled(&v, &un);
+    char why[128], label[1024];
+    rp_unsampled_reason(&v, why, sizeof why);
+    rp_write_header(stdout, &v, &o);
+    for (size_t i = 0; i < n; i++) {
+      rp_test_label(&v, un[i].test, un[i].group, label, sizeof label);
+      printf("Test %s: no sample: %s\n", label, why);
+    }
+    free(un);
+    rp_view_free(&v);
+    free(inputs);
+    free(binaries);
+    return 0;
+  }
   if (vo.test && v.stacks.n == 0)
     die("report: --test=%s: no sample belongs to this test (heapscope report --tests lists "
         "them)", vo.test);

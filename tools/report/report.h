@@ -3,7 +3,8 @@
  * Pipeline (one file per step):
  *
  *   input.c      read a file, gunzip, tell the format apart
- *   read_heap.c  legacy heap text (heapscope, gperftools, leak profiles)
+ *   read_heap.c  legacy heap text (heapscope, gperftools, leak profiles;
+ *                + its PATH.tests side file)
  *   read_cpu.c   legacy binary CPU profile (+ its PATH.tests side file)
  *   read_proto.c profile.proto
  *        |
@@ -206,6 +207,10 @@ typedef struct rp_profile {
   int64_t *values;
   size_t values_cap;
   uint64_t nrecords;   /* sample records read (before aggregation) */
+  /* Every test a per-test side file names, sampled or not: (test, group)
+   * string id pairs. A test that ran but has no sample is only here. */
+  uint32_t *seen_tests;
+  size_t nseen_tests, seen_tests_cap;
 } rp_profile_t;
 
 void rp_profile_init(rp_profile_t *p, const char *path);
@@ -215,6 +220,8 @@ uint32_t rp_profile_mapping(rp_profile_t *p, const rp_mapping_t *m);
 uint32_t rp_profile_function(rp_profile_t *p, uint32_t name, uint32_t file);
 /* The location for a legacy address (created on first use). */
 uint32_t rp_profile_location_at(rp_profile_t *p, uint64_t address);
+/* Notes that the side file names test (group), sampled or not. */
+void rp_profile_seen_test(rp_profile_t *p, uint32_t test, uint32_t group);
 /* Adds values to the sample [test, group, locs...]. */
 void rp_profile_add(rp_profile_t *p, uint32_t test, uint32_t group, const uint32_t *locs,
                     uint32_t depth, const int64_t *values);
@@ -265,6 +272,8 @@ bool rp_read_heap(rp_stream_t *s, rp_profile_t *p, rp_err_t *err);
 bool rp_read_cpu(rp_stream_t *s, rp_profile_t *p, rp_err_t *err);
 /* The per-test side file of a legacy CPU profile (after rp_read_cpu). */
 bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err);
+/* The per-test side file of a legacy heap profile (after rp_read_heap). */
+bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err);
 bool rp_read_proto(const unsigned char *d, size_t n, rp_profile_t *p, rp_err_t *err);
 /* Whether the first protobuf field is one profile.proto has. */
 bool rp_looks_like_proto(const unsigned char *d, size_t n);
@@ -335,6 +344,10 @@ typedef struct rp_view {
   int64_t *vals;
   size_t vals_cap;
   uint32_t stride;         /* ntypes, or 2 * ntypes with a base */
+
+  /* Tests the profiles' side files name (--test applied), [test, group]
+   * view string ids: those without a stack ran but were not sampled. */
+  rp_seqtab_t seen_tests;
 
   rp_filter_t *filter;
   rp_view_opts_t opts;
@@ -533,6 +546,12 @@ typedef struct rp_test {
   size_t stacks;
 } rp_test_t;
 size_t rp_tests_collect(rp_view_t *v, rp_test_t **out);
+/* The tests that ran (a side file names them) but have no stack in the
+ * view: too short to be sampled. */
+size_t rp_tests_unsampled(rp_view_t *v, rp_test_t **out);
+/* Why a test has no sample, for people: "too short to be sampled (one
+ * sample every 10 ms of CPU)", "no allocation recorded". */
+void rp_unsampled_reason(const rp_view_t *v, char *buf, size_t size);
 /* "GROUP/NAME", "NAME" or "(outside tests)". */
 void rp_test_label(const rp_view_t *v, uint32_t test, uint32_t group, char *buf, size_t size);
 

@@ -69,6 +69,7 @@ void rp_view_free(rp_view_t *v) {
   free(v->mappings);
   rp_seq_free(&v->mapping_index);
   rp_seq_free(&v->stacks);
+  rp_seq_free(&v->seen_tests);
   free(v->vals);
   if (v->filter) {
     if (v->filter->has_focus) regfree(&v->filter->focus);
@@ -395,6 +396,14 @@ bool rp_view_add(rp_view_t *v, rp_profile_t *p, bool base, rp_err_t *err) {
   if (p->keep_frames && *rp_str_get(&p->st, p->keep_frames))
     d.has_keep = compile_full(&d.keep, rp_str_get(&p->st, p->keep_frames));
   if (p->drop_signal_frames) d.has_sig = compile_full(&d.sig, signal_re);
+
+  for (size_t i = 0; i < p->nseen_tests && !base; i++) {
+    uint32_t test = p->seen_tests[2 * i], group = p->seen_tests[2 * i + 1];
+    if (v->opts.test && !test_matches(p, v->opts.test, test, group)) continue;
+    uint32_t k[2] = {rp_str(&v->st, rp_str_get(&p->st, test)),
+                     group ? rp_str(&v->st, rp_str_get(&p->st, group)) : 0};
+    rp_seq_intern(&v->seen_tests, k, 2, NULL);
+  }
 
   uint32_t *key = NULL;
   size_t key_cap = 0;
