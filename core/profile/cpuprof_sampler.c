@@ -81,6 +81,7 @@ static _Atomic uint64_t unregistered; /* threads over CP_MAX_SLOTS */
 
 static struct sigaction program_act[65]; /* what the program had (or set) */
 static _Atomic bool owned[65];          /* our handler is installed on the signal */
+static void *owned_by[65];              /* which of our handlers (take_signal) */
 static bool default_ignores(int sig) {
   return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
 }
@@ -283,12 +284,16 @@ bool hs__cp_install_handler(int signo) {
   static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
   for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&sa.sa_mask, faults[i]);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
+  owned_by[signo] = (void *)on_profile_signal;
   atomic_store(&owned[signo], true);
   return true;
 }
 
 bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool only_default) {
   if (signo <= 0 || signo >= 65) return false;
+  /* Ours since an earlier start (the program taking it over clears owned):
+   * no system call. */
+  if (atomic_load(&owned[signo]) && owned_by[signo] == (void *)fn) return true;
   struct sigaction cur;
   if (__sigaction(signo, NULL, &cur) != 0) return false;
   if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == fn) return true;
@@ -300,6 +305,7 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
   if (__sigaction(signo, &sa, NULL) != 0) return false;
+  owned_by[signo] = (void *)fn;
   atomic_store(&owned[signo], true);
   return true;
 }
@@ -564,9 +570,12 @@ int hs__cp_arm_all(bool in_signal) {
       for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
       if (*p || tid <= 0) continue;
       /* The caller's own stack is known exactly when it is not a signal
-       * handler (pthread_getattr_np is not async-signal-safe). */
+       * handler (pthread_getattr_np is not async-signal-safe). Not asked
+       * for the main thread: glibc reads /proc/self/maps for it (with
+       * sscanf, ~100,000 instructions), and the handler finds the main
+       * stack in the snapshot taken from the same file. */
       uintptr_t lo = 0, hi = 0;
-      if (tid == self && !in_signal) {
+      if (tid == self && !in_signal && tid != getpid()) {
         pthread_attr_t a;
         hs__runtime_enter(); /* it allocates (and reads /proc for the main thread) */
         if (pthread_getattr_np(pthread_self(), &a) == 0) {
