@@ -627,7 +627,11 @@ def case_exit_settle():
         for fn in ("early_thread", "late_thread"):
             got, want = secs(d, fn), m[fn]
             note("%s Hz: %s %.3f s in the profile, %.3f s burned" % (freq, fn, got, want))
-            if not 0.95 * want <= got <= 1.10 * want:
+            # A period whose tick lands after the burner returned (the
+            # thread's exit path) is the thread's but not under its start
+            # routine: a thread or three of 40. Without settling at exit
+            # early_thread held 0.45-0.80 of its time, late_thread 0.52-0.98.
+            if not 0.92 * want <= got <= 1.10 * want:
                 fail("%s Hz: 40 threads of one period each: %s %.3f s in the profile, "
                      "%.3f s burned" % (freq, fn, got, want))
 
