@@ -733,17 +733,46 @@ static void register_current(uintptr_t start_fn) {
 
 void hs__cp_register_self(void) { register_current(0); }
 
-/* The first frame of every thread our pthread_create starts. The exit key
- * is set whether or not a profile runs now: a profile started later finds
- * the thread in /proc/self/task, and its exit must still settle. */
-static void *cpuprof_thread_start(void *p) {
-  thread_start_t *ts = p;
-  void *(*fn)(void *) = ts->fn;
-  void *arg = ts->arg;
+/* What a new thread runs first (hs__cp_thread_trampoline, below): the exit
+ * key is set whether or not a profile runs now, since a profile started
+ * later finds the thread in /proc/self/task and its exit must still
+ * settle. Returns the start routine and its argument (rax:rdx). */
+typedef struct thread_entry {
+  void *(*fn)(void *);
+  void *arg;
+} thread_entry_t;
+
+__attribute__((visibility("hidden"))) thread_entry_t hs__cp_thread_setup(thread_start_t *ts);
+thread_entry_t hs__cp_thread_setup(thread_start_t *ts) {
+  thread_entry_t e = {ts->fn, ts->arg};
   if (!exit_key_ready || pthread_setspecific(exit_key, ts) != 0) hs__arena_free(ts);
-  register_current((uintptr_t)fn);
-  return fn(arg);
+  register_current((uintptr_t)e.fn);
+  return e;
 }
+
+/* The new thread's first instructions: the setup above, then a jump (not a
+ * call) into the start routine, so no frame of ours stays on the thread's
+ * stack: its stacks (leak reports, heap and CPU profiles) read
+ * routine <- start_thread <- clone3 as without the runtime, and the leak
+ * report, which cuts a stack at the first runtime frame, keeps them. */
+void *hs__cp_thread_trampoline(void *ts);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl hs__cp_thread_trampoline\n"
+        ".hidden hs__cp_thread_trampoline\n"
+        ".type hs__cp_thread_trampoline, @function\n"
+        "hs__cp_thread_trampoline:\n"
+        ".cfi_startproc\n"
+        "  endbr64\n"
+        "  sub $8, %rsp\n" /* the call below needs a 16-byte aligned stack */
+        ".cfi_adjust_cfa_offset 8\n"
+        "  call hs__cp_thread_setup\n"
+        "  add $8, %rsp\n"
+        ".cfi_adjust_cfa_offset -8\n"
+        "  mov %rdx, %rdi\n"
+        "  jmp *%rax\n"
+        ".cfi_endproc\n"
+        ".size hs__cp_thread_trampoline, .-hs__cp_thread_trampoline\n");
 
 static pthread_create_fn find_real_create(void) {
   pthread_create_fn real = atomic_load_explicit(&real_create, memory_order_acquire);
@@ -764,7 +793,7 @@ HS_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
   if (!ts) return real(thread, attr, start, arg);
   ts->fn = start;
   ts->arg = arg;
-  int rc = real(thread, attr, cpuprof_thread_start, ts);
+  int rc = real(thread, attr, hs__cp_thread_trampoline, ts);
   if (rc != 0) hs__arena_free(ts);
   return rc;
 }

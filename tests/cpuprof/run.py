@@ -636,6 +636,27 @@ def case_exit_settle():
                      "%.3f s burned" % (freq, fn, got, want))
 
 
+def case_thread_frames():
+    # Our pthread_create runs every new thread's first instructions (it
+    # sets the exit key that settles the thread's CPU time), then jumps to
+    # the start routine: no runtime frame stays between it and
+    # start_thread. The leak report cuts a stack at the first runtime
+    # frame, so one left there would hide start_thread and clone3.
+    for env in ({}, {"CPUPROFILE": W + "/t.prof", "CPUPROFILE_FREQUENCY": "1000"}):
+        p = run([prog("cpu_thread_leak")], dict(env, HEAPCHECK="normal"), rc=1)
+        frames = re.findall(r"^\s+#\d+ 0x[0-9a-f]+ in (\S+)", p.stderr, re.M)
+        if frames[:2] != ["leaky_thread", "start_thread"]:
+            fail("leak stack %s (CPU profiling %s):\n%s"
+                 % (frames, "on" if env else "off", p.stderr))
+    note("leak stack: leaky_thread <- start_thread, with and without CPUPROFILE")
+    d = check("t.prof")
+    ours = [fn for fn in d["cum"] if fn.startswith(("hs__cp_thread", "cpuprof_thread"))]
+    if ours:
+        fail("the runtime's thread start in the CPU profile: %s" % ours)
+    if not d["cum"].get("leaky_thread"):
+        fail("no leaky_thread in the CPU profile: %s" % d["cum"])
+
+
 def case_stacks():
     p = run([prog("cpu_stacks")], {"CPUPROFILE": W + "/s.prof", "CPUPROFILE_FREQUENCY": "4000"})
     if "survived" not in p.stdout:
