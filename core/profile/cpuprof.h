@@ -50,4 +50,11 @@ extern hs_lock_t *const hs__cpuprof_tests_lock;
  * PATH_<pid>, when the parent was profiling. */
 void hs__cpuprof_postfork_child(void);
 
+/* The calling thread's stack as the SIGPROF handler walks it: no lock, no
+ * allocation, no system call, safe in any signal handler. With uc (a
+ * handler's ucontext): from the interrupted pc. Without: from the caller of
+ * the function that called this one, skip frames more dropped. gperftools'
+ * ProfilerGetStackTrace and stacktrace.h's *WithContext calls. */
+int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *uc);
+
 #endif
