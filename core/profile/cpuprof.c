@@ -527,7 +527,7 @@ void hs__cpuprof_init(void) {
   char path[4200];
   if (cfg.use_pid) hs__snprintf(path, sizeof path, "%s_%d", cfg.env_path, (int)getpid());
   else hs__snprintf(path, sizeof path, "%s", cfg.env_path);
-  if (ProfilerStart(path)) catch_fatal_signals();
+  ProfilerStart(path); /* it catches the fatal signals */
 }
 
 /* After the program's destructors (and before the leak checker's exit

@@ -57,7 +57,7 @@ typedef struct cp_slot {
   _Atomic int timer_id;    /* the kernel's timer id, for si_timerid */
   uint32_t gen;            /* the session it was armed for */
   int tid;
-  bool exits_known;        /* registered by our pthread_create (TSD cleanup) */
+  uintptr_t start_fn;      /* its start routine when known (our pthread_create), else 0 */
   /* The thread's stack, [lo, hi): from pthread_getattr_np for threads we
    * start, else learned by the handler at the first sample (0, 0 until). */
   uintptr_t stack_lo, stack_hi;
@@ -239,7 +239,9 @@ void hs__cp_disarm_all(void);
 /* Periods each thread's timer owed but never delivered (the kernel checks
  * CPU-clock timers at a tick that finds the thread running: a thread that
  * stops running before the next one keeps its last expiries), added to its
- * last sample. After the timers are gone (stop), or on the thread itself. */
+ * last sample (or, for a thread never sampled, to a record of its start
+ * routine). At stop for the threads still alive; a thread started by our
+ * pthread_create settles its own at exit. */
 void hs__cp_settle_all(void);
 /* Waits until no handler uses a slot; false after timeout_ns. */
 bool hs__cp_drain(uint64_t timeout_ns);

@@ -13,6 +13,15 @@
  *     the new thread's timer before its start routine runs;
  *   - a thread's timer is deleted when it exits (a pthread key destructor)
  *     and every timer is deleted at stop.
+ * Settling: a CPU-clock expiry is noticed only at a scheduler tick that
+ * finds the thread running, so the periods a thread burns after its last
+ * such tick are owed but never delivered. They are added from the
+ * thread's own CPU clock: at exit for every thread our pthread_create
+ * started, whether before or after the profile did (the exit key is set
+ * in every such thread, and the slot found by tid), and at stop for the
+ * threads still alive. Only a thread that neither came through our
+ * pthread_create nor lives until the stop (one started before the runtime
+ * loaded, or by a raw clone) keeps its last owed periods out.
  * The first expiry is drawn at random in (0, period], so threads that run
  * for less than a period are sampled in proportion (Go does the same).
  * CPU-clock timers are checked at the scheduler tick (HZ), so above HZ a
@@ -72,6 +81,7 @@ static _Atomic uint64_t unregistered; /* threads over CP_MAX_SLOTS */
 
 static struct sigaction program_act[65]; /* what the program had (or set) */
 static _Atomic bool owned[65];          /* our handler is installed on the signal */
+static void *owned_by[65];              /* which of our handlers (take_signal) */
 static bool default_ignores(int sig) {
   return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
 }
@@ -274,12 +284,16 @@ bool hs__cp_install_handler(int signo) {
   static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
   for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&sa.sa_mask, faults[i]);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
+  owned_by[signo] = (void *)on_profile_signal;
   atomic_store(&owned[signo], true);
   return true;
 }
 
 bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool only_default) {
   if (signo <= 0 || signo >= 65) return false;
+  /* Ours since an earlier start (the program taking it over clears owned):
+   * no system call. */
+  if (atomic_load(&owned[signo]) && owned_by[signo] == (void *)fn) return true;
   struct sigaction cur;
   if (__sigaction(signo, NULL, &cur) != 0) return false;
   if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == fn) return true;
@@ -291,6 +305,7 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
   if (__sigaction(signo, &sa, NULL) != 0) return false;
+  owned_by[signo] = (void *)fn;
   atomic_store(&owned[signo], true);
   return true;
 }
@@ -416,8 +431,8 @@ static void delete_timer(cp_slot_t *s) {
  * handler can be using (timers deleted and drained, or the thread itself
  * with the signal blocked). */
 static void settle(cp_slot_t *s, clockid_t clock) {
-  if (hs__cp.realtime || hs__cp.filter || !s->last_rec || s->gen != atomic_load(&hs__cp.gen))
-    return;
+  if (hs__cp.realtime || hs__cp.filter || s->gen != atomic_load(&hs__cp.gen)) return;
+  if (!s->last_rec && !s->start_fn) return; /* no stack to put the time on */
   bool ok;
   uint64_t now = clock_ns(clock, &ok), period = (uint64_t)hs__cp.period_us * 1000;
   if (!ok || now < s->cpu0_ns + s->first_ns) return;
@@ -429,7 +444,20 @@ static void settle(cp_slot_t *s, clockid_t clock) {
   uint64_t cap = 40000000ull / period + 1;
   if (cap < owed / 20) cap = owed / 20;
   uint64_t add = owed - got < cap ? owed - got : cap;
-  __atomic_store_n(&s->last_rec[0], s->last_rec[0] + add, __ATOMIC_RELEASE);
+  if (s->last_rec) {
+    __atomic_store_n(&s->last_rec[0], s->last_rec[0] + add, __ATOMIC_RELEASE);
+  } else {
+    /* Never sampled (it ran for less than a tick, or between ticks): its
+     * start routine stands for the stack. */
+    uintptr_t pc = s->start_fn;
+    uint32_t test = atomic_load_explicit(&hs__cp_current_test, memory_order_relaxed);
+    if (!hs__cp_append(s, &pc, 1, hs__stack_hash(&pc, 1), add, test)) {
+      s->lost += add;
+      atomic_store(&s->delivered, got + add);
+      return;
+    }
+    s->samples++;
+  }
   s->weight += add;
   atomic_store(&s->delivered, got + add);
 }
@@ -446,7 +474,7 @@ void hs__cp_settle_all(void) {
 /* A slot for thread tid, its timer created but not started (activate()
  * starts it). Called with reg_lock held. NULL when the thread is gone,
  * already has a slot, or none is free. */
-static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, bool exits_known) {
+static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, uintptr_t start_fn) {
   uint32_t gen = atomic_load(&hs__cp.gen);
   uint32_t n = atomic_load(&hs__cp_nslots);
   cp_slot_t *free_slot = NULL;
@@ -474,7 +502,7 @@ static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, bool exits_known) {
   s->tid = tid;
   s->stack_lo = lo;
   s->stack_hi = hi;
-  s->exits_known = exits_known;
+  s->start_fn = start_fn;
   s->rand = (hs__now_ns() ^ ((uint64_t)tid * 0x9e3779b97f4a7c15ull)) | 1;
   if (!create_timer(s)) { /* the thread exited meanwhile */
     atomic_store(&s->state, CP_SLOT_DEAD);
@@ -542,9 +570,12 @@ int hs__cp_arm_all(bool in_signal) {
       for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
       if (*p || tid <= 0) continue;
       /* The caller's own stack is known exactly when it is not a signal
-       * handler (pthread_getattr_np is not async-signal-safe). */
+       * handler (pthread_getattr_np is not async-signal-safe). Not asked
+       * for the main thread: glibc reads /proc/self/maps for it (with
+       * sscanf, ~100,000 instructions), and the handler finds the main
+       * stack in the snapshot taken from the same file. */
       uintptr_t lo = 0, hi = 0;
-      if (tid == self && !in_signal) {
+      if (tid == self && !in_signal && tid != getpid()) {
         pthread_attr_t a;
         hs__runtime_enter(); /* it allocates (and reads /proc for the main thread) */
         if (pthread_getattr_np(pthread_self(), &a) == 0) {
@@ -558,7 +589,7 @@ int hs__cp_arm_all(bool in_signal) {
         }
         hs__runtime_leave();
       }
-      cp_slot_t *s = claim(tid, lo, hi, false);
+      cp_slot_t *s = claim(tid, lo, hi, 0);
       if (s) claimed[nclaimed++] = s;
     }
   }
@@ -633,25 +664,53 @@ static _Atomic(pthread_create_fn) real_create;
 static pthread_key_t exit_key;
 static bool exit_key_ready;
 
-/* The thread is leaving: its timer goes with it (its samples stay). */
-static void on_thread_exit(void *p) {
-  cp_slot_t *s = p;
-  if (!slot_pointer(s) || s->tid != hs__cp_gettid()) return;
-  /* Its last periods, unless stop() got there first; the signal stays
-   * blocked meanwhile (the handler writes the same fields). */
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, hs__cp.signo);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  int armed = CP_SLOT_ARMED;
-  if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
-    delete_timer(s);
-    if (atomic_load(&hs__cp.state) == CP_RUNNING) settle(s, CLOCK_THREAD_CPUTIME_ID);
+/* What our pthread_create hands a new thread: its start routine, and until
+ * the thread exits the value of exit_key (so the key's destructor runs). */
+typedef struct thread_start {
+  void *(*fn)(void *);
+  void *arg;
+} thread_start_t;
+
+/* This thread's armed slot of the current session, or NULL. reg_lock held:
+ * start (arm_all) or a registration cannot claim or arm it meanwhile. */
+static cp_slot_t *own_slot(int tid) {
+  uint32_t gen = atomic_load(&hs__cp.gen), n = atomic_load(&hs__cp_nslots);
+  for (uint32_t i = 0; i < n; i++) {
+    cp_slot_t *s = &hs__cp_slots[i];
+    if (s->tid == tid && s->gen == gen && atomic_load(&s->state) == CP_SLOT_ARMED) return s;
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return NULL;
 }
 
-static void register_current(void) {
+/* The thread is leaving: its timer goes with it (its samples stay), and
+ * the periods its timer owed but never delivered join the profile, from
+ * its own CPU clock. Runs in every thread our pthread_create started,
+ * profiled or not. */
+static void on_thread_exit(void *p) {
+  thread_start_t *ts = p;
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) {
+    /* The signal stays blocked meanwhile (the handler writes the same
+     * fields); stop() may get there first (whoever turns ARMED into DEAD
+     * settles). */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, hs__cp.signo);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    hs__lock(&reg_lock);
+    cp_slot_t *s = own_slot(hs__cp_gettid());
+    int armed = CP_SLOT_ARMED;
+    if (s && atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
+      delete_timer(s);
+      if (!s->start_fn) s->start_fn = (uintptr_t)ts->fn; /* found in /proc at start */
+      if (atomic_load(&hs__cp.state) == CP_RUNNING) settle(s, CLOCK_THREAD_CPUTIME_ID);
+    }
+    hs__unlock(&reg_lock);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  hs__arena_free(ts);
+}
+
+static void register_current(uintptr_t start_fn) {
   if (atomic_load(&hs__cp.state) != CP_RUNNING) return;
   uintptr_t lo = 0, hi = 0;
   pthread_attr_t a;
@@ -666,27 +725,54 @@ static void register_current(void) {
     pthread_attr_destroy(&a);
   }
   hs__lock(&reg_lock);
-  cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, exit_key_ready);
+  cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, start_fn);
   if (s) activate(&s, 1);
   hs__unlock(&reg_lock);
-  if (s && exit_key_ready) pthread_setspecific(exit_key, s);
   hs__runtime_leave();
 }
 
-void hs__cp_register_self(void) { register_current(); }
+void hs__cp_register_self(void) { register_current(0); }
 
-typedef struct start_args {
+/* What a new thread runs first (hs__cp_thread_trampoline, below): the exit
+ * key is set whether or not a profile runs now, since a profile started
+ * later finds the thread in /proc/self/task and its exit must still
+ * settle. Returns the start routine and its argument (rax:rdx). */
+typedef struct thread_entry {
   void *(*fn)(void *);
   void *arg;
-} start_args_t;
+} thread_entry_t;
 
-/* The first frame of every thread started while profiling. */
-static void *cpuprof_thread_start(void *p) {
-  start_args_t a = *(start_args_t *)p;
-  hs__arena_free(p);
-  register_current();
-  return a.fn(a.arg);
+__attribute__((visibility("hidden"))) thread_entry_t hs__cp_thread_setup(thread_start_t *ts);
+thread_entry_t hs__cp_thread_setup(thread_start_t *ts) {
+  thread_entry_t e = {ts->fn, ts->arg};
+  if (!exit_key_ready || pthread_setspecific(exit_key, ts) != 0) hs__arena_free(ts);
+  register_current((uintptr_t)e.fn);
+  return e;
 }
+
+/* The new thread's first instructions: the setup above, then a jump (not a
+ * call) into the start routine, so no frame of ours stays on the thread's
+ * stack: its stacks (leak reports, heap and CPU profiles) read
+ * routine <- start_thread <- clone3 as without the runtime, and the leak
+ * report, which cuts a stack at the first runtime frame, keeps them. */
+void *hs__cp_thread_trampoline(void *ts);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl hs__cp_thread_trampoline\n"
+        ".hidden hs__cp_thread_trampoline\n"
+        ".type hs__cp_thread_trampoline, @function\n"
+        "hs__cp_thread_trampoline:\n"
+        ".cfi_startproc\n"
+        "  endbr64\n"
+        "  sub $8, %rsp\n" /* the call below needs a 16-byte aligned stack */
+        ".cfi_adjust_cfa_offset 8\n"
+        "  call hs__cp_thread_setup\n"
+        "  add $8, %rsp\n"
+        ".cfi_adjust_cfa_offset -8\n"
+        "  mov %rdx, %rdi\n"
+        "  jmp *%rax\n"
+        ".cfi_endproc\n"
+        ".size hs__cp_thread_trampoline, .-hs__cp_thread_trampoline\n");
 
 static pthread_create_fn find_real_create(void) {
   pthread_create_fn real = atomic_load_explicit(&real_create, memory_order_acquire);
@@ -703,14 +789,12 @@ HS_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                              void *(*start)(void *), void *arg) {
   pthread_create_fn real = find_real_create();
   if (!real) return EAGAIN;
-  if (atomic_load_explicit(&hs__cp.state, memory_order_relaxed) != CP_RUNNING)
-    return real(thread, attr, start, arg);
-  start_args_t *a = hs__arena_alloc(sizeof *a);
-  if (!a) return real(thread, attr, start, arg);
-  a->fn = start;
-  a->arg = arg;
-  int rc = real(thread, attr, cpuprof_thread_start, a);
-  if (rc != 0) hs__arena_free(a);
+  thread_start_t *ts = hs__arena_alloc(sizeof *ts);
+  if (!ts) return real(thread, attr, start, arg);
+  ts->fn = start;
+  ts->arg = arg;
+  int rc = real(thread, attr, hs__cp_thread_trampoline, ts);
+  if (rc != 0) hs__arena_free(ts);
   return rc;
 }
 

@@ -5,7 +5,9 @@
  * unwinder needs: a table of (function start, FDE) pairs sorted by
  * address. The first time a module's CFI is needed, both sections are
  * copied to the internal heap (hs__cfi_copy: about 180 KiB and 50 us for
- * libc), so that no lookup ever reads memory a dlclose may unmap. A lookup
+ * libc), so that no lookup ever reads memory a dlclose may unmap; modules
+ * that are never unmapped (the program, libc, the loader, the vDSO, this
+ * runtime) are indexed in place (core/stack/unwind.c). A lookup
  * binary-searches the table, then runs the CIE's and the FDE's CFA program
  * up to the address (tens of instructions; at most a few microseconds for
  * the longest functions) and reduces the resulting row to what a walk

@@ -41,6 +41,7 @@
 #include "core/module/module.h"
 
 #include <link.h>
+#include <sys/auxv.h>
 #include <string.h>
 #include <ucontext.h>
 
@@ -103,10 +104,34 @@ static const hs_cfi_index_t no_cfi; /* published for modules without usable CFI 
 
 hs_lock_t *const hs__unwind_copy_lock = &copy_lock;
 
+/* A module that stays mapped as long as the process runs: the main
+ * program, the vDSO, the dynamic loader, libc and this runtime (when it is
+ * gone, nothing of ours walks). Recognized by an address each must hold;
+ * an address that resolves elsewhere (a canonical PLT entry in a non-PIE
+ * program) only means the module is copied. */
+static bool permanent(const hs_module_t *m) {
+  if (m->is_main) return true;
+  const uintptr_t held[] = {(uintptr_t)&hs__unwind_prepare, (uintptr_t)&dl_iterate_phdr,
+                            (uintptr_t)&_r_debug, (uintptr_t)getauxval(AT_SYSINFO_EHDR)};
+  for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+    if (held[i] && held[i] >= m->lo && held[i] < m->hi) return true;
+  return false;
+}
+
 /* Called with the loader's list lock held (inside dl_iterate_phdr), so the
  * module cannot be unmapped while it is read: libgcc's unwinder reads
- * .eh_frame the same way. */
+ * .eh_frame the same way. A permanent module's CFI is indexed in place:
+ * copying it (libc's is ~180 KiB) was most of what starting a CPU profile
+ * cost a short process. */
 static const hs_cfi_index_t *copy_cfi(hs_module_t *m) {
+  if (permanent(m)) {
+    hs_cfi_index_t *ix = hs__arena_alloc(sizeof *ix);
+    if (!ix) return NULL;
+    if (hs__cfi_parse_hdr(m->eh_frame_hdr, m->eh_frame_hdr_size, m->eh_frame_limit, 0, ix))
+      return ix;
+    hs__arena_free(ix);
+    return &no_cfi;
+  }
   shared_cfi_t *sh = NULL;
   if (m->build_id_len)
     for (sh = shared; sh; sh = sh->next)

@@ -1,9 +1,11 @@
-/* Threads that each run for less than a sampling period: 80 threads, one
+/* Threads that each run for less than a sampling period: 160 threads, one
  * after another, each burning 4 ms of CPU in f_short (at 100 Hz a period
  * is 10 ms). With a first expiry drawn at random in (0, period] about 40 %
- * of them are sampled, each sample weighing a period, so the profile's
- * f_short comes near the CPU they burned; with a fixed first expiry of one
- * period none would be sampled at all. Prints "measured f_short S". */
+ * of them owe a period. A CPU-clock expiry is delivered only at a tick
+ * that finds the thread running, so some are sampled in f_short; the
+ * others' periods are settled at their exit, on their start routine
+ * (short_thread). With a fixed first expiry of one period none would be
+ * sampled at all. Prints "measured f_short S". */
 #include <pthread.h>
 
 #include "cputest.h"
@@ -17,7 +19,7 @@ static void *short_thread(void *arg) {
 
 int main(void) {
   double total = 0;
-  for (int i = 0; i < 80; i++) {
+  for (int i = 0; i < 160; i++) {
     double used = 0;
     pthread_t t;
     if (pthread_create(&t, NULL, short_thread, &used)) return 2;
