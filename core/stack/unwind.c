@@ -361,42 +361,49 @@ typedef struct cursor {
 
 enum { HOT_END, HOT_FULL, HOT_MISS, HOT_OTHER };
 
+/* The rules the hot loop steps by, as a set of their low 5 bits (kind and
+ * where %rbp is): CFA = rsp+N or rbp+N, %rbp unchanged or saved at the CFA. */
+#define PLAIN_RULES                                                                        \
+  (1u << (HS_CFI_RSP | HS_CFI_BP_SAME << 3) | 1u << (HS_CFI_RBP | HS_CFI_BP_SAME << 3) |   \
+   1u << (HS_CFI_RSP | HS_CFI_BP_AT_CFA << 3) | 1u << (HS_CFI_RBP | HS_CFI_BP_AT_CFA << 3))
+
 /* Steps from the current frame while rules come from the cache and are one
  * of the plain kinds, recording each new frame; returns why it stopped
  * (HOT_MISS / HOT_OTHER: the current frame's rule is not in the cache / is
- * not plain). Its own
- * frame pointer is not needed by anyone (walks start in the recorder's
- * frame), which frees %rbp for the loop's state: everything stays in
- * registers. A frame whose pc equals the previous one's (recursion) reuses
- * its rule without a lookup, so its step does not wait for one. */
+ * not plain). Its own frame pointer is not needed by anyone (walks start in
+ * the recorder's frame), which frees %rbp for the loop's state: everything
+ * stays in registers. A frame whose pc equals the previous one's
+ * (recursion) reuses its rule without a lookup, so its step does not wait
+ * for one; a frame-pointer frame's step (predicted) does not wait for its
+ * lookup either. */
 __attribute__((noinline, optimize("omit-frame-pointer"))) static int
 walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t mix,
          uintptr_t hi) {
   uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp, prev_pc = 0;
   uintptr_t *out = cu->out;
   uint64_t acc = cu->acc, seed = cu->seed;
-  uint32_t r = 0, prev_r = 0;
+  uint32_t r = 0;
   /* Every address read lies in [sp, hi): a record of n bytes at a is in
    * when a >= sp and a <= hi - n (hi is an address, never below 16). */
-  const uintptr_t hi8 = hi - 8, hi16 = hi - 16;
+  const uintptr_t hi8 = hi - 8;
   int why;
   for (;;) {
-    /* (Frame-pointer frames always probe: their probe is off the chain, and
-     * a compare of pc would be one more branch to mispredict.) */
-    if (pc != prev_pc || prev_r == FP_RULE) {
+    if (pc != prev_pc) {
       uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
-      if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e)) {
+      r = (uint32_t)e;
+      if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix))) {
         why = HOT_MISS;
         break;
       }
-      r = (uint32_t)e;
+      if (HS_UNLIKELY(!((PLAIN_RULES >> (r & 31)) & 1))) {
+        /* (An empty entry whose tag happens to match reads as rule 0.) */
+        why = !e ? HOT_MISS : hs__cfi_kind(r) == HS_CFI_STOP ? HOT_END : HOT_OTHER;
+        break;
+      }
       prev_pc = pc;
-      prev_r = r;
-    } else {
-      r = prev_r;
     }
     if (HS_LIKELY(r == FP_RULE)) {
-      if (HS_UNLIKELY(!(bp >= sp && bp <= hi16))) { /* the frame record [bp, bp + 16) */
+      if (HS_UNLIKELY(!(bp >= sp && bp <= hi8 - 8))) { /* the frame record [bp, bp + 16) */
         why = HOT_OTHER;
         break;
       }
@@ -404,19 +411,14 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
       sp = bp + 16;
       bp = ((const uintptr_t *)bp)[0];
     } else {
-      int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
-      if (HS_UNLIKELY((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP)) {
-        why = kind == HS_CFI_STOP ? HOT_END : HOT_OTHER; /* _start, clone: the end */
-        break;
-      }
       /* The return address slot at or above sp (so inside the range) makes
        * every step progress; an offset that wraps lands outside. */
-      uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+      uintptr_t ra = (hs__cfi_kind(r) == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
       if (HS_UNLIKELY(!(ra >= sp && ra <= hi8))) { /* the return address slot */
         why = HOT_OTHER;
         break;
       }
-      if (bpk == HS_CFI_BP_AT_CFA) {
+      if (r & HS_CFI_BP_AT_CFA << 3) {
         uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
         if (HS_UNLIKELY(!(slot >= sp && slot <= hi8))) {
           why = HOT_OTHER;
