@@ -622,23 +622,22 @@ static inline void memo_write_end(walk_memo_t *m) {
  * from. */
 static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     _Atomic uint64_t *cache, uint32_t mix, walk_memo_t *memo, cursor_t *cu) {
-  uintptr_t bps[HS_MAX_DEPTH]; /* bps[k]: %rbp in frame k */
   const uintptr_t hi16 = hi - 16;
   uintptr_t fp = st->bp, lo = st->sp;
-  int n = 1;
+  uintptr_t *out = pcs + 1, *const stop = pcs + max;
   pcs[0] = st->pc;
-  bps[0] = fp;
   uint64_t acc = HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED), seed = 2 * HS_FRAME_SEED;
-  while (n < max && fp >= lo && fp <= hi16) {
+  while (out < stop && fp >= lo && fp <= hi16) {
     uintptr_t ret = ((const uintptr_t *)fp)[1];
     if (ret < 4096) break;
-    pcs[n] = ret;
+    *out++ = ret;
     acc += HS_FRAME_HASH_SEEDED(ret, seed); /* off the chain of dependent loads */
     seed += HS_FRAME_SEED;
     lo = fp + 16;
-    fp = bps[n] = ((const uintptr_t *)fp)[0];
-    n++;
+    fp = *(const uintptr_t *)fp;
   }
+  const int n = (int)(out - pcs);
+  /* The last frame's %rbp is fp, its %rsp lo (st->sp when it is frame 0). */
   /* Frames 0..n-2 were left by the chain: each must have the rule. */
   int k = -1;
   _Atomic uint64_t *set = NULL;
@@ -685,9 +684,18 @@ static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
     acc -= HS_FRAME_HASH_SEEDED(pcs[j], seed);
     seed += HS_FRAME_SEED;
   }
-  /* Frame k is right (the step into it was checked); on from it. */
-  *cu = (cursor_t){pcs[k], k ? bps[k - 1] + 16 : st->sp, bps[k], pcs + k + 1, acc,
-                   (uint64_t)(k + 2) * HS_FRAME_SEED, 0};
+  /* Frame k is right (the step into it was checked); on from it. Its
+   * registers, when it is not the last frame of the chain, by following
+   * the chain again (words read above, unchanged). */
+  if (k < n - 1) {
+    fp = st->bp;
+    lo = st->sp;
+    for (int j = 0; j < k; j++) {
+      lo = fp + 16;
+      fp = *(const uintptr_t *)fp;
+    }
+  }
+  *cu = (cursor_t){pcs[k], lo, fp, pcs + k + 1, acc, (uint64_t)(k + 2) * HS_FRAME_SEED, 0};
   return k + 1;
 }
 
