@@ -147,9 +147,10 @@ static bool is_system_library(const char *path) {
 }
 
 /* The runtime's own data holds no pointers into the user heap, only
- * megabytes of tables (page map root, depot table, live counters): scanning
- * it cost half a millisecond per check. Skipped whole when the runtime is a
- * shared library, and its big tables skipped when it is linked in. */
+ * megabytes of tables (page map root, depot table, live counters, CPU
+ * profiler and stop-the-world slots): scanning it cost half a millisecond
+ * per check. Skipped whole when the runtime is a shared library, and its
+ * big tables skipped when it is linked in. */
 static bool is_runtime(const char *path) { return path && strstr(path, "libheapscope"); }
 
 /* The runtime's own writable segment when it is a shared library, by
@@ -168,8 +169,9 @@ static void add_range(lc_vec_t *v, uintptr_t lo, uintptr_t hi, bool system) {
   /* minus the runtime's tables, which may sit inside a program's segment */
   size_t ntables;
   const hs_range_t *const *tables = hs__runtime_tables(&ntables);
-  for (size_t i = 0; i < ntables; i++) {
-    uintptr_t t_lo = tables[i]->lo, t_hi = tables[i]->hi;
+  for (size_t i = 0; i <= ntables; i++) {
+    const hs_range_t *t = i < ntables ? tables[i] : &lc_stop_slots_range; /* and the checker's */
+    uintptr_t t_lo = t->lo, t_hi = t->hi;
     if (t_hi <= lo || t_lo >= hi) continue;
     if (t_lo > lo) add_range(v, lo, t_lo, system);
     if (t_hi < hi) add_range(v, t_hi, hi, system);
