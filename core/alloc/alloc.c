@@ -141,7 +141,7 @@ void hs__dealloc_block(const hs_block_t *b) {
 }
 
 void hs__dealloc(void *p) {
-  if (hs__dealloc_fast(p)) return;
+  if (hs__dealloc_fast(p) || !p) return;
   hs_block_t b;
   hs__block_at(p, false, 0, &b);
   if (b.kind == HS_BLOCK_INVALID) hs__invalid_free(p, b.why);

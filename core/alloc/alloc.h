@@ -61,14 +61,14 @@ static inline void hs__tcache_push(void *p, uint32_t cls) {
   hs__tcache_free_slow(p, cls);
 }
 
-/* free's fast path: true when p was NULL or the start of a small block of a
- * span that keeps no records (its page's info word says so), now on this
+/* free's fast path: true when p was the start of a small block of a span
+ * that keeps no records (its page's info word says so), now on this
  * thread's cache. False: call hs__dealloc (or the recorder's free), which
- * sorts out everything else, invalid pointers included. */
+ * sorts out everything else, NULL and invalid pointers included (NULL's
+ * page has info 0, so it needs no test of its own here). */
 static inline bool hs__dealloc_fast(void *p) {
-  if (HS_UNLIKELY(!p)) return true;
-  uint32_t v = hs__pagemap_info((uintptr_t)p);
-  uint32_t cls = HS_INFO_CLASS(v); /* fails the test unless a class without records */
+  uint64_t v = hs__pagemap_info((uintptr_t)p);
+  uintptr_t cls = v >> 32; /* class byte: fails the test unless a class without records */
   if (HS_LIKELY(hs__is_block_start(cls, HS_INFO_SPAN_OFFSET(v, (uintptr_t)p)))) {
     hs__tcache_push(p, cls);
     return true;
@@ -171,7 +171,7 @@ extern HS_TLS hs_thread_state_t hs__tstate;
  * during a leak check) across cancellation points (open, read, write), and
  * a thread cancelled there would leave them held for good. Every lock taken
  * around I/O is taken inside enter/leave. */
-extern _Atomic int hs__hooked;
+extern HS_HIDDEN _Atomic int hs__hooked;
 static inline void hs__runtime_enter(void) {
   if (hs__tstate.in_runtime++ == 0) hs__tstate.cancel_state = hs__cancel_disable();
   atomic_fetch_add_explicit(&hs__hooked, 2, memory_order_relaxed);

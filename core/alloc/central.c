@@ -28,8 +28,9 @@ static bool span_is_valid(const hs_span_t *s, uint32_t cls, uint8_t kind) {
   size_t uncarved = (end - s->carve) / ci->size;
   if (s->allocated + free_objs + uncarved != ci->objects) return false;
   if (kind == HS_SPAN_SMALL) {
-    uint32_t v = hs__pagemap_info(s->start);
-    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls || (v >> HS_PAGE_SHIFT) != 0) return false;
+    uint64_t v = hs__pagemap_info(s->start);
+    if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls || HS_INFO_SPAN_OFFSET(v, s->start) != 0)
+      return false;
   }
   return true;
 }

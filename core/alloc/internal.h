@@ -47,28 +47,29 @@ static inline uint32_t hs__size_to_class(size_t n) {
 static inline uint32_t hs__obj_index(uint32_t cls, uintptr_t offset) {
   return (uint32_t)(((uint64_t)offset * hs__classes[cls].recip) >> 42);
 }
-/* free()'s block-start test per class: an offset into a span of the class
- * starts a block iff off * magic < magic (Lemire's divisibility test:
- * magic = 2^64 / size rounded up, one multiply) and off < limit (the end of
- * the last whole block). */
+/* free()'s block-start test per class, one multiply and one compare:
+ * with magic = ceil(2^64 / size) (plus one for a power of two), an offset
+ * off is a multiple k * size iff off * magic (mod 2^64) is small, and then
+ * it equals k * e, where e = size * magic - 2^64 (Lemire's divisibility
+ * test). So off * magic < objects * e holds exactly for the starts of the
+ * span's whole blocks: no separate test for the tail past the last one. */
 typedef struct hs_class_check {
-  uint64_t magic;
-  uint32_t limit;
+  uint64_t magic[256];
+  uint64_t bound[256];
 } hs_class_check_t;
 /* Indexed by the page info's low byte: entries of no class (0, past the
- * last class, and any with HS_CLASS_RECORDED) have magic 0, which fails
- * the test, so one lookup also sorts out pages free() must not handle. */
-extern hs_class_check_t hs__class_check[256];
-static inline bool hs__is_block_start(uint32_t cls, uint32_t off) {
-  const hs_class_check_t *c = &hs__class_check[cls];
-  return (uint64_t)off * c->magic < c->magic && off < c->limit;
+ * last class, and any with HS_CLASS_RECORDED) are 0, which fails the test,
+ * so one lookup also sorts out pages free() must not handle. */
+extern HS_HIDDEN hs_class_check_t hs__class_check;
+static inline bool hs__is_block_start(uintptr_t cls, uint32_t off) {
+  return (uint64_t)off * hs__class_check.magic[cls] < hs__class_check.bound[cls];
 }
 
 /* Double-free detection without recording (as glibc's tcache key): a freed
  * small block carries this per-process random value in its second word
  * while it is free; malloc clears it. free() of a block that already holds
  * it is verified the slow way (hs__small_block_is_free). */
-extern uintptr_t hs__free_key;
+extern HS_HIDDEN uintptr_t hs__free_key;
 #define HS_KEY_WORD 1 /* word index of the key in a free block */
 
 /* ---- spans and the page map (core/alloc/pagemap.c, pageheap.c) ---------- */
@@ -128,30 +129,31 @@ bool hs__pagemap_set_range(uintptr_t start, size_t npages, hs_span_t *s);
 #define HS_PM_LEAF_LEN ((size_t)1 << HS_PM_LEAF_BITS)
 typedef struct hs_pm_leaf {
   _Atomic(hs_span_t *) spans[HS_PM_LEAF_LEN];
-  /* Per page of an in-use user SMALL span: its size class (bits 0-6),
-   * HS_CLASS_RECORDED (bit 7) and the page's offset in its span (the
-   * page index times the page size: bits 13-31); 0 for every other page. free()'s fast path reads this word
-   * instead of the span struct (one cache line fewer, as tcmalloc's
-   * sizemap cache) and has all it needs to check that a pointer starts a
-   * block: offset in span = index * page size + offset in page. */
-  uint32_t info[HS_PM_LEAF_LEN];
+  /* Per page of an in-use user SMALL span: its size class (bits 32-38),
+   * HS_CLASS_RECORDED (bit 39) and the low 32 bits of its span's start
+   * address (bits 0-31); 0 for every other page. free()'s fast path reads
+   * this word instead of the span struct (one cache line fewer, as
+   * tcmalloc's sizemap cache) and has all it needs to check that a pointer
+   * starts a block: its offset in the span is one 32-bit subtraction. */
+  uint64_t info[HS_PM_LEAF_LEN];
 } hs_pm_leaf_t;
 extern _Atomic(hs_pm_leaf_t *) hs__pagemap_root[(size_t)1 << HS_PM_ROOT_BITS];
 extern size_t hs__pagemap_bytes;          /* leaves mapped (page heap lock) */
 
 /* The page info word of address a (see hs_pm_leaf_t.info): size class of a
  * user small-object page (0 for anything else) plus HS_CLASS_RECORDED when
- * its span keeps per-object records, and the page's index in the span. */
+ * its span keeps per-object records, and where its span starts. */
 #define HS_CLASS_RECORDED 0x80u
-#define HS_INFO_CLASS(v) ((v) & 0xffu)
-#define HS_INFO_SPAN_OFFSET(v, a) (((v) & ~0xffu) | ((uint32_t)(a) & (HS_PAGE_SIZE - 1)))
-static inline uint32_t hs__pagemap_info(uintptr_t a) {
-  uintptr_t page = a >> HS_PAGE_SHIFT;
-  if (HS_UNLIKELY(page >> HS_PM_PAGE_BITS)) return 0;
-  hs_pm_leaf_t *l =
-      atomic_load_explicit(&hs__pagemap_root[page >> HS_PM_LEAF_BITS], memory_order_acquire);
+#define HS_INFO_CLASS(v) ((uint32_t)((v) >> 32))
+#define HS_INFO_SPAN_OFFSET(v, a) ((uint32_t)(a) - (uint32_t)(v))
+#define HS_INFO_MAKE(cls, span_start) ((uint64_t)(cls) << 32 | (uint32_t)(span_start))
+static inline uint64_t hs__pagemap_info(uintptr_t a) {
+  /* One bound test on the root index also rejects addresses past 48 bits. */
+  uintptr_t root = a >> (HS_PAGE_SHIFT + HS_PM_LEAF_BITS);
+  if (HS_UNLIKELY(root >= ((uintptr_t)1 << HS_PM_ROOT_BITS))) return 0;
+  hs_pm_leaf_t *l = atomic_load_explicit(&hs__pagemap_root[root], memory_order_acquire);
   if (HS_UNLIKELY(!l)) return 0;
-  return l->info[page & (HS_PM_LEAF_LEN - 1)];
+  return l->info[(a >> HS_PAGE_SHIFT) & (HS_PM_LEAF_LEN - 1)];
 }
 void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);

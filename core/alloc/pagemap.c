@@ -31,9 +31,9 @@ void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded) {
   for (size_t i = 0; i < npages; i++, page++) {
     leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
     if (!l) continue;
-    uint32_t *c = &l->info[page & (LEAF_LEN - 1)];
-    __atomic_store_n(c, recorded ? *c | HS_CLASS_RECORDED : *c & ~HS_CLASS_RECORDED,
-                     __ATOMIC_RELEASE);
+    uint64_t *c = &l->info[page & (LEAF_LEN - 1)];
+    uint64_t bit = HS_INFO_MAKE(HS_CLASS_RECORDED, 0);
+    __atomic_store_n(c, recorded ? *c | bit : *c & ~bit, __ATOMIC_RELEASE);
   }
 }
 
@@ -44,7 +44,7 @@ void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls) {
   uintptr_t page = start >> HS_PAGE_SHIFT;
   for (size_t i = 0; i < npages; i++, page++) {
     leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_relaxed);
-    if (l) l->info[page & (LEAF_LEN - 1)] = cls ? cls | (uint32_t)i << HS_PAGE_SHIFT : 0;
+    if (l) l->info[page & (LEAF_LEN - 1)] = cls ? HS_INFO_MAKE(cls, start) : 0;
   }
   atomic_thread_fence(memory_order_release);
 }

@@ -10,7 +10,7 @@ hs_class_info_t hs__classes[HS_NUM_CLASSES];
 uint32_t hs__num_classes;
 uint8_t hs__class_small[(1024 >> 4) + 1];
 uint8_t hs__class_mid[(HS_MAX_SMALL >> 7) + 1];
-hs_class_check_t hs__class_check[256];
+hs_class_check_t hs__class_check;
 
 static void add_class(uint32_t size) {
   hs_class_info_t *c = &hs__classes[hs__num_classes];
@@ -31,8 +31,10 @@ static void add_class(uint32_t size) {
   uint32_t batch = (uint32_t)((64u << 10) / size);
   c->batch = batch < 2 ? 2 : batch > 32 ? 32 : batch;
   c->recip = ((1ull << 42) + size - 1) / size;
-  hs__class_check[hs__num_classes].magic = UINT64_MAX / size + 1;
-  hs__class_check[hs__num_classes].limit = c->objects * size;
+  uint64_t magic = UINT64_MAX / size + 1;
+  if (magic * size == 0) magic++; /* a power of two: e would be 0 */
+  hs__class_check.magic[hs__num_classes] = magic;
+  hs__class_check.bound[hs__num_classes] = c->objects * (magic * size); /* objects * e */
   hs__num_classes++;
 }
 

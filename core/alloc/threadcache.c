@@ -211,7 +211,7 @@ bool hs__tcache_is_valid(uint32_t cls) {
   uint32_t n = 0;
   for (void **q = l->head; q; q = *q, n++) {
     if (n >= l->len || ((uintptr_t *)q)[HS_KEY_WORD] != hs__free_key) return false;
-    uint32_t v = hs__pagemap_info((uintptr_t)q);
+    uint64_t v = hs__pagemap_info((uintptr_t)q);
     if ((HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED) != cls) return false;
   }
   return n == l->len && capacity == tc->capacity;

@@ -6,11 +6,15 @@
  * are dropped. At most HEAPSCOPE_STACK_DEPTH frames are returned, fewer
  * than asked when the stack is deeper (gperftools allows that). Frame sizes
  * (GetStackFrames) are not measured: each is 0, gperftools' "could not be
- * identified". The *WithContext forms take the same path as the others:
- * the context is a hint gperftools' own unwinders ignore too; they may be
- * called from a signal handler once the thread has unwound outside one
- * (its stack bounds are then known and nothing allocates). */
+ * identified". The *WithContext forms are gperftools' "to be used from a
+ * signal handler": they walk as the CPU profiler's signal handler does (no
+ * lock, no allocation, no module list refresh, no CFI copy: a handler that
+ * interrupted its own thread inside the runtime must not wait on a lock that
+ * thread holds), so a frame in code nothing has unwound through yet may end
+ * the walk early. The context is a hint gperftools' own unwinders ignore
+ * too: the trace starts at the caller, as theirs does. */
 #include "core/api/runtime.h"
+#include "core/profile/cpuprof.h"
 
 #include <gperftools/stacktrace.h>
 
@@ -40,9 +44,19 @@ HS_EXPORT HS_NOINLINE int GetStackTrace(void **result, int max_depth, int skip_c
   return unwind(result, NULL, max_depth, skip_count);
 }
 
+/* Inlined into the public functions: hs__cp_stack_trace's frame 0 is the
+ * public function, which it drops itself. */
+static inline __attribute__((always_inline)) int unwind_in_signal(void **result, int *sizes,
+                                                                  int max_depth, int skip_count) {
+  if (skip_count < 0) skip_count = 0;
+  int n = hs__cp_stack_trace(result, max_depth, skip_count, NULL);
+  for (int i = 0; sizes && i < n; i++) sizes[i] = 0;
+  return n;
+}
+
 HS_EXPORT HS_NOINLINE int GetStackTraceWithContext(void **result, int max_depth, int skip_count,
                                                    const void *uc) {
-  return unwind(result, NULL, max_depth, skip_count);
+  return unwind_in_signal(result, NULL, max_depth, skip_count);
 }
 
 HS_EXPORT HS_NOINLINE int GetStackFrames(void **result, int *sizes, int max_depth,
@@ -52,5 +66,5 @@ HS_EXPORT HS_NOINLINE int GetStackFrames(void **result, int *sizes, int max_dept
 
 HS_EXPORT HS_NOINLINE int GetStackFramesWithContext(void **result, int *sizes, int max_depth,
                                                     int skip_count, const void *uc) {
-  return unwind(result, sizes, max_depth, skip_count);
+  return unwind_in_signal(result, sizes, max_depth, skip_count);
 }

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define HS_EXPORT __attribute__((visibility("default")))
+/* For the runtime's hot globals: a direct load, not one through the GOT. */
+#define HS_HIDDEN __attribute__((visibility("hidden")))
 #define HS_NOINLINE __attribute__((noinline))
 #define HS_COLD __attribute__((cold, noinline))
 #define HS_LIKELY(x) __builtin_expect(!!(x), 1)

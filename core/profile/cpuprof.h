@@ -53,4 +53,11 @@ void hs__cpuprof_postfork_child(void);
  * roots (core/api/runtime.c lists them among the runtime's tables). */
 extern const hs_range_t hs__cp_slots_range;
 
+/* The calling thread's stack as the SIGPROF handler walks it: no lock, no
+ * allocation, no system call, safe in any signal handler. With uc (a
+ * handler's ucontext): from the interrupted pc. Without: from the caller of
+ * the function that called this one, skip frames more dropped. gperftools'
+ * ProfilerGetStackTrace and stacktrace.h's *WithContext calls. */
+int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *uc);
+
 #endif

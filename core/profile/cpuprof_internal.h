@@ -248,7 +248,6 @@ void hs__cp_register_self(void);
 /* Totals over the slots. */
 void hs__cp_counts(uint64_t *samples, uint64_t *weight, uint64_t *lost);
 uint64_t hs__cp_unregistered(void);    /* threads over CP_MAX_SLOTS */
-int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *uc);
 void hs__cp_sampler_init(void);         /* resolves pthread_create etc. */
 void hs__cp_sampler_postfork_child(void);
 

@@ -369,6 +369,7 @@ HS_NOINLINE void hs__dealloc_recorded(void *p) {
 }
 
 void hs__dealloc_unhooked(void *p) {
+  if (!p) return;
   if (atomic_load_explicit(&hs__recording, memory_order_relaxed)) {
     hs__dealloc_recorded(p); /* a sampled block: forget its record */
     return;

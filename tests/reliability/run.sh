@@ -97,6 +97,12 @@ fork_locks)
   cat out.txt >&3
   ;;
 
+signal_stack)
+  run 100 "$HS_BIN/rel_signal_stack" >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  cat out.txt >&3
+  ;;
+
 stw)
   # Checks racing thread start-up, exit and busy stacks: any report is false.
   # Three processes of 300 checks each, then each one's exit check.
