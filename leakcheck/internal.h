@@ -38,6 +38,8 @@ typedef struct lc_thread {
  * when some thread could not be paused or scanned from /proc: its stack is
  * then missing from the roots, and leaks found may be false. */
 bool lc_stop_world(lc_vec_t *threads);
+/* Its per-thread slots (~1 MB): never roots. */
+extern const hs_range_t lc_stop_slots_range;
 void lc_resume_world(void);
 
 /* ---- marking (leakcheck/scan.c) ---- */

@@ -43,6 +43,7 @@ typedef struct slot {
 } slot_t;
 
 static slot_t slots[MAX_THREADS];
+const hs_range_t lc_stop_slots_range = {(uintptr_t)slots, (uintptr_t)(slots + MAX_THREADS)};
 static _Atomic int claimed;     /* slots handed out this round */
 static _Atomic int acked;       /* slots published this round (futex word) */
 static _Atomic int stop_round;

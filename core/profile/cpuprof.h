@@ -54,6 +54,9 @@ extern hs_lock_t *const hs__cpuprof_tests_lock;
 /* Fork: the child drops the parent's profile and starts its own,
  * PATH_<pid>, when the parent was profiling. */
 void hs__cpuprof_postfork_child(void);
+/* The per-thread sampling slots (~5 MB, zero until used): never leak-check
+ * roots (core/api/runtime.c lists them among the runtime's tables). */
+extern const hs_range_t hs__cp_slots_range;
 
 /* The calling thread's stack as the SIGPROF handler walks it: no lock, no
  * allocation, no system call, safe in any signal handler. With uc (a

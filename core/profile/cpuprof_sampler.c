@@ -72,6 +72,8 @@
 extern void *__libc_stack_end;
 
 cp_slot_t hs__cp_slots[CP_MAX_SLOTS];
+const hs_range_t hs__cp_slots_range = {(uintptr_t)hs__cp_slots,
+                                       (uintptr_t)(hs__cp_slots + CP_MAX_SLOTS)};
 _Atomic uint32_t hs__cp_nslots;
 _Atomic uint32_t hs__cp_current_test;
 static hs_lock_t reg_lock;

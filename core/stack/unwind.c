@@ -41,6 +41,7 @@
 #include "core/module/module.h"
 
 #include <link.h>
+#include <pthread.h>
 #include <sys/auxv.h>
 #include <string.h>
 #include <ucontext.h>
@@ -385,42 +386,49 @@ typedef struct cursor {
 
 enum { HOT_END, HOT_FULL, HOT_MISS, HOT_OTHER };
 
+/* The rules the hot loop steps by, as a set of their low 5 bits (kind and
+ * where %rbp is): CFA = rsp+N or rbp+N, %rbp unchanged or saved at the CFA. */
+#define PLAIN_RULES                                                                        \
+  (1u << (HS_CFI_RSP | HS_CFI_BP_SAME << 3) | 1u << (HS_CFI_RBP | HS_CFI_BP_SAME << 3) |   \
+   1u << (HS_CFI_RSP | HS_CFI_BP_AT_CFA << 3) | 1u << (HS_CFI_RBP | HS_CFI_BP_AT_CFA << 3))
+
 /* Steps from the current frame while rules come from the cache and are one
  * of the plain kinds, recording each new frame; returns why it stopped
  * (HOT_MISS / HOT_OTHER: the current frame's rule is not in the cache / is
- * not plain). Its own
- * frame pointer is not needed by anyone (walks start in the recorder's
- * frame), which frees %rbp for the loop's state: everything stays in
- * registers. A frame whose pc equals the previous one's (recursion) reuses
- * its rule without a lookup, so its step does not wait for one. */
+ * not plain). Its own frame pointer is not needed by anyone (walks start in
+ * the recorder's frame), which frees %rbp for the loop's state: everything
+ * stays in registers. A frame whose pc equals the previous one's
+ * (recursion) reuses its rule without a lookup, so its step does not wait
+ * for one; a frame-pointer frame's step (predicted) does not wait for its
+ * lookup either. */
 __attribute__((noinline, optimize("omit-frame-pointer"))) static int
 walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t mix,
          uintptr_t hi) {
   uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp, prev_pc = 0;
   uintptr_t *out = cu->out;
   uint64_t acc = cu->acc, seed = cu->seed;
-  uint32_t r = 0, prev_r = 0;
+  uint32_t r = 0;
   /* Every address read lies in [sp, hi): a record of n bytes at a is in
    * when a >= sp and a <= hi - n (hi is an address, never below 16). */
-  const uintptr_t hi8 = hi - 8, hi16 = hi - 16;
+  const uintptr_t hi8 = hi - 8;
   int why;
   for (;;) {
-    /* (Frame-pointer frames always probe: their probe is off the chain, and
-     * a compare of pc would be one more branch to mispredict.) */
-    if (pc != prev_pc || prev_r == FP_RULE) {
+    if (pc != prev_pc) {
       uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
-      if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e)) {
+      r = (uint32_t)e;
+      if (HS_UNLIKELY((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix))) {
         why = HOT_MISS;
         break;
       }
-      r = (uint32_t)e;
+      if (HS_UNLIKELY(!((PLAIN_RULES >> (r & 31)) & 1))) {
+        /* (An empty entry whose tag happens to match reads as rule 0.) */
+        why = !e ? HOT_MISS : hs__cfi_kind(r) == HS_CFI_STOP ? HOT_END : HOT_OTHER;
+        break;
+      }
       prev_pc = pc;
-      prev_r = r;
-    } else {
-      r = prev_r;
     }
     if (HS_LIKELY(r == FP_RULE)) {
-      if (HS_UNLIKELY(!(bp >= sp && bp <= hi16))) { /* the frame record [bp, bp + 16) */
+      if (HS_UNLIKELY(!(bp >= sp && bp <= hi8 - 8))) { /* the frame record [bp, bp + 16) */
         why = HOT_OTHER;
         break;
       }
@@ -428,19 +436,14 @@ walk_hot(cursor_t *cu, const uintptr_t *end, _Atomic uint64_t *cache, uint32_t m
       sp = bp + 16;
       bp = ((const uintptr_t *)bp)[0];
     } else {
-      int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
-      if (HS_UNLIKELY((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP)) {
-        why = kind == HS_CFI_STOP ? HOT_END : HOT_OTHER; /* _start, clone: the end */
-        break;
-      }
       /* The return address slot at or above sp (so inside the range) makes
        * every step progress; an offset that wraps lands outside. */
-      uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+      uintptr_t ra = (hs__cfi_kind(r) == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
       if (HS_UNLIKELY(!(ra >= sp && ra <= hi8))) { /* the return address slot */
         why = HOT_OTHER;
         break;
       }
-      if (bpk == HS_CFI_BP_AT_CFA) {
+      if (r & HS_CFI_BP_AT_CFA << 3) {
         uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
         if (HS_UNLIKELY(!(slot >= sp && slot <= hi8))) {
           why = HOT_OTHER;
@@ -535,49 +538,302 @@ done:;
   return n;
 }
 
+/* ---- per-thread memos of the fast path ------------------------------------------
+ * Two facts a walk learns again and again on a thread:
+ *  - which frames of a frame-pointer chain have the frame-pointer rule. That
+ *    is a function of the chain's pcs and the module epoch alone, so it is
+ *    kept per chain hash: a chain seen before skips its per-frame checks.
+ *  - the frames below the first frame that is not such a frame (for most
+ *    stacks: __libc_start_call_main and the libc frames under it, or
+ *    start_thread and clone3). The walk from a frame is a function of its
+ *    registers, the rules of the pcs it meets (module epoch) and the stack
+ *    words it reads: the memo keeps those words with their addresses, and
+ *    a later walk from the same registers that reads the same values there
+ *    has the same frames. Re-reading them takes independent loads; walking
+ *    takes a chain of dependent ones and a rule lookup per frame.
+ * Both live on the internal heap, one block per thread, freed at thread
+ * exit. A signal handler that records on this thread may interrupt a
+ * memo's reader or writer: writers make seq odd while they write (and do
+ * not write when it is odd already), readers skip the memo when it is odd
+ * and discard what they read when it moved. */
+#define CHAIN_BITS 8 /* 256 sets of four words: 8 KiB */
+#define CHAIN_WAYS 4
+#define TAIL_WAYS 4
+#define TAIL_FRAMES 8
+#define TAIL_READS (2 * TAIL_FRAMES)
+#define TAIL_NONE 0xff /* a tail the memo cannot hold: walk it */
+
+typedef struct tail_memo {
+  uintptr_t pc, sp, bp, hi;  /* the registers the walk started from, the stack top */
+  uint32_t mix;              /* the module epoch's mix */
+  uint8_t nreads, ntail;     /* ntail TAIL_NONE: a negative entry */
+  uintptr_t addr[TAIL_READS], val[TAIL_READS];
+  uintptr_t pcs[TAIL_FRAMES];
+} tail_memo_t;
+
+/* A chain memo entry is one word: the upper 58 bits of the key (the
+ * chain's hash, depth and module epoch; never 0) and k, the first frame
+ * that is walked by its own rule (frames 0..k-1 have the frame-pointer
+ * rule). Four ways a set (one cache line), the newest first. */
+#define CHAIN_K_MASK 63ull
+
+typedef struct walk_memo {
+  _Atomic uint32_t seq;
+  tail_memo_t tail[TAIL_WAYS];
+  _Alignas(64) _Atomic uint64_t chain[1u << CHAIN_BITS][CHAIN_WAYS];
+} walk_memo_t;
+
+static HS_TLS walk_memo_t *tl_memo;
+static HS_TLS bool tl_memo_failed;
+static pthread_key_t memo_key;
+static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
+
+static void memo_free(void *p) {
+  tl_memo = NULL;
+  tl_memo_failed = true; /* walks after this destructor go without */
+  hs__arena_free(p);
+}
+
+static HS_NOINLINE walk_memo_t *memo_make(void) {
+  tl_memo_failed = true;
+  int ks = atomic_load_explicit(&memo_key_state, memory_order_acquire);
+  if (ks == 0 && atomic_compare_exchange_strong(&memo_key_state, &(int){0}, 1)) {
+    ks = pthread_key_create(&memo_key, memo_free) == 0 ? 2 : -1;
+    atomic_store_explicit(&memo_key_state, ks, memory_order_release);
+  }
+  while (ks == 1) ks = atomic_load_explicit(&memo_key_state, memory_order_acquire);
+  if (ks != 2) return NULL;
+  walk_memo_t *m = hs__arena_alloc(sizeof *m); /* zeroed: every entry empty */
+  if (!m) return NULL;
+  hs__runtime_enter(); /* pthread_setspecific may allocate */
+  bool ok = pthread_setspecific(memo_key, m) == 0;
+  hs__runtime_leave();
+  if (!ok) {
+    hs__arena_free(m);
+    return NULL;
+  }
+  tl_memo_failed = false;
+  return tl_memo = m;
+}
+
+/* A thread's memo is made at its MEMO_AFTER-th walk: threads that record a
+ * few allocations and exit (10,000 threads x 4 mallocs) do not pay for
+ * ~10 KiB of zeroed memory each. */
+#define MEMO_AFTER 32
+static HS_TLS uint32_t tl_memo_walks;
+
+static inline walk_memo_t *memo_get(void) {
+  walk_memo_t *m = tl_memo;
+  if (HS_UNLIKELY(!m) && !tl_memo_failed && ++tl_memo_walks > MEMO_AFTER) m = memo_make();
+  return m;
+}
+
+static inline bool memo_write_begin(walk_memo_t *m) {
+  if (atomic_load_explicit(&m->seq, memory_order_relaxed) & 1) return false;
+  atomic_fetch_add_explicit(&m->seq, 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  return true;
+}
+
+static inline void memo_write_end(walk_memo_t *m) {
+  atomic_signal_fence(memory_order_seq_cst);
+  atomic_fetch_add_explicit(&m->seq, 1, memory_order_relaxed);
+}
+
 /* Frame-pointer frames first: when frame #0's rule is the frame-pointer
  * rule (code built with frame pointers), the %rbp chain is followed as a
- * plain frame-pointer walk would (two loads per frame, bounds checked) and
- * the frames are then checked in a second pass: each frame whose step used
- * the chain must have the frame-pointer rule. These checks are independent
- * loads, so the pair costs little more than the bare chain. From the first
- * frame that fails (a libc frame without a frame pointer, a cache miss) the
- * walk goes on by its rules. Returns the frames recorded so far and leaves
- * in *cu the frame to go on from, or -1 when frame #0 is not such a frame. */
+ * plain frame-pointer walk would (two loads per frame, bounds checked,
+ * hashed as it goes). Then each frame whose step used the chain must have
+ * the frame-pointer rule: a chain seen before on this thread has its
+ * answer in the memo; else the frames are checked in a second pass
+ * (independent loads). From the first frame that fails (a libc frame
+ * without a frame pointer, a cache miss) the walk goes on by its rules.
+ * Returns the frames recorded so far and leaves in *cu the frame to go on
+ * from. */
 static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
-                    _Atomic uint64_t *cache, uint32_t mix, cursor_t *cu) {
-  uintptr_t bps[HS_MAX_DEPTH]; /* bps[k]: %rbp in frame k */
+                    _Atomic uint64_t *cache, uint32_t mix, walk_memo_t *memo, cursor_t *cu) {
   const uintptr_t hi16 = hi - 16;
   uintptr_t fp = st->bp, lo = st->sp;
-  int n = 1;
+  uintptr_t *out = pcs + 1, *const stop = pcs + max;
   pcs[0] = st->pc;
-  bps[0] = fp;
-  while (n < max && fp >= lo && fp <= hi16) {
+  uint64_t acc = HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED), seed = 2 * HS_FRAME_SEED;
+  while (out < stop && fp >= lo && fp <= hi16) {
     uintptr_t ret = ((const uintptr_t *)fp)[1];
     if (ret < 4096) break;
-    pcs[n] = ret;
+    *out++ = ret;
+    acc += HS_FRAME_HASH_SEEDED(ret, seed); /* off the chain of dependent loads */
+    seed += HS_FRAME_SEED;
     lo = fp + 16;
-    fp = bps[n] = ((const uintptr_t *)fp)[0];
-    n++;
+    fp = *(const uintptr_t *)fp;
   }
+  const int n = (int)(out - pcs);
+  /* The last frame's %rbp is fp, its %rsp lo (st->sp when it is frame 0). */
   /* Frames 0..n-2 were left by the chain: each must have the rule. */
-  uint64_t acc = 0, seed = HS_FRAME_SEED;
-  uintptr_t checked = 0; /* a pc already found to have the rule (recursion repeats it) */
-  int k = 0;
-  for (; k < n - 1; k++) {
-    uintptr_t pc = pcs[k];
-    if (pc != checked) {
-      uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
-      if (e != ((uint64_t)((uint32_t)(pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) break;
-      checked = pc;
+  int k = -1;
+  _Atomic uint64_t *set = NULL;
+  uint64_t key = 0;
+  if (HS_LIKELY(memo != NULL)) {
+    key = hs__stack_hash_final(acc + (uint64_t)mix * 0xd6e8feb86659fd93ull, n) | (CHAIN_K_MASK + 1);
+    key &= ~CHAIN_K_MASK;
+    set = memo->chain[(key >> 6) & ((1u << CHAIN_BITS) - 1)];
+    for (int w = 0; w < CHAIN_WAYS; w++) {
+      uint64_t e = atomic_load_explicit(&set[w], memory_order_relaxed);
+      if ((e & ~CHAIN_K_MASK) == key) {
+        k = (int)(e & CHAIN_K_MASK);
+        break;
+      }
     }
-    acc += HS_FRAME_HASH_SEEDED(pc, seed);
+    if (k >= n) k = -1; /* (only a hash collision) */
+  }
+  if (k < 0) {
+    uintptr_t checked = 0; /* a pc already found to have the rule (recursion repeats it) */
+    bool known = true;     /* k is the first frame without the rule, not a cache miss */
+    for (k = 0; k < n - 1; k++) {
+      uintptr_t pc = pcs[k];
+      if (pc != checked) {
+        uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+        uint64_t tag = (uint64_t)((uint32_t)(pc >> CACHE_BITS) ^ mix) << 32;
+        if (e != (tag | FP_RULE)) {
+          known = (e & 0xffffffff00000000ull) == tag && e;
+          break;
+        }
+        checked = pc;
+      }
+    }
+    if (set && known) {
+      /* One word each: a signal handler's walk sees the old or the new. */
+      for (int w = CHAIN_WAYS - 1; w > 0; w--)
+        atomic_store_explicit(&set[w], atomic_load_explicit(&set[w - 1], memory_order_relaxed),
+                              memory_order_relaxed);
+      atomic_store_explicit(&set[0], key | (uint64_t)k, memory_order_relaxed);
+    }
+  }
+  /* The hash of frames 0..k: the chain's, less the frames after k. */
+  seed = (uint64_t)(k + 2) * HS_FRAME_SEED;
+  for (int j = k + 1; j < n; j++) {
+    acc -= HS_FRAME_HASH_SEEDED(pcs[j], seed);
     seed += HS_FRAME_SEED;
   }
-  /* Frame k is right (the step into it was checked); on from it. */
-  *cu = (cursor_t){pcs[k], k ? bps[k - 1] + 16 : st->sp, bps[k], pcs + k + 1,
-                   acc + HS_FRAME_HASH_SEEDED(pcs[k], seed), seed + HS_FRAME_SEED, 0};
+  /* Frame k is right (the step into it was checked); on from it. Its
+   * registers, when it is not the last frame of the chain, by following
+   * the chain again (words read above, unchanged). */
+  if (k < n - 1) {
+    fp = st->bp;
+    lo = st->sp;
+    for (int j = 0; j < k; j++) {
+      lo = fp + 16;
+      fp = *(const uintptr_t *)fp;
+    }
+  }
+  *cu = (cursor_t){pcs[k], lo, fp, pcs + k + 1, acc, (uint64_t)(k + 2) * HS_FRAME_SEED, 0};
   return k + 1;
+}
+
+/* The walk from the cursor's frame by cached rules, as walk_hot takes it,
+ * into a tail memo with the stack words it reads. False when the tail is
+ * not one the memo can hold (*keep: a negative entry is worth keeping; not
+ * for a cache miss, which the slow walk fills). */
+static bool tail_fill(tail_memo_t *t, const cursor_t *cu, _Atomic uint64_t *cache, uint32_t mix,
+                      uintptr_t hi, bool *keep) {
+  uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp;
+  int nr = 0, nt = 0;
+  *keep = true;
+  for (;;) {
+    uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+    if ((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e) {
+      *keep = false;
+      return false;
+    }
+    uint32_t r = (uint32_t)e;
+    int kind = hs__cfi_kind(r), bpk = hs__cfi_bp_kind(r);
+    if (kind == HS_CFI_STOP) break;
+    if ((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP) return false;
+    if (nt == TAIL_FRAMES) return false;
+    uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+    if (!(ra >= sp && ra <= hi - 8)) return false;
+    if (bpk == HS_CFI_BP_AT_CFA) {
+      uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
+      if (!(slot >= sp && slot <= hi - 8)) return false;
+      bp = *(const uintptr_t *)slot;
+      t->addr[nr] = slot;
+      t->val[nr++] = bp;
+    }
+    pc = *(const uintptr_t *)ra;
+    t->addr[nr] = ra;
+    t->val[nr++] = pc;
+    sp = ra + 8;
+    if (pc < 4096) break;
+    t->pcs[nt++] = pc;
+  }
+  t->nreads = (uint8_t)nr;
+  t->ntail = (uint8_t)nt;
+  return true;
+}
+
+/* From the cursor's frame to the end of the stack: by the tail memo when
+ * it holds these registers and the stack still holds what it read, else
+ * by walk_hot (and into the memo, for next time). Returns as walk_hot. */
+static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
+                     _Atomic uint64_t *cache, uint32_t mix, uintptr_t hi) {
+  tail_memo_t *t = &memo->tail[(cu->sp >> 4) & (TAIL_WAYS - 1)];
+  uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (t->pc == cu->pc && t->sp == cu->sp && t->bp == cu->bp && t->hi == hi && t->mix == mix &&
+      !(seq & 1)) {
+    if (t->ntail == TAIL_NONE) return walk_hot(cu, end, cache, mix, hi);
+    /* (Each address is checked again: a handler may have rewritten the
+     * entry since the test above; seq says so only after the reads.) */
+    int nr = t->nreads;
+    bool same = nr <= TAIL_READS && t->ntail <= TAIL_FRAMES;
+    for (int i = 0; same && i < nr; i++) {
+      uintptr_t a = t->addr[i];
+      same = a >= cu->sp && a <= hi - 8 && *(const uintptr_t *)a == t->val[i];
+    }
+    if (same) {
+      uintptr_t *out = cu->out;
+      uint64_t acc = cu->acc, seed = cu->seed;
+      int nt = t->ntail;
+      if (nt > end - out) nt = (int)(end - out);
+      for (int i = 0; i < nt; i++) {
+        uintptr_t pc = t->pcs[i];
+        out[i] = pc;
+        acc += HS_FRAME_HASH_SEEDED(pc, seed);
+        seed += HS_FRAME_SEED;
+      }
+      atomic_signal_fence(memory_order_seq_cst);
+      if (atomic_load_explicit(&memo->seq, memory_order_relaxed) == seq) {
+        cu->out = out + nt;
+        cu->acc = acc;
+        cu->seed = seed;
+        return out + nt == end && nt < t->ntail ? HOT_FULL : HOT_END;
+      }
+      return walk_hot(cu, end, cache, mix, hi);
+    }
+  }
+  tail_memo_t fresh;
+  bool keep, held = tail_fill(&fresh, cu, cache, mix, hi, &keep);
+  if (held || keep) {
+    if (!held) fresh.ntail = TAIL_NONE;
+    if (memo_write_begin(memo)) {
+      t->pc = 0; /* no reader matches it meanwhile */
+      atomic_signal_fence(memory_order_seq_cst);
+      t->sp = cu->sp;
+      t->bp = cu->bp;
+      t->hi = hi;
+      t->mix = mix;
+      t->nreads = fresh.nreads;
+      t->ntail = fresh.ntail;
+      if (fresh.ntail != TAIL_NONE) {
+        memcpy(t->addr, fresh.addr, fresh.nreads * sizeof *t->addr);
+        memcpy(t->val, fresh.val, fresh.nreads * sizeof *t->val);
+        memcpy(t->pcs, fresh.pcs, fresh.ntail * sizeof *t->pcs);
+      }
+      atomic_signal_fence(memory_order_seq_cst);
+      t->pc = cu->pc;
+      memo_write_end(memo);
+    }
+  }
+  return walk_hot(cu, end, cache, mix, hi);
 }
 
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
@@ -587,19 +843,24 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
   const uint32_t mix = epoch_mix(hs__modules_epoch());
   cursor_t cu;
+  walk_memo_t *memo = NULL;
+  int why;
   uint64_t e0 = atomic_load_explicit(&cache[cache_index(st->pc)], memory_order_relaxed);
   if (e0 == ((uint64_t)((uint32_t)(st->pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) {
-    int n = fp_first(st, hi, pcs, max, cache, mix, &cu);
+    memo = memo_get();
+    int n = fp_first(st, hi, pcs, max, cache, mix, memo, &cu);
     if (n == max) {
       *hash = hs__stack_hash_final(cu.acc, n);
       return n;
     }
+    why = memo ? walk_tail(memo, &cu, pcs + max, cache, mix, hi)
+               : walk_hot(&cu, pcs + max, cache, mix, hi);
   } else {
     cu = (cursor_t){st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),
                     2 * HS_FRAME_SEED, 0};
     pcs[0] = st->pc;
+    why = walk_hot(&cu, pcs + max, cache, mix, hi);
   }
-  int why = walk_hot(&cu, pcs + max, cache, mix, hi);
   if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
   int n = (int)(cu.out - pcs);
   *hash = hs__stack_hash_final(cu.acc, n);

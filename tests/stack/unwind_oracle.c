@@ -97,6 +97,47 @@ WITHOUT_FP static void s_loop(int d) { /* the same frame calls again */
   for (int i = 0; i < 2; i++) next(d);
 }
 
+/* The fast path's per-thread memos (core/stack/unwind.c) against walks
+ * that must not reuse them. memo_leaf keeps a frame pointer, memo_mid
+ * does not: the frame-pointer chain stops being trusted at memo_mid's
+ * frame, and what lies below it (memo_x or memo_y, main, libc) comes from
+ * the tail memo. memo_x and memo_y are the same code: both call memo_mid
+ * with the same registers (the same %rsp, %rbp untouched), so only the
+ * words the tail walk read on the stack tell the two tails apart. */
+static int memo_walks, memo_fast;
+static volatile int memo_sink;
+
+WITH_FP static void memo_leaf(void) {
+  check_here();
+  memo_sink++;
+}
+WITHOUT_FP static void memo_mid(void) {
+  memo_leaf();
+  memo_sink++;
+}
+WITHOUT_FP static void memo_x(void) {
+  memo_mid();
+  memo_sink++;
+}
+WITHOUT_FP static void memo_y(void) {
+  memo_mid();
+  memo_sink++;
+}
+
+NOINLINE static void memo_cases(void) {
+  long fast0 = fast, walks0 = walks;
+  for (int i = 0; i < 200; i++) {
+    if (i % 3) memo_x();
+    else memo_y();
+  }
+  memo_walks = (int)(walks - walks0);
+  memo_fast = (int)(fast - fast0);
+  /* Each walk above checked the fast path's frames against the walker's;
+   * most must have been answered by the fast path (the memos). */
+  CHECKF(memo_fast >= memo_walks - 2, "memo cases: %d of %d walks by the fast path", memo_fast,
+         memo_walks);
+}
+
 int main(int argc, char **argv) {
   long rounds = argc > 1 ? atol(argv[1]) : 20000;
   steps[0] = s_fp;
@@ -106,6 +147,7 @@ int main(int argc, char **argv) {
   steps[4] = s_twice;
   steps[5] = s_loop;
   hs__unwind_prepare();
+  memo_cases();
   while (walks < rounds) next(1 + (int)(next_rand() % 19));
   printf("unwind_oracle: %ld walks (mean depth %.1f) agree with libunwind, %ld of them also by "
          "the fast path\n", walks, (double)frames / (double)walks, fast);
