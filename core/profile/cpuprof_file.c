@@ -767,15 +767,18 @@ static bool target_commit(target_t *t, sink_t *k, int *err) {
   return !k->err;
 }
 
-bool hs__cp_write_legacy(const cp_agg_t *a, const char *path, int *err) {
+/* The legacy profile of table tab's entries (only test's when one_test). */
+static bool write_legacy(const cp_table_t *tab, bool one_test, uint32_t test, const char *path,
+                         int *err) {
   const cp_session_t *s = &hs__cp;
   target_t t;
   sink_t k;
   if (!target_open(&t, path, &k, err)) return false;
   uint64_t header[CP_HEADER_WORDS] = {0, 3, 0, s->period_us, 0};
   sink_add(&k, header, sizeof header);
-  for (size_t i = 0; i < a->by_stack.n; i++) {
-    const cp_entry_t *e = &a->by_stack.e[i];
+  for (size_t i = 0; i < tab->n; i++) {
+    const cp_entry_t *e = &tab->e[i];
+    if (one_test && e->test != test) continue;
     sink_word(&k, e->count);
     sink_word(&k, e->depth);
     sink_add(&k, s->base + e->off, e->depth * sizeof(uint64_t));
@@ -787,25 +790,12 @@ bool hs__cp_write_legacy(const cp_agg_t *a, const char *path, int *err) {
   return target_commit(&t, &k, err);
 }
 
+bool hs__cp_write_legacy(const cp_agg_t *a, const char *path, int *err) {
+  return write_legacy(&a->by_stack, false, 0, path, err);
+}
+
 bool hs__cp_write_legacy_test(const cp_agg_t *a, uint32_t test, const char *path, int *err) {
-  const cp_session_t *s = &hs__cp;
-  target_t t;
-  sink_t k;
-  if (!target_open(&t, path, &k, err)) return false;
-  uint64_t header[CP_HEADER_WORDS] = {0, 3, 0, s->period_us, 0};
-  sink_add(&k, header, sizeof header);
-  for (size_t i = 0; i < a->by_test.n; i++) {
-    const cp_entry_t *e = &a->by_test.e[i];
-    if (e->test != test) continue;
-    sink_word(&k, e->count);
-    sink_word(&k, e->depth);
-    sink_add(&k, s->base + e->off, e->depth * sizeof(uint64_t));
-  }
-  uint64_t trailer[3] = {0, 1, 0};
-  sink_add(&k, trailer, sizeof trailer);
-  const cp_maps_t *m = hs__cp_maps_current();
-  if (m) sink_add(&k, m->text, m->len);
-  return target_commit(&t, &k, err);
+  return write_legacy(&a->by_test, true, test, path, err);
 }
 
 /* Test names go on one line: tabs and line breaks become spaces. */

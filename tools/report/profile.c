@@ -37,6 +37,28 @@ void rp_profile_seen_test(rp_profile_t *p, uint32_t test, uint32_t group) {
   p->nseen_tests++;
 }
 
+int rp_profile_tests_line(rp_profile_t *p, const char *line, const char *e, long lineno,
+                          uint32_t *test, uint32_t *group, rp_err_t *err) {
+  if ((size_t)(e - line) >= 5 && !memcmp(line, "test ", 5)) {
+    const char *g = line + 5, *tab = memchr(g, '\t', (size_t)(e - g));
+    if (!tab || tab + 1 >= e) {
+      rp_fail(err, "per-test file %s.tests: line %ld: expected 'test GROUP<TAB>NAME'", p->path,
+              lineno);
+      return -1;
+    }
+    *group = rp_str_n(&p->st, g, (size_t)(tab - g));
+    *test = rp_str_n(&p->st, tab + 1, (size_t)(e - tab - 1));
+    rp_profile_seen_test(p, *test, *group);
+    return 1;
+  }
+  if (!*test) {
+    rp_fail(err, "per-test file %s.tests: line %ld: samples before the first 'test' line",
+            p->path, lineno);
+    return -1;
+  }
+  return 0;
+}
+
 uint32_t rp_profile_type(rp_profile_t *p, const char *type, const char *unit) {
   uint32_t i = p->ntypes++;
   p->type[i] = rp_str(&p->st, type);

@@ -297,23 +297,12 @@ bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err)
     const char *e = eol;
     if (e > line && e[-1] == '\r') e--;
     if (e == line) continue;
-    if ((size_t)(e - line) >= 5 && !memcmp(line, "test ", 5)) {
-      const char *g = line + 5, *tab = memchr(g, '\t', (size_t)(e - g));
-      if (!tab || tab + 1 >= e) {
-        ok = rp_fail(err, "per-test file %s.tests: line %ld: expected 'test GROUP<TAB>NAME'",
-                     p->path, lineno);
-        break;
-      }
-      group = rp_str_n(&p->st, g, (size_t)(tab - g));
-      test = rp_str_n(&p->st, tab + 1, (size_t)(e - tab - 1));
-      rp_profile_seen_test(p, test, group);
-      continue;
-    }
-    if (!test) {
-      ok = rp_fail(err, "per-test file %s.tests: line %ld: samples before the first 'test' line",
-                   p->path, lineno);
+    int kind = rp_profile_tests_line(p, line, e, lineno, &test, &group, err);
+    if (kind < 0) {
+      ok = false;
       break;
     }
+    if (kind > 0) continue;
     cursor_t c = {line, e};
     int64_t v[4];
     if (!counts(&c, false, v) || v[0] < 0 || v[1] < 0 || (v[0] == 0 && v[1] != 0) ||
