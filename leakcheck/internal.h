@@ -32,6 +32,11 @@ typedef struct lc_thread {
   uintptr_t tp;     /* thread pointer (TCB); its static TLS lies below */
   uintptr_t regs[24];
   int nregs;
+  /* Stopped where it was (a signal or a system call): the 128 bytes below
+   * sp may be a leaf function's live red zone. Not so for the checking
+   * thread: below its captured sp lie only the checker's own frames, whose
+   * unwritten slots hold stale copies of pointers. */
+  bool interrupted;
 } lc_thread_t;
 /* Suspends every other thread of the process and appends them to threads
  * (after the caller's own entry, which the caller pushes). Returns false

@@ -273,7 +273,8 @@ static uintptr_t maps_end_of(const maps_t *mp, uintptr_t addr) { return maps_fin
 
 static void scan_thread(marker_t *m, const maps_t *mp, const lc_thread_t *t, size_t tls_below) {
   for (int r = 0; r < t->nregs; r++) mark_word(m, t->regs[r]);
-  uintptr_t lo = t->sp >= 128 ? t->sp - 128 : t->sp; /* x86-64 red zone */
+  /* x86-64 red zone of an interrupted leaf function. */
+  uintptr_t lo = t->interrupted && t->sp >= 128 ? t->sp - 128 : t->sp;
   uintptr_t hi = t->sp ? maps_end_of(mp, t->sp) : 0; /* sp 0: stack not a root */
   if (hi) scan_range(m, lo, hi);
   if (t->tp) {

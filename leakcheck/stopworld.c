@@ -78,6 +78,7 @@ static void stop_handler(int sig, siginfo_t *info, void *ctx_) {
     lc_thread_t *t = &slots[i].t;
     t->tid = (int)syscall(SYS_gettid);
     t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    t->interrupted = true;
     uintptr_t tp;
     __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
     t->tp = tp;
@@ -199,6 +200,7 @@ static int unstoppable_thread(int tid, int sig, lc_thread_t *t, uint64_t deadlin
   memset(t, 0, sizeof *t);
   t->tid = tid;
   t->sp = (uintptr_t)parse_hex(p);
+  t->interrupted = true;
   return t->sp ? T_SCANNED : T_FAILED;
 }
 
