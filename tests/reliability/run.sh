@@ -97,6 +97,12 @@ fork_locks)
   cat out.txt >&3
   ;;
 
+stale_stack)
+  HEAPCHECK=normal run 60 "$HS_BIN/rel_stale_stack" >out.txt 2>err.txt
+  [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
+  cat out.txt >&3
+  ;;
+
 signal_stack)
   run 100 "$HS_BIN/rel_signal_stack" >out.txt 2>err.txt
   [ "$rc" = 0 ] || { show out.txt err.txt; fail "exit status $rc"; }
