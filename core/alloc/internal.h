@@ -57,7 +57,7 @@ typedef struct hs_class_check {
   uint64_t magic[256];
   uint64_t bound[256];
 } hs_class_check_t;
-/* Indexed by the page info's low byte: entries of no class (0, past the
+/* Indexed by the page info's class byte: entries of no class (0, past the
  * last class, and any with HS_CLASS_RECORDED) are 0, which fails the test,
  * so one lookup also sorts out pages free() must not handle. */
 extern HS_HIDDEN hs_class_check_t hs__class_check;
