@@ -37,24 +37,47 @@ void rp_profile_seen_test(rp_profile_t *p, uint32_t test, uint32_t group) {
   p->nseen_tests++;
 }
 
-int rp_profile_tests_line(rp_profile_t *p, const char *line, const char *e, long lineno,
-                          uint32_t *test, uint32_t *group, rp_err_t *err) {
-  if ((size_t)(e - line) >= 5 && !memcmp(line, "test ", 5)) {
-    const char *g = line + 5, *tab = memchr(g, '\t', (size_t)(e - g));
-    if (!tab || tab + 1 >= e) {
-      rp_fail(err, "per-test file %s.tests: line %ld: expected 'test GROUP<TAB>NAME'", p->path,
-              lineno);
+bool rp_tests_open(rp_tests_file_t *f, rp_profile_t *p, const char *d, size_t n,
+                   const char *magic, rp_err_t *err) {
+  const char *end = d + n, *eol = memchr(d, '\n', n);
+  if (!eol) eol = end;
+  size_t hl = (size_t)(eol - d);
+  if (hl && d[hl - 1] == '\r') hl--;
+  if (hl != strlen(magic) || memcmp(d, magic, hl) != 0)
+    return rp_fail(err, "per-test file %s.tests: line 1: expected '%s'", p->path, magic);
+  *f = (rp_tests_file_t){p, eol < end ? eol + 1 : end, end, 1, 0, 0};
+  return true;
+}
+
+int rp_tests_next(rp_tests_file_t *f, const char **line_out, const char **e_out, rp_err_t *err) {
+  while (f->next < f->end) {
+    const char *line = f->next, *eol = memchr(line, '\n', (size_t)(f->end - line));
+    if (!eol) eol = f->end;
+    f->next = eol < f->end ? eol + 1 : f->end;
+    f->lineno++;
+    const char *e = eol;
+    if (e > line && e[-1] == '\r') e--;
+    if (e == line) continue;
+    if ((size_t)(e - line) >= 5 && !memcmp(line, "test ", 5)) {
+      const char *g = line + 5, *tab = memchr(g, '\t', (size_t)(e - g));
+      if (!tab || tab + 1 >= e) {
+        rp_fail(err, "per-test file %s.tests: line %ld: expected 'test GROUP<TAB>NAME'",
+                f->p->path, f->lineno);
+        return -1;
+      }
+      f->group = rp_str_n(&f->p->st, g, (size_t)(tab - g));
+      f->test = rp_str_n(&f->p->st, tab + 1, (size_t)(e - tab - 1));
+      rp_profile_seen_test(f->p, f->test, f->group);
+      continue;
+    }
+    if (!f->test) {
+      rp_fail(err, "per-test file %s.tests: line %ld: samples before the first 'test' line",
+              f->p->path, f->lineno);
       return -1;
     }
-    *group = rp_str_n(&p->st, g, (size_t)(tab - g));
-    *test = rp_str_n(&p->st, tab + 1, (size_t)(e - tab - 1));
-    rp_profile_seen_test(p, *test, *group);
+    *line_out = line;
+    *e_out = e;
     return 1;
-  }
-  if (!*test) {
-    rp_fail(err, "per-test file %s.tests: line %ld: samples before the first 'test' line",
-            p->path, lineno);
-    return -1;
   }
   return 0;
 }

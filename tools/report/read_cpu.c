@@ -226,37 +226,25 @@ static bool hex64(const char **s, const char *end, uint64_t *out) {
 }
 
 bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err) {
-  const char *s = d, *end = d + n;
   static const char magic[] = "heapscope test samples 1";
-  const char *eol = memchr(s, '\n', n);
-  if (!eol) eol = end;
-  size_t hl = (size_t)(eol - s);
-  if (hl && s[hl - 1] == '\r') hl--;
-  if (hl != sizeof magic - 1 || memcmp(s, magic, hl) != 0)
-    return rp_fail(err, "per-test file %s.tests: line 1: expected '%s'", p->path, magic);
+  rp_tests_file_t f;
+  if (!rp_tests_open(&f, p, d, n, magic, err)) return false;
   p->format = "legacy CPU profile with per-test samples";
-  uint32_t test = 0, group = 0;
-  long lineno = 1;
   uint64_t *pcs = NULL;
   uint32_t *locs = NULL;
   size_t pcs_cap = 0, locs_cap = 0;
   uint32_t *key = NULL;
   size_t key_cap = 0;
   bool ok = true;
-  for (const char *line = eol < end ? eol + 1 : end; ok && line < end;
-       line = eol < end ? eol + 1 : end) {
-    eol = memchr(line, '\n', (size_t)(end - line));
-    if (!eol) eol = end;
-    lineno++;
-    const char *e = eol;
-    if (e > line && e[-1] == '\r') e--;
-    if (e == line) continue;
-    int kind = rp_profile_tests_line(p, line, e, lineno, &test, &group, err);
-    if (kind < 0) {
+  const char *line, *e;
+  int more;
+  while (ok && (more = rp_tests_next(&f, &line, &e, err)) != 0) {
+    if (more < 0) {
       ok = false;
       break;
     }
-    if (kind > 0) continue;
+    long lineno = f.lineno;
+    uint32_t test = f.test, group = f.group;
     const char *q = line;
     uint64_t count = 0;
     int digits = 0;

@@ -274,35 +274,24 @@ bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err)
   static const char magic[] = "heapscope test heap 1";
   /* A copy with a NUL after it: the stack scanner stops on a non-hex byte. */
   char *text = rp_strndup(d, n);
-  const char *s = text, *end = text + n;
-  const char *eol = memchr(s, '\n', n);
-  if (!eol) eol = end;
-  size_t hl = (size_t)(eol - s);
-  if (hl && s[hl - 1] == '\r') hl--;
-  bool ok = true;
-  if (hl != sizeof magic - 1 || memcmp(s, magic, hl) != 0) {
+  rp_tests_file_t f;
+  if (!rp_tests_open(&f, p, text, n, magic, err)) {
     free(text);
-    return rp_fail(err, "per-test file %s.tests: line 1: expected '%s'", p->path, magic);
+    return false;
   }
+  bool ok = true;
   p->format = "legacy heap profile with per-test samples";
-  uint32_t test = 0, group = 0;
-  long lineno = 1;
   uint32_t *locs = NULL, *key = NULL;
   size_t locs_cap = 0, key_cap = 0;
-  for (const char *line = eol < end ? eol + 1 : end; ok && line < end;
-       line = eol < end ? eol + 1 : end) {
-    eol = memchr(line, '\n', (size_t)(end - line));
-    if (!eol) eol = end;
-    lineno++;
-    const char *e = eol;
-    if (e > line && e[-1] == '\r') e--;
-    if (e == line) continue;
-    int kind = rp_profile_tests_line(p, line, e, lineno, &test, &group, err);
-    if (kind < 0) {
+  const char *line, *e;
+  int more;
+  while (ok && (more = rp_tests_next(&f, &line, &e, err)) != 0) {
+    if (more < 0) {
       ok = false;
       break;
     }
-    if (kind > 0) continue;
+    long lineno = f.lineno;
+    uint32_t test = f.test, group = f.group;
     cursor_t c = {line, e};
     int64_t v[4];
     if (!counts(&c, false, v) || v[0] < 0 || v[1] < 0 || (v[0] == 0 && v[1] != 0) ||

@@ -222,12 +222,20 @@ uint32_t rp_profile_function(rp_profile_t *p, uint32_t name, uint32_t file);
 uint32_t rp_profile_location_at(rp_profile_t *p, uint64_t address);
 /* Notes that the side file names test (group), sampled or not. */
 void rp_profile_seen_test(rp_profile_t *p, uint32_t test, uint32_t group);
-/* One non-empty line [line, e) of a per-test side file (PATH.tests), line
- * number lineno: a 'test GROUP<TAB>NAME' line sets *test and *group (and
- * notes the test seen): 1; a sample line under a test: 0, for the caller to
- * parse; a malformed test line or a sample before the first: -1, err set. */
-int rp_profile_tests_line(rp_profile_t *p, const char *line, const char *e, long lineno,
-                          uint32_t *test, uint32_t *group, rp_err_t *err);
+/* A per-test side file (PATH.tests), read line by line: its first line
+ * must be magic; then 'test GROUP<TAB>NAME' lines (each noted seen) name
+ * the test that the sample lines under them belong to. */
+typedef struct rp_tests_file {
+  rp_profile_t *p;
+  const char *next, *end;
+  long lineno;                /* of the line last returned */
+  uint32_t test, group;       /* of the line last returned */
+} rp_tests_file_t;
+bool rp_tests_open(rp_tests_file_t *f, rp_profile_t *p, const char *d, size_t n,
+                   const char *magic, rp_err_t *err);
+/* 1: the next sample line is [*line, *e); 0: the end; -1: a malformed test
+ * line or a sample before the first, err set. */
+int rp_tests_next(rp_tests_file_t *f, const char **line, const char **e, rp_err_t *err);
 /* Adds values to the sample [test, group, locs...]. */
 void rp_profile_add(rp_profile_t *p, uint32_t test, uint32_t group, const uint32_t *locs,
                     uint32_t depth, const int64_t *values);
