@@ -170,6 +170,13 @@ static void write_line(writer_t *w, const counts_t *c) {
            (long long)c->inuse_bytes, (long long)c->alloc_objs, (long long)c->alloc_bytes);
 }
 
+/* One sample: its counts, its stack, the end of the line. */
+static void write_record(writer_t *w, const counts_t *c, const hs_bucket_t *b) {
+  write_line(w, c);
+  w_stack(w, b);
+  w_printf(w, "\n");
+}
+
 
 static void write_maps(writer_t *w) {
   w_printf(w, "\nMAPPED_LIBRARIES:\n");
@@ -214,9 +221,7 @@ static void write_profile(writer_t *w, counts_fn get, counts_t **snap_out) {
     if (!b) continue;
     counts_t c = snap ? snap[id - 1] : get(b);
     if (c.alloc_objs == 0) continue;
-    write_line(w, &c);
-    w_stack(w, b);
-    w_printf(w, "\n");
+    write_record(w, &c, b);
   }
   if (snap_out) *snap_out = snap;
   else hs__arena_free(snap);
@@ -310,10 +315,7 @@ static void write_test_side(const char *path, counts_t *snap) {
       bool any = hs__heap_test_take(l, ts[i].c);
       *left = (counts_t){l[0], l[1], l[2], l[3]};
       if (!any) continue;
-      counts_t c = {ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]};
-      write_line(w, &c);
-      w_stack(w, b);
-      w_printf(w, "\n");
+      write_record(w, &(counts_t){ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]}, b);
     }
   }
   hs__arena_free(ts);
@@ -777,10 +779,7 @@ int hs__heapprof_write_test(const char *path) {
     for (size_t i = 0; i < n; i++) {
       hs_bucket_t *b = hs__depot_get(ts[i].bucket);
       if (!b || ts[i].c[2] <= 0) continue;
-      counts_t c = {ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]};
-      write_line(w, &c);
-      w_stack(w, b);
-      w_printf(w, "\n");
+      write_record(w, &(counts_t){ts[i].c[0], ts[i].c[1], ts[i].c[2], ts[i].c[3]}, b);
     }
     write_maps(w);
     w_flush(w);
