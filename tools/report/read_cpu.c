@@ -238,11 +238,7 @@ bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err) 
   bool ok = true;
   const char *line, *e;
   int more;
-  while (ok && (more = rp_tests_next(&f, &line, &e, err)) != 0) {
-    if (more < 0) {
-      ok = false;
-      break;
-    }
+  while (ok && (more = rp_tests_next(&f, &line, &e, err)) > 0) {
     long lineno = f.lineno;
     uint32_t test = f.test, group = f.group;
     const char *q = line;
@@ -296,6 +292,7 @@ bool rp_read_cpu_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err) 
     rp_profile_add(p, test, group, locs, depth, v);
     p->nrecords = records; /* the same samples, moved */
   }
+  if (more < 0) ok = false; /* err says why */
   free(pcs);
   free(locs);
   free(key);

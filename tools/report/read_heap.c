@@ -285,11 +285,7 @@ bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err)
   size_t locs_cap = 0, key_cap = 0;
   const char *line, *e;
   int more;
-  while (ok && (more = rp_tests_next(&f, &line, &e, err)) != 0) {
-    if (more < 0) {
-      ok = false;
-      break;
-    }
+  while (ok && (more = rp_tests_next(&f, &line, &e, err)) > 0) {
     long lineno = f.lineno;
     uint32_t test = f.test, group = f.group;
     cursor_t c = {line, e};
@@ -329,6 +325,7 @@ bool rp_read_heap_tests(const char *d, size_t n, rp_profile_t *p, rp_err_t *err)
     rp_profile_add(p, test, group, locs, depth, vals);
     p->nrecords = records; /* the same blocks, moved */
   }
+  if (more < 0) ok = false; /* err says why */
   free(locs);
   free(key);
   free(text);
