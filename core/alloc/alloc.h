@@ -205,6 +205,10 @@ typedef struct hs_block {
  * user block gets a metadata slot (NULL only when out of memory) and its
  * span remembers gen as a candidate for hs__blocks_for_each(min_gen). */
 void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out);
+/* At malloc, for block p just returned by the allocator: its metadata slot
+ * (made if need be, NULL when out of memory), as hs__block_at(p, true, gen)
+ * gives it; *out gets span, large and rec only. */
+hs_rec_t *hs__block_new_rec(void *p, uint32_t gen, hs_block_t *out);
 /* The user block containing address a (any byte of it), or false. Lock
  * free; used by the leak checker's marking with the world stopped. */
 bool hs__block_containing(uintptr_t a, hs_block_t *out);

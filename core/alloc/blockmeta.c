@@ -17,15 +17,18 @@ static void invalid(hs_block_t *out, const char *why) {
   out->why = why;
 }
 
-static hs_rec_t *ensure_records(hs_span_t *s) {
-  hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
-  if (HS_LIKELY(recs != NULL)) return recs;
+static HS_NOINLINE hs_rec_t *make_records(hs_span_t *s) {
   hs_rec_t *fresh = hs__arena_alloc((size_t)hs__classes[s->sizeclass].objects * sizeof *fresh);
   if (!fresh) return NULL;
   hs_rec_t *expected = NULL;
   if (atomic_compare_exchange_strong(&s->records, &expected, fresh)) return fresh;
   hs__arena_free(fresh);
   return expected;
+}
+
+static inline hs_rec_t *ensure_records(hs_span_t *s) {
+  hs_rec_t *recs = atomic_load_explicit(&s->records, memory_order_acquire);
+  return HS_LIKELY(recs != NULL) ? recs : make_records(s);
 }
 
 static void bump_max_gen(hs_span_t *s, uint32_t gen) {
@@ -37,7 +40,7 @@ static void bump_max_gen(hs_span_t *s, uint32_t gen) {
 
 void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out) {
   uintptr_t a = (uintptr_t)p;
-  hs_span_t *s = hs__pagemap_get(a);
+  hs_span_t *s = hs__pagemap_span(a);
   memset(out, 0, sizeof *out);
   out->start = a;
   out->span = s;
@@ -80,6 +83,25 @@ void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out) {
   default:
     return invalid(out, "block is not allocated (double free?)");
   }
+}
+
+/* The recorder's lookup at malloc: p was just handed out by this
+ * allocator, so free()'s checks (and hs__block_at's zeroing of every field)
+ * are not needed for a small block; the rest go the general way. */
+hs_rec_t *hs__block_new_rec(void *p, uint32_t gen, hs_block_t *out) {
+  uintptr_t a = (uintptr_t)p;
+  hs_span_t *s = hs__pagemap_span(a);
+  if (HS_LIKELY(s && s->kind == HS_SPAN_SMALL)) {
+    uint32_t cls = s->sizeclass;
+    uint32_t idx = hs__obj_index(cls, a - s->start);
+    hs_rec_t *recs = ensure_records(s);
+    if (HS_UNLIKELY(__atomic_load_n(&s->max_gen, __ATOMIC_RELAXED) < gen)) bump_max_gen(s, gen);
+    out->span = s;
+    out->large = false;
+    return out->rec = recs ? &recs[idx] : NULL;
+  }
+  hs__block_at(p, true, gen, out);
+  return out->rec;
 }
 
 bool hs__block_containing(uintptr_t a, hs_block_t *out) {

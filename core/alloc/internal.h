@@ -155,6 +155,15 @@ static inline uint64_t hs__pagemap_info(uintptr_t a) {
   if (HS_UNLIKELY(!l)) return 0;
   return l->info[(a >> HS_PAGE_SHIFT) & (HS_PM_LEAF_LEN - 1)];
 }
+/* hs__pagemap_get inline, for the recorder's per-block lookups. */
+static inline hs_span_t *hs__pagemap_span(uintptr_t a) {
+  uintptr_t root = a >> (HS_PAGE_SHIFT + HS_PM_LEAF_BITS);
+  if (HS_UNLIKELY(root >= ((uintptr_t)1 << HS_PM_ROOT_BITS))) return NULL;
+  hs_pm_leaf_t *l = atomic_load_explicit(&hs__pagemap_root[root], memory_order_acquire);
+  if (HS_UNLIKELY(!l)) return NULL;
+  return atomic_load_explicit(&l->spans[(a >> HS_PAGE_SHIFT) & (HS_PM_LEAF_LEN - 1)],
+                              memory_order_acquire);
+}
 void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
 

@@ -246,8 +246,7 @@ static void record_alloc(void *p, size_t n, void *frame) {
   if (!sample_this(n)) return;
   uint32_t gen = atomic_load_explicit(&hs__generation, memory_order_relaxed);
   hs_block_t b;
-  hs__block_at(p, true, gen, &b);
-  hs_rec_t *r = b.rec;
+  hs_rec_t *r = hs__block_new_rec(p, gen, &b);
   if (!r) {
     records_incomplete(); /* out of memory for the span's records */
     return;
