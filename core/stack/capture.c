@@ -215,28 +215,12 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
 
 /* ---- CFI ------------------------------------------------------------------------ */
 
-static int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
-  uintptr_t fp = (uintptr_t)frame;
-  hs_stack_ranges_t r;
-  hs__stack_ranges(fp, true, &r);
-  *hash = hs__stack_hash_final(0, 0);
-  /* Our own two frames (the recorder's and the public entry point's) keep
-   * frame pointers: the user's frame #0 starts where the entry point's
-   * frame ends. */
-  if (!frame_in(fp, r.lo, r.hi)) return 0;
-  uintptr_t entry = ((uintptr_t *)fp)[0];
-  if (!frame_in(entry, fp + 16, r.hi)) return 0;
-  hs_unwind_regs_t st = {
-      .pc = ((uintptr_t *)entry)[1],
-      .sp = entry + 16,
-      .bp = ((uintptr_t *)entry)[0],
-      .exact = false,
-  };
-  r.lo = st.sp; /* nothing below the user's frame is read */
-  int n = r.own ? hs__unwind_fast(&st, r.hi, pcs, max, hash) : -1;
-  if (HS_LIKELY(n >= 0)) return n;
+/* The walks the fast path does not take: a stack the thread does not own
+ * (an alternate signal stack, a coroutine's), a rule it does not step by. */
+static HS_NOINLINE int capture_cfi_slow(hs_unwind_regs_t *st, hs_stack_ranges_t *r,
+                                        uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   int status;
-  n = hs__unwind_walk(&st, &r, 0, pcs, max, hash, &status);
+  int n = hs__unwind_walk(st, r, 0, pcs, max, hash, &status);
   if (HS_UNLIKELY(status & HS_UNWIND_NEEDS_SLOW)) {
     /* CFI the walker cannot follow (hand-written assembly): libunwind can,
      * unless this malloc comes from inside the dynamic loader, where
@@ -257,8 +241,32 @@ static int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   return n;
 }
 
+static inline int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+  uintptr_t fp = (uintptr_t)frame;
+  hs_stack_ranges_t r;
+  hs__stack_ranges(fp, true, &r);
+  *hash = hs__stack_hash_final(0, 0);
+  /* Our own two frames (the recorder's and the public entry point's) keep
+   * frame pointers: the user's frame #0 starts where the entry point's
+   * frame ends. */
+  if (!frame_in(fp, r.lo, r.hi)) return 0;
+  uintptr_t entry = ((uintptr_t *)fp)[0];
+  if (!frame_in(entry, fp + 16, r.hi)) return 0;
+  hs_unwind_regs_t st = {
+      .pc = ((uintptr_t *)entry)[1],
+      .sp = entry + 16,
+      .bp = ((uintptr_t *)entry)[0],
+      .exact = false,
+  };
+  r.lo = st.sp; /* nothing below the user's frame is read */
+  int n = r.own ? hs__unwind_fast(&st, r.hi, pcs, max, hash) : -1;
+  if (HS_LIKELY(n >= 0)) return n;
+  return capture_cfi_slow(&st, &r, pcs, max, frame, hash);
+}
+
 int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   if (max > hs__stack_depth) max = hs__stack_depth;
+  if (HS_LIKELY(hs__unwinder == HS_UNWIND_AUTO)) return capture_cfi(pcs, max, frame, hash);
   switch (hs__unwinder) {
   case HS_UNWIND_FP:
     return capture_fp(pcs, max, frame, hash);

@@ -657,14 +657,21 @@ static int fp_first(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
   uintptr_t *out = pcs + 1, *const stop = pcs + max;
   pcs[0] = st->pc;
   uint64_t acc = HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED), seed = 2 * HS_FRAME_SEED;
-  while (out < stop && fp >= lo && fp <= hi16) {
-    uintptr_t ret = ((const uintptr_t *)fp)[1];
-    if (ret < 4096) break;
-    *out++ = ret;
-    acc += HS_FRAME_HASH_SEEDED(ret, seed); /* off the chain of dependent loads */
-    seed += HS_FRAME_SEED;
-    lo = fp + 16;
-    fp = *(const uintptr_t *)fp;
+  /* (Two branches for the bounds, not one combined test: gcc makes the
+   * latter two setcc and a test, two instructions more a frame.) */
+  if (out < stop) {
+    for (;;) {
+      if (fp < lo) break;
+      if (fp > hi16) break;
+      uintptr_t ret = ((const uintptr_t *)fp)[1];
+      if (ret < 4096) break;
+      *out++ = ret;
+      acc += HS_FRAME_HASH_SEEDED(ret, seed); /* off the chain of dependent loads */
+      seed += HS_FRAME_SEED;
+      lo = fp + 16;
+      fp = *(const uintptr_t *)fp;
+      if (out == stop) break;
+    }
   }
   const int n = (int)(out - pcs);
   /* The last frame's %rbp is fp, its %rsp lo (st->sp when it is frame 0). */
