@@ -193,12 +193,12 @@ static int capture_fp(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
   /* frame[0] is the public entry point's frame, whose return address is the
    * user's frame #0. */
   if (!frame_in(fp, r.lo, r.hi)) return 0;
-  uintptr_t lo = fp + 16, hi = r.hi;
+  uintptr_t lo = fp + 16, hi16 = r.hi - 16; /* (frame_in, as separate branches) */
   while (n < max) {
     uintptr_t next = ((uintptr_t *)fp)[0];
-    if (!frame_in(next, lo, hi)) {
+    if (HS_UNLIKELY(next < lo || next > hi16 || (next & 7))) {
       if (!frame_in(next, r.home_lo, r.home_hi)) break;
-      hi = r.home_hi; /* back on the thread's own stack */
+      hi16 = r.home_hi - 16; /* back on the thread's own stack */
       r.home_lo = r.home_hi = 0;
     }
     fp = next;
