@@ -205,6 +205,30 @@ typedef struct hs_block {
  * user block gets a metadata slot (NULL only when out of memory) and its
  * span remembers gen as a candidate for hs__blocks_for_each(min_gen). */
 void hs__block_at(void *p, bool create, uint32_t gen, hs_block_t *out);
+/* hs__block_at(p, false, 0, out) for the common case of the recorder's
+ * free(): p starts a block of a user small span that has records. From the
+ * page's info word (class, where the span starts: the block-start test
+ * free()'s fast path makes) and the span's records array, without a call;
+ * false for anything else (hs__block_at then sorts it out). */
+static inline bool hs__block_at_recorded_small(void *p, hs_block_t *out) {
+  uintptr_t a = (uintptr_t)p;
+  uint64_t v = hs__pagemap_info(a);
+  uint32_t cls = HS_INFO_CLASS(v) & ~HS_CLASS_RECORDED, off = HS_INFO_SPAN_OFFSET(v, a);
+  if (HS_UNLIKELY(!cls || !hs__is_block_start(cls, off))) return false;
+  hs_span_t *s = hs__pagemap_span(a);
+  hs_rec_t *recs = s ? atomic_load_explicit(&s->records, memory_order_acquire) : NULL;
+  if (HS_UNLIKELY(!recs)) return false;
+  out->kind = HS_BLOCK_USER;
+  out->why = NULL;
+  out->start = a;
+  out->size = hs__classes[cls].size;
+  out->large = false;
+  out->ever_used = a < s->carve;
+  out->rec = &recs[hs__obj_index(cls, off)];
+  out->span = s;
+  return true;
+}
+
 /* At malloc, for block p just returned by the allocator: its metadata slot
  * (made if need be, NULL when out of memory), as hs__block_at(p, true, gen)
  * gives it; *out gets span, large and rec only. */
