@@ -229,6 +229,11 @@ static inline bool hs__block_at_recorded_small(void *p, hs_block_t *out) {
   return true;
 }
 
+/* hs__dealloc_block for a block hs__block_at_recorded_small found, inline. */
+static inline void hs__dealloc_recorded_small(const hs_block_t *b) {
+  hs__tcache_push((void *)b->start, ((const hs_span_t *)b->span)->sizeclass);
+}
+
 /* At malloc, for block p just returned by the allocator: its metadata slot
  * (made if need be, NULL when out of memory), as hs__block_at(p, true, gen)
  * gives it; *out gets span, large and rec only. */

@@ -362,9 +362,8 @@ static inline __attribute__((always_inline)) void dealloc_and_record(void *p, vo
   }
   hs_block_t b;
   if (HS_LIKELY(hs__block_at_recorded_small(p, &b))) {
-    uint32_t cls = ((const hs_span_t *)b.span)->sizeclass;
     record_free(&b);
-    hs__tcache_push(p, cls);
+    hs__dealloc_recorded_small(&b);
     return;
   }
   block_or_abort(p, &b);
