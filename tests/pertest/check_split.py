@@ -37,11 +37,11 @@ def check(cond, what):
     return cond
 
 
-def run(args, env_extra):
+def run(args, env_extra, argv=()):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "HEAPPROFILE", "CPUPROFILE", "CMOCKA_"))}
     env.update(env_extra)
-    p = subprocess.run([args.exe], env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run([args.exe, *argv], env=env, capture_output=True, text=True, timeout=120)
     check(p.returncode == 0, f"suite under {env_extra}: exit {p.returncode}: {p.stderr[-500:]}")
     return p
 
@@ -66,9 +66,9 @@ def tests_rows(args, *argv):
             for m in re.finditer(r"^\s*(-?\d+)\s+[\d.]+%\s+\d+\s+(.+?)\s*$", r.stdout, re.M)}, r
 
 
-def only(rows, want, what):
-    """rows hold exactly the functions want (name -> bytes) among ALL_FUNCS."""
-    got = {f: rows.get(f) for f in ALL_FUNCS if rows.get(f)}
+def only(rows, want, what, funcs=ALL_FUNCS):
+    """rows hold exactly the functions want (name -> bytes) among funcs."""
+    got = {f: rows.get(f) for f in funcs if rows.get(f)}
     check(got == want, f"{what}: {got}, expected {want}")
 
 
@@ -307,7 +307,68 @@ def case_profile_dir(args):
               "per-test profiles off" in lines[0], f"DIR={dirv}: {lines}")
 
 
-CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir}
+# harness_split.c's sizes and functions.
+H_ONE, H_KEEP, H_TWO, H_WORKER, H_BEFORE, H_BETWEEN = 8 * 1024, 500, 3 * 300, 200, 5000, 2222
+H_FUNCS = ["before_alloc", "one_alloc", "one_keep", "between_alloc", "two_alloc", "two_worker_alloc"]
+
+
+def check_harness_profile(args, prof, kind):
+    def only_h(rows, want, what):
+        only(rows, want, what, H_FUNCS)
+    rows, r = flat(args, "--sample=alloc_space", "--test=test_one", prof)
+    check(r.returncode == 0, f"{kind} --test=test_one: exit {r.returncode} {r.stderr}")
+    only_h(rows, {"one_alloc": H_ONE, "one_keep": H_KEEP}, f"{kind} --test=test_one alloc_space")
+    rows, r = flat(args, "--sample=alloc_space", "--test=hand/test_two", prof)
+    only_h(rows, {"two_alloc": H_TWO, "two_worker_alloc": H_WORKER},
+           f"{kind} --test=hand/test_two alloc_space (its thread's too)")
+    rows, r = flat(args, "--sample=alloc_space", prof)
+    only_h(rows, {"before_alloc": H_BEFORE, "one_alloc": H_ONE, "one_keep": H_KEEP,
+                  "between_alloc": H_BETWEEN, "two_alloc": H_TWO, "two_worker_alloc": H_WORKER},
+           f"{kind} whole profile")
+    # In use at exit: test_one's kept block was freed by test_two, off test_one's.
+    rows, r = flat(args, "--sample=inuse_space", "--test=test_one", prof)
+    only_h(rows, {}, f"{kind} exit dump: test_one's in use")
+    t, r = tests_rows(args, "--sample=alloc_space", prof)
+    check(t.get("hand/test_one") == H_ONE + H_KEEP and t.get("hand/test_two", 0) >= H_TWO + H_WORKER
+          and t.get("(outside tests)", 0) >= H_BEFORE + H_BETWEEN, f"{kind} --tests: {t}")
+    if kind == "proto":
+        return  # profile.proto cannot name a test without a sample (yet)
+    # The test that allocated nothing ran: said so, not an unknown name.
+    r = report(args, "--test=test_empty", prof)
+    check(r.returncode == 0 and "Test hand/test_empty: no sample: it allocated nothing this "
+          "profile records" in r.stdout, f"{kind} --test=test_empty: exit {r.returncode} "
+          f"{r.stdout!r} {r.stderr!r}")
+
+
+def case_harness_split(args):
+    """A harness without CMocka names its tests through
+    heapscope_profiler_set_test: the same split as under the adapter."""
+    work = os.path.join(args.work, "harness_split")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    p = run(args, {"HEAPPROFILE": os.path.join(work, "h")}, ["dump"])
+    check(p.stdout.split() == ["ok", "test_one", "ok", "test_two", "ok", "test_empty"],
+          f"the harness ran its three tests: {p.stdout!r}")
+    dumps = sorted(glob.glob(os.path.join(work, "h.*.heap")))
+    if not check(len(dumps) == 2 and all(os.path.exists(d + ".tests") for d in dumps),
+                 f"two dumps (test_two's and the exit's), each with PATH.tests: "
+                 f"{sorted(os.listdir(work))}"):
+        return
+    mid, end = dumps
+    check_harness_profile(args, end, "legacy")
+    rows, r = flat(args, "--sample=inuse_space", "--test=test_one", mid)
+    only(rows, {"one_keep": H_KEEP}, "dump as test_two begins: test_one's in use", H_FUNCS)
+    rows, r = flat(args, "--sample=alloc_space", "--test=test_two", mid)
+    only(rows, {}, "dump as test_two begins: nothing of test_two's yet", H_FUNCS)
+
+    run(args, {"HEAPPROFILE": os.path.join(work, "p"), "HEAPSCOPE_PROFILE_FORMAT": "proto"})
+    protos = sorted(glob.glob(os.path.join(work, "p.*.pb*")))
+    if check(len(protos) == 1, f"one proto dump: {protos}"):
+        check_harness_profile(args, protos[0], "proto")
+
+
+CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir,
+         "harness_split": case_harness_split}
 
 
 def main():
