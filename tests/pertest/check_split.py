@@ -127,6 +127,9 @@ def case_heap_split(args):
         check_profile(args, protos[1], "proto")
         rows, r = flat(args, "--sample=inuse_space", "--test=test_alpha", protos[0])
         only(rows, {"alpha_keep": KEEP}, "proto dump in test_beta: test_alpha's in use")
+        r = report(args, "--test=test_gamma", protos[1])
+        check(r.returncode == 0 and "Test split/test_gamma: no sample: it allocated nothing" in
+              r.stdout, f"proto --test=test_gamma: exit {r.returncode} {r.stdout!r} {r.stderr!r}")
 
     # A test that allocated nothing says so instead of an empty profile
     # (the side file names every test that ran); an unknown test is an error.
@@ -248,6 +251,16 @@ def case_profile_dir(args):
               f"{r.stdout!r} {r.stderr!r}")
     r = report(args, "--test=no_such_test", prof)
     check(r.returncode == 2, f"1 Hz --test=no_such_test: exit {r.returncode}")
+    # profile.proto too: a zero-valued sample carries the short test's labels.
+    pb = os.path.join(work, "slow.pb.gz")
+    run(args, {"CPUPROFILE": pb, "CPUPROFILE_FREQUENCY": "1", "HEAPSCOPE_PROFILE_FORMAT": "proto"})
+    r = report(args, "--test=test_gamma", pb)
+    check(r.returncode == 0 and "Test split/test_gamma: no sample: too short to be sampled (one "
+          "sample every 1000 ms of cpu)" in r.stdout, f"1 Hz proto --test=test_gamma: "
+          f"{r.returncode} {r.stdout!r} {r.stderr!r}")
+    r = report(args, "--tests", pb)
+    check("split/test_gamma" in r.stdout.split("without a sample")[-1],
+          f"1 Hz proto --tests lists test_gamma apart: {r.stdout!r}")
     r = report(args, "--tests", os.path.join(work, "cpu.prof"))
     m = re.search(r"(\d+) test\(s\) without a sample: too short to be sampled \(one sample every "
                   r"10 ms of cpu\)\n((?:\s+-\s+-\s+0\s+.*\n)+)", r.stdout)
@@ -331,13 +344,40 @@ def check_harness_profile(args, prof, kind):
     t, r = tests_rows(args, "--sample=alloc_space", prof)
     check(t.get("hand/test_one") == H_ONE + H_KEEP and t.get("hand/test_two", 0) >= H_TWO + H_WORKER
           and t.get("(outside tests)", 0) >= H_BEFORE + H_BETWEEN, f"{kind} --tests: {t}")
-    if kind == "proto":
-        return  # profile.proto cannot name a test without a sample (yet)
-    # The test that allocated nothing ran: said so, not an unknown name.
+    # The test that allocated nothing ran: said so, not an unknown name
+    # (profile.proto: a zero-valued sample carrying its labels).
     r = report(args, "--test=test_empty", prof)
     check(r.returncode == 0 and "Test hand/test_empty: no sample: it allocated nothing this "
           "profile records" in r.stdout, f"{kind} --test=test_empty: exit {r.returncode} "
           f"{r.stdout!r} {r.stderr!r}")
+    r = report(args, "--tests", prof)
+    check(re.search(r"1 test\(s\) without a sample: it allocated nothing this profile records\n"
+                    r"\s+-\s+-\s+0\s+hand/test_empty\n", r.stdout) is not None,
+          f"{kind} --tests lists test_empty as without a sample: {r.stdout!r}")
+    return total(args, prof)
+
+
+def total(args, prof, sample="alloc_space"):
+    """The whole profile's total of one sample type (report --tests)."""
+    r = report(args, "--tests", f"--sample={sample}", prof)
+    m = re.search(r" of (\d+) total in tests", r.stdout)
+    check(m is not None, f"--tests {prof}: no total: {r.stdout!r} {r.stderr!r}")
+    return int(m.group(1)) if m else None
+
+
+def have_go_pprof():
+    return shutil.which("go") is not None and subprocess.run(
+        ["go", "tool", "pprof", "-h"], capture_output=True, timeout=120).returncode in (0, 2)
+
+
+def go_pprof_total(prof, sample):
+    """go tool pprof's total of one sample type, in its raw unit (None: it failed)."""
+    r = subprocess.run(["go", "tool", "pprof", "-top", "-unit=byte" if "space" in sample else "-unit=ns",
+                        f"-sample_index={sample}", prof], capture_output=True, text=True, timeout=120)
+    m = re.search(r"of ([\d.]+)(B|ns) total", r.stdout)
+    check(r.returncode == 0 and m is not None, f"go tool pprof -top {prof}: exit {r.returncode} "
+          f"{r.stdout[:300]!r} {r.stderr[:300]!r}")
+    return int(float(m.group(1))) if m else None
 
 
 def case_harness_split(args):
@@ -355,7 +395,7 @@ def case_harness_split(args):
                  f"{sorted(os.listdir(work))}"):
         return
     mid, end = dumps
-    check_harness_profile(args, end, "legacy")
+    legacy_total = check_harness_profile(args, end, "legacy")
     rows, r = flat(args, "--sample=inuse_space", "--test=test_one", mid)
     only(rows, {"one_keep": H_KEEP}, "dump as test_two begins: test_one's in use", H_FUNCS)
     rows, r = flat(args, "--sample=alloc_space", "--test=test_two", mid)
@@ -364,7 +404,22 @@ def case_harness_split(args):
     run(args, {"HEAPPROFILE": os.path.join(work, "p"), "HEAPSCOPE_PROFILE_FORMAT": "proto"})
     protos = sorted(glob.glob(os.path.join(work, "p.*.pb*")))
     if check(len(protos) == 1, f"one proto dump: {protos}"):
-        check_harness_profile(args, protos[0], "proto")
+        # The zero-valued sample that names test_empty changes no total.
+        proto_total = check_harness_profile(args, protos[0], "proto")
+        check(proto_total == legacy_total, f"proto total {proto_total}, legacy {legacy_total}")
+        if have_go_pprof():
+            # pprof reads it (it drops zero-valued samples when loading) and
+            # agrees on the total.
+            for sample in ("alloc_space", "inuse_space"):
+                g = go_pprof_total(protos[0], sample)
+                ours = total(args, protos[0], sample)
+                check(g == ours, f"go tool pprof {sample} total {g}, ours {ours}")
+    # A legacy dump and its side file converted to profile.proto keep the
+    # test without a sample.
+    conv = os.path.join(work, "converted.pb.gz")
+    r = report(args, "--proto", "--sample=alloc_space", "-o", conv, end)
+    if check(r.returncode == 0, f"report --proto: exit {r.returncode} {r.stderr}"):
+        check_harness_profile(args, conv, "converted")
 
 
 CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir,
