@@ -16,7 +16,6 @@ and must not be blank (a broken layout shows in it; it stays in DIR).
 
 Chromium: Debian's `chromium` (scripts/install-deps.sh --test installs it);
 without it the test says SKIPPED."""
-import argparse
 import html
 import json
 import os
@@ -27,13 +26,7 @@ import subprocess
 import sys
 import zlib
 
-problems = []
-
-
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
+from checks import check, clean_env, main, skip
 
 
 def chromium_cmd(chrome, profile_dir):
@@ -103,10 +96,9 @@ def split_heap_page(a):
     rows link to their test's graph."""
     work = os.path.join(a.work, "split")
     os.makedirs(work)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "CMOCKA_", "HEAPPROFILE", "CPUPROFILE"))}
     stats = os.path.join(work, "stats.json")
-    env.update({"HEAPCHECK": "normal", "HEAPPROFILE": os.path.join(work, "h"), "HEAPSCOPE_TEST_STATS": stats})
+    env = clean_env({"HEAPCHECK": "normal", "HEAPPROFILE": os.path.join(work, "h"),
+                     "HEAPSCOPE_TEST_STATS": stats})
     p = subprocess.run([a.split_exe], env=env, capture_output=True, text=True, timeout=120)
     check(p.returncode == 0, f"split_suite: exit {p.returncode} {p.stderr[-500:]}")
     dumps = sorted(f for f in os.listdir(work) if re.fullmatch(r"h\.\d+\.heap", f))
@@ -142,20 +134,20 @@ def split_heap_page(a):
         check(href.startswith("#flame-") and exists, f"split heap page: {test}'s row links to {href!r}")
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def arguments(ap):
     ap.add_argument("--cli", required=True)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--chromium", default=shutil.which("chromium") or "")
     ap.add_argument("--split-exe", help="split_suite: a heap profile split by test")
-    a = ap.parse_args()
+
+
+def check_pages(a):
     if not a.chromium:
-        print("SKIPPED: no chromium (scripts/install-deps.sh --test installs it)")
-        return 0
+        skip("no chromium (scripts/install-deps.sh --test installs it)")
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "CMOCKA_", "HEAPPROFILE"))}
+    env = clean_env()
     stats = os.path.join(a.work, "stats.json")
     leaks = os.path.join(a.work, "leaks.json")
     env.update({"HEAPCHECK": "normal", "HEAPSCOPE_TEST_STATS": stats, "HEAPSCOPE_REPORT": "json",
@@ -177,8 +169,7 @@ def main():
 
     f = probe(a.chromium, a.work, page)
     if not check("error" not in f, f"probe: {f.get('error')}"):
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
+        return
     doc = json.load(open(stats))
     labels = [t["group"] + "/" + t["name"] for t in doc["tests"]]
     check(sorted(f["rows_initial"]) == sorted(labels), f"table rows {f['rows_initial']}")
@@ -255,12 +246,7 @@ def main():
         w, h, colors = png_colors(shot)
         check(w == 1280 and h == 1600 and colors > 20, f"screenshot {w}x{h} with {colors} colours")
         print(f"screenshot: {shot} ({w}x{h}, {colors} colours)")
-    if problems:
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
-    print("OK")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(arguments, check_pages)

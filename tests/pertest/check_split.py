@@ -12,15 +12,13 @@ heap_split: HEAPPROFILE under the CMocka adapter (per-test checks on); the
   test and freed in another comes off its own test's in-use bytes; a side
   file that does not match its dump is one `heapscope:` line, exit 2.
 Exits 1 with the reasons on a mismatch."""
-import argparse
 import glob
 import os
 import re
 import shutil
 import subprocess
-import sys
 
-problems = []
+from checks import check, clean_env, main
 # split_suite.c's sizes.
 ALPHA = 4 * 4096
 KEEP = 777
@@ -31,17 +29,9 @@ ALL_FUNCS = ["alpha_alloc", "alpha_keep", "beta_alloc", "beta_worker_alloc", "od
              "outside_alloc"]
 
 
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
-
-
 def run(args, env_extra, argv=()):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "HEAPPROFILE", "CPUPROFILE", "CMOCKA_"))}
-    env.update(env_extra)
-    p = subprocess.run([args.exe, *argv], env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run([args.exe, *argv], env=clean_env(env_extra), capture_output=True, text=True,
+                       timeout=120)
     check(p.returncode == 0, f"suite under {env_extra}: exit {p.returncode}: {p.stderr[-500:]}")
     return p
 
@@ -291,12 +281,9 @@ def case_profile_dir(args):
     # TOP=1 with a peak budget test_alpha exceeds: alpha's files (over
     # budget) and the slowest of the others (test_beta, 40 ms).
     d = os.path.join(work, "top1_budget")
-    env = {k: v for k, v in os.environ.items()}
-    p = subprocess.run([args.exe], env={**{k: v for k, v in os.environ.items()
-                                           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "HEAPPROFILE",
-                                                                "CPUPROFILE", "CMOCKA_"))},
-                                        "HEAPSCOPE_TEST_PROFILE_DIR": d, "HEAPSCOPE_TEST_PROFILE_TOP": "1",
-                                        "HEAPSCOPE_TEST_MAX_PEAK": "10000"},
+    p = subprocess.run([args.exe], env=clean_env({"HEAPSCOPE_TEST_PROFILE_DIR": d,
+                                                  "HEAPSCOPE_TEST_PROFILE_TOP": "1",
+                                                  "HEAPSCOPE_TEST_MAX_PEAK": "10000"}),
                        capture_output=True, text=True, timeout=120)
     check(p.returncode != 0 and "test_alpha" in p.stdout + p.stderr, "the peak budget fails test_alpha")
     check(kept(d) == ["split.test_alpha", "split.test_beta"], f"TOP=1 + over budget: {files(d)}")
@@ -426,22 +413,12 @@ CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir,
          "harness_split": case_harness_split}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=sorted(CASES))
+def arguments(ap):
     ap.add_argument("--exe", required=True)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--fuzz", help="tests/report's fuzz_report (heap_split)")
-    args = ap.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    CASES[args.case](args)
-    if problems:
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
-    print("OK")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(arguments, cases=CASES)
