@@ -145,8 +145,6 @@ static int run_case(const char *name) {
   return 0;
 }
 
-extern char **environ;
-
 typedef struct case_run {
   const char *self, *name;
   int recording;
