@@ -687,28 +687,32 @@ static void on_cmocka_error(print_error_fn real, const char *msg, const lc_calle
   run.phases_done = true;
 }
 
+/* Formats an error CMocka is printing and hands it on; the interposers
+ * capture their caller themselves (it must be their own frame's). */
+static void forward_cmocka_error(bool newer_name, const lc_caller_t *caller, const char *format,
+                                 va_list ap) {
+  load_api();
+  char msg[4096];
+  vsnprintf(msg, sizeof msg, format, ap);
+  on_cmocka_error(newer_name && api.print_error2 ? api.print_error2 : api.print_error, msg, caller);
+}
+
 HS_INTERPOSER HS_NOINLINE void cm_print_error(const char *format, ...) {
   lc_caller_t caller;
   LC_CAPTURE_CALLER(caller);
-  load_api();
-  char msg[4096];
   va_list ap;
   va_start(ap, format);
-  vsnprintf(msg, sizeof msg, format, ap);
+  forward_cmocka_error(false, &caller, format, ap);
   va_end(ap);
-  on_cmocka_error(api.print_error, msg, &caller);
 }
 
 HS_INTERPOSER HS_NOINLINE void cmocka_print_error(const char *format, ...) {
   lc_caller_t caller;
   LC_CAPTURE_CALLER(caller);
-  load_api();
-  char msg[4096];
   va_list ap;
   va_start(ap, format);
-  vsnprintf(msg, sizeof msg, format, ap);
+  forward_cmocka_error(true, &caller, format, ap);
   va_end(ap);
-  on_cmocka_error(api.print_error2 ? api.print_error2 : api.print_error, msg, &caller);
 }
 
 /* Our own addresses for the redirected entry points (cmocka_bind.c): the

@@ -894,6 +894,21 @@ bool hs__cp_write_proto(const cp_agg_t *a, const char *path, int *err) {
     }
     hs__proto_sample(p, pcs, (int)e->depth, epoch, true, v, labels, nl);
   }
+  /* Every test named, sampled or not, as the side file lists them: one
+   * too short to be sampled gets a zero-valued sample with its labels. */
+  uint32_t named = atomic_load_explicit(&ntests, memory_order_acquire);
+  size_t seen_bytes = (size_t)named + 1;
+  unsigned char *seen = named ? hs__cp_map(seen_bytes) : NULL;
+  if (seen) {
+    for (size_t i = 0; i < t->n; i++)
+      if (t->e[i].test <= named) seen[t->e[i].test] = 1;
+    for (uint32_t id = 1; id <= named; id++) {
+      const char *group, *name;
+      if (!seen[id] && hs__cp_test_names(id, &group, &name))
+        hs__proto_unsampled_test(p, group, name);
+    }
+    hs__cp_unmap(seen, seen_bytes);
+  }
   target_t tg;
   sink_t k;
   if (!target_open(&tg, path, &k, err)) {

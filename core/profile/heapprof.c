@@ -45,6 +45,7 @@ static prof_config_t cfg;
 static char prefix[4096];
 static _Atomic int running;
 static bool holds_recording; /* this profiler's use of recording */
+static bool per_test_wanted; /* per-test counts without HEAPPROFILE (HEAPSCOPE_TEST_PROFILE_DIR) */
 static _Atomic int dump_count;
 static hs_lock_t prof_lock;
 static hs_lock_t dump_lock;
@@ -737,9 +738,21 @@ HS_EXPORT char *heapscope_heap_sample(size_t *len) {
 HS_EXPORT void heapscope_profiler_start(const char *p) { HeapProfilerStart(p); }
 HS_EXPORT void heapscope_profiler_stop(void) { HeapProfilerStop(); }
 HS_EXPORT void heapscope_profiler_dump(const char *reason) { HeapProfilerDump(reason); }
+/* A harness other than the CMocka adapter names its tests: a test's blocks
+ * are those born from a generation opened here (as the adapter's snapshot
+ * opens one); the next call, or a NULL name, closes its range. */
+HS_EXPORT void heapscope_profiler_set_test(const char *group, const char *name) {
+  if (!name) {
+    hs__heapprof_set_test(NULL, NULL, 0);
+    return;
+  }
+  if (!(atomic_load_explicit(&running, memory_order_relaxed) || per_test_wanted) ||
+      !hs__count_buckets)
+    return; /* no generation opened for nothing */
+  hs__heapprof_set_test(group, name, atomic_fetch_add(&hs__generation, 1) + 1);
+}
 
 /* ---- one test's own heap profile (HEAPSCOPE_TEST_PROFILE_DIR) ---- */
-static bool per_test_wanted; /* per-test counts without HEAPPROFILE */
 
 void hs__heapprof_per_test(void) {
   per_test_wanted = true;

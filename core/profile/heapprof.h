@@ -92,6 +92,11 @@ hs_proto_t *hs__proto_begin(const hs_proto_spec_t *spec); /* NULL: out of memory
 void hs__proto_sample(hs_proto_t *p, const uintptr_t *pcs, int depth, uint32_t epoch,
                       bool leaf_exact, const int64_t *values, const hs_proto_label_t *labels,
                       int nlabels);
+/* A test that ran with no sample in the profile: one sample with every
+ * value zero, no location, and the test's `test` and `group` labels, so
+ * profile.proto names it (totals unchanged; readers that drop zero samples
+ * lose nothing). */
+void hs__proto_unsampled_test(hs_proto_t *p, const char *group, const char *name);
 /* Writes the profile to fd (gzipped when zlib is loaded) and frees p. */
 bool hs__proto_finish(hs_proto_t *p, int fd);
 void hs__proto_discard(hs_proto_t *p);

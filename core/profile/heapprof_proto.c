@@ -435,6 +435,12 @@ void hs__proto_sample(hs_proto_t *p, const uintptr_t *pcs, int depth, uint32_t e
   pb_msg(&b->out, 2, s);                           /* Profile.sample */
 }
 
+void hs__proto_unsampled_test(hs_proto_t *p, const char *group, const char *name) {
+  int64_t zero[8] = {0};
+  hs_proto_label_t labels[2] = {{.key = "test", .str = name}, {.key = "group", .str = group}};
+  hs__proto_sample(p, NULL, 0, 0, false, zero, labels, 2);
+}
+
 static void proto_free(hs_proto_t *p) {
   builder_t *b = &p->b;
   tab_free(&b->st.idx);
@@ -556,6 +562,8 @@ bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comm
   /* With a per-test split: every bucket's counts first, the tests' shares
    * taken out of them, what is left is the samples outside tests. */
   int64_t(*left)[4] = ntests && max ? hs__arena_alloc((size_t)max * sizeof *left) : NULL;
+  uint32_t ran = hs__test_buckets ? hs__test_buckets_ntests() : 0;
+  bool *sampled = ran ? hs__arena_alloc(ran) : NULL; /* by test: a share shown (zeroed) */
   if (left) {
     for (uint32_t id = 1; id <= max; id++) {
       hs_bucket_t *bk = hs__depot_get(id);
@@ -577,8 +585,16 @@ bool hs__heapprof_write_proto(int fd, hs_prof_counts_fn counts, const char *comm
           {.key = "group", .str = group},
       };
       hs__proto_sample(p, bk->pcs, depth, bk->epoch, false, v, labels, 3);
+      if (sampled && t->test <= ran) sampled[t->test - 1] = true;
     }
   }
+  /* Every test that ran is named, one with no share of this dump too. */
+  for (uint32_t test = 1; test <= ran; test++) {
+    const char *group, *name;
+    if (!(sampled && sampled[test - 1]) && hs__test_buckets_names(test, &group, &name))
+      hs__proto_unsampled_test(p, group, name);
+  }
+  hs__arena_free(sampled);
   for (uint32_t id = 1; id <= max; id++) {
     hs_bucket_t *bk = hs__depot_get(id);
     if (!bk) continue;

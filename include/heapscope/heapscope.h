@@ -141,6 +141,16 @@ HEAPSCOPE_API long heapscope_check_now(void);
 HEAPSCOPE_API void heapscope_profiler_start(const char *prefix);
 HEAPSCOPE_API void heapscope_profiler_stop(void);
 HEAPSCOPE_API void heapscope_profiler_dump(const char *reason);
+/* Names the test that runs now, for test harnesses other than CMocka (whose
+ * tests heapscope follows itself), as heapscope_cpu_profiler_set_test does
+ * for CPU samples: the blocks allocated from this call to the next (any
+ * thread) are the test's, and stay its when freed later. Each dump then
+ * splits by test (labels test and group in profile.proto; PATH.tests beside
+ * a legacy dump; `heapscope report --test=NAME`, `--tests`). name NULL: no
+ * test runs. Does nothing while no heap profile is being taken; call it
+ * after heapscope_profiler_start (or with HEAPPROFILE set). A harness that
+ * wants both profiles split calls both. */
+HEAPSCOPE_API void heapscope_profiler_set_test(const char *group, const char *name);
 
 /* CPU profiler controls: the heapscope_ spellings of gperftools'
  * ProfilerStart/Stop/Flush (<gperftools/profiler.h>), as CPUPROFILE=PATH.
@@ -152,7 +162,8 @@ HEAPSCOPE_API void heapscope_cpu_profiler_flush(void);
 /* Names the test that runs now, for test harnesses other than CMocka (whose
  * tests heapscope follows itself): samples taken until the next call carry
  * it (labels test and group in profile.proto; PATH.tests beside a legacy
- * profile). name NULL: no test runs. */
+ * profile). name NULL: no test runs. The heap profile's counterpart is
+ * heapscope_profiler_set_test. */
 HEAPSCOPE_API void heapscope_cpu_profiler_set_test(const char *group, const char *name);
 
 /* Symbolize one return address into buf as "FUNCTION FILE:LINE" (or the

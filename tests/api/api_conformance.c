@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../unit/check.h"
+#include "child_stderr.h"
 
 #ifdef HS_LINKED
 #include <gperftools/malloc_extension_c.h>
@@ -550,30 +550,14 @@ static void run_bad(bad_kind k, int fd) {
   _exit(0); /* not reached if the free was caught */
 }
 
+static void run_bad_child(int fd, const void *kind) { run_bad(*(const bad_kind *)kind, fd); }
+
 static void test_invalid_free(void) {
   for (int k = BAD_STACK; k <= BAD_REALLOC_STACK; k++) {
-    int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-      struct rlimit no_core = {0, 0};
-      setrlimit(RLIMIT_CORE, &no_core);
-      close(pipefd[0]);
-      dup2(pipefd[1], 2);
-      run_bad((bad_kind)k, pipefd[1]);
-    }
-    close(pipefd[1]);
+    bad_kind kind = (bad_kind)k;
     char out[4096];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof out - 1 && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
-      len += (size_t)r;
-    out[len] = 0;
-    close(pipefd[0]);
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
+    int status = run_child_capturing_stderr(run_bad_child, &kind, out, sizeof out);
+    CHECK(status != -1);
     CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
            "%s: child did not abort (status %#x), output:\n%s", bad_names[k], status, out);
     char *a = strstr(out, "ADDR ");

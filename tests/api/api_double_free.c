@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../unit/check.h"
+#include "child_stderr.h"
 
 static volatile uintptr_t sink;
 
@@ -145,36 +145,27 @@ static int run_case(const char *name) {
   return 0;
 }
 
-extern char **environ;
+typedef struct case_run {
+  const char *self, *name;
+  int recording;
+} case_run_t;
+
+static void exec_case(int fd, const void *arg) {
+  (void)fd;
+  const case_run_t *run = arg;
+  if (run->recording) setenv("HEAPCHECK", "normal", 1);
+  else unsetenv("HEAPCHECK");
+  execl(run->self, run->self, "case", run->name, (char *)NULL);
+  _exit(127);
+}
 
 /* Runs `self case NAME` with HEAPCHECK set or unset; returns 0 when it
  * aborted with the expected report. */
 static int check_case(const char *self, const case_t *c, int recording) {
-  int pipefd[2];
-  CHECK(pipe(pipefd) == 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    close(pipefd[0]);
-    dup2(pipefd[1], 2);
-    if (recording) setenv("HEAPCHECK", "normal", 1);
-    else unsetenv("HEAPCHECK");
-    execl(self, self, "case", c->name, (char *)NULL);
-    _exit(127);
-  }
-  close(pipefd[1]);
   char out[8192];
-  size_t len = 0;
-  ssize_t r;
-  while (len < sizeof out - 1 && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
-    len += (size_t)r;
-  out[len] = 0;
-  close(pipefd[0]);
-  int status;
-  CHECK(waitpid(pid, &status, 0) == pid);
+  case_run_t run = {self, c->name, recording};
+  int status = run_child_capturing_stderr(exec_case, &run, out, sizeof out);
+  CHECK(status != -1);
   const char *mode = recording ? "HEAPCHECK=normal" : "plain";
   if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
     fprintf(stderr, "FAIL %s (%s): did not abort (status %#x), output:\n%s\n", c->name, mode,

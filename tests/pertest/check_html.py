@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`heapscope report --html` in a real browser (headless Chromium).
 
-usage: check_html.py --cli HEAPSCOPE --exe PT_SUITE --work DIR [--chromium PATH]
+usage: check_html.py --cli HEAPSCOPE --exe PT_SUITE [--split-exe SPLIT_SUITE] --work DIR
+                     [--chromium PATH]
 
 Runs pt_suite for a statistics file, a JSON leak report and a profile,
 writes the page, then has Chromium load it (from a file, network off) inside
@@ -15,7 +16,6 @@ and must not be blank (a broken layout shows in it; it stays in DIR).
 
 Chromium: Debian's `chromium` (scripts/install-deps.sh --test installs it);
 without it the test says SKIPPED."""
-import argparse
 import html
 import json
 import os
@@ -26,13 +26,7 @@ import subprocess
 import sys
 import zlib
 
-problems = []
-
-
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
+from checks import check, clean_env, main, skip
 
 
 def chromium_cmd(chrome, profile_dir):
@@ -94,19 +88,66 @@ def png_colors(path):
     return w, h, len(colors)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def split_heap_page(a):
+    """A heap profile split by test (split_suite.c under HEAPPROFILE, its
+    PATH.tests side file) feeds the page: one flame graph per test holding
+    that test's allocating functions and no other test's, the blocks of no
+    test apart, the test that allocated nothing said so, and the table's
+    rows link to their test's graph."""
+    work = os.path.join(a.work, "split")
+    os.makedirs(work)
+    stats = os.path.join(work, "stats.json")
+    env = clean_env({"HEAPCHECK": "normal", "HEAPPROFILE": os.path.join(work, "h"),
+                     "HEAPSCOPE_TEST_STATS": stats})
+    p = subprocess.run([a.split_exe], env=env, capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, f"split_suite: exit {p.returncode} {p.stderr[-500:]}")
+    dumps = sorted(f for f in os.listdir(work) if re.fullmatch(r"h\.\d+\.heap", f))
+    if not check(dumps and os.path.exists(os.path.join(work, dumps[-1] + ".tests")),
+                 f"split_suite's exit dump with its side file: {sorted(os.listdir(work))}"):
+        return
+    page = os.path.join(work, "split.html")
+    p = subprocess.run([a.cli, "report", "--sample=alloc_space", "--html", page, stats,
+                        os.path.join(work, dumps[-1])], capture_output=True, text=True)
+    if not check(p.returncode == 0, f"--html with the split heap profile: {p.stderr}"):
+        return
+    f = probe(a.chromium, work, page)
+    if not check("error" not in f, f"probe (split heap page): {f.get('error')}"):
+        return
+    names = {fl["test"]: set(fl["names"]) for fl in f["flames"]}
+    own = {"split/test_alpha": {"alpha_alloc", "alpha_keep"},
+           "split/test_beta": {"beta_alloc", "beta_worker_alloc"},
+           "split/odd name/with:chars*": {"odd_alloc"},
+           "(outside tests)": {"outside_alloc"}}
+    every = set().union(*own.values())
+    check(set(names) == set(own), f"split heap page: flame graphs for {sorted(names)}, "
+          f"expected {sorted(own)}")
+    for test, fns in own.items():
+        got = names.get(test, set())
+        check(fns <= got and not (got & (every - fns)),
+              f"split heap page: {test}'s flame graph has {sorted(got & every)}, expected {sorted(fns)}")
+    check(f["unsampled"] == ["split/test_gamma"] and
+          any("split/test_gamma: no sample: it allocated nothing" in u for u in f.get("unsampled_text", [])),
+          f"split heap page: unsampled {f['unsampled']} {f.get('unsampled_text')}")
+    links = {l[0]: (l[1], l[2]) for l in f["links"]}
+    for test in ("split/test_alpha", "split/test_beta"):
+        href, exists = links.get(test, ("", False))
+        check(href.startswith("#flame-") and exists, f"split heap page: {test}'s row links to {href!r}")
+
+
+def arguments(ap):
     ap.add_argument("--cli", required=True)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--chromium", default=shutil.which("chromium") or "")
-    a = ap.parse_args()
+    ap.add_argument("--split-exe", help="split_suite: a heap profile split by test")
+
+
+def check_pages(a):
     if not a.chromium:
-        print("SKIPPED: no chromium (scripts/install-deps.sh --test installs it)")
-        return 0
+        skip("no chromium (scripts/install-deps.sh --test installs it)")
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "CMOCKA_", "HEAPPROFILE"))}
+    env = clean_env()
     stats = os.path.join(a.work, "stats.json")
     leaks = os.path.join(a.work, "leaks.json")
     env.update({"HEAPCHECK": "normal", "HEAPSCOPE_TEST_STATS": stats, "HEAPSCOPE_REPORT": "json",
@@ -128,8 +169,7 @@ def main():
 
     f = probe(a.chromium, a.work, page)
     if not check("error" not in f, f"probe: {f.get('error')}"):
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
+        return
     doc = json.load(open(stats))
     labels = [t["group"] + "/" + t["name"] for t in doc["tests"]]
     check(sorted(f["rows_initial"]) == sorted(labels), f"table rows {f['rows_initial']}")
@@ -180,6 +220,9 @@ def main():
           sum(any(u.endswith(t) for u in uns) for t in tiny) >= len(tiny) - 2,
           f"unsampled tests {fc.get('unsampled')} vs tests under 1 ms of CPU {tiny}")
 
+    if a.split_exe:
+        split_heap_page(a)
+
     # Hostile names are text, never markup.
     evil = os.path.join(a.work, "evil.json")
     name = "</script><script>document.title='pwned'</script><img src=x onerror=alert(1)>"
@@ -203,12 +246,7 @@ def main():
         w, h, colors = png_colors(shot)
         check(w == 1280 and h == 1600 and colors > 20, f"screenshot {w}x{h} with {colors} colours")
         print(f"screenshot: {shot} ({w}x{h}, {colors} colours)")
-    if problems:
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
-    print("OK")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(arguments, check_pages)

@@ -8,14 +8,12 @@ HEAPSCOPE_TEST_STATS document (the contract's field names, each figure
 against what the test knows of itself), which tests failed and why (CMocka's
 XML output: its verdicts and messages), CMocka's XML properties, CTest
 measurements, bad values. Exits 1 with the reasons on a mismatch."""
-import argparse
 import glob
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 CONTRACT = ["name", "group", "status", "wall_s", "cpu_s", "allocs", "alloc_bytes", "peak_bytes",
@@ -27,13 +25,7 @@ ALL_TESTS = ["test_small", "test_cpu_heavy", "test_memory_heavy", "test_thread",
 # set in code.
 ALWAYS_FAIL = {"test_leaks", "test_fails", "test_code_peak_over", "test_code_cpu_over"}
 
-problems = []
-
-
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
+from checks import check, clean_env, main
 
 
 def line_of(src, marker):
@@ -44,9 +36,7 @@ def line_of(src, marker):
 
 
 def run(args, env_extra, xml_dir=None):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "CMOCKA_"))}
-    env.update(env_extra)
+    env = clean_env(env_extra)
     if xml_dir:
         os.makedirs(xml_dir, exist_ok=True)
         for f in glob.glob(os.path.join(xml_dir, "*.xml")):
@@ -464,24 +454,14 @@ CASES = {"figures": case_figures, "no_heapcheck": lambda a: case_figures(a, heap
          "report_tests": case_report_tests, "fuzz_stats": case_fuzz_stats}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=sorted(CASES))
+def arguments(ap):
     ap.add_argument("--exe", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--cli", help="the heapscope command (report_tests)")
     ap.add_argument("--fuzz", help="tests/report's fuzz_report (fuzz_stats)")
     ap.add_argument("--lib", help="libheapscope.so (fast_path)")
-    args = ap.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    CASES[args.case](args)
-    if problems:
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
-    print("OK")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(arguments, cases=CASES)

@@ -12,15 +12,13 @@ heap_split: HEAPPROFILE under the CMocka adapter (per-test checks on); the
   test and freed in another comes off its own test's in-use bytes; a side
   file that does not match its dump is one `heapscope:` line, exit 2.
 Exits 1 with the reasons on a mismatch."""
-import argparse
 import glob
 import os
 import re
 import shutil
 import subprocess
-import sys
 
-problems = []
+from checks import check, clean_env, main
 # split_suite.c's sizes.
 ALPHA = 4 * 4096
 KEEP = 777
@@ -31,17 +29,9 @@ ALL_FUNCS = ["alpha_alloc", "alpha_keep", "beta_alloc", "beta_worker_alloc", "od
              "outside_alloc"]
 
 
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
-
-
-def run(args, env_extra):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "HEAPPROFILE", "CPUPROFILE", "CMOCKA_"))}
-    env.update(env_extra)
-    p = subprocess.run([args.exe], env=env, capture_output=True, text=True, timeout=120)
+def run(args, env_extra, argv=()):
+    p = subprocess.run([args.exe, *argv], env=clean_env(env_extra), capture_output=True, text=True,
+                       timeout=120)
     check(p.returncode == 0, f"suite under {env_extra}: exit {p.returncode}: {p.stderr[-500:]}")
     return p
 
@@ -66,9 +56,9 @@ def tests_rows(args, *argv):
             for m in re.finditer(r"^\s*(-?\d+)\s+[\d.]+%\s+\d+\s+(.+?)\s*$", r.stdout, re.M)}, r
 
 
-def only(rows, want, what):
-    """rows hold exactly the functions want (name -> bytes) among ALL_FUNCS."""
-    got = {f: rows.get(f) for f in ALL_FUNCS if rows.get(f)}
+def only(rows, want, what, funcs=ALL_FUNCS):
+    """rows hold exactly the functions want (name -> bytes) among funcs."""
+    got = {f: rows.get(f) for f in funcs if rows.get(f)}
     check(got == want, f"{what}: {got}, expected {want}")
 
 
@@ -127,6 +117,9 @@ def case_heap_split(args):
         check_profile(args, protos[1], "proto")
         rows, r = flat(args, "--sample=inuse_space", "--test=test_alpha", protos[0])
         only(rows, {"alpha_keep": KEEP}, "proto dump in test_beta: test_alpha's in use")
+        r = report(args, "--test=test_gamma", protos[1])
+        check(r.returncode == 0 and "Test split/test_gamma: no sample: it allocated nothing" in
+              r.stdout, f"proto --test=test_gamma: exit {r.returncode} {r.stdout!r} {r.stderr!r}")
 
     # A test that allocated nothing says so instead of an empty profile
     # (the side file names every test that ran); an unknown test is an error.
@@ -248,6 +241,16 @@ def case_profile_dir(args):
               f"{r.stdout!r} {r.stderr!r}")
     r = report(args, "--test=no_such_test", prof)
     check(r.returncode == 2, f"1 Hz --test=no_such_test: exit {r.returncode}")
+    # profile.proto too: a zero-valued sample carries the short test's labels.
+    pb = os.path.join(work, "slow.pb.gz")
+    run(args, {"CPUPROFILE": pb, "CPUPROFILE_FREQUENCY": "1", "HEAPSCOPE_PROFILE_FORMAT": "proto"})
+    r = report(args, "--test=test_gamma", pb)
+    check(r.returncode == 0 and "Test split/test_gamma: no sample: too short to be sampled (one "
+          "sample every 1000 ms of cpu)" in r.stdout, f"1 Hz proto --test=test_gamma: "
+          f"{r.returncode} {r.stdout!r} {r.stderr!r}")
+    r = report(args, "--tests", pb)
+    check("split/test_gamma" in r.stdout.split("without a sample")[-1],
+          f"1 Hz proto --tests lists test_gamma apart: {r.stdout!r}")
     r = report(args, "--tests", os.path.join(work, "cpu.prof"))
     m = re.search(r"(\d+) test\(s\) without a sample: too short to be sampled \(one sample every "
                   r"10 ms of cpu\)\n((?:\s+-\s+-\s+0\s+.*\n)+)", r.stdout)
@@ -278,12 +281,9 @@ def case_profile_dir(args):
     # TOP=1 with a peak budget test_alpha exceeds: alpha's files (over
     # budget) and the slowest of the others (test_beta, 40 ms).
     d = os.path.join(work, "top1_budget")
-    env = {k: v for k, v in os.environ.items()}
-    p = subprocess.run([args.exe], env={**{k: v for k, v in os.environ.items()
-                                           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "HEAPPROFILE",
-                                                                "CPUPROFILE", "CMOCKA_"))},
-                                        "HEAPSCOPE_TEST_PROFILE_DIR": d, "HEAPSCOPE_TEST_PROFILE_TOP": "1",
-                                        "HEAPSCOPE_TEST_MAX_PEAK": "10000"},
+    p = subprocess.run([args.exe], env=clean_env({"HEAPSCOPE_TEST_PROFILE_DIR": d,
+                                                  "HEAPSCOPE_TEST_PROFILE_TOP": "1",
+                                                  "HEAPSCOPE_TEST_MAX_PEAK": "10000"}),
                        capture_output=True, text=True, timeout=120)
     check(p.returncode != 0 and "test_alpha" in p.stdout + p.stderr, "the peak budget fails test_alpha")
     check(kept(d) == ["split.test_alpha", "split.test_beta"], f"TOP=1 + over budget: {files(d)}")
@@ -307,25 +307,118 @@ def case_profile_dir(args):
               "per-test profiles off" in lines[0], f"DIR={dirv}: {lines}")
 
 
-CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir}
+# harness_split.c's sizes and functions.
+H_ONE, H_KEEP, H_TWO, H_WORKER, H_BEFORE, H_BETWEEN = 8 * 1024, 500, 3 * 300, 200, 5000, 2222
+H_FUNCS = ["before_alloc", "one_alloc", "one_keep", "between_alloc", "two_alloc", "two_worker_alloc"]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=sorted(CASES))
+def check_harness_profile(args, prof, kind):
+    def only_h(rows, want, what):
+        only(rows, want, what, H_FUNCS)
+    rows, r = flat(args, "--sample=alloc_space", "--test=test_one", prof)
+    check(r.returncode == 0, f"{kind} --test=test_one: exit {r.returncode} {r.stderr}")
+    only_h(rows, {"one_alloc": H_ONE, "one_keep": H_KEEP}, f"{kind} --test=test_one alloc_space")
+    rows, r = flat(args, "--sample=alloc_space", "--test=hand/test_two", prof)
+    only_h(rows, {"two_alloc": H_TWO, "two_worker_alloc": H_WORKER},
+           f"{kind} --test=hand/test_two alloc_space (its thread's too)")
+    rows, r = flat(args, "--sample=alloc_space", prof)
+    only_h(rows, {"before_alloc": H_BEFORE, "one_alloc": H_ONE, "one_keep": H_KEEP,
+                  "between_alloc": H_BETWEEN, "two_alloc": H_TWO, "two_worker_alloc": H_WORKER},
+           f"{kind} whole profile")
+    # In use at exit: test_one's kept block was freed by test_two, off test_one's.
+    rows, r = flat(args, "--sample=inuse_space", "--test=test_one", prof)
+    only_h(rows, {}, f"{kind} exit dump: test_one's in use")
+    t, r = tests_rows(args, "--sample=alloc_space", prof)
+    check(t.get("hand/test_one") == H_ONE + H_KEEP and t.get("hand/test_two", 0) >= H_TWO + H_WORKER
+          and t.get("(outside tests)", 0) >= H_BEFORE + H_BETWEEN, f"{kind} --tests: {t}")
+    # The test that allocated nothing ran: said so, not an unknown name
+    # (profile.proto: a zero-valued sample carrying its labels).
+    r = report(args, "--test=test_empty", prof)
+    check(r.returncode == 0 and "Test hand/test_empty: no sample: it allocated nothing this "
+          "profile records" in r.stdout, f"{kind} --test=test_empty: exit {r.returncode} "
+          f"{r.stdout!r} {r.stderr!r}")
+    r = report(args, "--tests", prof)
+    check(re.search(r"1 test\(s\) without a sample: it allocated nothing this profile records\n"
+                    r"\s+-\s+-\s+0\s+hand/test_empty\n", r.stdout) is not None,
+          f"{kind} --tests lists test_empty as without a sample: {r.stdout!r}")
+    return total(args, prof)
+
+
+def total(args, prof, sample="alloc_space"):
+    """The whole profile's total of one sample type (report --tests)."""
+    r = report(args, "--tests", f"--sample={sample}", prof)
+    m = re.search(r" of (\d+) total in tests", r.stdout)
+    check(m is not None, f"--tests {prof}: no total: {r.stdout!r} {r.stderr!r}")
+    return int(m.group(1)) if m else None
+
+
+def have_go_pprof():
+    return shutil.which("go") is not None and subprocess.run(
+        ["go", "tool", "pprof", "-h"], capture_output=True, timeout=120).returncode in (0, 2)
+
+
+def go_pprof_total(prof, sample):
+    """go tool pprof's total of one sample type, in its raw unit (None: it failed)."""
+    r = subprocess.run(["go", "tool", "pprof", "-top", "-unit=byte" if "space" in sample else "-unit=ns",
+                        f"-sample_index={sample}", prof], capture_output=True, text=True, timeout=120)
+    m = re.search(r"of ([\d.]+)(B|ns) total", r.stdout)
+    check(r.returncode == 0 and m is not None, f"go tool pprof -top {prof}: exit {r.returncode} "
+          f"{r.stdout[:300]!r} {r.stderr[:300]!r}")
+    return int(float(m.group(1))) if m else None
+
+
+def case_harness_split(args):
+    """A harness without CMocka names its tests through
+    heapscope_profiler_set_test: the same split as under the adapter."""
+    work = os.path.join(args.work, "harness_split")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    p = run(args, {"HEAPPROFILE": os.path.join(work, "h")}, ["dump"])
+    check(p.stdout.split() == ["ok", "test_one", "ok", "test_two", "ok", "test_empty"],
+          f"the harness ran its three tests: {p.stdout!r}")
+    dumps = sorted(glob.glob(os.path.join(work, "h.*.heap")))
+    if not check(len(dumps) == 2 and all(os.path.exists(d + ".tests") for d in dumps),
+                 f"two dumps (test_two's and the exit's), each with PATH.tests: "
+                 f"{sorted(os.listdir(work))}"):
+        return
+    mid, end = dumps
+    legacy_total = check_harness_profile(args, end, "legacy")
+    rows, r = flat(args, "--sample=inuse_space", "--test=test_one", mid)
+    only(rows, {"one_keep": H_KEEP}, "dump as test_two begins: test_one's in use", H_FUNCS)
+    rows, r = flat(args, "--sample=alloc_space", "--test=test_two", mid)
+    only(rows, {}, "dump as test_two begins: nothing of test_two's yet", H_FUNCS)
+
+    run(args, {"HEAPPROFILE": os.path.join(work, "p"), "HEAPSCOPE_PROFILE_FORMAT": "proto"})
+    protos = sorted(glob.glob(os.path.join(work, "p.*.pb*")))
+    if check(len(protos) == 1, f"one proto dump: {protos}"):
+        # The zero-valued sample that names test_empty changes no total.
+        proto_total = check_harness_profile(args, protos[0], "proto")
+        check(proto_total == legacy_total, f"proto total {proto_total}, legacy {legacy_total}")
+        if have_go_pprof():
+            # pprof reads it (it drops zero-valued samples when loading) and
+            # agrees on the total.
+            for sample in ("alloc_space", "inuse_space"):
+                g = go_pprof_total(protos[0], sample)
+                ours = total(args, protos[0], sample)
+                check(g == ours, f"go tool pprof {sample} total {g}, ours {ours}")
+    # A legacy dump and its side file converted to profile.proto keep the
+    # test without a sample.
+    conv = os.path.join(work, "converted.pb.gz")
+    r = report(args, "--proto", "--sample=alloc_space", "-o", conv, end)
+    if check(r.returncode == 0, f"report --proto: exit {r.returncode} {r.stderr}"):
+        check_harness_profile(args, conv, "converted")
+
+
+CASES = {"heap_split": case_heap_split, "profile_dir": case_profile_dir,
+         "harness_split": case_harness_split}
+
+
+def arguments(ap):
     ap.add_argument("--exe", required=True)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--fuzz", help="tests/report's fuzz_report (heap_split)")
-    args = ap.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    CASES[args.case](args)
-    if problems:
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
-    print("OK")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(arguments, cases=CASES)

@@ -9,7 +9,6 @@ checks the configure-time errors for bad budgets, builds it, runs
 peak budget (heapscope_cmocka_test_budget), test_spin on its CPU budget,
 test_small passes, and every test carries heapscope's figures as CTest
 measurements (NamedMeasurement), which is what CDash graphs."""
-import argparse
 import base64
 import glob
 import os
@@ -20,27 +19,22 @@ import sys
 import xml.etree.ElementTree as ET
 import zlib
 
-problems = []
+from checks import check, clean_env, main
 
 
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-
-
-def main():
-    ap = argparse.ArgumentParser()
+def arguments(ap):
     ap.add_argument("--top", required=True)
     ap.add_argument("--lib", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--generator", default="Ninja")
     ap.add_argument("--cc", default="cc")
-    a = ap.parse_args()
+
+
+def check_module(a):
     src = os.path.join(a.top, "tests", "pertest", "ctest")
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEAPSCOPE_", "HEAPCHECK", "CMOCKA_", "LD_PRELOAD"))}
+    env = clean_env(drop=("LD_PRELOAD",))
     cfg = ["cmake", "-S", src, "-G", a.generator, f"-DCMAKE_C_COMPILER={a.cc}",
            f"-DHS_TOP={a.top}", f"-DHS_LIB={a.lib}"]
     for bad, msg in (("peak", "MAX_PEAK must be bytes with an optional K, M or G suffix, not '12X'"),
@@ -107,12 +101,7 @@ def main():
     small = results.get("budgeted.test_small")
     if small:
         check(small[1].get("heapscope.allocs", (0, ""))[1] == "1", f"test_small allocs {small[1]}")
-    if problems:
-        print("FAIL:\n  " + "\n  ".join(problems))
-        return 1
-    print("OK")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(arguments, check_module)

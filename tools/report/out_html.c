@@ -270,7 +270,23 @@ static void json_profile(FILE *f, rp_view_t *v, const char *path) {
     ftree_free(&t);
   }
   v->only = false;
-  fputs("],\"names\":[", f);
+  /* Tests that ran without a sample (side files, zero-valued proto
+   * samples): said so, not drawn as empty graphs. */
+  rp_test_t *un;
+  size_t nun = rp_tests_unsampled(v, &un);
+  char why[256];
+  rp_unsampled_reason(v, why, sizeof why);
+  fputs("],\"unsampled\":[", f);
+  for (size_t i = 0; i < nun; i++) {
+    char label[1024];
+    rp_test_label(v, un[i].test, un[i].group, label, sizeof label);
+    if (i) fputc(',', f);
+    jstr(f, label);
+  }
+  free(un);
+  fputs("],\"why\":", f);
+  jstr(f, why);
+  fputs(",\"names\":[", f);
   for (size_t i = 0; i < nnames; i++) {
     if (i) fputc(',', f);
     jstr(f, rp_str_get(&v->st, names[i]));
@@ -388,9 +404,11 @@ static const char SCRIPT[] =
     "const svg=document.createElementNS(NS,'svg');svg.setAttribute('class','flame');"
     "svg.setAttribute('data-test',name);const d=el('div',{class:'fl',id:id},el('h3',{},name+': '+"
     "t.total+' '+p.unit));d.append(svg);sec.append(d);flame(svg,t.tree,p.names,p.unit);});\n"
-    "if(p.kind==='cpu'){for(const t of D.tests){const l=label(t);if(seen.has(l))continue;"
+    "if(p.kind==='cpu'){for(const t of D.tests){const l=label(t);if(seen.has(l))continue;seen.add(l);"
     "const per=p.period>0?p.period/1e9:0.01;sec.append(el('p',{class:'unsampled','data-test':l},"
-    "l+': too short to be sampled ('+S(t.cpu)+' of CPU; one sample every '+S(per)+')'));}}});\n"
+    "l+': too short to be sampled ('+S(t.cpu)+' of CPU; one sample every '+S(per)+')'));}}\n"
+    "for(const l of p.unsampled){if(seen.has(l))continue;seen.add(l);"
+    "sec.append(el('p',{class:'unsampled','data-test':l},l+': no sample: '+p.why));}});\n"
     "render();\n";
 
 bool rp_write_html(FILE *f, const rp_suite_t *s, rp_view_t *const *views, size_t nviews,

@@ -199,6 +199,25 @@ bool rp_write_proto(FILE *f, rp_view_t *v, const rp_opts_t *o, rp_err_t *err) {
     }
     msg(&w.out, 2, &sample);
   }
+  /* Tests that ran without a sample: a zero-valued sample with their
+   * labels each, as heapscope's profilers write them. */
+  rp_test_t *unsampled;
+  size_t nun = rp_tests_unsampled(v, &unsampled);
+  for (uint32_t t = 0; t < v->ntypes; t++) vals[t] = 0;
+  for (size_t i = 0; i < nun; i++) {
+    sample.n = 0;
+    packed(&sample, 2, vals, v->ntypes, &w.tmp);
+    uint_field(&w.sub, 1, key_test);
+    uint_field(&w.sub, 2, s(&w, unsampled[i].test));
+    msg(&sample, 3, &w.sub);
+    if (unsampled[i].group) {
+      uint_field(&w.sub, 1, key_group);
+      uint_field(&w.sub, 2, s(&w, unsampled[i].group));
+      msg(&sample, 3, &w.sub);
+    }
+    msg(&w.out, 2, &sample);
+  }
+  free(unsampled);
   for (size_t i = 0; i < v->nmappings; i++) {
     if (!w.map_used[i] && i) continue;
     const rp_mapping_t *m = &v->mappings[i];

@@ -11,7 +11,9 @@
  * per sample type.
  *
  * Samples labelled `test` (and `group`) with string values belong to that
- * CMocka test (heapscope's per-test contract); other labels are ignored. */
+ * CMocka test (heapscope's per-test contract); other labels are ignored. A
+ * labelled sample whose values are all zero names a test that ran but has
+ * no sample (too short to be sampled). */
 #include "report.h"
 
 #include <stdlib.h>
@@ -316,7 +318,17 @@ static bool sample(reader_t *r, const field_t *f, uint32_t key_test, uint32_t ke
     return rp_fail(r->err, "sample has %zu values but the profile has %u sample types", nvals,
                    p->ntypes);
   int64_t v[RP_MAX_TYPES];
-  for (size_t i = 0; i < nvals; i++) v[i] = (int64_t)r->u64[i];
+  bool zero = true;
+  for (size_t i = 0; i < nvals; i++) {
+    v[i] = (int64_t)r->u64[i];
+    zero &= v[i] == 0;
+  }
+  /* A labelled sample of zeros names a test that ran without a sample
+   * (heapscope's writers add one for each); it adds nothing else. */
+  if (zero) {
+    if (test) rp_profile_seen_test(p, test, group);
+    return true;
+  }
   rp_profile_add(p, test, group, *locs, (uint32_t)nids, v);
   return true;
 }

@@ -424,18 +424,7 @@ int rp_main(int argc, char **argv) {
     ok = run_output(f, &v, &o, &err);
   }
   if (err.set) die("%s", err.msg);
-  int e = errno;
-  if (fflush(f) != 0 || ferror(f)) {
-    ok = false;
-    e = errno;
-  }
-  if (f != stdout && fclose(f) != 0) {
-    ok = false;
-    e = errno;
-  }
-  if (!ok)
-    die("%s: write error: %s", o.out_path ? o.out_path : "standard output",
-        strerror(e ? e : EIO));
+  close_output(f, &o, ok);
   rp_view_free(&v);
   free(inputs);
   free(binaries);
