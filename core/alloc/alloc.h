@@ -238,5 +238,6 @@ void hs__alloc_unlock_spans(void);
 /* ---- the runtime's own large tables -------------------------------------
  * Never leak-check roots, whichever object they are linked into. */
 extern const hs_range_t hs__pagemap_range;
+extern const hs_range_t hs__flat_range;
 
 #endif
