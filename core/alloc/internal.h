@@ -41,7 +41,7 @@ extern uint8_t hs__class_small[(1024 >> 4) + 1];
 extern uint8_t hs__class_mid[(HS_MAX_SMALL >> 7) + 1];
 void hs__sizeclass_init(void);
 static inline uint32_t hs__size_to_class(size_t n) {
-  if (n <= 1024) return hs__class_small[(n + 15) >> 4];
+  if (HS_LIKELY(n <= 1024)) return hs__class_small[(n + 15) >> 4];
   return hs__class_mid[(n + 127) >> 7];
 }
 static inline uint32_t hs__obj_index(uint32_t cls, uintptr_t offset) {
