@@ -259,7 +259,7 @@ typedef struct hs_tcache {
   size_t capacity;          /* sum of max_len * size: bounds what it can hold */
   struct hs_tcache *next, *prev; /* registry for stats; tcache registry lock */
 } hs_tcache_t;
-extern HS_TLS hs_tcache_t hs__tcache;
+/* Each thread's: hs__tcache (core/alloc/alloc.h). */
 void hs__tcache_global_init(void);
 void *hs__tcache_alloc_slow(uint32_t cls);
 void hs__tcache_free_slow(void *p, uint32_t cls);
