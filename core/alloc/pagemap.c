@@ -32,7 +32,8 @@ hs_span_t *hs__pagemap_get(uintptr_t a) {
  * memory nor commit charge) and, right above it, HS_FLAT_BYTES of address
  * space (PROT_NONE) handed out front to back. Not when RLIMIT_AS is set:
  * 64 GiB of reservation would count against it and could starve the
- * program's own mappings. */
+ * program's own mappings (and its unused rest goes back when RLIMIT_AS is
+ * set later, at the next growth). */
 hs_flat_range_t hs__flat;
 /* Its base points at the heap's first block: never a leak-check root. */
 const hs_range_t hs__flat_range = {(uintptr_t)&hs__flat, (uintptr_t)(&hs__flat + 1)};
@@ -68,6 +69,16 @@ void *hs__pagemap_flat_take(size_t bytes) {
   uintptr_t base = hs__flat.base;
   uintptr_t limit = atomic_load_explicit(&hs__flat.limit, memory_order_relaxed);
   if (!limit || bytes > limit - flat_used) return NULL;
+  if (hs__os_address_space_limited()) {
+    /* RLIMIT_AS set since the reservation (a test of out-of-memory paths,
+     * say): the unused rest of the range would count against it, so it
+     * goes back now and the heap grows anywhere from here on. A reader
+     * that still sees the old limit reads 0 past flat_used (never
+     * written), as for any foreign address. */
+    hs__os_unmap((void *)(base + flat_used), limit - flat_used);
+    atomic_store_explicit(&hs__flat.limit, flat_used, memory_order_release);
+    return NULL;
+  }
   /* The table's pages for the new memory become writable first (a table
    * page covers 512 heap pages: rounded out to whole pages). */
   uintptr_t table = (uintptr_t)hs__flat_slot(base, 0) & ~(uintptr_t)4095;

@@ -1,7 +1,8 @@
 /* The flat range (core/alloc/pagemap.c): small blocks come from the page
  * heap's own reserved range, whose page info words free() reads from the
  * flat table; addresses around it read 0 without faulting; with RLIMIT_AS
- * set there is no reservation and the radix tree serves the same lookups.
+ * set there is no reservation and the radix tree serves the same lookups;
+ * RLIMIT_AS set later gives the range's unused rest back.
  *
  * usage: test_flatrange            (re-runs itself with RLIMIT_AS set)
  *        test_flatrange limited    (the run under RLIMIT_AS) */
@@ -9,6 +10,7 @@
 #include "check.h"
 
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +74,36 @@ int main(int argc, char **argv) {
   CHECK(hs__pagemap_info(base - 1) == 0);
   CHECK(hs__pagemap_info((uintptr_t)hs__flat_slot(base, 0)) == 0);
   hs__dealloc(first);
+
+  /* RLIMIT_AS set after the reservation: the next growth gives the unused
+   * rest back (64 GiB would be over any such limit) and the heap grows
+   * outside the range; blocks inside it still free as before. */
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    void *inside = hs__alloc(48);
+    struct rlimit rl = {(rlim_t)8 << 30, (rlim_t)8 << 30};
+    if (!inside || setrlimit(RLIMIT_AS, &rl) != 0) _exit(2);
+    enum { BIG = 64 };
+    static void *big[BIG];
+    for (int i = 0; i < BIG; i++) /* 64 MiB: the heap must grow */
+      if (!(big[i] = hs__alloc((size_t)1 << 20))) _exit(3);
+    uintptr_t now = atomic_load(&hs__flat.limit);
+    if (now == 0 || now >= limit) _exit(4);   /* trimmed to what was used */
+    if ((uintptr_t)inside - base >= now) _exit(5);
+    if (class_of(inside) != hs__size_to_class(48)) _exit(6);
+    /* what the limit is for: the program's own mappings still fit */
+    void *own = mmap(NULL, (size_t)64 << 20, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (own == MAP_FAILED) _exit(7);
+    munmap(own, (size_t)64 << 20);
+    for (int i = 0; i < BIG; i++) hs__dealloc(big[i]);
+    hs__dealloc(inside);
+    _exit(0);
+  }
+  int st;
+  CHECK(waitpid(child, &st, 0) == child);
+  CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "RLIMIT_AS set later: status %#x", st);
 
   /* The same under an address-space limit, in a fresh process. */
   pid_t pid = fork();
