@@ -11,7 +11,7 @@
 
 _Atomic int hs__alloc_ready;
 _Atomic int hs__hooked;
-HS_TLS hs_thread_state_t hs__tstate;
+HS_TLS hs_thread_alloc_t hs__thread;
 static hs_lock_t init_lock;
 uintptr_t hs__free_key;
 

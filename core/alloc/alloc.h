@@ -28,6 +28,30 @@ size_t hs__usable_size(const void *p);    /* 0 for foreign pointers */
 /* Prints "heapscope: invalid free of P: WHAT; aborting" and aborts. */
 _Noreturn void hs__invalid_free(const void *p, const char *what);
 
+/* ---- per-thread state (core/alloc/alloc.c) ----------------------------- */
+/* Per thread: see "inside the runtime" below for in_runtime and
+ * cancel_state. */
+typedef struct hs_thread_state {
+  int in_runtime;           /* nesting depth */
+  /* Bytes until this thread's next sampled allocation (sampled profiling,
+   * core/record/), counted down on the malloc fast path; huge when not
+   * sampling, 0 in a new thread so its first malloc takes the slow path
+   * and sets it. */
+  int64_t sample_left;
+  int cancel_state;         /* cancellation state saved by the outermost enter */
+} hs_thread_state_t;
+/* This thread's state and its cache (core/alloc/threadcache.c) in one TLS
+ * object: malloc's fast path, which counts the sampling gap down and pops
+ * the cache, then finds both at one offset from the thread pointer (one
+ * GOT load instead of two). */
+typedef struct hs_thread_alloc {
+  hs_tcache_t cache; /* first: a list's offset is then class * 16, no add */
+  hs_thread_state_t state;
+} hs_thread_alloc_t;
+extern HS_TLS hs_thread_alloc_t hs__thread;
+#define hs__tstate (hs__thread.state)
+#define hs__tcache (hs__thread.cache)
+
 /* malloc's fast path: a small block from this thread's cache, or NULL
  * (then call hs__alloc). Two loads for the class, one TLS list pop. */
 static inline void *hs__alloc_fast(size_t n) {
@@ -152,16 +176,7 @@ void hs__sb_free(hs_strbuf_t *sb);
  * the calls it makes to the public malloc family are served by the internal
  * heap, so libdw, libunwind and libc helpers neither recurse into recording
  * nor show up in profiles. */
-typedef struct hs_thread_state {
-  int in_runtime;           /* nesting depth */
-  /* Bytes until this thread's next sampled allocation (sampled profiling,
-   * core/record/), counted down on the malloc fast path; huge when not
-   * sampling, 0 in a new thread so its first malloc takes the slow path
-   * and sets it. */
-  int64_t sample_left;
-  int cancel_state;         /* cancellation state saved by the outermost enter */
-} hs_thread_state_t;
-extern HS_TLS hs_thread_state_t hs__tstate;
+/* (hs_thread_state_t and hs__tstate: see the top of this file.) */
 /* Non-zero when the malloc family must leave its fast paths: bit 0 while
  * every allocation is recorded, +2 for each thread inside the runtime (so
  * the slow path can route that thread to the internal heap even when
@@ -271,5 +286,6 @@ void hs__alloc_unlock_spans(void);
 /* ---- the runtime's own large tables -------------------------------------
  * Never leak-check roots, whichever object they are linked into. */
 extern const hs_range_t hs__pagemap_range;
+extern const hs_range_t hs__flat_range;
 
 #endif

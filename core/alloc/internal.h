@@ -41,7 +41,7 @@ extern uint8_t hs__class_small[(1024 >> 4) + 1];
 extern uint8_t hs__class_mid[(HS_MAX_SMALL >> 7) + 1];
 void hs__sizeclass_init(void);
 static inline uint32_t hs__size_to_class(size_t n) {
-  if (n <= 1024) return hs__class_small[(n + 15) >> 4];
+  if (HS_LIKELY(n <= 1024)) return hs__class_small[(n + 15) >> 4];
   return hs__class_mid[(n + 127) >> 7];
 }
 static inline uint32_t hs__obj_index(uint32_t cls, uintptr_t offset) {
@@ -147,7 +147,36 @@ extern size_t hs__pagemap_bytes;          /* leaves mapped (page heap lock) */
 #define HS_INFO_CLASS(v) ((uint32_t)((v) >> 32))
 #define HS_INFO_SPAN_OFFSET(v, a) ((uint32_t)(a) - (uint32_t)(v))
 #define HS_INFO_MAKE(cls, span_start) ((uint64_t)(cls) << 32 | (uint32_t)(span_start))
+/* The flat range: the page heap takes its memory from one range of address
+ * space it reserves itself (HS_FLAT_BYTES, PROT_NONE until used), and the
+ * info words of its pages sit in a flat table right below it, so free()
+ * finds a page's info with one load that depends on the pointer, where the
+ * radix tree needs two (root, then leaf). Until the range exists (and for
+ * good when the address space is limited or the kernel refused it) its
+ * limit is 0, which puts every address outside. Pages outside the range
+ * (the heap grew past it, own mappings of big blocks) keep their info in
+ * the radix tree's leaves. */
+#define HS_FLAT_BYTES ((uintptr_t)64 << 30)
+#define HS_FLAT_TABLE_BYTES ((HS_FLAT_BYTES >> HS_PAGE_SHIFT) * sizeof(uint64_t)) /* 64 MiB */
+typedef struct hs_flat_range {
+  _Atomic uintptr_t limit; /* its size (at most HS_FLAT_BYTES) once reserved, else 0; set last */
+  uintptr_t base;          /* first byte; the table ends here */
+} hs_flat_range_t;
+extern HS_HIDDEN hs_flat_range_t hs__flat;
+/* The table ends HS_FLAT_SKEW bytes short of the range: a page's first
+ * block and its info word then differ in their low 12 address bits (a
+ * table right below the range put page 0's word at the same offset mod
+ * 4 KiB as page 0's first block, which free() has just written to: the
+ * load waited on the stores as if they overlapped, and malloc(32)+free
+ * took ~12 % longer). */
+#define HS_FLAT_SKEW 2112
+static inline uint64_t *hs__flat_slot(uintptr_t base, uintptr_t off) {
+  return (uint64_t *)(base - HS_FLAT_TABLE_BYTES - HS_FLAT_SKEW) + (off >> HS_PAGE_SHIFT);
+}
 static inline uint64_t hs__pagemap_info(uintptr_t a) {
+  uintptr_t limit = atomic_load_explicit(&hs__flat.limit, memory_order_acquire);
+  uintptr_t off = a - hs__flat.base;
+  if (HS_LIKELY(off < limit)) return *hs__flat_slot(hs__flat.base, off);
   /* One bound test on the root index also rejects addresses past 48 bits. */
   uintptr_t root = a >> (HS_PAGE_SHIFT + HS_PM_LEAF_BITS);
   if (HS_UNLIKELY(root >= ((uintptr_t)1 << HS_PM_ROOT_BITS))) return 0;
@@ -164,6 +193,10 @@ static inline hs_span_t *hs__pagemap_span(uintptr_t a) {
   return atomic_load_explicit(&l->spans[(a >> HS_PAGE_SHIFT) & (HS_PM_LEAF_LEN - 1)],
                               memory_order_acquire);
 }
+/* Fresh read-write heap memory of `bytes` (a multiple of HS_PAGE_SIZE) from
+ * the flat range, reserving it on first use; NULL when there is none (then
+ * the page heap maps memory anywhere). Page heap lock held. */
+void *hs__pagemap_flat_take(size_t bytes);
 void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
 
@@ -235,7 +268,7 @@ typedef struct hs_tcache {
   size_t capacity;          /* sum of max_len * size: bounds what it can hold */
   struct hs_tcache *next, *prev; /* registry for stats; tcache registry lock */
 } hs_tcache_t;
-extern HS_TLS hs_tcache_t hs__tcache;
+/* Each thread's: hs__tcache (core/alloc/alloc.h). */
 void hs__tcache_global_init(void);
 void *hs__tcache_alloc_slow(uint32_t cls);
 void hs__tcache_free_slow(void *p, uint32_t cls);

@@ -445,11 +445,15 @@ static bool grow(size_t npages) {
     if (over_limit(npages << HS_PAGE_SHIFT)) return false;
     pages = npages; /* the minimum still fits under the limit */
   }
-  void *mem = hs__os_map_aligned(pages << HS_PAGE_SHIFT, HS_PAGE_SIZE);
-  if (!mem) return false;
+  /* The flat range first (free() finds its pages' classes with one load
+   * fewer); its memory is never unmapped, so it is taken only once a span
+   * struct is at hand. */
   hs_span_t *s = new_struct();
-  if (!s) {
-    hs__os_unmap(mem, pages << HS_PAGE_SHIFT);
+  if (!s) return false;
+  void *mem = hs__pagemap_flat_take(pages << HS_PAGE_SHIFT);
+  if (!mem) mem = hs__os_map_aligned(pages << HS_PAGE_SHIFT, HS_PAGE_SIZE);
+  if (!mem) {
+    drop_struct(s);
     return false;
   }
   s->start = (uintptr_t)mem;

@@ -30,7 +30,6 @@ void hs__alloc_set_thread_cache_limit(size_t bytes) {
 size_t hs__alloc_thread_cache_limit(void) { return atomic_load(&cache_limit); }
 #define LIST_BYTES_CAP ((size_t)1 << 20)
 
-HS_TLS hs_tcache_t hs__tcache;
 static pthread_key_t tcache_key;
 static bool key_ready;
 static hs_lock_t registry_lock;

@@ -101,7 +101,7 @@ __attribute__((constructor(101))) static void runtime_init(void) {
 }
 
 /* The runtime's large static tables: never leak-check roots. */
-static const hs_range_t *const tables[] = {&hs__pagemap_range, &hs__depot_range,
+static const hs_range_t *const tables[] = {&hs__pagemap_range, &hs__flat_range, &hs__depot_range,
                                            &hs__depot_ids_range, &hs__live_range,
                                            &hs__cp_slots_range};
 const hs_range_t *const *hs__runtime_tables(size_t *count) {

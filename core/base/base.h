@@ -139,6 +139,19 @@ void *hs__os_remap(void *p, size_t old, size_t size, bool may_move, size_t align
 /* Moves the pages of [p, p + size) to [to, to + size), replacing what was
  * mapped there; false on failure (nothing moved). */
 bool hs__os_move(void *p, size_t size, void *to);
+/* Address space only: size bytes of PROT_NONE, MAP_NORESERVE (no commit
+ * charge, no memory); NULL on failure. */
+void *hs__os_reserve(size_t size);
+/* Fresh read-write memory at exactly [p, p + size), replacing what the
+ * caller reserved there (hs__os_reserve); committed as hs__os_map's is.
+ * False on failure (the reservation stays). */
+bool hs__os_map_fixed(void *p, size_t size);
+/* Sets the protection of [p, p + size) (a whole-page range of a mapping the
+ * caller owns) to read-only or read-write; false on failure (ENOMEM under
+ * overcommit accounting, for example). */
+bool hs__os_protect(void *p, size_t size, bool writable);
+/* The address-space limit (RLIMIT_AS) is not infinite. */
+bool hs__os_address_space_limited(void);
 uint64_t hs__now_ns(void);               /* CLOCK_MONOTONIC */
 /* CLOCK_MONOTONIC_COARSE: a few ms resolution, a tenth of the cost (on a
  * kvm-clock VM 15-45 ns against 141 ns). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,37 @@ bool hs__os_move(void *p, size_t size, void *to) {
   long r = syscall(SYS_mremap, p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
   errno = saved;
   return !os_failed(r);
+}
+
+void *hs__os_reserve(size_t size) {
+  int saved = errno;
+  long r = syscall(SYS_mmap, NULL, size, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  errno = saved;
+  return os_failed(r) ? NULL : (void *)r;
+}
+
+bool hs__os_map_fixed(void *p, size_t size) {
+  int saved = errno;
+  long r = syscall(SYS_mmap, p, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  errno = saved;
+  return !os_failed(r);
+}
+
+bool hs__os_protect(void *p, size_t size, bool writable) {
+  int saved = errno;
+  long r = syscall(SYS_mprotect, p, size, writable ? PROT_READ | PROT_WRITE : PROT_READ);
+  errno = saved;
+  return !os_failed(r);
+}
+
+bool hs__os_address_space_limited(void) {
+  struct rlimit rl;
+  int saved = errno;
+  long r = syscall(SYS_getrlimit, RLIMIT_AS, &rl);
+  errno = saved;
+  return r != 0 || rl.rlim_cur != RLIM_INFINITY;
 }
 
 uint64_t hs__now_ns(void) {
