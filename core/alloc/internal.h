@@ -197,6 +197,9 @@ static inline hs_span_t *hs__pagemap_span(uintptr_t a) {
  * the flat range, reserving it on first use; NULL when there is none (then
  * the page heap maps memory anywhere). Page heap lock held. */
 void *hs__pagemap_flat_take(size_t bytes);
+/* Gives the flat range's unused rest back for good (RLIMIT_AS is being
+ * set); takes the page heap lock. */
+void hs__pagemap_flat_shrink(void);
 void hs__pagemap_mark_recorded(uintptr_t start, size_t npages, bool recorded);
 void hs__pagemap_set_class(uintptr_t start, size_t npages, uint32_t cls);
 

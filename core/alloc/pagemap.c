@@ -96,6 +96,20 @@ void *hs__pagemap_flat_take(size_t bytes) {
   return p;
 }
 
+/* Gives back the range's unused rest (core/alloc/rlimit.c: before a finite
+ * RLIMIT_AS takes effect). The table stays mapped: a reader that loaded the
+ * old limit still reads it, and finds 0 past what was handed out. */
+void hs__pagemap_flat_shrink(void) {
+  if (!atomic_load_explicit(&hs__flat.limit, memory_order_acquire)) return;
+  hs__lock(&hs__pageheap_lock);
+  uintptr_t limit = atomic_load_explicit(&hs__flat.limit, memory_order_relaxed);
+  if (limit > flat_used) {
+    atomic_store_explicit(&hs__flat.limit, flat_used, memory_order_release);
+    hs__os_unmap((void *)(hs__flat.base + flat_used), limit - flat_used);
+  }
+  hs__unlock(&hs__pageheap_lock);
+}
+
 /* Where the info word of page `page` lives: the flat table inside the flat
  * range, else its leaf (NULL when it has none). */
 static uint64_t *info_slot(uintptr_t page) {
