@@ -495,9 +495,15 @@ bool hs__cpuprof_running(void) {
 }
 
 /* Before a dlclose: the library's mapping lines join the profile while
- * it is still mapped, so its samples stay named. */
+ * it is still mapped, so its samples stay named. The interposer has raised
+ * hs__modules_unloading (seq_cst), so handlers that announce themselves
+ * from now on (in_handler, seq_cst) skip code the registry does not hold;
+ * those already inside may be reading the library's CFI in place: wait
+ * for them before it is unmapped (the pairing stop() uses). */
 static void before_unload(void) {
   if (atomic_load(&hs__cp.state) == CP_RUNNING) hs__cp_file_sync_maps(false);
+  if (!hs__cp_drain(1000000000ull))
+    hs__errorf("CPU profiler: a sampling handler did not finish before dlclose");
 }
 
 void hs__cpuprof_init(void) {

@@ -118,6 +118,10 @@ typedef struct hs_unwind_regs {
   bool exact; /* pc is the interrupted instruction, not a return address */
 } hs_unwind_regs_t;
 #define HS_UNWIND_IN_SIGNAL 1   /* flag: no system call, lock or allocation */
+/* flag (with IN_SIGNAL): also walk code of modules loaded since the last
+ * hs__unwind_prepare, their CFI read in place. Only for a caller that a
+ * dlclose waits for (the CPU profiler's handler, see unwind.c). */
+#define HS_UNWIND_LATE_MODULES 2
 #define HS_UNWIND_NEEDS_SLOW 1  /* status: stopped at CFI only libunwind can follow */
 /* Walks from *st (the first frame recorded is st->pc) into pcs[0..max),
  * reading only inside ranges; returns the depth. hash (optional) receives

@@ -40,6 +40,7 @@
 #include "core/alloc/alloc.h"
 #include "core/module/module.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <sys/auxv.h>
@@ -205,6 +206,66 @@ static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *c
   return ix == &no_cfi ? NULL : ix;
 }
 
+/* ---- modules a signal handler learns (HS_UNWIND_LATE_MODULES) ----
+ * A library dlopen'ed after hs__unwind_prepare is not in the registry and
+ * has no CFI copy, and a handler can make neither. glibc's _dl_find_object
+ * (2.35) is lock-free and async-signal-safe (libgcc's unwinder uses it): it
+ * gives the object's mapping and .eh_frame_hdr, whose table is then read in
+ * place, as a permanent module's is. That is safe only while the object
+ * cannot be unmapped: the caller has announced itself (the CPU profiler's
+ * in_handler, seq_cst) before this reads hs__modules_unloading (seq_cst),
+ * and the dlclose interposer raises that count, then waits for announced
+ * handlers to leave (hs__cpuprof's unload listener), then unmaps. A module
+ * that is executing (every pc of a stack) is past its dlopen, so no failed
+ * dlopen unmaps it either. Rules found so are never cached: the registry
+ * may never learn the object, so its unload would not retire them. */
+extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
+
+static bool late_index(uintptr_t a, hs_cfi_index_t *ix) {
+  if (!_dl_find_object || atomic_load(&hs__modules_unloading)) return false;
+  struct dl_find_object fo;
+  if (_dl_find_object((void *)a, &fo) != 0 || !fo.dlfo_eh_frame || !fo.dlfo_link_map)
+    return false;
+  /* The ELF header and program headers at the start of the first segment
+   * (glibc maps every object from file offset 0). */
+  uintptr_t start = (uintptr_t)fo.dlfo_map_start, end = (uintptr_t)fo.dlfo_map_end;
+  uintptr_t base = fo.dlfo_link_map->l_addr, hdr = (uintptr_t)fo.dlfo_eh_frame;
+  const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
+  if (end <= start || end - start < sizeof *eh || eh->e_ident[EI_MAG0] != ELFMAG0 ||
+      eh->e_ident[EI_MAG1] != ELFMAG1 || eh->e_ident[EI_MAG2] != ELFMAG2 ||
+      eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_phentsize != sizeof(ElfW(Phdr)))
+    return false;
+  uintptr_t phs = (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr));
+  if (eh->e_phoff > end - start || phs > end - start - eh->e_phoff) return false;
+  const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
+  size_t hdr_size = 0;
+  uintptr_t limit = 0;
+  for (int i = 0; i < eh->e_phnum; i++)
+    if (ph[i].p_type == PT_GNU_EH_FRAME && base + ph[i].p_vaddr == hdr) hdr_size = ph[i].p_memsz;
+  for (int i = 0; i < eh->e_phnum; i++)
+    if (ph[i].p_type == PT_LOAD && hdr >= base + ph[i].p_vaddr &&
+        hdr - (base + ph[i].p_vaddr) < ph[i].p_memsz)
+      limit = base + ph[i].p_vaddr + ph[i].p_memsz;
+  if (!hdr_size || !limit || limit > end) return false;
+  return hs__cfi_parse_hdr(hdr, hdr_size, limit, 0, ix);
+}
+
+static uint32_t late_rule(uintptr_t a) {
+  hs_cfi_index_t ix;
+  return late_index(a, &ix) ? hs__cfi_lookup(&ix, a) : HS_CFI_NONE;
+}
+
+/* a lies in code a walk may step into: a module the registry holds, or
+ * (late walks) one _dl_find_object knows. */
+static bool known_text(const walk_t *w, uintptr_t a) {
+  if (hs__module_live_text(a)) return true;
+  if (!(w->flags & HS_UNWIND_LATE_MODULES) || !_dl_find_object ||
+      atomic_load(&hs__modules_unloading))
+    return false;
+  struct dl_find_object fo;
+  return _dl_find_object((void *)a, &fo) == 0;
+}
+
 /* The rule at a, read from its module's CFI; *cacheable says whether it
  * holds until the next unload (not when the module's CFI could not be had
  * yet, nor "no module" before the module list was refreshed). */
@@ -224,8 +285,13 @@ static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
     m = hs__module_live_text(a);
   }
   *cacheable = m || w->refreshed;
-  if (!m) return HS_CFI_NONE;
+  if (!m) {
+    if (!(w->flags & HS_UNWIND_LATE_MODULES)) return HS_CFI_NONE;
+    *cacheable = false;
+    return late_rule(a);
+  }
   const hs_cfi_index_t *ix = module_cfi(w, m, cacheable);
+  if (!ix && !*cacheable && (w->flags & HS_UNWIND_LATE_MODULES)) return late_rule(a);
   return ix ? hs__cfi_lookup(ix, a) : HS_CFI_NONE;
 }
 
@@ -311,7 +377,7 @@ static HS_NOINLINE bool step_slow(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
     /* A frame-pointer step, kept only if it returns into known code. */
     if (bp < sp || !readable8(w, bp) || !readable8(w, bp + 8) || (bp & 7)) return false;
     uintptr_t ret = ((const uintptr_t *)bp)[1];
-    if (!hs__module_live_text(ret - 1)) return false;
+    if (!known_text(w, ret - 1)) return false;
     st->pc = ret;
     st->sp = bp + 16;
     st->bp = ((const uintptr_t *)bp)[0];

@@ -570,6 +570,27 @@ def case_dlclose():
             fail("proto: the dlclose'd library's functions are not named:\n" + out)
 
 
+def case_dlclose_nofp():
+    # A library built without frame pointers, dlopen'ed after the profile
+    # started and dlclose'd before it is written: its samples keep the
+    # library's frames and their callers in the program (the handler learns
+    # the library's CFI lock-free), all named after the dlclose.
+    lib = os.environ["HS_CPUDL_NOFP"]
+    p = run([prog("cpu_dlnofp"), lib],
+            {"CPUPROFILE": W + "/dn.prof", "CPUPROFILE_FREQUENCY": "1000"})
+    m = measured(p.stdout)
+    d = check("dn.prof")
+    if not any(x == os.path.realpath(lib) or x == lib for x in d["modules"]):
+        fail("the dlclose'd library is not in the maps: %s" % d["modules"])
+    burned = m["dl_chain"]
+    expect_time("dlnofp_leaf", secs(d, "dlnofp_leaf"), burned, 0.001)
+    for fn in ("dlnofp_mid", "dlnofp_outer", "prog_mid", "prog_outer", "main"):
+        if d["cum"].get(fn, 0) < 0.95 * d["cum"]["dlnofp_leaf"]:
+            fail("%s holds %d of dlnofp_leaf's %d periods: callers lost\n%s"
+                 % (fn, d["cum"].get(fn, 0), d["cum"]["dlnofp_leaf"], d["cum"]))
+    expect_time("main over the library's chain", secs(d, "main"), burned, 0.001)
+
+
 def case_no_frame_pointers():
     # Callers of code built without frame pointers are named (the handler
     # walks by CFI): every sample of the chain holds it whole, up to main
