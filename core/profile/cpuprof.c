@@ -93,7 +93,7 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
                cfg.signo, signame(cfg.signo));
     return false;
   }
-  /* The handler's walker cannot copy a module's CFI itself. */
+  /* The handler's walker cannot map its rule cache itself. */
   if (!in_signal) hs__unwind_prepare();
   if (!hs__cp_reset_slots(in_signal)) {
     hs__errorf("CPU profiler busy registering a thread; not started");
@@ -158,7 +158,9 @@ static void stop_locked(bool in_signal, int sig, bool quiet) {
   hs__cp_disarm_all();
   bool drained = hs__cp_drain(in_signal ? 200000000ull : 2000000000ull);
   hs__cp_settle_all();
-  hs__cp_file_sync_maps(in_signal);
+  /* The maps again only when something may have been mapped since: a
+   * short process reads them once. */
+  if (in_signal || hs__cp_maps_stale()) hs__cp_file_sync_maps(in_signal);
   uint64_t samples, weight, lost;
   hs__cp_counts(&samples, &weight, &lost);
   bool proto = s->proto && !in_signal;
@@ -288,7 +290,9 @@ static void mark_children(void) {
   if (!env) return;
   for (; env[n]; n++)
     if (!strncmp(env[n], "CPUPROFILE_USE_PID=", 19)) return;
-  char **copy = hs__arena_alloc((n + 2) * sizeof *copy);
+  /* Pages of its own: a process that profiles nothing else never touches
+   * the internal heap (its first use costs a few page faults and mmaps). */
+  char **copy = hs__os_map((n + 2) * sizeof *copy);
   if (!copy) return;
   memcpy(copy, env, n * sizeof *copy);
   copy[n] = "CPUPROFILE_USE_PID=1";
@@ -495,15 +499,9 @@ bool hs__cpuprof_running(void) {
 }
 
 /* Before a dlclose: the library's mapping lines join the profile while
- * it is still mapped, so its samples stay named. The interposer has raised
- * hs__modules_unloading (seq_cst), so handlers that announce themselves
- * from now on (in_handler, seq_cst) skip code the registry does not hold;
- * those already inside may be reading the library's CFI in place: wait
- * for them before it is unmapped (the pairing stop() uses). */
+ * it is still mapped, so its samples stay named. */
 static void before_unload(void) {
   if (atomic_load(&hs__cp.state) == CP_RUNNING) hs__cp_file_sync_maps(false);
-  if (!hs__cp_drain(1000000000ull))
-    hs__errorf("CPU profiler: a sampling handler did not finish before dlclose");
 }
 
 void hs__cpuprof_init(void) {

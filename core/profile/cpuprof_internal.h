@@ -148,6 +148,10 @@ void hs__cp_maps_refresh(bool in_signal);
 void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx);
 const cp_maps_t *hs__cp_maps_current(void);
+/* Outside signal handlers: true when /proc/self/maps may hold executable
+ * lines the snapshot lacks (the loader's counters moved since the last
+ * read, or the handler sampled code outside every line). */
+bool hs__cp_maps_stale(void);
 /* Snapshots that were replaced; freed when no handler can read them. */
 void hs__cp_maps_free_retired(void);
 /* The handler sampled pc: when no mapping line covers it (code loaded

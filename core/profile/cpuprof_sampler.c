@@ -176,17 +176,15 @@ static int fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int
  * (a signal's interrupted pc), then return addresses, by the shared
  * signal-safe walker of core/stack/ (CFI rules,
  * so code built without frame pointers keeps its callers), reading only
- * [sp, the slot's stack top). The profiler's handler (late: it holds off
- * dlclose through in_handler, see before_unload) also walks libraries
- * dlopen'ed since the start, their CFI read in place; other callers end at
- * such code. A stack whose walk ends in unknown code is walked by frame
- * pointers too, and the longer walk is kept. */
+ * [sp, the slot's stack top). The walker finds every loaded object's CFI
+ * itself, libraries dlopen'ed since the start included; a stack whose walk
+ * ends in code of no loaded object (or code without CFI) is walked by
+ * frame pointers too, and the longer walk is kept. */
 static int walk_bounded(hs_unwind_regs_t st, uintptr_t hi, uintptr_t *pcs, int max,
-                        uint64_t *hash, bool late) {
+                        uint64_t *hash) {
   hs_stack_ranges_t r = {.lo = st.sp, .hi = hi, .own = true};
-  int flags = HS_UNWIND_IN_SIGNAL | (late ? HS_UNWIND_LATE_MODULES : 0);
-  int n = hs__unwind_walk(&st, &r, flags, pcs, max, hash, NULL);
-  if (HS_LIKELY(n >= 1 && (n == max || hs__module_live_text(pcs[n - 1] - (n > 1)))))
+  int n = hs__unwind_walk(&st, &r, HS_UNWIND_IN_SIGNAL, pcs, max, hash, NULL);
+  if (HS_LIKELY(n >= 1 && (n == max || hs__unwind_known_text(pcs[n - 1] - (n > 1)))))
     return n;
   uintptr_t fp_pcs[CP_MAX_DEPTH];
   uint64_t acc = HS_FRAME_HASH(st.pc, 0);
@@ -215,7 +213,7 @@ static int unwind_context(const ucontext_t *uc, cp_slot_t *s, uintptr_t *pcs, in
     *hash = hs__stack_hash(pcs, 1);
     return 1;
   }
-  return walk_bounded(st, hi, pcs, max, hash, true);
+  return walk_bounded(st, hi, pcs, max, hash);
 }
 
 /* ---- the handler ------------------------------------------------------------------- */
@@ -842,7 +840,7 @@ int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *ucv) 
     uintptr_t hi = own_stack_hi(st.sp);
     pcs[n++] = st.pc;
     if (hi) n = walk_bounded(st, hi, pcs, max_depth < CP_MAX_DEPTH ? max_depth : CP_MAX_DEPTH,
-                             &acc, false);
+                             &acc);
     skip = 0;
   } else {
     /* From here (the runtime keeps frame pointers): frame 0 is
@@ -851,8 +849,7 @@ int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *ucv) 
     if (hi && fp + 16 <= hi && !(fp & 7)) {
       const uintptr_t *f = (const uintptr_t *)fp;
       hs_unwind_regs_t st = {.pc = f[1], .sp = fp + 16, .bp = f[0], .exact = false};
-      n = walk_bounded(st, hi, pcs, max + 1 < CP_MAX_DEPTH ? max + 1 : CP_MAX_DEPTH, &acc,
-                       false);
+      n = walk_bounded(st, hi, pcs, max + 1 < CP_MAX_DEPTH ? max + 1 : CP_MAX_DEPTH, &acc);
     }
     skip += 1; /* ProfilerGetStackTrace itself */
   }
