@@ -591,6 +591,26 @@ def case_dlclose_nofp():
     expect_time("main over the library's chain", secs(d, "main"), burned, 0.001)
 
 
+def case_startup_cost():
+    # What CPUPROFILE costs a short process: the maps read once (start), no
+    # module learned, no CFI read, the internal heap untouched; the profile
+    # still valid and its maps complete.
+    if not shutil.which("strace"):
+        skip("strace is not installed")
+    out = os.path.join(W, "trace")
+    run(["strace", "-f", "-o", out, "-e", "trace=openat,readlink", "-E", "LD_PRELOAD=" + PRELOAD,
+         "-E", "CPUPROFILE=" + W + "/t.prof", "/bin/true"], preload=False)
+    trace = open(out).read()
+    maps = trace.count('"/proc/self/maps"')
+    if maps != 1:
+        fail("/proc/self/maps opened %d times (once at start is enough)\n%s" % (maps, trace))
+    if '"/proc/self/exe"' in trace:
+        fail("the module registry was filled at start (readlink /proc/self/exe)\n%s" % trace)
+    d = check("t.prof")
+    if not any(x.endswith("/true") for x in d["modules"]):
+        fail("the program is not in the maps: %s" % d["modules"])
+
+
 def case_no_frame_pointers():
     # Callers of code built without frame pointers are named (the handler
     # walks by CFI): every sample of the chain holds it whole, up to main
