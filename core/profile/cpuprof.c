@@ -425,8 +425,9 @@ HS_EXPORT void heapscope_cpu_profiler_set_test(const char *group, const char *na
 
 /* ---- the runtime's hooks (cpuprof.h) ------------------------------------------------------------ */
 
-void hs__cpuprof_set_test(const char *group, const char *name) {
+HS_NOINLINE void hs__cpuprof_set_test(const char *group, const char *name) {
   uint32_t id = name ? hs__cp_test_id(group, name) : 0;
+  hs__cp_settle_test(atomic_load_explicit(&hs__cp_current_test, memory_order_relaxed));
   atomic_store_explicit(&hs__cp_current_test, id, memory_order_relaxed);
 }
 

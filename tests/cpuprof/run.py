@@ -611,6 +611,24 @@ def case_startup_cost():
         fail("the program is not in the maps: %s" % d["modules"])
 
 
+def case_quiet_test():
+    # A test whose thread got no sample (the signal blocked here, unseen
+    # expiries on a loaded machine) keeps its periods: they are settled at
+    # the test's end, not given to the next test's first sample (which then
+    # carried both, and the short test showed no sample at all).
+    p = run([prog("cpu_quiet_test")], {"CPUPROFILE": W + "/q.prof"}, preload=False)
+    m = measured(p.stdout)
+    d = check("q.prof", tests="q.prof.tests")
+    per = d["period_us"] / 1e6
+    tests = d["tests"]
+    quiet = tests.get("suite/quiet", {}).get("total", 0) * per
+    nxt = tests.get("suite/next", {}).get("total", 0) * per
+    expect_time("suite/quiet", quiet, m["quiet"], 0.01)
+    expect_time("suite/next", nxt, m["next"], 0.01)
+    if tests.get("suite/next", {}).get("cum", {}).get("quiet_burn"):
+        fail("quiet_burn's time in suite/next: %s" % tests["suite/next"])
+
+
 def case_no_frame_pointers():
     # Callers of code built without frame pointers are named (the handler
     # walks by CFI): every sample of the chain holds it whole, up to main
