@@ -887,7 +887,11 @@ static uintptr_t own_stack_hi(uintptr_t sp) {
   return 0;
 }
 
-int hs__cp_stack_trace(void **result, int max_depth, int skip, const void *ucv) {
+/* noipa: its frame must be the one ProfilerGetStackTrace calls (GCC split it
+ * into a part called from here once a second caller appeared, which added a
+ * frame the skip below did not count). */
+__attribute__((noipa)) int hs__cp_stack_trace(void **result, int max_depth, int skip,
+                                            const void *ucv) {
   if (!result || max_depth <= 0) return 0;
   uintptr_t pcs[CP_MAX_DEPTH + 1];
   int max = max_depth + skip < CP_MAX_DEPTH ? max_depth + skip : CP_MAX_DEPTH;
