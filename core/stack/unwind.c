@@ -267,16 +267,37 @@ static uint32_t found_rule(uintptr_t a, bool *found) {
   return r;
 }
 
-bool hs__unwind_known_text(uintptr_t a) {
+/* a lies in an executable segment of the object that holds it (a value
+ * found on a stack often points into an object's data instead). */
+static bool object_text(uintptr_t a) {
   struct dl_find_object fo;
-  return hs__module_live_text(a) || find_object(a, &fo);
+  if (!hs__modules_read_begin()) return false;
+  bool text = false;
+  if (find_object(a, &fo)) {
+    uintptr_t start = (uintptr_t)fo.dlfo_map_start, end = (uintptr_t)fo.dlfo_map_end;
+    uintptr_t base = fo.dlfo_link_map->l_addr;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
+    if (end > start && end - start >= sizeof *eh && eh->e_ident[EI_MAG0] == ELFMAG0 &&
+        eh->e_ident[EI_MAG1] == ELFMAG1 && eh->e_ident[EI_MAG2] == ELFMAG2 &&
+        eh->e_ident[EI_MAG3] == ELFMAG3 && eh->e_phentsize == sizeof(ElfW(Phdr)) &&
+        eh->e_phoff <= end - start &&
+        (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr)) <= end - start - eh->e_phoff) {
+      const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
+      for (int i = 0; i < eh->e_phnum && !text; i++)
+        text = ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X) && a >= base + ph[i].p_vaddr &&
+               a - (base + ph[i].p_vaddr) < ph[i].p_memsz;
+    }
+  }
+  hs__modules_read_end();
+  return text;
 }
+
+bool hs__unwind_known_text(uintptr_t a) { return hs__module_live_text(a) || object_text(a); }
 
 /* a lies in code a walk may step into. */
 static bool known_text(const walk_t *w, uintptr_t a) {
   if (hs__module_live_text(a)) return true;
-  struct dl_find_object fo;
-  return (w->flags & HS_UNWIND_IN_SIGNAL) && find_object(a, &fo);
+  return (w->flags & HS_UNWIND_IN_SIGNAL) && object_text(a);
 }
 
 /* The rule at a, read from its module's CFI; *cacheable says whether it
