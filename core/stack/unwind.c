@@ -985,6 +985,20 @@ int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max) {
 void hs__unwind_prepare(void) {
   hs__runtime_enter();
   cache_get(true);
+  if (!_dl_find_object) {
+    /* glibc before 2.35: a handler finds no object itself; learn every
+     * loaded module and make its CFI ready now, as before. */
+    hs__modules_refresh();
+    walk_t w;
+    memset(&w, 0, sizeof w);
+    for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
+      const hs_module_t *m = hs__module_at(i);
+      bool cacheable;
+      if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
+          UINT32_MAX)
+        module_cfi(&w, m, &cacheable);
+    }
+  }
   hs_stack_ranges_t r;
   hs__stack_ranges((uintptr_t)__builtin_frame_address(0), true, &r);
   hs__runtime_leave();
