@@ -89,6 +89,23 @@ static inline bool hs__modules_unload_pending(void) {
   return atomic_load_explicit(&hs__modules_unloading, memory_order_acquire) != 0;
 }
 
+/* Lock-free readers of a loaded object's own memory (a signal handler's
+ * stack walk reads .eh_frame_hdr/.eh_frame in place, core/stack/unwind.c):
+ * begin announces the reader (seq_cst), then fails while a dlclose is in
+ * progress; unload_begin raises hs__modules_unloading (seq_cst), then waits
+ * for announced readers to end before the real dlclose unmaps anything.
+ * Async-signal-safe: two atomic operations. */
+extern _Atomic uint32_t hs__module_readers;
+static inline bool hs__modules_read_begin(void) {
+  atomic_fetch_add(&hs__module_readers, 1);
+  if (HS_LIKELY(!atomic_load(&hs__modules_unloading))) return true;
+  atomic_fetch_sub(&hs__module_readers, 1);
+  return false;
+}
+static inline void hs__modules_read_end(void) {
+  atomic_fetch_sub_explicit(&hs__module_readers, 1, memory_order_release);
+}
+
 /* Called by the dlclose interposer before the real dlclose, while the
  * object is still mapped (the CPU profiler records its mappings then).
  * One listener; it must not call dlclose. */

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -476,13 +477,27 @@ HS_EXPORT int dlclose(void *handle) {
 }
 
 _Atomic uint32_t hs__modules_unloading;
+_Atomic uint32_t hs__module_readers;
 
 /* Record the object (and whatever else is loaded) while it is still mapped;
  * from here until unload_end, its addresses may be unmapped and reused by
- * another thread's dlopen while the registry still calls it live. */
+ * another thread's dlopen while the registry still calls it live. Readers
+ * that announced themselves before the count went up may be reading the
+ * object in place (a signal handler's walk): wait for them. One that never
+ * ends (a thread stopped inside a handler) is waited for 1 s, then the
+ * dlclose goes on. */
 void hs__modules_unload_begin(void) {
   hs__modules_refresh();
   atomic_fetch_add(&hs__modules_unloading, 1);
+  if (HS_LIKELY(!atomic_load(&hs__module_readers))) return;
+  uint64_t t0 = hs__now_ns();
+  while (atomic_load(&hs__module_readers)) {
+    if (hs__now_ns() - t0 > 1000000000ull) {
+      hs__errorf("a stack walk did not finish before dlclose; going on");
+      return;
+    }
+    sched_yield();
+  }
 }
 
 /* Learn what actually went away (the epoch bump retires the rules cached

@@ -93,7 +93,7 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
                cfg.signo, signame(cfg.signo));
     return false;
   }
-  /* The handler's walker cannot copy a module's CFI itself. */
+  /* The handler's walker cannot map its rule cache itself. */
   if (!in_signal) hs__unwind_prepare();
   if (!hs__cp_reset_slots(in_signal)) {
     hs__errorf("CPU profiler busy registering a thread; not started");
@@ -158,7 +158,9 @@ static void stop_locked(bool in_signal, int sig, bool quiet) {
   hs__cp_disarm_all();
   bool drained = hs__cp_drain(in_signal ? 200000000ull : 2000000000ull);
   hs__cp_settle_all();
-  hs__cp_file_sync_maps(in_signal);
+  /* The maps again only when something may have been mapped since: a
+   * short process reads them once. */
+  if (in_signal || hs__cp_maps_stale()) hs__cp_file_sync_maps(in_signal);
   uint64_t samples, weight, lost;
   hs__cp_counts(&samples, &weight, &lost);
   bool proto = s->proto && !in_signal;
@@ -288,7 +290,9 @@ static void mark_children(void) {
   if (!env) return;
   for (; env[n]; n++)
     if (!strncmp(env[n], "CPUPROFILE_USE_PID=", 19)) return;
-  char **copy = hs__arena_alloc((n + 2) * sizeof *copy);
+  /* Pages of its own: a process that profiles nothing else never touches
+   * the internal heap (its first use costs a few page faults and mmaps). */
+  char **copy = hs__os_map((n + 2) * sizeof *copy);
   if (!copy) return;
   memcpy(copy, env, n * sizeof *copy);
   copy[n] = "CPUPROFILE_USE_PID=1";
@@ -421,8 +425,9 @@ HS_EXPORT void heapscope_cpu_profiler_set_test(const char *group, const char *na
 
 /* ---- the runtime's hooks (cpuprof.h) ------------------------------------------------------------ */
 
-void hs__cpuprof_set_test(const char *group, const char *name) {
+HS_NOINLINE void hs__cpuprof_set_test(const char *group, const char *name) {
   uint32_t id = name ? hs__cp_test_id(group, name) : 0;
+  hs__cp_settle_test(atomic_load_explicit(&hs__cp_current_test, memory_order_relaxed));
   atomic_store_explicit(&hs__cp_current_test, id, memory_order_relaxed);
 }
 

@@ -47,6 +47,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdio.h> /* rename */
 #include <string.h>
@@ -186,6 +188,33 @@ static void index_ranges(cp_maps_t *m) {
 
 void hs__cp_maps_refresh(bool in_signal) { hs__cp_maps_refresh_with(in_signal, NULL, NULL); }
 
+/* The loader's load/unload counters when the maps were last read in full
+ * outside a signal handler (stale: read again). */
+static struct {
+  unsigned long long adds, subs;
+  bool valid;
+} maps_seen;
+static _Atomic bool maps_missed; /* the handler sampled a pc no line covers */
+
+static int loader_counts_cb(struct dl_phdr_info *info, size_t size, void *data) {
+  unsigned long long *c = data;
+  if (size < offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) return -1;
+  c[0] = info->dlpi_adds;
+  c[1] = info->dlpi_subs;
+  return 1;
+}
+
+/* Outside signal handlers: could /proc/self/maps have an executable line
+ * the snapshot lacks? Only if the loader loaded or unloaded something since
+ * (its counters), or the handler sampled code outside every line (a JIT's,
+ * an mmap'ed blob). Saves the stop a second read of the maps. */
+bool hs__cp_maps_stale(void) {
+  unsigned long long c[2];
+  if (!maps_seen.valid || atomic_load(&maps_missed) || dl_iterate_phdr(loader_counts_cb, c) != 1)
+    return true;
+  return c[0] != maps_seen.adds || c[1] != maps_seen.subs;
+}
+
 void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx) {
   if (in_signal) {
@@ -193,32 +222,55 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
   } else {
     wait_flag(&maps_busy);
   }
+  /* The counters before the read: whatever the loader does after them
+   * moves them. */
+  unsigned long long c[2];
+  bool counted = !in_signal && dl_iterate_phdr(loader_counts_cb, c) == 1;
+  atomic_store(&maps_missed, false);
   cp_maps_t *cur = atomic_load_explicit(&maps_cur, memory_order_acquire);
   rawbuf_t add = {0};
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  bool read_all = false;
   if (fd >= 0) {
-    char buf[4096], line[4608];
-    size_t ll = 0;
+    /* Lines are handled where they lie in buf (the kernel returns whole
+     * lines per read; a line cut by the buffer's end moves to its start);
+     * a line longer than the buffer is dropped. */
+    char buf[8192];
+    size_t have = 0;
     bool overlong = false;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-      for (ssize_t i = 0; i < n; i++) {
-        if (buf[i] != '\n') {
-          if (ll + 1 < sizeof line) line[ll++] = buf[i];
-          else overlong = true;
-          continue;
-        }
-        line[ll] = '\0';
-        if (!overlong && ll && executable_line(line, ll) && !has_line(cur, line, ll)) {
-          rb_add(&add, line, ll);
+    for (;;) {
+      ssize_t n = read(fd, buf + have, sizeof buf - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        read_all = n == 0;
+        break;
+      }
+      char *p = buf, *end = buf + have + (size_t)n, *nl;
+      while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+        size_t ll = (size_t)(nl - p);
+        *nl = '\0';
+        if (!overlong && ll && executable_line(p, ll) && !has_line(cur, p, ll)) {
+          rb_add(&add, p, ll);
           rb_add(&add, "\n", 1);
         }
-        if (!overlong && also) also(line, ctx);
-        ll = 0;
+        if (!overlong && also) also(p, ctx);
         overlong = false;
+        p = nl + 1;
+      }
+      have = (size_t)(end - p);
+      if (have == sizeof buf) {
+        overlong = true;
+        have = 0;
+      } else if (have) {
+        memmove(buf, p, have);
       }
     }
     close(fd);
+  }
+  maps_seen.valid = counted && read_all && !add.oom;
+  if (counted) {
+    maps_seen.adds = c[0];
+    maps_seen.subs = c[1];
   }
   if (!cur || (add.len && !add.oom)) {
     size_t old = cur ? cur->len : 1, text = old + add.len;
@@ -261,6 +313,7 @@ void hs__cp_maps_note_pc(uintptr_t pc) {
   static _Atomic uint64_t last;
   const cp_maps_t *m = hs__cp_maps_current();
   if (!m || covered(m, pc)) return;
+  atomic_store_explicit(&maps_missed, true, memory_order_relaxed);
   uint64_t now = hs__now_ns(), prev = atomic_load_explicit(&last, memory_order_relaxed);
   if (now - prev < 200000000ull || !atomic_compare_exchange_strong(&last, &prev, now)) return;
   hs__cp_file_sync_maps(true);
@@ -420,6 +473,7 @@ void hs__cp_file_close(bool unmap) {
 
 void hs__cp_file_postfork_child(void) {
   hs__cp_file_close(true);
+  maps_seen.valid = false;
   atomic_store(&hs__cp.grow_flag, 0);
   atomic_store(&maps_busy, 0);
 }

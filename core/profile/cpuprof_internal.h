@@ -67,6 +67,10 @@ typedef struct cp_slot {
   uint64_t cpu0_ns, first_ns;
   _Atomic uint64_t delivered; /* periods the handler saw (kept, lost or filtered) */
   uint64_t *last_rec;      /* the record its last sample went to (handler) */
+  /* Periods a test boundary credited (hs__cp_settle_test, on this thread,
+   * the signal blocked) that the timer has not delivered yet: taken off
+   * the next deliveries' weights. */
+  uint64_t ahead;
   bool settle_at_stop;     /* armed until stop: settle it then */
   /* ---- written only by this thread's handler ---- */
   uint64_t *chunk;         /* current run of records in the file, or NULL */
@@ -147,7 +151,15 @@ void hs__cp_maps_refresh(bool in_signal);
  * also(): one read serves several readers. */
 void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx);
+/* A test boundary on the calling thread (the test's): the periods its
+ * timer owes up to now go to `test`, the test that ends (0: none), not to
+ * whatever sample comes next. */
+void hs__cp_settle_test(uint32_t test);
 const cp_maps_t *hs__cp_maps_current(void);
+/* Outside signal handlers: true when /proc/self/maps may hold executable
+ * lines the snapshot lacks (the loader's counters moved since the last
+ * read, or the handler sampled code outside every line). */
+bool hs__cp_maps_stale(void);
 /* Snapshots that were replaced; freed when no handler can read them. */
 void hs__cp_maps_free_retired(void);
 /* The handler sampled pc: when no mapping line covers it (code loaded

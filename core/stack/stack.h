@@ -133,14 +133,17 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
 /* For a signal handler (the CPU profiler's SIGPROF): the stack of the
  * context the signal interrupted (the handler's third argument), pcs[0]
  * being the interrupted pc itself, bounded by that thread's stack.
- * Async-signal-safe: no allocation, lock or system call; code in modules
- * not yet known (dlopen'ed since the last hs__unwind_prepare or recorded
- * allocation) ends the stack. Returns the depth (<= HS_MAX_DEPTH). */
+ * Async-signal-safe: no allocation, lock or system call. Returns the depth
+ * (<= HS_MAX_DEPTH). */
 int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max);
-/* Outside signal handlers, before relying on hs__unwind_signal (and again
- * after dlopen): maps the rule cache, learns the loaded modules, copies
- * their CFI and learns this thread's stack. */
+/* Outside signal handlers, before relying on signal-handler walks: maps the
+ * rule cache (a handler cannot) and learns this thread's stack. Modules
+ * need nothing: a signal handler's walk finds any loaded object's CFI
+ * itself (glibc's lock-free _dl_find_object) and reads it in place. */
 void hs__unwind_prepare(void);
+/* pc lies in a loaded object's code (the registry, or in a signal-safe
+ * way glibc's own list). Async-signal-safe. */
+bool hs__unwind_known_text(uintptr_t pc);
 /* The lock that serialises CFI copies, for the fork handlers
  * (core/api/runtime.c). */
 extern hs_lock_t *const hs__unwind_copy_lock;

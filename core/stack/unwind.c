@@ -40,6 +40,7 @@
 #include "core/alloc/alloc.h"
 #include "core/module/module.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <sys/auxv.h>
@@ -205,6 +206,100 @@ static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *c
   return ix == &no_cfi ? NULL : ix;
 }
 
+/* ---- modules a signal handler finds itself ----
+ * A handler cannot learn modules (the registry allocates) nor copy CFI. It
+ * finds the object holding an address with glibc's _dl_find_object (2.35:
+ * lock-free and async-signal-safe; libgcc's unwinder uses it), which gives
+ * the object's mapping and .eh_frame_hdr, and reads the search table and
+ * .eh_frame in place, as hs__unwind_prepare did for the permanent modules.
+ * So profiling starts without learning any module, and a library
+ * dlopen'ed after the start (built without frame pointers: nothing else
+ * finds its callers) is walked like the rest. The object must stay mapped
+ * while it is read: hs__modules_read_begin/end around the reads, and the
+ * dlclose interposer waits for such readers before the real dlclose (an
+ * object that is executing, as every pc of a stack is, is past its dlopen,
+ * so no failed dlopen unmaps it either). Rules found so are cached like
+ * the registry's: the interposer's refresh learns an object before it is
+ * unloaded, so its unload bumps the epoch. */
+extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
+
+static bool find_object(uintptr_t a, struct dl_find_object *fo) {
+  return _dl_find_object && _dl_find_object((void *)a, fo) == 0 && fo->dlfo_link_map;
+}
+
+/* The object's PT_GNU_EH_FRAME table, indexed in place. The ELF header and
+ * program headers are at the start of its first segment (glibc maps every
+ * object from file offset 0). */
+static bool object_cfi(const struct dl_find_object *fo, hs_cfi_index_t *ix) {
+  uintptr_t start = (uintptr_t)fo->dlfo_map_start, end = (uintptr_t)fo->dlfo_map_end;
+  uintptr_t base = fo->dlfo_link_map->l_addr, hdr = (uintptr_t)fo->dlfo_eh_frame;
+  const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
+  if (!hdr || end <= start || end - start < sizeof *eh || eh->e_ident[EI_MAG0] != ELFMAG0 ||
+      eh->e_ident[EI_MAG1] != ELFMAG1 || eh->e_ident[EI_MAG2] != ELFMAG2 ||
+      eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_phentsize != sizeof(ElfW(Phdr)))
+    return false;
+  uintptr_t phs = (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr));
+  if (eh->e_phoff > end - start || phs > end - start - eh->e_phoff) return false;
+  const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
+  size_t hdr_size = 0;
+  uintptr_t limit = 0;
+  for (int i = 0; i < eh->e_phnum; i++) {
+    uintptr_t lo = base + ph[i].p_vaddr;
+    if (ph[i].p_type == PT_GNU_EH_FRAME && lo == hdr) hdr_size = ph[i].p_memsz;
+    if (ph[i].p_type == PT_LOAD && hdr >= lo && hdr - lo < ph[i].p_memsz) limit = lo + ph[i].p_memsz;
+  }
+  if (!hdr_size || !limit || limit > end) return false;
+  return hs__cfi_parse_hdr(hdr, hdr_size, limit, 0, ix);
+}
+
+/* The rule at a in whatever object holds it; *found: an object does. */
+static uint32_t found_rule(uintptr_t a, bool *found) {
+  struct dl_find_object fo;
+  *found = false;
+  if (!hs__modules_read_begin()) return HS_CFI_NONE;
+  uint32_t r = HS_CFI_NONE;
+  hs_cfi_index_t ix;
+  if (find_object(a, &fo)) {
+    *found = true;
+    if (object_cfi(&fo, &ix)) r = hs__cfi_lookup(&ix, a);
+  }
+  hs__modules_read_end();
+  return r;
+}
+
+/* a lies in an executable segment of the object that holds it (a value
+ * found on a stack often points into an object's data instead). */
+static bool object_text(uintptr_t a) {
+  struct dl_find_object fo;
+  if (!hs__modules_read_begin()) return false;
+  bool text = false;
+  if (find_object(a, &fo)) {
+    uintptr_t start = (uintptr_t)fo.dlfo_map_start, end = (uintptr_t)fo.dlfo_map_end;
+    uintptr_t base = fo.dlfo_link_map->l_addr;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
+    if (end > start && end - start >= sizeof *eh && eh->e_ident[EI_MAG0] == ELFMAG0 &&
+        eh->e_ident[EI_MAG1] == ELFMAG1 && eh->e_ident[EI_MAG2] == ELFMAG2 &&
+        eh->e_ident[EI_MAG3] == ELFMAG3 && eh->e_phentsize == sizeof(ElfW(Phdr)) &&
+        eh->e_phoff <= end - start &&
+        (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr)) <= end - start - eh->e_phoff) {
+      const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
+      for (int i = 0; i < eh->e_phnum && !text; i++)
+        text = ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X) && a >= base + ph[i].p_vaddr &&
+               a - (base + ph[i].p_vaddr) < ph[i].p_memsz;
+    }
+  }
+  hs__modules_read_end();
+  return text;
+}
+
+bool hs__unwind_known_text(uintptr_t a) { return hs__module_live_text(a) || object_text(a); }
+
+/* a lies in code a walk may step into. */
+static bool known_text(const walk_t *w, uintptr_t a) {
+  if (hs__module_live_text(a)) return true;
+  return (w->flags & HS_UNWIND_IN_SIGNAL) && object_text(a);
+}
+
 /* The rule at a, read from its module's CFI; *cacheable says whether it
  * holds until the next unload (not when the module's CFI could not be had
  * yet, nor "no module" before the module list was refreshed). */
@@ -224,8 +319,14 @@ static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
     m = hs__module_live_text(a);
   }
   *cacheable = m || w->refreshed;
-  if (!m) return HS_CFI_NONE;
+  if (!m) {
+    if (!(w->flags & HS_UNWIND_IN_SIGNAL)) return HS_CFI_NONE;
+    /* Not cached when no object holds a (a later dlopen may map code
+     * there without bumping the epoch). */
+    return found_rule(a, cacheable);
+  }
   const hs_cfi_index_t *ix = module_cfi(w, m, cacheable);
+  if (!ix && !*cacheable && (w->flags & HS_UNWIND_IN_SIGNAL)) return found_rule(a, cacheable);
   return ix ? hs__cfi_lookup(ix, a) : HS_CFI_NONE;
 }
 
@@ -311,7 +412,7 @@ static HS_NOINLINE bool step_slow(walk_t *w, uint32_t r, hs_unwind_regs_t *st) {
     /* A frame-pointer step, kept only if it returns into known code. */
     if (bp < sp || !readable8(w, bp) || !readable8(w, bp + 8) || (bp & 7)) return false;
     uintptr_t ret = ((const uintptr_t *)bp)[1];
-    if (!hs__module_live_text(ret - 1)) return false;
+    if (!known_text(w, ret - 1)) return false;
     st->pc = ret;
     st->sp = bp + 16;
     st->bp = ((const uintptr_t *)bp)[0];
@@ -891,16 +992,19 @@ int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max) {
 void hs__unwind_prepare(void) {
   hs__runtime_enter();
   cache_get(true);
-  hs__modules_refresh();
-  /* A signal handler cannot copy a module's CFI: copy every live one now. */
-  walk_t w;
-  memset(&w, 0, sizeof w);
-  for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
-    const hs_module_t *m = hs__module_at(i);
-    bool cacheable;
-    if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
-        UINT32_MAX)
-      module_cfi(&w, m, &cacheable);
+  if (!_dl_find_object) {
+    /* glibc before 2.35: a handler finds no object itself; learn every
+     * loaded module and make its CFI ready now, as before. */
+    hs__modules_refresh();
+    walk_t w;
+    memset(&w, 0, sizeof w);
+    for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
+      const hs_module_t *m = hs__module_at(i);
+      bool cacheable;
+      if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
+          UINT32_MAX)
+        module_cfi(&w, m, &cacheable);
+    }
   }
   hs_stack_ranges_t r;
   hs__stack_ranges((uintptr_t)__builtin_frame_address(0), true, &r);

@@ -570,6 +570,65 @@ def case_dlclose():
             fail("proto: the dlclose'd library's functions are not named:\n" + out)
 
 
+def case_dlclose_nofp():
+    # A library built without frame pointers, dlopen'ed after the profile
+    # started and dlclose'd before it is written: its samples keep the
+    # library's frames and their callers in the program (the handler learns
+    # the library's CFI lock-free), all named after the dlclose.
+    lib = os.environ["HS_CPUDL_NOFP"]
+    p = run([prog("cpu_dlnofp"), lib],
+            {"CPUPROFILE": W + "/dn.prof", "CPUPROFILE_FREQUENCY": "1000"})
+    m = measured(p.stdout)
+    d = check("dn.prof")
+    if not any(x == os.path.realpath(lib) or x == lib for x in d["modules"]):
+        fail("the dlclose'd library is not in the maps: %s" % d["modules"])
+    burned = m["dl_chain"]
+    expect_time("dlnofp_leaf", secs(d, "dlnofp_leaf"), burned, 0.001)
+    for fn in ("dlnofp_mid", "dlnofp_outer", "prog_mid", "prog_outer", "main"):
+        if d["cum"].get(fn, 0) < 0.95 * d["cum"]["dlnofp_leaf"]:
+            fail("%s holds %d of dlnofp_leaf's %d periods: callers lost\n%s"
+                 % (fn, d["cum"].get(fn, 0), d["cum"]["dlnofp_leaf"], d["cum"]))
+    expect_time("main over the library's chain", secs(d, "main"), burned, 0.001)
+
+
+def case_startup_cost():
+    # What CPUPROFILE costs a short process: the maps read once (start), no
+    # module learned, no CFI read, the internal heap untouched; the profile
+    # still valid and its maps complete.
+    if not shutil.which("strace"):
+        skip("strace is not installed")
+    out = os.path.join(W, "trace")
+    run(["strace", "-f", "-o", out, "-e", "trace=openat,readlink", "-E", "LD_PRELOAD=" + PRELOAD,
+         "-E", "CPUPROFILE=" + W + "/t.prof", "/bin/true"], preload=False)
+    trace = open(out).read()
+    maps = trace.count('"/proc/self/maps"')
+    if maps != 1:
+        fail("/proc/self/maps opened %d times (once at start is enough)\n%s" % (maps, trace))
+    if '"/proc/self/exe"' in trace:
+        fail("the module registry was filled at start (readlink /proc/self/exe)\n%s" % trace)
+    d = check("t.prof")
+    if not any(x.endswith("/true") for x in d["modules"]):
+        fail("the program is not in the maps: %s" % d["modules"])
+
+
+def case_quiet_test():
+    # A test whose thread got no sample (the signal blocked here, unseen
+    # expiries on a loaded machine) keeps its periods: they are settled at
+    # the test's end, not given to the next test's first sample (which then
+    # carried both, and the short test showed no sample at all).
+    p = run([prog("cpu_quiet_test")], {"CPUPROFILE": W + "/q.prof"}, preload=False)
+    m = measured(p.stdout)
+    d = check("q.prof", tests="q.prof.tests")
+    per = d["period_us"] / 1e6
+    tests = d["tests"]
+    quiet = tests.get("suite/quiet", {}).get("total", 0) * per
+    nxt = tests.get("suite/next", {}).get("total", 0) * per
+    expect_time("suite/quiet", quiet, m["quiet"], 0.01)
+    expect_time("suite/next", nxt, m["next"], 0.01)
+    if tests.get("suite/next", {}).get("cum", {}).get("quiet_burn"):
+        fail("quiet_burn's time in suite/next: %s" % tests["suite/next"])
+
+
 def case_no_frame_pointers():
     # Callers of code built without frame pointers are named (the handler
     # walks by CFI): every sample of the chain holds it whole, up to main
