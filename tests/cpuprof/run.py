@@ -382,7 +382,17 @@ def case_fork():
         if not os.path.exists(path):
             fail("%s (%s) wrote no %s: %s" % (kid, fn, path, os.listdir(".")))
         c = check(path, live=live)  # _exit leaves the live file
-        expect_time("%s %s" % (kid, fn), secs(c, fn), m[fn], 0.01)
+        if live:
+            # _exit runs nothing of ours: the periods the timer owes since its
+            # last delivery (expiries are noticed only at ticks that find the
+            # thread running: many periods on a loaded machine) are not settled
+            # as exit() settles them. Never more than the time burned.
+            got = secs(c, fn)
+            if not m[fn] * 0.4 <= got <= m[fn] + tolerance(m[fn], 0.01):
+                fail("%s %s: %.3f s in the profile, %.3f s measured" % (kid, fn, got, m[fn]))
+            note("%s %s: %.3f s in the profile (after _exit), %.3f s measured" % (kid, fn, got, m[fn]))
+        else:
+            expect_time("%s %s" % (kid, fn), secs(c, fn), m[fn], 0.01)
         for other in ("f_before", "f_after"):
             expect_absent(c, other, path)
     left = [f for f in os.listdir(".") if "hs-tmp" in f]
