@@ -485,14 +485,27 @@ static void settle(cp_slot_t *s, clockid_t clock) {
  * deliveries of those periods are taken off through `ahead`. */
 static cp_slot_t *own_slot(int tid);
 
-HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
-  if (atomic_load(&hs__cp.state) != CP_RUNNING || hs__cp.realtime || hs__cp.filter) return;
-  sigset_t block, old;
+/* The calling thread's slot (NULL if it has none), with the profiling
+ * signal blocked (the handler writes the same fields) and the registry
+ * locked, until release_own_slot. */
+static cp_slot_t *hold_own_slot(sigset_t *old) {
+  sigset_t block;
   sigemptyset(&block);
   sigaddset(&block, hs__cp.signo);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
+  pthread_sigmask(SIG_BLOCK, &block, old);
   hs__lock(&reg_lock);
-  cp_slot_t *s = own_slot(hs__cp_gettid());
+  return own_slot(hs__cp_gettid());
+}
+
+static void release_own_slot(const sigset_t *old) {
+  hs__unlock(&reg_lock);
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
+  if (atomic_load(&hs__cp.state) != CP_RUNNING || hs__cp.realtime || hs__cp.filter) return;
+  sigset_t old;
+  cp_slot_t *s = hold_own_slot(&old);
   bool ok;
   uint64_t now = s ? clock_ns(CLOCK_THREAD_CPUTIME_ID, &ok) : 0;
   uint64_t period = (uint64_t)hs__cp.period_us * 1000;
@@ -521,8 +534,7 @@ HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
       s->ahead += add;
     }
   }
-  hs__unlock(&reg_lock);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  release_own_slot(&old);
 }
 
 void hs__cp_settle_all(void) {
@@ -752,23 +764,16 @@ static cp_slot_t *own_slot(int tid) {
 static void on_thread_exit(void *p) {
   thread_start_t *ts = p;
   if (atomic_load(&hs__cp.state) == CP_RUNNING) {
-    /* The signal stays blocked meanwhile (the handler writes the same
-     * fields); stop() may get there first (whoever turns ARMED into DEAD
-     * settles). */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, hs__cp.signo);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    hs__lock(&reg_lock);
-    cp_slot_t *s = own_slot(hs__cp_gettid());
+    /* stop() may get there first (whoever turns ARMED into DEAD settles). */
+    sigset_t old;
+    cp_slot_t *s = hold_own_slot(&old);
     int armed = CP_SLOT_ARMED;
     if (s && atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
       delete_timer(s);
       if (!s->start_fn) s->start_fn = (uintptr_t)ts->fn; /* found in /proc at start */
       if (atomic_load(&hs__cp.state) == CP_RUNNING) settle(s, CLOCK_THREAD_CPUTIME_ID);
     }
-    hs__unlock(&reg_lock);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    release_own_slot(&old);
   }
   hs__arena_free(ts);
 }
