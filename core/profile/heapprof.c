@@ -79,6 +79,16 @@ typedef struct writer {
 
 static writer_t dump_writer; /* guarded by dump_lock */
 
+/* The dump writer, emptied, writing to fd (or into sb when not NULL). */
+static writer_t *dump_writer_open(int fd, hs_strbuf_t *sb) {
+  writer_t *w = &dump_writer;
+  w->fd = fd;
+  w->len = 0;
+  w->failed = false;
+  w->sb = sb;
+  return w;
+}
+
 static void w_flush(writer_t *w) {
   if (w->sb) hs__sb_append(w->sb, w->buf, w->len);
   else if (!w->failed && !hs__write_all(w->fd, w->buf, w->len)) w->failed = true;
@@ -292,11 +302,7 @@ static void write_test_side(const char *path, counts_t *snap) {
     hs__arena_free(snap);
     return;
   }
-  writer_t *w = &dump_writer;
-  w->fd = fd;
-  w->len = 0;
-  w->failed = false;
-  w->sb = NULL;
+  writer_t *w = dump_writer_open(fd, NULL);
   hs__write_error = 0;
   w_printf(w, "heapscope test heap 1\n");
   size_t i = 0; /* ts is grouped by test, in test order */
@@ -366,11 +372,7 @@ static void dump_locked(const char *reason, bool automatic) {
     failed = !hs__heapprof_write_proto(fd, proto_counts, reason, tests, ntests);
     hs__arena_free(tests);
   } else {
-    writer_t *w = &dump_writer;
-    w->fd = fd;
-    w->len = 0;
-    w->failed = false;
-    w->sb = NULL;
+    writer_t *w = dump_writer_open(fd, NULL);
     write_profile(w, bucket_counts, &snap);
     w_flush(w);
     failed = w->failed;
@@ -665,10 +667,7 @@ static bool profile_to_sb(hs_strbuf_t *sb, bool live, bool proto) {
   if (proto) {
     proto_to_sb(live ? (have_live ? live_proto_counts : no_proto_counts) : proto_counts, sb);
   } else {
-    writer_t *w = &dump_writer;
-    w->len = 0;
-    w->failed = false;
-    w->sb = sb;
+    writer_t *w = dump_writer_open(-1, sb);
     write_profile(w, live ? (have_live ? live_counts : no_counts) : bucket_counts, NULL);
     w_flush(w);
     w->sb = NULL;
@@ -773,11 +772,7 @@ int hs__heapprof_write_test(const char *path) {
     saved = errno;
     rc = -1;
   } else {
-    writer_t *w = &dump_writer;
-    w->fd = fd;
-    w->len = 0;
-    w->failed = false;
-    w->sb = NULL;
+    writer_t *w = dump_writer_open(fd, NULL);
     hs__write_error = 0;
     counts_t total = {0, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
