@@ -424,8 +424,13 @@ main() {
   local t0=$SECONDS
   ensure_packages
   command -v /usr/bin/time >/dev/null || die "/usr/bin/time missing (apt-get install time)"
-  build_heapscope
-  build_benches
+  if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
+    # Nothing to build: the report names the library the runs used.
+    HEAPSCOPE_LIB=${HEAPSCOPE_LIB:-$BUILD/lib/libheapscope.so}
+  else
+    build_heapscope
+    build_benches
+  fi
   setup_allocators
   log "allocators: ${ALLOC_NAMES[*]}"
   log "benchmarks: $BENCHES; $RUNS runs each"
