@@ -32,14 +32,18 @@ __attribute__((noinline)) static double burn_cpu(double seconds) {
   return now - t0;
 }
 
-/* A named function whose whole CPU time is `burn_cpu` under it. */
-#define BURNER(name)                                                    \
-  __attribute__((noinline)) double name(double seconds);                \
-  __attribute__((noinline)) double name(double seconds) {               \
-    double used = burn_cpu(seconds);                                    \
-    __asm__ volatile("" ::: "memory"); /* no tail call: keep the frame */ \
-    return used;                                                        \
+/* A named function that calls `callee` and keeps its frame: noinline, and
+ * a use of the result after the call (no tail call). */
+#define CALLER(name, callee)                                       \
+  __attribute__((noinline)) double name(double seconds);           \
+  __attribute__((noinline)) double name(double seconds) {          \
+    double used = callee(seconds);                                 \
+    __asm__ volatile("" ::: "memory");                             \
+    return used;                                                   \
   }
+
+/* A named function whose whole CPU time is `burn_cpu` under it. */
+#define BURNER(name) CALLER(name, burn_cpu)
 
 static inline void report(const char *name, double seconds) {
   printf("measured %s %.6f\n", name, seconds);
