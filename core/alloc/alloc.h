@@ -13,6 +13,8 @@
 
 #include "core/alloc/internal.h" /* only for the inline fast paths below */
 
+#include <pthread.h>
+
 /* ---- set-up (core/alloc/alloc.c) --------------------------------------- */
 /* Builds the size classes and thread-cache key; idempotent, thread safe.
  * Never allocates. */
@@ -194,6 +196,28 @@ static inline void hs__runtime_enter(void) {
 static inline void hs__runtime_leave(void) {
   atomic_fetch_sub_explicit(&hs__hooked, 2, memory_order_relaxed);
   if (--hs__tstate.in_runtime == 0) hs__cancel_restore(hs__tstate.cancel_state);
+}
+
+/* Per-thread state of the runtime kept under a pthread key (freed by its
+ * destructor at thread exit). The key is made once, by whichever thread
+ * first needs it, without a lock (this runs on recording paths); *state: 0
+ * none, 1 being made, 2 ready, -1 failed. False when there is no key. */
+static inline bool hs__thread_key_once(pthread_key_t *key, _Atomic int *state,
+                                       void (*destructor)(void *)) {
+  int ks = atomic_load_explicit(state, memory_order_acquire);
+  if (ks == 0 && atomic_compare_exchange_strong(state, &(int){0}, 1)) {
+    ks = pthread_key_create(key, destructor) == 0 ? 2 : -1;
+    atomic_store_explicit(state, ks, memory_order_release);
+  }
+  while (ks == 1) ks = atomic_load_explicit(state, memory_order_acquire);
+  return ks == 2;
+}
+/* pthread_setspecific, which may allocate: inside the runtime. */
+static inline bool hs__thread_key_set(pthread_key_t key, const void *value) {
+  hs__runtime_enter();
+  bool ok = pthread_setspecific(key, value) == 0;
+  hs__runtime_leave();
+  return ok;
 }
 
 /* ---- per-block metadata for the recorder (core/alloc/blockmeta.c) -------

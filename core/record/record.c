@@ -54,22 +54,13 @@ static void shard_release(void *arg) {
 
 static HS_NOINLINE void live_claim(void) {
   my_shard = SHARED_SHARD;
-  int ks = atomic_load_explicit(&shard_key_state, memory_order_acquire);
-  if (ks == 0 && atomic_compare_exchange_strong(&shard_key_state, &(int){0}, 1)) {
-    ks = pthread_key_create(&shard_key, shard_release) == 0 ? 2 : -1;
-    atomic_store_explicit(&shard_key_state, ks, memory_order_release);
-  }
-  while (ks == 1) ks = atomic_load_explicit(&shard_key_state, memory_order_acquire);
-  if (ks != 2) return;
+  if (!hs__thread_key_once(&shard_key, &shard_key_state, shard_release)) return;
   uint64_t owned = atomic_load_explicit(&shards_owned, memory_order_relaxed);
   while (~owned) {
     int sh = __builtin_ctzll(~owned);
     if (atomic_compare_exchange_weak_explicit(&shards_owned, &owned, owned | (1ull << sh),
                                               memory_order_acquire, memory_order_relaxed)) {
-      hs__runtime_enter(); /* pthread_setspecific may allocate */
-      bool ok = pthread_setspecific(shard_key, (void *)(intptr_t)(sh + 1)) == 0;
-      hs__runtime_leave();
-      if (!ok) {
+      if (!hs__thread_key_set(shard_key, (void *)(intptr_t)(sh + 1))) {
         atomic_fetch_and(&shards_owned, ~(1ull << sh));
         return;
       }

@@ -75,20 +75,11 @@ static void local_free(void *p) {
 }
 
 static HS_NOINLINE local_ent_t *local_make(void) {
-  int ks = atomic_load_explicit(&local_key_state, memory_order_acquire);
-  if (ks == 0 && atomic_compare_exchange_strong(&local_key_state, &(int){0}, 1)) {
-    ks = pthread_key_create(&local_key, local_free) == 0 ? 2 : -1;
-    atomic_store_explicit(&local_key_state, ks, memory_order_release);
-  }
-  while (ks == 1) ks = atomic_load_explicit(&local_key_state, memory_order_acquire);
   tl_local_failed = true;
-  if (ks != 2) return NULL;
+  if (!hs__thread_key_once(&local_key, &local_key_state, local_free)) return NULL;
   local_ent_t *t = hs__arena_alloc(sizeof(local_ent_t) << LOCAL_BITS);
   if (!t) return NULL;
-  hs__runtime_enter(); /* pthread_setspecific may allocate */
-  bool ok = pthread_setspecific(local_key, t) == 0;
-  hs__runtime_leave();
-  if (!ok) {
+  if (!hs__thread_key_set(local_key, t)) {
     hs__arena_free(t);
     return NULL;
   }

@@ -227,28 +227,37 @@ static bool find_object(uintptr_t a, struct dl_find_object *fo) {
   return _dl_find_object && _dl_find_object((void *)a, fo) == 0 && fo->dlfo_link_map;
 }
 
-/* The object's PT_GNU_EH_FRAME table, indexed in place. The ELF header and
- * program headers are at the start of its first segment (glibc maps every
- * object from file offset 0). */
-static bool object_cfi(const struct dl_find_object *fo, hs_cfi_index_t *ix) {
+/* The object's program headers (*n of them), NULL when its mapping does
+ * not start with a sound ELF header. The ELF header and program headers
+ * are at the start of its first segment (glibc maps every object from file
+ * offset 0). */
+static const ElfW(Phdr) *object_phdrs(const struct dl_find_object *fo, int *n) {
   uintptr_t start = (uintptr_t)fo->dlfo_map_start, end = (uintptr_t)fo->dlfo_map_end;
-  uintptr_t base = fo->dlfo_link_map->l_addr, hdr = (uintptr_t)fo->dlfo_eh_frame;
   const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
-  if (!hdr || end <= start || end - start < sizeof *eh || eh->e_ident[EI_MAG0] != ELFMAG0 ||
+  if (end <= start || end - start < sizeof *eh || eh->e_ident[EI_MAG0] != ELFMAG0 ||
       eh->e_ident[EI_MAG1] != ELFMAG1 || eh->e_ident[EI_MAG2] != ELFMAG2 ||
       eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_phentsize != sizeof(ElfW(Phdr)))
-    return false;
+    return NULL;
   uintptr_t phs = (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr));
-  if (eh->e_phoff > end - start || phs > end - start - eh->e_phoff) return false;
-  const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
+  if (eh->e_phoff > end - start || phs > end - start - eh->e_phoff) return NULL;
+  *n = eh->e_phnum;
+  return (const ElfW(Phdr) *)(start + eh->e_phoff);
+}
+
+/* The object's PT_GNU_EH_FRAME table, indexed in place. */
+static bool object_cfi(const struct dl_find_object *fo, hs_cfi_index_t *ix) {
+  uintptr_t base = fo->dlfo_link_map->l_addr, hdr = (uintptr_t)fo->dlfo_eh_frame;
+  int n;
+  const ElfW(Phdr) *ph = hdr ? object_phdrs(fo, &n) : NULL;
+  if (!ph) return false;
   size_t hdr_size = 0;
   uintptr_t limit = 0;
-  for (int i = 0; i < eh->e_phnum; i++) {
+  for (int i = 0; i < n; i++) {
     uintptr_t lo = base + ph[i].p_vaddr;
     if (ph[i].p_type == PT_GNU_EH_FRAME && lo == hdr) hdr_size = ph[i].p_memsz;
     if (ph[i].p_type == PT_LOAD && hdr >= lo && hdr - lo < ph[i].p_memsz) limit = lo + ph[i].p_memsz;
   }
-  if (!hdr_size || !limit || limit > end) return false;
+  if (!hdr_size || !limit || limit > (uintptr_t)fo->dlfo_map_end) return false;
   return hs__cfi_parse_hdr(hdr, hdr_size, limit, 0, ix);
 }
 
@@ -273,20 +282,13 @@ static bool object_text(uintptr_t a) {
   struct dl_find_object fo;
   if (!hs__modules_read_begin()) return false;
   bool text = false;
-  if (find_object(a, &fo)) {
-    uintptr_t start = (uintptr_t)fo.dlfo_map_start, end = (uintptr_t)fo.dlfo_map_end;
+  int n;
+  const ElfW(Phdr) *ph = find_object(a, &fo) ? object_phdrs(&fo, &n) : NULL;
+  if (ph) {
     uintptr_t base = fo.dlfo_link_map->l_addr;
-    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
-    if (end > start && end - start >= sizeof *eh && eh->e_ident[EI_MAG0] == ELFMAG0 &&
-        eh->e_ident[EI_MAG1] == ELFMAG1 && eh->e_ident[EI_MAG2] == ELFMAG2 &&
-        eh->e_ident[EI_MAG3] == ELFMAG3 && eh->e_phentsize == sizeof(ElfW(Phdr)) &&
-        eh->e_phoff <= end - start &&
-        (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr)) <= end - start - eh->e_phoff) {
-      const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
-      for (int i = 0; i < eh->e_phnum && !text; i++)
-        text = ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X) && a >= base + ph[i].p_vaddr &&
-               a - (base + ph[i].p_vaddr) < ph[i].p_memsz;
-    }
+    for (int i = 0; i < n && !text; i++)
+      text = ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X) && a >= base + ph[i].p_vaddr &&
+             a - (base + ph[i].p_vaddr) < ph[i].p_memsz;
   }
   hs__modules_read_end();
   return text;
@@ -697,19 +699,10 @@ static void memo_free(void *p) {
 
 static HS_NOINLINE walk_memo_t *memo_make(void) {
   tl_memo_failed = true;
-  int ks = atomic_load_explicit(&memo_key_state, memory_order_acquire);
-  if (ks == 0 && atomic_compare_exchange_strong(&memo_key_state, &(int){0}, 1)) {
-    ks = pthread_key_create(&memo_key, memo_free) == 0 ? 2 : -1;
-    atomic_store_explicit(&memo_key_state, ks, memory_order_release);
-  }
-  while (ks == 1) ks = atomic_load_explicit(&memo_key_state, memory_order_acquire);
-  if (ks != 2) return NULL;
+  if (!hs__thread_key_once(&memo_key, &memo_key_state, memo_free)) return NULL;
   walk_memo_t *m = hs__arena_alloc(sizeof *m); /* zeroed: every entry empty */
   if (!m) return NULL;
-  hs__runtime_enter(); /* pthread_setspecific may allocate */
-  bool ok = pthread_setspecific(memo_key, m) == 0;
-  hs__runtime_leave();
-  if (!ok) {
+  if (!hs__thread_key_set(memo_key, m)) {
     hs__arena_free(m);
     return NULL;
   }
