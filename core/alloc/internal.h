@@ -184,7 +184,8 @@ static inline uint64_t hs__pagemap_info(uintptr_t a) {
   if (HS_UNLIKELY(!l)) return 0;
   return l->info[(a >> HS_PAGE_SHIFT) & (HS_PM_LEAF_LEN - 1)];
 }
-/* hs__pagemap_get inline, for the recorder's per-block lookups. */
+/* The span holding address a, or NULL (hs__pagemap_get is this, out of
+ * line); inline for the recorder's per-block lookups. */
 static inline hs_span_t *hs__pagemap_span(uintptr_t a) {
   uintptr_t root = a >> (HS_PAGE_SHIFT + HS_PM_LEAF_BITS);
   if (HS_UNLIKELY(root >= ((uintptr_t)1 << HS_PM_ROOT_BITS))) return NULL;

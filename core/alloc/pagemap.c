@@ -17,14 +17,7 @@ const hs_range_t hs__pagemap_range = {(uintptr_t)hs__pagemap_root,
                                       (uintptr_t)(hs__pagemap_root + (1 << HS_PM_ROOT_BITS))};
 size_t hs__pagemap_bytes;
 
-hs_span_t *hs__pagemap_get(uintptr_t a) {
-  uintptr_t page = a >> HS_PAGE_SHIFT;
-  if (HS_UNLIKELY(page >> PAGE_BITS)) return NULL;
-  leaf_t *l = atomic_load_explicit(&root[page >> LEAF_BITS], memory_order_acquire);
-  if (HS_UNLIKELY(!l)) return NULL;
-  return atomic_load_explicit(&l->spans[page & (LEAF_LEN - 1)],
-                              memory_order_acquire);
-}
+hs_span_t *hs__pagemap_get(uintptr_t a) { return hs__pagemap_span(a); }
 
 /* ---- the flat range ----------------------------------------------------
  * Reserved at the first heap growth: the table (up to HS_FLAT_TABLE_BYTES,
