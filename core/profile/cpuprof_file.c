@@ -463,6 +463,13 @@ bool hs__cp_file_open(int *err) {
   return true;
 }
 
+bool hs__cp_file_is_compact(void) {
+  const cp_session_t *s = &hs__cp;
+  const cp_maps_t *m = hs__cp_maps_current();
+  return s->file_backed && s->base && s->tail == CP_HEADER_WORDS && m &&
+         s->maps_in_file == m->len && !atomic_load(&s->file_error);
+}
+
 void hs__cp_file_close(bool unmap) {
   cp_session_t *s = &hs__cp;
   if (unmap && s->base) hs__cp_unmap(s->base, s->reserved);
@@ -606,12 +613,14 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
   bool marker = s->stream_test != test;
   if (!s->chunk ||
       !(marker ? fits(s, s->pos, 3) && fits(s, s->pos + 3, len) : fits(s, s->pos, len))) {
-    /* A full chunk: the next one. Another thread growing the file now is
-     * on another CPU and needs tens of microseconds: wait that long, but
-     * never for a thread that was preempted meanwhile. */
+    /* A full chunk: the next one (or the first, for a thread that started
+     * without one: a first one's size). Another thread growing the file
+     * now is on another CPU and needs tens of microseconds: wait that
+     * long, but never for a thread that was preempted meanwhile. */
+    uint32_t words = s->chunk ? CP_CHUNK_WORDS : CP_FIRST_CHUNK_WORDS;
     s->chunk = NULL;
     s->last_rec = NULL;
-    if (!grow(&s, 1, CP_CHUNK_WORDS, 500000ull)) return false;
+    if (!grow(&s, 1, words, 500000ull)) return false;
     marker = true;
   }
   if (marker) {
@@ -751,6 +760,7 @@ void hs__cp_agg_free(cp_agg_t *a) {
 typedef struct sink {
   int fd;
   size_t len;
+  size_t total; /* bytes added */
   int err;
 } sink_t;
 static char sink_buf[1 << 16];
@@ -761,6 +771,7 @@ static void sink_flush(sink_t *k) {
 }
 static void sink_add(sink_t *k, const void *d, size_t n) {
   const char *p = d;
+  k->total += n;
   while (n) {
     if (k->len == sizeof sink_buf) sink_flush(k);
     size_t c = sizeof sink_buf - k->len < n ? sizeof sink_buf - k->len : n;
@@ -788,13 +799,21 @@ typedef struct target {
   char tmp[4200];
   const char *path;
   bool in_place;
+  size_t reserved; /* bytes allocated up front */
 } target_t;
 
-static bool target_open(target_t *t, const char *path, sink_t *k, int *err) {
+/* size: the bytes that will be written when known (else 0). They are
+ * allocated before the first write: ext4 writes a file's delayed-allocation
+ * data out at once when it is renamed over another (auto_da_alloc), which
+ * made every exit wait for a block allocation and a write submission; the
+ * allocation also reports a full disk before anything is written. */
+static bool target_open(target_t *t, const char *path, sink_t *k, size_t size, int *err) {
   struct stat st;
   t->path = path;
   t->in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+  t->reserved = 0;
   k->len = 0;
+  k->total = 0;
   k->err = 0;
   if (t->in_place) {
     k->fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -807,11 +826,24 @@ static bool target_open(target_t *t, const char *path, sink_t *k, int *err) {
     *err = errno;
     return false;
   }
+  if (size && !t->in_place) {
+    if (fallocate(k->fd, 0, 0, (off_t)size) == 0) {
+      t->reserved = size;
+    } else if (errno != EOPNOTSUPP && errno != ENOSYS) {
+      *err = errno;
+      close(k->fd);
+      unlink(t->tmp);
+      return false;
+    }
+  }
   return true;
 }
 
 static bool target_commit(target_t *t, sink_t *k, int *err) {
   sink_flush(k);
+  /* Never more than was written (the size was computed beforehand). */
+  if (!k->err && t->reserved && k->total != t->reserved && ftruncate(k->fd, (off_t)k->total) != 0)
+    k->err = errno;
   if (close(k->fd) != 0 && !k->err) k->err = errno;
   if (!t->in_place) {
     if (!k->err && rename(t->tmp, t->path) != 0) k->err = errno;
@@ -827,7 +859,11 @@ static bool write_legacy(const cp_table_t *tab, bool one_test, uint32_t test, co
   const cp_session_t *s = &hs__cp;
   target_t t;
   sink_t k;
-  if (!target_open(&t, path, &k, err)) return false;
+  const cp_maps_t *m = hs__cp_maps_current();
+  size_t size = (CP_HEADER_WORDS + 3) * sizeof(uint64_t) + (m ? m->len : 0);
+  for (size_t i = 0; i < tab->n; i++)
+    if (!one_test || tab->e[i].test == test) size += (2 + (size_t)tab->e[i].depth) * sizeof(uint64_t);
+  if (!target_open(&t, path, &k, size, err)) return false;
   uint64_t header[CP_HEADER_WORDS] = {0, 3, 0, s->period_us, 0};
   sink_add(&k, header, sizeof header);
   for (size_t i = 0; i < tab->n; i++) {
@@ -839,7 +875,6 @@ static bool write_legacy(const cp_table_t *tab, bool one_test, uint32_t test, co
   }
   uint64_t trailer[3] = {0, 1, 0};
   sink_add(&k, trailer, sizeof trailer);
-  const cp_maps_t *m = hs__cp_maps_current();
   if (m) sink_add(&k, m->text, m->len);
   return target_commit(&t, &k, err);
 }
@@ -887,7 +922,7 @@ bool hs__cp_write_tests(const cp_agg_t *a, const char *path, int *err) {
     /* first[id] is now the end of test id's run. */
     target_t tg;
     sink_t k;
-    if (target_open(&tg, name, &k, err)) {
+    if (target_open(&tg, name, &k, 0, err)) {
       sink_printf(&k, "heapscope test samples 1\n");
       size_t at = first[0]; /* skip the samples outside tests */
       for (uint32_t id = 1; id <= maxtest; id++) {
@@ -965,7 +1000,7 @@ bool hs__cp_write_proto(const cp_agg_t *a, const char *path, int *err) {
   }
   target_t tg;
   sink_t k;
-  if (!target_open(&tg, path, &k, err)) {
+  if (!target_open(&tg, path, &k, 0, err)) {
     hs__proto_discard(p);
     return false;
   }

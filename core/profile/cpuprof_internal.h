@@ -181,6 +181,9 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
 /* First chunks for newly registered slots (before their timers start),
  * in one growth of the file. Async-signal-safe. */
 bool hs__cp_file_first_chunks(cp_slot_t *const *slots, size_t n);
+/* The live file holds no record (no chunk was ever given): with its maps
+ * complete it is byte for byte the compact profile. */
+bool hs__cp_file_is_compact(void);
 /* Unmaps and closes the live file (not while a handler may still write). */
 void hs__cp_file_close(bool unmap);
 /* In a forked child: forget the parent's file (its mapping and descriptor
@@ -233,6 +236,10 @@ bool hs__cp_install_handler(int signo);
  * its disposition is the default (or also ignored, unless only_default).
  * The program keeps seeing its own disposition. */
 bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool only_default);
+/* hs__cp_take_signal(sig, fn, true) for each of sigs[0..n), when the
+ * caller is the process's only thread: one system call a signal. */
+void hs__cp_take_default_signals_alone(const int *sigs, size_t n,
+                                       void (*fn)(int, siginfo_t *, void *));
 /* The disposition the program would see (what it set, or had before us). */
 void hs__cp_program_action(int signo, struct sigaction *out);
 /* The program installs its own action on signo: we step aside. */
@@ -244,8 +251,10 @@ void hs__cp_snapshot_begin(void);
 void hs__cp_snapshot_line(const char *line, void *ctx);
 void hs__cp_free_stacks(void);
 /* Timers for every thread of the process (/proc/self/task). Returns the
- * number armed. Async-signal-safe; in_signal: never waits for reg_lock. */
-int hs__cp_arm_all(bool in_signal);
+ * number armed (-1: reg_lock busy in a signal handler); *threads: how many
+ * threads the process had. Async-signal-safe; in_signal: never waits for
+ * reg_lock. */
+int hs__cp_arm_all(bool in_signal, int *threads);
 /* Deletes every timer of the session (async-signal-safe). */
 void hs__cp_disarm_all(void);
 /* Periods each thread's timer owed but never delivered (the kernel checks

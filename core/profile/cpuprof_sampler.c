@@ -322,6 +322,41 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   return true;
 }
 
+void hs__cp_take_default_signals_alone(const int *sigs, size_t n,
+                                       void (*fn)(int, siginfo_t *, void *)) {
+  /* Each disposition is swapped for ours and put back when it was not the
+   * default (ignored, inherited through exec). No other thread exists to
+   * take a signal meanwhile and this one blocks them all, so a signal sent
+   * in between finds what it would have found: ours where the default
+   * was, and a pending one is discarded when SIG_IGN goes back (as the
+   * kernel does for any ignored signal). A query before each install
+   * doubled the system calls. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = fn;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  for (size_t i = 0; i < n; i++) {
+    int sig = sigs[i];
+    if (sig <= 0 || sig >= 65 || (atomic_load(&owned[sig]) && owned_by[sig] == (void *)fn))
+      continue;
+    struct sigaction cur;
+    if (__sigaction(sig, &sa, &cur) != 0) continue;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == fn) continue;
+    if (cur.sa_handler != SIG_DFL) {
+      __sigaction(sig, &cur, NULL);
+      continue;
+    }
+    program_act[sig] = cur;
+    owned_by[sig] = (void *)fn;
+    atomic_store(&owned[sig], true);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* ---- stacks of the threads that exist at start -------------------------------------- */
 
 static uintptr_t parse_hex(const char **p) {
@@ -587,14 +622,17 @@ static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, uintptr_t start_fn)
   return s;
 }
 
-/* Claimed slots: a first chunk of the file for each that has none (one
- * growth for all, outside any handler: threads that start together would
- * otherwise all grow the file in their first sample), then their timers.
+/* Claimed slots: with chunks, a first chunk of the file for each that has
+ * none (one growth for all, outside any handler: threads that start
+ * together would otherwise all grow the file in their first sample), then
+ * their timers. Without, each slot's first sample grows the file (a lone
+ * thread at start: a process that exits before its first sample then
+ * never grows the file, and its stop has nothing to compact).
  * Called with reg_lock held. */
-static void activate(cp_slot_t *const *slots, size_t n) {
+static void activate(cp_slot_t *const *slots, size_t n, bool chunks) {
   static cp_slot_t *need[CP_MAX_SLOTS]; /* reg_lock */
   size_t k = 0;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n && chunks; i++)
     if (!slots[i]->chunk) need[k++] = slots[i];
   hs__cp_file_first_chunks(need, k); /* failing that, handlers try later */
   uint32_t gen = atomic_load(&hs__cp.gen);
@@ -623,8 +661,9 @@ struct linux_dirent64 {
   char d_name[];
 };
 
-int hs__cp_arm_all(bool in_signal) {
+int hs__cp_arm_all(bool in_signal, int *threads) {
   int armed = 0;
+  *threads = 0;
   int self = hs__cp_gettid();
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -644,6 +683,7 @@ int hs__cp_arm_all(bool in_signal) {
       const char *p = d->d_name;
       for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
       if (*p || tid <= 0) continue;
+      ++*threads;
       /* The caller's own stack is known exactly when it is not a signal
        * handler (pthread_getattr_np is not async-signal-safe). Not asked
        * for the main thread: glibc reads /proc/self/maps for it (with
@@ -668,7 +708,9 @@ int hs__cp_arm_all(bool in_signal) {
       if (s) claimed[nclaimed++] = s;
     }
   }
-  activate(claimed, nclaimed);
+  /* Threads that start together get their chunks together; a lone one
+   * (every program at load) gets its own at its first sample. */
+  activate(claimed, nclaimed, nclaimed > 1);
   armed = (int)nclaimed;
   hs__unlock(&reg_lock);
   close(fd);
@@ -794,7 +836,7 @@ static void register_current(uintptr_t start_fn) {
   }
   hs__lock(&reg_lock);
   cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, start_fn);
-  if (s) activate(&s, 1);
+  if (s) activate(&s, 1, true);
   hs__unlock(&reg_lock);
   hs__runtime_leave();
 }
