@@ -103,17 +103,20 @@ const cp_maps_t *hs__cp_maps_current(void) {
   return atomic_load_explicit(&maps_cur, memory_order_acquire);
 }
 
-/* A growable text buffer on raw mmap (safe in a signal handler). */
+/* A growable text buffer (safe in a signal handler): it starts in the
+ * caller's `local` bytes and moves to raw mmap when they are full. A short
+ * program's executable lines (~700 bytes) then cost no mmap, page faults
+ * or munmap. */
 typedef struct rawbuf {
   char *p;
   size_t len, cap;
-  bool oom;
+  bool oom, mapped;
 } rawbuf_t;
 
 static void rb_add(rawbuf_t *b, const char *s, size_t n) {
   if (b->oom) return;
   if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 16384;
+    size_t cap = b->cap < 16384 ? 16384 : b->cap * 2;
     while (cap < b->len + n) cap *= 2;
     char *p = hs__cp_map(cap);
     if (!p) {
@@ -121,9 +124,10 @@ static void rb_add(rawbuf_t *b, const char *s, size_t n) {
       return;
     }
     if (b->len) memcpy(p, b->p, b->len);
-    hs__cp_unmap(b->p, b->cap);
+    if (b->mapped) hs__cp_unmap(b->p, b->cap);
     b->p = p;
     b->cap = cap;
+    b->mapped = true;
   }
   memcpy(b->p + b->len, s, n);
   b->len += n;
@@ -228,7 +232,8 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
   bool counted = !in_signal && dl_iterate_phdr(loader_counts_cb, c) == 1;
   atomic_store(&maps_missed, false);
   cp_maps_t *cur = atomic_load_explicit(&maps_cur, memory_order_acquire);
-  rawbuf_t add = {0};
+  char local[2048];
+  rawbuf_t add = {.p = local, .cap = sizeof local};
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   bool read_all = false;
   if (fd >= 0) {
@@ -291,7 +296,7 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
       atomic_store_explicit(&maps_cur, m, memory_order_release);
     }
   }
-  hs__cp_unmap(add.p, add.cap);
+  if (add.mapped) hs__cp_unmap(add.p, add.cap);
   atomic_store(&maps_busy, 0);
 }
 
@@ -335,6 +340,19 @@ void hs__cp_maps_free_retired(void) {
 }
 
 /* ---- the live file --------------------------------------------------------------- */
+
+/* A new file at tmp (a temporary beside its target). One left by an
+ * earlier process with the same pid (killed before its rename) is removed
+ * only when there is one: an unlink of a name that does not exist cost as
+ * much as the create. */
+static int create_excl(const char *tmp, int mode) {
+  int fd = open(tmp, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0 && errno == EEXIST) {
+    unlink(tmp);
+    fd = open(tmp, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  }
+  return fd;
+}
 
 /* Makes the file at least `size` bytes, its blocks allocated: writing
  * through the mapping into a hole of a full file system would raise
@@ -396,8 +414,7 @@ bool hs__cp_file_open(int *err) {
     /* Created beside the target and renamed over it: never truncating an
      * inode someone else may have mapped (a parent's live profile). */
     hs__snprintf(tmp, sizeof tmp, "%s.hs-tmp.%d", s->path, (int)getpid());
-    unlink(tmp);
-    s->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    s->fd = create_excl(tmp, O_RDWR);
     if (s->fd < 0) {
       *err = errno;
       return false;
@@ -819,8 +836,7 @@ static bool target_open(target_t *t, const char *path, sink_t *k, size_t size, i
     k->fd = open(path, O_WRONLY | O_CLOEXEC);
   } else {
     hs__snprintf(t->tmp, sizeof t->tmp, "%s.hs-tmp.%d", path, (int)getpid());
-    unlink(t->tmp);
-    k->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    k->fd = create_excl(t->tmp, O_WRONLY);
   }
   if (k->fd < 0) {
     *err = errno;
