@@ -122,10 +122,11 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
   s->start_time = ts.tv_sec;
   s->start_ns = hs__now_ns();
   atomic_store(&s->lost, 0);
-  /* One read of /proc/self/maps: the file's maps lines and the stacks of
-   * the threads that exist now. */
+  /* /proc/self/maps (the file's maps lines and the stacks of the threads
+   * that exist now) is read by the first sample, in one read, or by the
+   * stop when something was recorded: not for a process that exits first. */
   hs__cp_snapshot_begin();
-  hs__cp_maps_refresh_with(in_signal, hs__cp_snapshot_line, NULL);
+  hs__cp_maps_defer(in_signal);
   int err = 0;
   if (!hs__cp_file_open(&err)) {
     hs__errorf("cannot write CPU profile %s: %s; CPU profiler not started", path,
@@ -163,9 +164,11 @@ static void stop_locked(bool in_signal, int sig, bool quiet, bool at_exit) {
   hs__cp_disarm_all();
   bool drained = hs__cp_drain(in_signal ? 200000000ull : 2000000000ull);
   hs__cp_settle_all();
-  /* The maps again only when something may have been mapped since: a
-   * short process reads them once. */
-  if (in_signal || hs__cp_maps_stale()) hs__cp_file_sync_maps(in_signal);
+  /* The maps when something was recorded (a profile without samples names
+   * nothing) and may have been mapped since they were read: a short
+   * process reads them at most once. */
+  if (hs__cp_file_has_records() && (in_signal || hs__cp_maps_stale()))
+    hs__cp_file_sync_maps(in_signal);
   uint64_t samples, weight, lost;
   hs__cp_counts(&samples, &weight, &lost);
   bool proto = s->proto && !in_signal;

@@ -193,12 +193,14 @@ static void index_ranges(cp_maps_t *m) {
 void hs__cp_maps_refresh(bool in_signal) { hs__cp_maps_refresh_with(in_signal, NULL, NULL); }
 
 /* The loader's load/unload counters when the maps were last read in full
- * outside a signal handler (stale: read again). */
+ * outside a signal handler, or when a start put off reading them (stale:
+ * read again). */
 static struct {
   unsigned long long adds, subs;
   bool valid;
 } maps_seen;
-static _Atomic bool maps_missed; /* the handler sampled a pc no line covers */
+static _Atomic bool maps_missed; /* the handler sampled a pc no line covers, or read them in part */
+static _Atomic bool maps_unread; /* not read in full since the start */
 
 static int loader_counts_cb(struct dl_phdr_info *info, size_t size, void *data) {
   unsigned long long *c = data;
@@ -214,15 +216,28 @@ static int loader_counts_cb(struct dl_phdr_info *info, size_t size, void *data) 
  * an mmap'ed blob). Saves the stop a second read of the maps. */
 bool hs__cp_maps_stale(void) {
   unsigned long long c[2];
-  if (!maps_seen.valid || atomic_load(&maps_missed) || dl_iterate_phdr(loader_counts_cb, c) != 1)
+  if (!maps_seen.valid || atomic_load(&maps_missed) || atomic_load(&maps_unread) ||
+      dl_iterate_phdr(loader_counts_cb, c) != 1)
     return true;
   return c[0] != maps_seen.adds || c[1] != maps_seen.subs;
 }
 
-void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
+void hs__cp_maps_defer(bool in_signal) {
+  unsigned long long c[2];
+  /* Whatever the loader does after these counters moves them: a read
+   * made later (the first sample's) covers everything loaded by now. */
+  maps_seen.valid = !in_signal && dl_iterate_phdr(loader_counts_cb, c) == 1;
+  if (maps_seen.valid) {
+    maps_seen.adds = c[0];
+    maps_seen.subs = c[1];
+  }
+  atomic_store(&maps_unread, true);
+}
+
+bool hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx) {
   if (in_signal) {
-    if (!try_flag(&maps_busy)) return;
+    if (!try_flag(&maps_busy)) return false;
   } else {
     wait_flag(&maps_busy);
   }
@@ -272,11 +287,19 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
     }
     close(fd);
   }
-  maps_seen.valid = counted && read_all && !add.oom;
+  bool complete = read_all && !add.oom;
   if (counted) {
+    maps_seen.valid = complete;
     maps_seen.adds = c[0];
     maps_seen.subs = c[1];
+  } else if (!in_signal) {
+    maps_seen.valid = false;
+  } else if (!complete) {
+    /* A handler's read (no counters there: the ones seen before stay
+     * true) that missed lines: the stop reads them again. */
+    atomic_store(&maps_missed, true);
   }
+  if (complete) atomic_store(&maps_unread, false);
   if (!cur || (add.len && !add.oom)) {
     size_t old = cur ? cur->len : 1, text = old + add.len;
     size_t lines = 0;
@@ -298,6 +321,7 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
   }
   if (add.mapped) hs__cp_unmap(add.p, add.cap);
   atomic_store(&maps_busy, 0);
+  return read_all;
 }
 
 static bool covered(const cp_maps_t *m, uintptr_t pc) {
@@ -317,7 +341,11 @@ static bool covered(const cp_maps_t *m, uintptr_t pc) {
 void hs__cp_maps_note_pc(uintptr_t pc) {
   static _Atomic uint64_t last;
   const cp_maps_t *m = hs__cp_maps_current();
-  if (!m || covered(m, pc)) return;
+  /* Known, and in the file (a sync that found the file growing wrote
+   * nothing there: a killed process's profile must name its samples). */
+  if (m && covered(m, pc) &&
+      __atomic_load_n(&hs__cp.maps_in_file, __ATOMIC_RELAXED) == m->len)
+    return;
   atomic_store_explicit(&maps_missed, true, memory_order_relaxed);
   uint64_t now = hs__now_ns(), prev = atomic_load_explicit(&last, memory_order_relaxed);
   if (now - prev < 200000000ull || !atomic_compare_exchange_strong(&last, &prev, now)) return;
@@ -446,7 +474,7 @@ bool hs__cp_file_open(int *err) {
       return false;
     }
   }
-  const cp_maps_t *m = hs__cp_maps_current(); /* the caller refreshed it */
+  const cp_maps_t *m = hs__cp_maps_current(); /* an earlier session's, or none yet */
   size_t mlen = m ? m->len : 0;
   if (!extend(s, (CP_HEADER_WORDS + 3) * 8 + mlen)) {
     *err = atomic_load(&s->file_error);
@@ -483,8 +511,8 @@ bool hs__cp_file_open(int *err) {
 bool hs__cp_file_is_compact(void) {
   const cp_session_t *s = &hs__cp;
   const cp_maps_t *m = hs__cp_maps_current();
-  return s->file_backed && s->base && s->tail == CP_HEADER_WORDS && m &&
-         s->maps_in_file == m->len && !atomic_load(&s->file_error);
+  return s->file_backed && s->base && s->tail == CP_HEADER_WORDS &&
+         s->maps_in_file == (m ? m->len : 0) && !atomic_load(&s->file_error);
 }
 
 void hs__cp_file_close(bool unmap) {
@@ -498,6 +526,7 @@ void hs__cp_file_close(bool unmap) {
 void hs__cp_file_postfork_child(void) {
   hs__cp_file_close(true);
   maps_seen.valid = false;
+  atomic_store(&maps_unread, true);
   atomic_store(&hs__cp.grow_flag, 0);
   atomic_store(&maps_busy, 0);
 }
@@ -518,12 +547,13 @@ static bool grow(cp_slot_t *const *slots, size_t n, uint32_t words, uint64_t wai
   }
   bool ok = false;
   const cp_maps_t *m = hs__cp_maps_current();
-  if (atomic_load_explicit(&s->file_error, memory_order_relaxed) || !m) goto out;
+  size_t mlen = m ? m->len : 0; /* none before the first read */
+  if (atomic_load_explicit(&s->file_error, memory_order_relaxed)) goto out;
   size_t t = s->tail;
   size_t mw = (s->maps_in_file + 7) / 8;
   size_t first = t + 3 + mw;
   size_t nt = first + n * words;
-  if (!extend(s, (nt + 3) * 8 + m->len)) goto out;
+  if (!extend(s, (nt + 3) * 8 + mlen)) goto out;
   uint64_t *b = s->base;
   for (size_t i = 0; i < n; i++) {
     uint64_t *c = b + first + i * words;
@@ -534,12 +564,12 @@ static bool grow(cp_slot_t *const *slots, size_t n, uint32_t words, uint64_t wai
   put(&b[nt], 0);
   put(&b[nt + 1], 1);
   put(&b[nt + 2], 0);
-  memcpy(b + nt + 3, m->text, m->len);
+  if (mlen) memcpy(b + nt + 3, m->text, mlen);
   __atomic_thread_fence(__ATOMIC_RELEASE);
   put(&b[t + 1], mw + 1);
   put(&b[t + 2], CP_FILLER_PC);
   s->tail = nt;
-  s->maps_in_file = m->len;
+  __atomic_store_n(&s->maps_in_file, mlen, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++) {
     cp_slot_t *sl = slots[i];
     sl->chunk = b + first + i * words;
@@ -558,11 +588,18 @@ bool hs__cp_file_first_chunks(cp_slot_t *const *slots, size_t n) {
   return n == 0 || grow(slots, n, CP_FIRST_CHUNK_WORDS, 50000000ull);
 }
 
-void hs__cp_file_sync_maps(bool in_signal) {
-  hs__cp_maps_refresh(in_signal);
+void hs__cp_file_sync_maps(bool in_signal) { hs__cp_file_sync_maps_with(in_signal, NULL, NULL); }
+
+bool hs__cp_file_sync_maps_with(bool in_signal, void (*also)(const char *line, void *ctx),
+                                void *ctx) {
+  bool read = hs__cp_maps_refresh_with(in_signal, also, ctx);
   cp_session_t *s = &hs__cp;
   if (in_signal) {
-    if (!try_flag(&s->grow_flag)) return;
+    /* Another thread growing the file is on another CPU for tens of
+     * microseconds (hs__cp_append waits as long). */
+    uint64_t t0 = hs__now_ns();
+    while (!try_flag(&s->grow_flag))
+      if (hs__now_ns() - t0 > 500000ull) return read;
   } else {
     wait_flag(&s->grow_flag);
   }
@@ -571,11 +608,14 @@ void hs__cp_file_sync_maps(bool in_signal) {
     size_t at = (s->tail + 3) * 8 + s->maps_in_file;
     if (extend(s, (s->tail + 3) * 8 + m->len)) {
       memcpy((char *)s->base + at, m->text + s->maps_in_file, m->len - s->maps_in_file);
-      s->maps_in_file = m->len;
+      __atomic_store_n(&s->maps_in_file, m->len, __ATOMIC_RELAXED);
     }
   }
   atomic_store(&s->grow_flag, 0);
+  return read;
 }
+
+bool hs__cp_file_has_records(void) { return hs__cp.tail != CP_HEADER_WORDS; }
 
 /* ---- appending (the signal handler) ------------------------------------------------ */
 

@@ -148,9 +148,14 @@ typedef struct cp_maps {
  * gives up when another thread is refreshing. */
 void hs__cp_maps_refresh(bool in_signal);
 /* The same, also handing every line of /proc/self/maps (NUL-terminated) to
- * also(): one read serves several readers. */
-void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
+ * also(): one read serves several readers. true when the whole file was
+ * read (false: unreadable, or another thread was reading in a handler). */
+bool hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx);
+/* A start that does not read the maps: the first sample's handler does
+ * (with the stacks snapshot), or the stop when something was recorded; a
+ * process that exits before its first sample never reads them. */
+void hs__cp_maps_defer(bool in_signal);
 /* A test boundary on the calling thread (the test's): the periods its
  * timer owes up to now go to `test`, the test that ends (0: none), not to
  * whatever sample comes next. */
@@ -174,6 +179,12 @@ void hs__cp_maps_note_pc(uintptr_t pc);
 bool hs__cp_file_open(int *err);
 /* Writes maps lines added since the file last got them. */
 void hs__cp_file_sync_maps(bool in_signal);
+/* The same, handing every line read to also() (hs__cp_maps_refresh_with);
+ * its result. */
+bool hs__cp_file_sync_maps_with(bool in_signal, void (*also)(const char *line, void *ctx),
+                                void *ctx);
+/* Some record (sample, marker, filler) is in the live file. */
+bool hs__cp_file_has_records(void);
 /* The handler's sample: weight w (periods) with pcs[0..n) for test. false:
  * lost (no room). */
 bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash, uint64_t w,
@@ -248,6 +259,10 @@ bool hs__cp_owns_signal(int signo);
 /* The stacks of existing threads: a line of /proc/self/maps at a time
  * (pass it as also() to hs__cp_maps_refresh_with). Async-signal-safe. */
 void hs__cp_snapshot_begin(void);
+/* Takes the snapshot now if no handler has yet (a handler: the first
+ * sample of a thread that existed at start). Async-signal-safe; false when
+ * another thread is reading the maps. */
+bool hs__cp_snapshot_take(void);
 void hs__cp_snapshot_line(const char *line, void *ctx);
 void hs__cp_free_stacks(void);
 /* Timers for every thread of the process (/proc/self/task). Returns the

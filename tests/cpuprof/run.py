@@ -634,7 +634,8 @@ def case_fallback_nofp():
 def case_startup_cost():
     # What CPUPROFILE costs a process that exits before its first sample
     # (1 Hz: a sample is ~1 in 500 runs, and then the run is redone): the
-    # maps read once, no module learned, no CFI read, the internal heap
+    # maps not read (a profile without samples names nothing; the first
+    # sample reads them), no module learned, no CFI read, the internal heap
     # untouched; at exit the live file is the profile as it is (no second
     # file, no rename, no munmap of the reservation), no chunk was given
     # (one fallocate: the empty profile), the fatal signals taken with one
@@ -659,12 +660,10 @@ def case_startup_cost():
     def calls(name):
         return [l for l in lines if re.match(r"^\d+\s+%s\(" % name, l)]
     maps = trace.count('"/proc/self/maps"')
-    if maps != 1:
-        fail("/proc/self/maps opened %d times (once at start is enough)\n%s" % (maps, trace))
+    if maps != 0:
+        fail("/proc/self/maps opened %d times (the first sample reads it)\n%s" % (maps, trace))
     if '"/proc/self/exe"' in trace:
         fail("the module registry was filled at start (readlink /proc/self/exe)\n%s" % trace)
-    if not any(x.endswith("/true") for x in d["modules"]):
-        fail("the program is not in the maps: %s" % d["modules"])
     renames = calls("rename")
     if len(renames) != 1:
         fail("%d renames (the start's only: nothing to compact at exit)\n%s"
