@@ -502,10 +502,24 @@ static void release_own_slot(const sigset_t *old) {
   pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+/* A settle outside the handler writes into the live file too: it counts
+ * as the handler does (stop() waits for in_handler == 0 before it unmaps
+ * the file), and writes nothing once a stop has begun. false: stopping. */
+static bool use_slot(cp_slot_t *s) {
+  atomic_store(&s->in_handler, 1);
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) return true;
+  atomic_store_explicit(&s->in_handler, 0, memory_order_release);
+  return false;
+}
+static void unuse_slot(cp_slot_t *s) {
+  atomic_store_explicit(&s->in_handler, 0, memory_order_release);
+}
+
 HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
   if (atomic_load(&hs__cp.state) != CP_RUNNING || hs__cp.realtime || hs__cp.filter) return;
   sigset_t old;
   cp_slot_t *s = hold_own_slot(&old);
+  if (s && !use_slot(s)) s = NULL;
   bool ok;
   uint64_t now = s ? clock_ns(CLOCK_THREAD_CPUTIME_ID, &ok) : 0;
   uint64_t period = (uint64_t)hs__cp.period_us * 1000;
@@ -534,6 +548,7 @@ HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
       s->ahead += add;
     }
   }
+  if (s) unuse_slot(s);
   release_own_slot(&old);
 }
 
@@ -768,10 +783,13 @@ static void on_thread_exit(void *p) {
     sigset_t old;
     cp_slot_t *s = hold_own_slot(&old);
     int armed = CP_SLOT_ARMED;
-    if (s && atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
-      delete_timer(s);
-      if (!s->start_fn) s->start_fn = (uintptr_t)ts->fn; /* found in /proc at start */
-      if (atomic_load(&hs__cp.state) == CP_RUNNING) settle(s, CLOCK_THREAD_CPUTIME_ID);
+    if (s && use_slot(s)) {
+      if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
+        delete_timer(s);
+        if (!s->start_fn) s->start_fn = (uintptr_t)ts->fn; /* found in /proc at start */
+        settle(s, CLOCK_THREAD_CPUTIME_ID);
+      }
+      unuse_slot(s);
     }
     release_own_slot(&old);
   }
