@@ -812,7 +812,13 @@ static void register_current(uintptr_t start_fn) {
   }
   hs__lock(&reg_lock);
   cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, start_fn);
-  if (s) activate(&s, 1);
+  if (s && use_slot(s)) { /* its first chunk is written into the file */
+    activate(&s, 1);
+    unuse_slot(s);
+  } else if (s) { /* a stop began: whoever turns ARMED into DEAD deletes the timer */
+    int armed = CP_SLOT_ARMED;
+    if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) delete_timer(s);
+  }
   hs__unlock(&reg_lock);
   hs__runtime_leave();
 }
