@@ -274,6 +274,18 @@ static void on_profile_signal(int sig, siginfo_t *si, void *ucv) {
   errno = saved_errno;
 }
 
+/* glibc's cancellation signal (SIGRTMIN's first, which sigfillset leaves
+ * out) in a handler's mask: a thread in asynchronous cancellation mode
+ * cancelled inside one of our handlers unwound out of it, leaving taken
+ * for good what the handler held (an in-place reader, which every later
+ * dlclose waited 1 s for; the control flag of a start or stop). Blocked,
+ * the cancellation acts as the handler returns. (sigaddset refuses the
+ * signal; the kernel takes the mask as given.) */
+static void mask_cancellation(sigset_t *mask) {
+  mask->__val[(__SIGRTMIN - 1) / (8 * sizeof mask->__val[0])] |=
+      1ul << ((__SIGRTMIN - 1) % (8 * sizeof mask->__val[0]));
+}
+
 bool hs__cp_install_handler(int signo) {
   if (signo <= 0 || signo >= 65) return false;
   struct sigaction cur;
@@ -295,6 +307,7 @@ bool hs__cp_install_handler(int signo) {
   sigfillset(&sa.sa_mask);
   static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
   for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&sa.sa_mask, faults[i]);
+  mask_cancellation(&sa.sa_mask);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
   owned_by[signo] = (void *)on_profile_signal;
   atomic_store(&owned[signo], true);
@@ -316,6 +329,7 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   sa.sa_sigaction = fn;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
+  mask_cancellation(&sa.sa_mask);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
   owned_by[signo] = (void *)fn;
   atomic_store(&owned[signo], true);
