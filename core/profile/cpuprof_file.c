@@ -340,6 +340,8 @@ static bool covered(const cp_maps_t *m, uintptr_t pc) {
 
 void hs__cp_maps_note_pc(uintptr_t pc) {
   static _Atomic uint64_t last;
+  /* Unmapped: nothing recorded yet, the file needs no names. */
+  if (!__atomic_load_n(&hs__cp.base, __ATOMIC_RELAXED)) return;
   const cp_maps_t *m = hs__cp_maps_current();
   /* Known, and in the file (a sync that found the file growing wrote
    * nothing there: a killed process's profile must name its samples). */
@@ -426,97 +428,112 @@ bool hs__cp_file_open(int *err) {
   s->fd = -1;
   s->base = NULL;
   s->file_backed = false;
+  s->unmapped = false;
   s->tail = CP_HEADER_WORDS;
   s->maps_in_file = 0;
   s->file_bytes = 0;
   atomic_store(&s->grow_flag, 0);
   atomic_store(&s->file_error, 0);
   s->reserved = RESERVE_BYTES;
+  const cp_maps_t *m = hs__cp_maps_current(); /* an earlier session's, or none yet */
+  size_t mlen = m ? m->len : 0, bytes = (CP_HEADER_WORDS + 3) * 8 + mlen;
+  uint64_t head[CP_HEADER_WORDS + 3] = {0, 3, 0, s->period_us, 0, 0, 1, 0};
 
   /* A path that is not a regular file (a device, a FIFO) is written once,
    * at stop, in place: renaming over it would replace the device node. */
   struct stat st;
-  bool regular = stat(s->path, &st) != 0 || S_ISREG(st.st_mode);
-  char tmp[4200];
-  if (regular) {
-    /* Created beside the target and renamed over it: never truncating an
-     * inode someone else may have mapped (a parent's live profile). */
+  if (stat(s->path, &st) != 0 || S_ISREG(st.st_mode)) {
+    /* The empty profile, created beside the target and renamed over it
+     * (never truncating an inode someone else may have mapped: a parent's
+     * live profile), so PATH is this run's from the start, whatever ends
+     * the process (SIGKILL, exec, _exit). It is written, not mapped: the
+     * mapping (a 16 GiB reservation, its first page fault, its teardown at
+     * exit: ~0.4 ms here) is made by the first growth, the first sample's,
+     * and a process that ends before one never pays for it. */
+    char tmp[4200];
     hs__snprintf(tmp, sizeof tmp, "%s.hs-tmp.%d", s->path, (int)getpid());
     s->fd = create_excl(tmp, O_RDWR);
     if (s->fd < 0) {
       *err = errno;
       return false;
     }
-    long r = syscall(SYS_mmap, NULL, s->reserved, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_NORESERVE, s->fd, 0);
-    if ((unsigned long)r < (unsigned long)-4095) {
-      s->base = (uint64_t *)r;
-      s->file_backed = true;
-    }
-  } else {
-    int fd = open(s->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno != ENXIO) { /* ENXIO: a FIFO without a reader yet */
-      *err = errno;
-      return false;
-    }
-    if (fd >= 0) close(fd);
-  }
-  if (!s->base) {
-    /* Kept in memory until stop (the file system cannot share a mapping). */
-    s->base = hs__cp_map(s->reserved);
-    if (!s->base) {
-      *err = ENOMEM;
-      if (s->fd >= 0) {
-        close(s->fd);
-        unlink(tmp);
-        s->fd = -1;
-      }
-      return false;
-    }
-  }
-  const cp_maps_t *m = hs__cp_maps_current(); /* an earlier session's, or none yet */
-  size_t mlen = m ? m->len : 0;
-  if (!extend(s, (CP_HEADER_WORDS + 3) * 8 + mlen)) {
-    *err = atomic_load(&s->file_error);
-    hs__cp_file_close(true);
-    if (regular) unlink(tmp);
-    return false;
-  }
-  uint64_t *b = s->base;
-  put(&b[0], 0);
-  put(&b[1], 3);
-  put(&b[2], 0);
-  put(&b[3], s->period_us);
-  put(&b[4], 0);
-  put(&b[5], 0);
-  put(&b[6], 1);
-  put(&b[7], 0);
-  if (mlen) memcpy(b + 8, m->text, mlen);
-  s->maps_in_file = mlen;
-  if (regular && s->fd >= 0) {
-    if (rename(tmp, s->path) != 0) {
-      *err = errno;
+    s->file_backed = true;
+    int e = 0;
+    /* Blocks allocated before the rename: ext4 writes a file's
+     * delayed-allocation data out at once when it is renamed over another
+     * (auto_da_alloc). */
+    if (!extend(s, bytes)) e = atomic_load(&s->file_error);
+    if (!e && !hs__write_all(s->fd, (const char *)head, sizeof head)) e = errno ? errno : EIO;
+    if (!e && mlen && !hs__write_all(s->fd, m->text, mlen)) e = errno ? errno : EIO;
+    if (!e && rename(tmp, s->path) != 0) e = errno;
+    if (e) {
+      *err = e;
       unlink(tmp);
       hs__cp_file_close(true);
       return false;
     }
-    if (!s->file_backed) { /* only the empty profile is in the file */
-      close(s->fd);
-      s->fd = -1;
-    }
+    s->maps_in_file = mlen;
+    s->unmapped = true;
+    return true;
   }
+  int fd = open(s->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno != ENXIO) { /* ENXIO: a FIFO without a reader yet */
+    *err = errno;
+    return false;
+  }
+  if (fd >= 0) close(fd);
+  /* Kept in memory until stop. */
+  s->base = hs__cp_map(s->reserved);
+  if (!s->base) {
+    *err = ENOMEM;
+    return false;
+  }
+  extend(s, bytes);
+  memcpy(s->base, head, sizeof head);
+  if (mlen) memcpy(s->base + CP_HEADER_WORDS + 3, m->text, mlen);
+  s->maps_in_file = mlen;
+  return true;
+}
+
+/* The first growth of a regular file: maps it (grow_flag held; raw system
+ * calls: the first sample's handler runs it). A file system that cannot
+ * share a mapping keeps the samples in memory until the stop writes them
+ * (the file holds the empty profile meanwhile). false: no memory. */
+static bool map_live(cp_session_t *s) {
+  s->unmapped = false;
+  long r = syscall(SYS_mmap, NULL, s->reserved, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_NORESERVE, s->fd, 0);
+  if ((unsigned long)r < (unsigned long)-4095) {
+    s->base = (uint64_t *)r;
+    return true;
+  }
+  uint64_t *b = hs__cp_map(s->reserved);
+  if (!b) {
+    int zero = 0;
+    atomic_compare_exchange_strong(&s->file_error, &zero, ENOMEM);
+    return false;
+  }
+  const cp_maps_t *m = hs__cp_maps_current();
+  uint64_t head[CP_HEADER_WORDS + 3] = {0, 3, 0, s->period_us, 0, 0, 1, 0};
+  memcpy(b, head, sizeof head);
+  if (s->maps_in_file) memcpy(b + CP_HEADER_WORDS + 3, m->text, s->maps_in_file);
+  s->base = b;
+  s->file_backed = false;
+  close(s->fd);
+  s->fd = -1;
   return true;
 }
 
 bool hs__cp_file_is_compact(void) {
   const cp_session_t *s = &hs__cp;
   const cp_maps_t *m = hs__cp_maps_current();
-  return s->file_backed && s->base && s->tail == CP_HEADER_WORDS &&
+  return s->file_backed && (s->base || s->unmapped) && s->tail == CP_HEADER_WORDS &&
          s->maps_in_file == (m ? m->len : 0) && !atomic_load(&s->file_error);
 }
 
 void hs__cp_file_close(bool unmap) {
   cp_session_t *s = &hs__cp;
+  s->unmapped = false;
   if (unmap && s->base) hs__cp_unmap(s->base, s->reserved);
   s->base = NULL;
   if (s->fd >= 0) close(s->fd);
@@ -546,9 +563,11 @@ static bool grow(cp_slot_t *const *slots, size_t n, uint32_t words, uint64_t wai
     } while (!try_flag(&s->grow_flag));
   }
   bool ok = false;
+  if (atomic_load_explicit(&s->file_error, memory_order_relaxed)) goto out;
+  if (s->unmapped && !map_live(s)) goto out;
+  if (!s->base) goto out;
   const cp_maps_t *m = hs__cp_maps_current();
   size_t mlen = m ? m->len : 0; /* none before the first read */
-  if (atomic_load_explicit(&s->file_error, memory_order_relaxed)) goto out;
   size_t t = s->tail;
   size_t mw = (s->maps_in_file + 7) / 8;
   size_t first = t + 3 + mw;

@@ -104,7 +104,8 @@ typedef struct cp_session {
   uint64_t start_ns;
   /* ---- the live file (cpuprof_file.c) ---- */
   int fd;
-  bool file_backed;           /* MAP_SHARED on the file: survives SIGKILL */
+  bool file_backed;           /* the samples go to the file (MAP_SHARED): survive SIGKILL */
+  bool unmapped;              /* the file holds the empty profile, not mapped yet (grow_flag) */
   uint64_t *base;             /* the file, mapped (a reservation beyond its end) */
   size_t reserved;            /* bytes reserved at base */
   size_t tail;                /* word index of the trailer (grow_flag) */
@@ -174,8 +175,9 @@ void hs__cp_maps_note_pc(uintptr_t pc);
 
 /* ---- the live file (cpuprof_file.c) ---- */
 /* Creates the file (or, for a path that is not a regular file, a buffer in
- * memory) and writes an empty, valid profile to it. Async-signal-safe.
- * false with *err set. */
+ * memory) and writes an empty, valid profile to it; the file is mapped by
+ * its first growth (a sample's first chunk). Async-signal-safe. false with
+ * *err set. */
 bool hs__cp_file_open(int *err);
 /* Writes maps lines added since the file last got them. */
 void hs__cp_file_sync_maps(bool in_signal);

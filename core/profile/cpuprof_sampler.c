@@ -58,6 +58,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -715,18 +716,62 @@ struct linux_dirent64 {
   char d_name[];
 };
 
+/* Claims a slot for thread tid (reg_lock held). The caller's own stack is
+ * known exactly when it is not a signal handler (pthread_getattr_np is not
+ * async-signal-safe). Not asked for the main thread: glibc reads
+ * /proc/self/maps for it (with sscanf, ~100,000 instructions), and the
+ * handler finds the main stack in the snapshot taken from the same file. */
+static cp_slot_t *claim_found(int tid, int self, bool in_signal) {
+  uintptr_t lo = 0, hi = 0;
+  if (tid == self && !in_signal && tid != getpid()) {
+    pthread_attr_t a;
+    hs__runtime_enter(); /* it allocates (and reads /proc for the main thread) */
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+      void *addr;
+      size_t size;
+      if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        lo = (uintptr_t)addr;
+        hi = lo + size;
+      }
+      pthread_attr_destroy(&a);
+    }
+    hs__runtime_leave();
+  }
+  return claim(tid, lo, hi, 0);
+}
+
+/* The process's thread count, from one stat: procfs gives a task
+ * directory 2 + (its threads) links. 0 when unknown. */
+static int thread_count(void) {
+  struct stat st;
+  if (stat("/proc/self/task", &st) != 0 || st.st_nlink < 3) return 0;
+  return (int)(st.st_nlink - 2);
+}
+
 int hs__cp_arm_all(bool in_signal, int *threads) {
-  int armed = 0;
+  static cp_slot_t *claimed[CP_MAX_SLOTS]; /* reg_lock */
+  size_t nclaimed = 0;
   *threads = 0;
   int self = hs__cp_gettid();
+  /* The caller alone (every program at load): no listing of
+   * /proc/self/task, whose open and reads cost several times the stat. A
+   * thread started meanwhile registers itself (our pthread_create). */
+  if (thread_count() == 1) {
+    if (!lock_reg(in_signal)) return -1;
+    cp_slot_t *s = claim_found(self, self, in_signal);
+    if (s) claimed[nclaimed++] = s;
+    *threads = 1;
+    /* A lone thread gets its first chunk at its first sample. */
+    activate(claimed, nclaimed, false);
+    hs__unlock(&reg_lock);
+    return (int)nclaimed;
+  }
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
   if (!lock_reg(in_signal)) {
     close(fd);
     return -1;
   }
-  static cp_slot_t *claimed[CP_MAX_SLOTS]; /* reg_lock */
-  size_t nclaimed = 0;
   char buf[4096] __attribute__((aligned(8)));
   long n;
   while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
@@ -738,37 +783,16 @@ int hs__cp_arm_all(bool in_signal, int *threads) {
       for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
       if (*p || tid <= 0) continue;
       ++*threads;
-      /* The caller's own stack is known exactly when it is not a signal
-       * handler (pthread_getattr_np is not async-signal-safe). Not asked
-       * for the main thread: glibc reads /proc/self/maps for it (with
-       * sscanf, ~100,000 instructions), and the handler finds the main
-       * stack in the snapshot taken from the same file. */
-      uintptr_t lo = 0, hi = 0;
-      if (tid == self && !in_signal && tid != getpid()) {
-        pthread_attr_t a;
-        hs__runtime_enter(); /* it allocates (and reads /proc for the main thread) */
-        if (pthread_getattr_np(pthread_self(), &a) == 0) {
-          void *addr;
-          size_t size;
-          if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-            lo = (uintptr_t)addr;
-            hi = lo + size;
-          }
-          pthread_attr_destroy(&a);
-        }
-        hs__runtime_leave();
-      }
-      cp_slot_t *s = claim(tid, lo, hi, 0);
+      cp_slot_t *s = claim_found(tid, self, in_signal);
       if (s) claimed[nclaimed++] = s;
     }
   }
   /* Threads that start together get their chunks together; a lone one
-   * (every program at load) gets its own at its first sample. */
+   * gets its own at its first sample. */
   activate(claimed, nclaimed, nclaimed > 1);
-  armed = (int)nclaimed;
   hs__unlock(&reg_lock);
   close(fd);
-  return armed;
+  return (int)nclaimed;
 }
 
 void hs__cp_disarm_all(void) {
