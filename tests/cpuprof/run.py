@@ -640,13 +640,16 @@ def case_startup_cost():
     # file, no rename, no munmap of the reservation), no chunk was given
     # (one fallocate: the empty profile), the fatal signals taken with one
     # rt_sigaction each (not a query and an install: 32), no unlink of a
-    # temporary that is not there. The profile is valid and compact.
+    # temporary that is not there. The empty profile is written, not
+    # mapped (the 16 GiB reservation is mapped by the first growth, the
+    # first sample's), and a lone thread is found with one stat of
+    # /proc/self/task, not a listing. The profile is valid and compact.
     if not shutil.which("strace"):
         skip("strace is not installed")
     out = os.path.join(W, "trace")
     for attempt in range(3):
         run(["strace", "-f", "-o", out, "-e",
-             "trace=openat,readlink,rename,unlink,rt_sigaction,fallocate,munmap",
+             "trace=openat,readlink,rename,unlink,rt_sigaction,fallocate,mmap,munmap,newfstatat",
              "-E", "LD_PRELOAD=" + PRELOAD, "-E", "CPUPROFILE=" + W + "/t.prof",
              "-E", "CPUPROFILE_FREQUENCY=1", "/bin/true"], preload=False)
         d = check("t.prof")
@@ -678,6 +681,13 @@ def case_startup_cost():
     big = [l for l in calls("munmap") if re.search(r", 17179869184\)", l)]
     if big:
         fail("the live file's reservation unmapped at exit\n%s" % "\n".join(big))
+    reserve = [l for l in calls("mmap") if re.search(r"^\d+\s+mmap\(NULL, 17179869184,", l)]
+    if reserve:
+        fail("the live file mapped before a first sample\n%s" % "\n".join(reserve))
+    task = [l for l in lines if '"/proc/self/task"' in l]
+    if len(task) != 1 or not re.match(r"^\d+\s+newfstatat\(", task[0]):
+        fail("/proc/self/task: %d uses (one stat: a lone thread needs no listing)\n%s"
+             % (len(task), "\n".join(task)))
     sigs = calls("rt_sigaction")
     if len(sigs) > 20:
         fail("%d rt_sigaction (SIGPROF's query and install, then one per fatal signal)\n%s"
