@@ -1,6 +1,8 @@
 /* Burns CPU on two threads until it is killed (the SIGKILL and fatal-signal
  * cases). With "own-term" it handles SIGTERM itself: prints "own handler"
- * and _exits with status 3, leaving whatever the profiler had written. */
+ * and _exits with status 3, leaving whatever the profiler had written.
+ * With "alone" only the main thread burns (spin_a): the live file is then
+ * mapped by its first sample's handler. */
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static void own_term(int sig) {
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "own-term")) signal(SIGTERM, own_term);
   pthread_t b;
-  pthread_create(&b, NULL, thread_b, NULL);
+  if (argc < 2 || strcmp(argv[1], "alone")) pthread_create(&b, NULL, thread_b, NULL);
   printf("ready\n");
   fflush(stdout);
   spin_a();

@@ -340,6 +340,23 @@ def case_sigkill():
         fail("heapscope report cannot read the killed process's profile:\n" + report)
 
 
+def case_sigkill_alone():
+    # A lone thread at start: the live file is written at start but mapped
+    # by the first sample's handler (its first chunk). What the handler
+    # writes from then on survives SIGKILL.
+    p = start_spinner(W + "/ka.prof", ["alone"])
+    used = cpu_seconds(p.pid)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    d = check("ka.prof", live=True)
+    total = d["total"] * d["period_us"] / 1e6
+    if total < 0.25 or total > used + 0.2:
+        fail("%.3f s in the profile, the process had used %.3f s" % (total, used))
+    if not d["cum"].get("spin_a") or d["cum"].get("spin_b"):
+        fail("expected spin_a only: %s" % d["cum"])
+    note("after SIGKILL: %.3f s of %.3f s used" % (total, used))
+
+
 def case_fatal_signal():
     p = start_spinner(W + "/t.prof")
     p.send_signal(signal.SIGTERM)
