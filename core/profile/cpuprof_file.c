@@ -504,7 +504,7 @@ static bool map_live(cp_session_t *s) {
   long r = syscall(SYS_mmap, NULL, s->reserved, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_NORESERVE, s->fd, 0);
   if ((unsigned long)r < (unsigned long)-4095) {
-    s->base = (uint64_t *)r;
+    __atomic_store_n(&s->base, (uint64_t *)r, __ATOMIC_RELEASE); /* maps_note_pc reads it */
     return true;
   }
   uint64_t *b = hs__cp_map(s->reserved);
@@ -517,7 +517,7 @@ static bool map_live(cp_session_t *s) {
   uint64_t head[CP_HEADER_WORDS + 3] = {0, 3, 0, s->period_us, 0, 0, 1, 0};
   memcpy(b, head, sizeof head);
   if (s->maps_in_file) memcpy(b + CP_HEADER_WORDS + 3, m->text, s->maps_in_file);
-  s->base = b;
+  __atomic_store_n(&s->base, b, __ATOMIC_RELEASE);
   s->file_backed = false;
   close(s->fd);
   s->fd = -1;
