@@ -16,7 +16,8 @@
  * The signal handler takes no lock, allocates nothing and makes no system
  * call while it walks the stack; the only system calls it ever makes are
  * fallocate/pwrite when its thread needs a new chunk of the file (once per
- * 64 KiB of samples). */
+ * 32 KiB of samples), and the file's mmap at its first growth (a lone
+ * thread's first sample). */
 #ifndef HEAPSCOPE_CORE_PROFILE_CPUPROF_INTERNAL_H
 #define HEAPSCOPE_CORE_PROFILE_CPUPROF_INTERNAL_H
 
