@@ -12,6 +12,12 @@
  *   create  a new thread: its first chunk of the file is made when it
  *           registers (cpuprof_sampler.c: register_current)
  *
+ *   cancel  not a race: a thread with a cancellation pending calls
+ *           ProfilerStop, whose file writes are cancellation points; the
+ *           thread was cancelled holding the profiler's control flag, and
+ *           every later start or stop (the one at exit too) waited for it
+ *           forever (here: SIGALRM after 5 s)
+ *
  * The interleaving is made certain with this program's own fallocate and
  * clock_gettime, which the runtime calls there: on the other thread, once,
  * they let the main thread stop the profile before they return (waiting
@@ -92,6 +98,14 @@ static void *exiter(void *arg) {
 
 static void *idle(void *arg) { return arg; }
 
+static void *cancelled_stopper(void *arg) {
+  (void)arg;
+  pthread_cancel(pthread_self()); /* deferred: acts at the next cancellation point */
+  ProfilerStop();
+  pthread_testcancel();
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   const char *c = argv[1];
@@ -99,6 +113,20 @@ int main(int argc, char **argv) {
   main_tid = (int)syscall(SYS_gettid);
   if (!ProfilerStart(argv[2])) return 2;
   pthread_t t;
+  if (!strcmp(c, "cancel")) {
+    alarm(5);
+    pthread_create(&t, NULL, cancelled_stopper, NULL);
+    void *ret;
+    pthread_join(t, &ret);
+    if (ret != PTHREAD_CANCELED) return 2;
+    if (!ProfilerStart(argv[2])) {
+      fprintf(stderr, "cancel: no profile starts after the cancelled stop\n");
+      return 1;
+    }
+    ProfilerStop();
+    printf("ok cancel: a stop cancelled midway leaves the profiler usable\n");
+    return 0;
+  }
   if (!strcmp(c, "unload") && lib) {
     pthread_create(&t, NULL, closer, NULL);
   } else if (!strcmp(c, "exit")) {
