@@ -55,10 +55,15 @@ extern HS_TLS hs_thread_alloc_t hs__thread;
 #define hs__tcache (hs__thread.cache)
 
 /* malloc's fast path: a small block from this thread's cache, or NULL
- * (then call hs__alloc). Two loads for the class, one TLS list pop. */
+ * (then call hs__alloc). One load for the class, one TLS list pop. Sizes
+ * up to 1 KiB (hs__size_to_class's first table) pass one size test, not
+ * two. */
 static inline void *hs__alloc_fast(size_t n) {
-  if (HS_UNLIKELY(n > HS_MAX_SMALL)) return NULL;
-  hs_freelist_t *l = &hs__tcache.lists[hs__size_to_class(n)];
+  uint32_t cls;
+  if (HS_LIKELY(n <= 1024)) cls = hs__class_small[(n + 15) >> 4];
+  else if (HS_LIKELY(n <= HS_MAX_SMALL)) cls = hs__class_mid[(n + 127) >> 7];
+  else return NULL;
+  hs_freelist_t *l = &hs__tcache.lists[cls];
   void **p = l->head;
   if (HS_LIKELY(p != NULL)) {
     l->head = p[0];
