@@ -952,38 +952,58 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
  * allocation sites from the same stack depths again and again. So, per
  * (pc, sp) of frame 0, the memo keeps the frames of the walk and where each
  * return address was read (its offset from sp); a later walk from the same
- * registers compares those words (independent loads, a few instructions a
- * frame) and, when all still hold, copies the frames and their hash.
+ * registers reads those words (independent loads) into its output and,
+ * when all equal the memo's frames, is done, hash and all.
  * %rbp counts only when a rule reads it (an rbp-based CFA, a frame-pointer
  * frame): then the word it was last restored from is compared too, or the
  * starting %rbp is part of the key when the rule read that. A walk longer
  * than LEAF_FRAMES goes on from the memo's last frame by walk_hot.
- * Per thread: LEAF_SETS x LEAF_WAYS entries of 512 bytes (256 KiB, mapped
- * on a thread's first such walk; pages are touched as entries are),
- * written under the walk memo's seq like the tail memo. */
+ * One (pc, sp) often has several stacks (the same leaf under different
+ * callers, at the same depth): entries are filed by (pc, sp) and the words
+ * at the first two return address slots, whose offsets a small hint table
+ * keyed by (pc, sp) gives, so a lookup reads one set of one stack's entries.
+ * Per thread: LEAF_SETS x LEAF_WAYS entries of 448 bytes (~450 KiB, mapped
+ * on a thread's first such walk, pages touched as entries are). Written
+ * under the walk memo's seq, never while a read is in progress on the
+ * thread (leaf_reading: a signal handler that records may interrupt it),
+ * so a reader trusts an entry whose key matches. */
 #define LEAF_FRAMES 32
 #define LEAF_EXTRA 4 /* other words compared: %rbp restores a rule read, a last return address < 4096 */
-#define LEAF_SET_BITS 7
-#define LEAF_WAYS 4 /* the same (pc, sp) under several callers: one stack each */
-#define LEAF_MISSED (-2) /* leaf_walk: not answered, walk by walk_hot */
+#define LEAF_SET_BITS 8
+#define LEAF_WAYS 4
+#define LEAF_HINT_BITS 12
+#define LEAF_OFF_MAX 0xffff /* farther stack words are not held */
+#define LEAF_MISSED (-2)    /* leaf_walk: not answered, walk by walk_hot */
 enum { LEAF_END = 1, LEAF_CONT = 2, LEAF_NONE = 4, LEAF_BP = 8 };
 
 typedef struct leaf_entry {
-  uintptr_t pc, sp, bp, hi; /* the key (bp only with LEAF_BP) */
+  _Alignas(64) uintptr_t pc; /* the key: pc, sp, bp (only with LEAF_BP), hi, mix */
+  uintptr_t sp, bp, hi;
+  uint64_t acc;             /* the hash of pcs[0..n) at output positions 1..n */
   uint32_t mix;
   uint8_t n, nextra, flags; /* LEAF_END: the walk ends after pcs[n - 1]; LEAF_CONT: goes on;
                                LEAF_NONE: walk_hot cannot take it (a negative entry) */
-  uint8_t used;             /* hit since the set's last fill: not the victim */
-  uint64_t acc;             /* the hash of pcs[0..n) at output positions 1..n */
   uintptr_t end_sp, end_bp; /* LEAF_CONT: the registers of the frame at pcs[n - 1] */
-  uint32_t off[LEAF_FRAMES]; /* pcs[i] was read at sp + off[i] */
-  uint32_t xoff[LEAF_EXTRA];
+  uint16_t off[LEAF_FRAMES]; /* pcs[i] was read at sp + off[i] */
+  uint16_t xoff[LEAF_EXTRA];
   uintptr_t xval[LEAF_EXTRA];
   uintptr_t pcs[LEAF_FRAMES];
 } leaf_entry_t;
 
+/* A set's tags (the filing hash of each way's entry, | 1; 0: empty), so a
+ * lookup reads the one entry that may match, and which ways were hit since
+ * the set's last fill (not the victim of the next). */
+typedef struct leaf_tags {
+  _Alignas(32) uint64_t tag[LEAF_WAYS];
+} leaf_tags_t;
+
+/* A hint: the upper half of (pc, sp)'s hash, and the offsets of the first
+ * two return address slots of the walk last filed for them. */
 typedef struct leaf_memo {
-  _Alignas(64) leaf_entry_t e[(1u << LEAF_SET_BITS) * LEAF_WAYS];
+  leaf_tags_t tags[1u << LEAF_SET_BITS];
+  uint8_t used[1u << LEAF_SET_BITS][LEAF_WAYS];
+  uint64_t hint[1u << LEAF_HINT_BITS];
+  leaf_entry_t e[(1u << LEAF_SET_BITS) * LEAF_WAYS];
 } leaf_memo_t;
 
 static void leaf_memo_unmap(walk_memo_t *m) {
@@ -1005,20 +1025,35 @@ static inline leaf_memo_t *leaf_memo_get(walk_memo_t *m) {
   return lm;
 }
 
-static inline leaf_entry_t *leaf_set(leaf_memo_t *lm, uintptr_t pc, uintptr_t sp) {
-  uint64_t h = ((uint64_t)pc ^ (uint64_t)sp << 17 ^ (uint64_t)sp >> 3) * 0x9e3779b97f4a7c15ull;
-  return &lm->e[(h >> (64 - LEAF_SET_BITS)) * LEAF_WAYS];
+static inline uint64_t leaf_key_hash(uintptr_t pc, uintptr_t sp) {
+  return ((uint64_t)pc ^ (uint64_t)sp << 17 ^ (uint64_t)sp >> 3) * 0x9e3779b97f4a7c15ull;
+}
+
+/* The hash a walk from (pc, sp) is filed by (h: leaf_key_hash; its top
+ * bits pick the set), never 0. lim: the farthest offset from sp a word may
+ * be read at. */
+static inline uint64_t leaf_file_hash(leaf_memo_t *lm, uint64_t h, uintptr_t sp, uintptr_t lim) {
+  uint64_t hint = lm->hint[h & ((1u << LEAF_HINT_BITS) - 1)];
+  if ((uint32_t)(hint >> 32) == (uint32_t)(h >> 32)) {
+    uintptr_t off0 = hint & 0xffff, off1 = (hint >> 16) & 0xffff;
+    if (off0 <= lim && off1 <= lim)
+      h ^= (*(const uintptr_t *)(sp + off0) * 0xff51afd7ed558ccdull) ^
+           (*(const uintptr_t *)(sp + off1) * 0xc4ceb9fe1a85ec53ull);
+    h *= 0x9e3779b97f4a7c15ull;
+  }
+  return h | 1;
 }
 
 /* The walk from frame 0's registers as walk_hot takes it, into e (all but
- * the key). False when it is not one the memo can hold (*keep: worth a
- * negative entry; not after a rule cache miss, which the slow walk fills). */
+ * the key), at most cap frames. False when it is not one the memo can hold
+ * (*keep: worth a negative entry; not after a rule cache miss, which the
+ * slow walk fills). */
 static bool leaf_fill(leaf_entry_t *e, uintptr_t pc, uintptr_t sp, uintptr_t bp, int cap,
                       _Atomic uint64_t *cache, uint32_t mix, uintptr_t hi, bool *keep) {
   const uintptr_t sp0 = sp, hi8 = hi - 8;
   /* The words read that are not return addresses; bp_src is where %rbp
    * now comes from (-1: the starting registers). */
-  uint32_t rd_off[LEAF_FRAMES + 2];
+  uint16_t rd_off[LEAF_FRAMES + 2];
   uintptr_t rd_val[LEAF_FRAMES + 2];
   bool rd_need[LEAF_FRAMES + 2];
   int nrd = 0, bp_src = -1, n = 0;
@@ -1062,10 +1097,11 @@ static bool leaf_fill(leaf_entry_t *e, uintptr_t pc, uintptr_t sp, uintptr_t bp,
       restores = r & HS_CFI_BP_AT_CFA << 3;
       if (restores && !(slot >= sp && slot <= hi8)) return false;
     }
+    if (ra - sp0 > LEAF_OFF_MAX || (restores && slot - sp0 > LEAF_OFF_MAX)) return false;
     if (restores) {
       if (nrd == LEAF_FRAMES + 1) return false;
       bp = *(const uintptr_t *)slot;
-      rd_off[nrd] = (uint32_t)(slot - sp0);
+      rd_off[nrd] = (uint16_t)(slot - sp0);
       rd_val[nrd] = bp;
       rd_need[nrd] = false;
       bp_src = nrd++;
@@ -1073,12 +1109,12 @@ static bool leaf_fill(leaf_entry_t *e, uintptr_t pc, uintptr_t sp, uintptr_t bp,
     pc = *(const uintptr_t *)ra;
     sp = ra + 8;
     if (pc < 4096) { /* the end: this word must read the same */
-      rd_off[nrd] = (uint32_t)(ra - sp0);
+      rd_off[nrd] = (uint16_t)(ra - sp0);
       rd_val[nrd] = pc;
       rd_need[nrd++] = true;
       break;
     }
-    e->off[n] = (uint32_t)(ra - sp0);
+    e->off[n] = (uint16_t)(ra - sp0);
     e->pcs[n++] = pc;
     acc += HS_FRAME_HASH_SEEDED(pc, seed);
     seed += HS_FRAME_SEED;
@@ -1124,37 +1160,56 @@ static int leaf_finish(uintptr_t *pcs, int max, int n, int m, bool cont, uintptr
   return depth;
 }
 
-/* The words at sp + off[i] are val[i], i < n. (Every offset of an entry
- * whose key matched lies inside the stack: no bound check here.) Two at a
- * time: the loads are independent, one branch for both. */
-static inline bool leaf_same(const uint32_t *off, const uintptr_t *val, int n, uintptr_t sp) {
+/* out[i] = the word at sp + off[i] (i < n); true when they are val[0..n).
+ * (Every offset of an entry whose key matched lies inside the stack.) Two
+ * at a time: independent loads, one branch for both. */
+static inline bool leaf_read_same(uintptr_t *out, const uint16_t *off, const uintptr_t *val, int n,
+                                  uintptr_t sp) {
   int i = 0;
-  for (; i + 2 <= n; i += 2)
-    if ((*(const uintptr_t *)(sp + off[i]) ^ val[i]) |
-        (*(const uintptr_t *)(sp + off[i + 1]) ^ val[i + 1]))
-      return false;
-  return i == n || *(const uintptr_t *)(sp + off[i]) == val[i];
+  for (; i + 2 <= n; i += 2) {
+    uintptr_t a = *(const uintptr_t *)(sp + off[i]), b = *(const uintptr_t *)(sp + off[i + 1]);
+    out[i] = a;
+    out[i + 1] = b;
+    if ((a ^ val[i]) | (b ^ val[i + 1])) return false;
+  }
+  if (i == n) return true;
+  uintptr_t a = *(const uintptr_t *)(sp + off[i]);
+  out[i] = a;
+  return a == val[i];
+}
+
+/* The same without keeping the words. */
+static inline bool leaf_same(const uint16_t *off, const uintptr_t *val, int n, uintptr_t sp) {
+  for (int i = 0; i < n; i++)
+    if (*(const uintptr_t *)(sp + off[i]) != val[i]) return false;
+  return true;
 }
 
 /* The walk from frame 0's registers when the leaf memo does not hold it:
- * walked as walk_hot would, into the memo, with a victim from the set. */
-static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_entry_t *set, uintptr_t pc, uintptr_t sp,
-                                 uintptr_t bp, uintptr_t hi, uintptr_t *pcs, int max,
+ * walked as walk_hot would, into the memo, with a victim from its set. */
+static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h, uintptr_t pc,
+                                 uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pcs, int max,
                                  _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
   leaf_entry_t fresh;
   /* (Filled as far as the caller keeps: one HEAPSCOPE_STACK_DEPTH a process.) */
   int cap = max - 1 < LEAF_FRAMES ? max - 1 : LEAF_FRAMES;
   bool keep, held = leaf_fill(&fresh, pc, sp, bp, cap, cache, mix, hi, &keep);
   /* Not while this thread reads the memo (a signal handler interrupted the
-   * read): readers trust an entry's offsets. */
+   * read): readers trust an entry whose key matches. */
   if ((held || keep) && !memo->leaf_reading && memo_write_begin(memo)) {
-    leaf_entry_t *v = &set[0];
-    for (int w = 0; w < LEAF_WAYS; w++)
-      if (!set[w].used) {
-        v = &set[w];
-        break;
-      }
-    for (int w = 0; w < LEAF_WAYS; w++) set[w].used = 0;
+    if (held && fresh.n) /* where the next walk from (pc, sp) looks first */
+      lm->hint[h & ((1u << LEAF_HINT_BITS) - 1)] =
+          (h >> 32) << 32 | (uint64_t)fresh.off[fresh.n > 1] << 16 | fresh.off[0];
+    uint64_t fh = leaf_file_hash(lm, h, sp, hi - 8 - sp);
+    uint32_t set = (uint32_t)(fh >> (64 - LEAF_SET_BITS));
+    uint8_t *used = lm->used[set];
+    int w = 0;
+    while (w < LEAF_WAYS && used[w]) w++;
+    if (w == LEAF_WAYS) w = 0;
+    memset(used, 0, LEAF_WAYS);
+    used[w] = 1;
+    leaf_entry_t *v = &lm->e[set * LEAF_WAYS + w];
+    lm->tags[set].tag[w] = 0; /* no reader looks at v meanwhile */
     v->pc = 0; /* no reader matches it meanwhile */
     atomic_signal_fence(memory_order_seq_cst);
     if (held) {
@@ -1172,13 +1227,13 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_entry_t *set, uintptr_t
       v->flags = LEAF_NONE | LEAF_BP;
       v->n = v->nextra = 0;
     }
-    v->used = 1;
     v->sp = sp;
     v->bp = bp;
     v->hi = hi;
     v->mix = mix;
     atomic_signal_fence(memory_order_seq_cst);
     v->pc = pc;
+    lm->tags[set].tag[w] = fh;
     memo_write_end(memo);
   }
   if (!held) return LEAF_MISSED;
@@ -1191,21 +1246,24 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_entry_t *set, uintptr_t
 
 /* The walk from frame 0 (not a frame-pointer frame) by the leaf memo, and
  * into it when it does not hold this one. Returns as hs__unwind_fast, or
- * LEAF_MISSED: walk by walk_hot. While it reads, leaf_reading keeps a
- * signal handler that records on this thread from rewriting entries. */
+ * LEAF_MISSED: walk by walk_hot. */
 static int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st, uintptr_t hi,
                      uintptr_t *pcs, int max, _Atomic uint64_t *cache, uint32_t mix,
                      uint64_t *hash) {
   const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
-  if (!(sp < hi && hi - sp >= 8 && hi - sp <= UINT32_MAX)) return LEAF_MISSED;
-  leaf_entry_t *set = leaf_set(lm, pc, sp);
+  if (!(sp < hi && hi - sp >= 8)) return LEAF_MISSED;
   uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
   if (seq & 1) return LEAF_MISSED; /* a handler interrupted a write */
   const bool was_reading = memo->leaf_reading;
   memo->leaf_reading = true;
   atomic_signal_fence(memory_order_seq_cst);
+  const uint64_t h = leaf_key_hash(pc, sp);
+  const uint64_t fh = leaf_file_hash(lm, h, sp, hi - 8 - sp);
+  const uint32_t set = (uint32_t)(fh >> (64 - LEAF_SET_BITS));
+  const leaf_tags_t *tags = &lm->tags[set];
   for (int w = 0; w < LEAF_WAYS; w++) {
-    leaf_entry_t *e = &set[w];
+    if (tags->tag[w] != fh) continue;
+    leaf_entry_t *e = &lm->e[set * LEAF_WAYS + w];
     if (e->pc != pc || e->sp != sp || e->hi != hi || e->mix != mix ||
         ((e->flags & LEAF_BP) && e->bp != bp))
       continue;
@@ -1215,13 +1273,14 @@ static int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t 
       return LEAF_MISSED;
     }
     int n = e->n, m = n < max - 1 ? n : max - 1;
-    if (!leaf_same(e->off, e->pcs, n, sp) || !leaf_same(e->xoff, e->xval, e->nextra, sp))
+    if (!leaf_read_same(pcs + 1, e->off, e->pcs, m, sp) ||
+        !leaf_same(e->off + m, e->pcs + m, n - m, sp) ||
+        !leaf_same(e->xoff, e->xval, e->nextra, sp))
       continue; /* another caller's stack */
-    memcpy(pcs + 1, e->pcs, (size_t)m * sizeof *pcs);
     pcs[0] = pc;
     uint64_t acc = HS_FRAME_HASH_SEEDED(pc, HS_FRAME_SEED) + e->acc;
     uintptr_t end_sp = e->end_sp, end_bp = e->end_bp;
-    e->used = 1;
+    lm->used[set][w] = 1;
     atomic_signal_fence(memory_order_seq_cst);
     memo->leaf_reading = was_reading;
     return leaf_finish(pcs, max, n, m, flags & LEAF_CONT, end_sp, end_bp, acc, cache, mix, hi,
@@ -1229,7 +1288,7 @@ static int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t 
   }
   atomic_signal_fence(memory_order_seq_cst);
   memo->leaf_reading = was_reading;
-  return leaf_miss(memo, set, pc, sp, bp, hi, pcs, max, cache, mix, hash);
+  return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash);
 }
 
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
