@@ -976,6 +976,8 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
 #define LEAF_MISSED (-2)    /* leaf_walk: not answered, walk by walk_hot */
 enum { LEAF_END = 1, LEAF_CONT = 2, LEAF_NONE = 4, LEAF_BP = 8 };
 
+HS_TLS uint64_t hs__unwind_leaf_hits;
+
 typedef struct leaf_entry {
   _Alignas(64) uintptr_t pc; /* the key: pc, sp, bp (only with LEAF_BP), hi, mix */
   uintptr_t sp, bp, hi;
@@ -1281,6 +1283,7 @@ static int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t 
     uint64_t acc = HS_FRAME_HASH_SEEDED(pc, HS_FRAME_SEED) + e->acc;
     uintptr_t end_sp = e->end_sp, end_bp = e->end_bp;
     lm->used[set][w] = 1;
+    hs__unwind_leaf_hits++;
     atomic_signal_fence(memory_order_seq_cst);
     memo->leaf_reading = was_reading;
     return leaf_finish(pcs, max, n, m, flags & LEAF_CONT, end_sp, end_bp, acc, cache, mix, hi,
