@@ -999,8 +999,9 @@ typedef struct leaf_tags {
   _Alignas(32) uint64_t tag[LEAF_WAYS];
 } leaf_tags_t;
 
-/* A hint: the upper half of (pc, sp)'s hash, and the offsets of the first
- * two return address slots of the walk last filed for them. */
+/* A hint: a tag of (pc, sp)'s hash (leaf_hint_tag) in the upper half, and
+ * the offsets of the first two return address slots of the walk last filed
+ * for them. */
 typedef struct leaf_memo {
   leaf_tags_t tags[1u << LEAF_SET_BITS];
   uint8_t used[1u << LEAF_SET_BITS][LEAF_WAYS];
@@ -1031,12 +1032,18 @@ static inline uint64_t leaf_key_hash(uintptr_t pc, uintptr_t sp) {
   return ((uint64_t)pc ^ (uint64_t)sp << 17 ^ (uint64_t)sp >> 3) * 0x9e3779b97f4a7c15ull;
 }
 
+/* A multiplicative hash's upper bits depend on all of the key's (its
+ * lower ones only on the key's lower bits): the index and the tag come
+ * from there. */
+static inline uint32_t leaf_hint_index(uint64_t h) { return (uint32_t)(h >> (64 - LEAF_HINT_BITS)); }
+static inline uint32_t leaf_hint_tag(uint64_t h) { return (uint32_t)(h >> 20); }
+
 /* The hash a walk from (pc, sp) is filed by (h: leaf_key_hash; its top
  * bits pick the set), never 0. lim: the farthest offset from sp a word may
  * be read at. */
 static inline uint64_t leaf_file_hash(leaf_memo_t *lm, uint64_t h, uintptr_t sp, uintptr_t lim) {
-  uint64_t hint = lm->hint[h & ((1u << LEAF_HINT_BITS) - 1)];
-  if ((uint32_t)(hint >> 32) == (uint32_t)(h >> 32)) {
+  uint64_t hint = lm->hint[leaf_hint_index(h)];
+  if ((uint32_t)(hint >> 32) == leaf_hint_tag(h)) {
     uintptr_t off0 = hint & 0xffff, off1 = (hint >> 16) & 0xffff;
     if (off0 <= lim && off1 <= lim)
       h ^= (*(const uintptr_t *)(sp + off0) * 0xff51afd7ed558ccdull) ^
@@ -1200,8 +1207,8 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
    * read): readers trust an entry whose key matches. */
   if ((held || keep) && !memo->leaf_reading && memo_write_begin(memo)) {
     if (held && fresh.n) /* where the next walk from (pc, sp) looks first */
-      lm->hint[h & ((1u << LEAF_HINT_BITS) - 1)] =
-          (h >> 32) << 32 | (uint64_t)fresh.off[fresh.n > 1] << 16 | fresh.off[0];
+      lm->hint[leaf_hint_index(h)] = (uint64_t)leaf_hint_tag(h) << 32 |
+                                     (uint64_t)fresh.off[fresh.n > 1] << 16 | fresh.off[0];
     uint64_t fh = leaf_file_hash(lm, h, sp, hi - 8 - sp);
     uint32_t set = (uint32_t)(fh >> (64 - LEAF_SET_BITS));
     uint8_t *used = lm->used[set];
