@@ -971,7 +971,7 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
 #define LEAF_EXTRA 4 /* other words compared: %rbp restores a rule read, a last return address < 4096 */
 #define LEAF_SET_BITS 8
 #define LEAF_WAYS 4
-#define LEAF_HINT_BITS 12
+#define LEAF_HINT_BITS 10
 #define LEAF_OFF_MAX 0xffff /* farther stack words are not held */
 #define LEAF_MISSED (-2)    /* leaf_walk: not answered, walk by walk_hot */
 enum { LEAF_END = 1, LEAF_CONT = 2, LEAF_NONE = 4, LEAF_BP = 8 };
