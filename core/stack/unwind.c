@@ -8,7 +8,9 @@
  * mapped on first use); a miss reads the module's .eh_frame_hdr and runs
  * one FDE's program (about a microsecond), then fills the entry. A
  * program's hot return addresses stay in the cache, so a step is one load
- * of the entry and one or two stack loads.
+ * of the entry and one or two stack loads. On the recording path, per-thread
+ * memos skip most of that for stacks seen before (see "per-thread memos"
+ * and "the leaf memo" below).
  *
  * What the walk does with each kind of frame:
  *   CFI rule (rsp/rbp/realigned)  exact step
@@ -962,8 +964,9 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
  * callers, at the same depth): entries are filed by (pc, sp) and the words
  * at the first two return address slots, whose offsets a small hint table
  * keyed by (pc, sp) gives, so a lookup reads one set of one stack's entries.
- * Per thread: LEAF_SETS x LEAF_WAYS entries of 448 bytes (~450 KiB, mapped
- * on a thread's first such walk, pages touched as entries are). Written
+ * Per thread: 256 sets x 4 ways of 448-byte entries, their tags and a
+ * 1024-entry hint table (~475 KiB, mapped on a thread's first such walk
+ * after its memo is made, pages touched as entries are). Written
  * under the walk memo's seq, never while a read is in progress on the
  * thread (leaf_reading: a signal handler that records may interrupt it),
  * so a reader trusts an entry whose key matches. */
@@ -1001,7 +1004,7 @@ typedef struct leaf_tags {
 
 /* A hint: a tag of (pc, sp)'s hash (leaf_hint_tag) in the upper half, and
  * the offsets of the first two return address slots of the walk last filed
- * for them. */
+ * for them; two a hash index. */
 typedef struct leaf_memo {
   leaf_tags_t tags[1u << LEAF_SET_BITS];
   uint8_t used[1u << LEAF_SET_BITS][LEAF_WAYS];
@@ -1035,14 +1038,18 @@ static inline uint64_t leaf_key_hash(uintptr_t pc, uintptr_t sp) {
 /* A multiplicative hash's upper bits depend on all of the key's (its
  * lower ones only on the key's lower bits): the index and the tag come
  * from there. */
-static inline uint32_t leaf_hint_index(uint64_t h) { return (uint32_t)(h >> (64 - LEAF_HINT_BITS)); }
+static inline uint32_t leaf_hint_index(uint64_t h) { /* the first of a pair */
+  return (uint32_t)(h >> (64 - LEAF_HINT_BITS)) & ~1u;
+}
 static inline uint32_t leaf_hint_tag(uint64_t h) { return (uint32_t)(h >> 20); }
 
 /* The hash a walk from (pc, sp) is filed by (h: leaf_key_hash; its top
  * bits pick the set), never 0. lim: the farthest offset from sp a word may
  * be read at. */
 static inline uint64_t leaf_file_hash(leaf_memo_t *lm, uint64_t h, uintptr_t sp, uintptr_t lim) {
-  uint64_t hint = lm->hint[leaf_hint_index(h)];
+  const uint64_t *pair = &lm->hint[leaf_hint_index(h)];
+  uint64_t hint = pair[0];
+  if ((uint32_t)(hint >> 32) != leaf_hint_tag(h)) hint = pair[1];
   if ((uint32_t)(hint >> 32) == leaf_hint_tag(h)) {
     uintptr_t off0 = hint & 0xffff, off1 = (hint >> 16) & 0xffff;
     if (off0 <= lim && off1 <= lim)
@@ -1206,9 +1213,17 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
   /* Not while this thread reads the memo (a signal handler interrupted the
    * read): readers trust an entry whose key matches. */
   if ((held || keep) && !memo->leaf_reading && memo_write_begin(memo)) {
-    if (held && fresh.n) /* where the next walk from (pc, sp) looks first */
-      lm->hint[leaf_hint_index(h)] = (uint64_t)leaf_hint_tag(h) << 32 |
-                                     (uint64_t)fresh.off[fresh.n > 1] << 16 | fresh.off[0];
+    if (held && fresh.n) { /* where the next walk from (pc, sp) looks first */
+      /* Two hints share an index: this key's own, else the older one goes
+       * (pair[1] moves to pair[0]: the newer stays). */
+      uint64_t *pair = &lm->hint[leaf_hint_index(h)], tag = leaf_hint_tag(h);
+      uint64_t hint = tag << 32 | (uint64_t)fresh.off[fresh.n > 1] << 16 | fresh.off[0];
+      if (pair[0] >> 32 == tag) pair[0] = hint;
+      else {
+        if (pair[1] >> 32 != tag) pair[0] = pair[1];
+        pair[1] = hint;
+      }
+    }
     uint64_t fh = leaf_file_hash(lm, h, sp, hi - 8 - sp);
     uint32_t set = (uint32_t)(fh >> (64 - LEAF_SET_BITS));
     uint8_t *used = lm->used[set];
@@ -1255,10 +1270,11 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
 
 /* The walk from frame 0 (not a frame-pointer frame) by the leaf memo, and
  * into it when it does not hold this one. Returns as hs__unwind_fast, or
- * LEAF_MISSED: walk by walk_hot. */
-static int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st, uintptr_t hi,
-                     uintptr_t *pcs, int max, _Atomic uint64_t *cache, uint32_t mix,
-                     uint64_t *hash) {
+ * LEAF_MISSED: walk by walk_hot. (Out of line: inlined into
+ * hs__unwind_fast it cost the frame-pointer path instructions.) */
+static HS_NOINLINE int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
+                                 uintptr_t hi, uintptr_t *pcs, int max,
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
   const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
   if (!(sp < hi && hi - sp >= 8)) return LEAF_MISSED;
   uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
