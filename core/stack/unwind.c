@@ -1177,21 +1177,26 @@ static int leaf_finish(uintptr_t *pcs, int max, int n, int m, bool cont, uintptr
 }
 
 /* out[i] = the word at sp + off[i] (i < n); true when they are val[0..n).
- * (Every offset of an entry whose key matched lies inside the stack.) Two
- * at a time: independent loads, one branch for both. */
+ * (Every offset of an entry whose key matched lies inside the stack.) Four
+ * at a time: independent loads, one branch for all. */
 static inline bool leaf_read_same(uintptr_t *out, const uint16_t *off, const uintptr_t *val, int n,
                                   uintptr_t sp) {
   int i = 0;
-  for (; i + 2 <= n; i += 2) {
+  for (; i + 4 <= n; i += 4) {
     uintptr_t a = *(const uintptr_t *)(sp + off[i]), b = *(const uintptr_t *)(sp + off[i + 1]);
+    uintptr_t c = *(const uintptr_t *)(sp + off[i + 2]), d = *(const uintptr_t *)(sp + off[i + 3]);
     out[i] = a;
     out[i + 1] = b;
-    if ((a ^ val[i]) | (b ^ val[i + 1])) return false;
+    out[i + 2] = c;
+    out[i + 3] = d;
+    if ((a ^ val[i]) | (b ^ val[i + 1]) | (c ^ val[i + 2]) | (d ^ val[i + 3])) return false;
   }
-  if (i == n) return true;
-  uintptr_t a = *(const uintptr_t *)(sp + off[i]);
-  out[i] = a;
-  return a == val[i];
+  for (; i < n; i++) {
+    uintptr_t a = *(const uintptr_t *)(sp + off[i]);
+    out[i] = a;
+    if (a != val[i]) return false;
+  }
+  return true;
 }
 
 /* The same without keeping the words. */
@@ -1272,7 +1277,10 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
  * into it when it does not hold this one. Returns as hs__unwind_fast, or
  * LEAF_MISSED: walk by walk_hot. (Out of line: inlined into
  * hs__unwind_fast it cost the frame-pointer path instructions.) */
-static HS_NOINLINE int leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
+/* (No SLP vectorization: it pairs leaf_read_same's stores through vector
+ * registers, three instructions more a pair.) */
+__attribute__((noinline, optimize("no-tree-slp-vectorize"))) static int
+leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
                                  uintptr_t hi, uintptr_t *pcs, int max,
                                  _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
   const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
