@@ -93,7 +93,8 @@ void *hs__pagemap_flat_take(size_t bytes) {
  * RLIMIT_AS takes effect). The table stays mapped: a reader that loaded the
  * old limit still reads it, and finds 0 past what was handed out. */
 void hs__pagemap_flat_shrink(void) {
-  if (!atomic_load_explicit(&hs__flat.limit, memory_order_acquire)) return;
+  /* Always under the lock: a first growth may be reserving the range now
+   * (the limit is stored only once the reservation is made). */
   hs__lock(&hs__pageheap_lock);
   uintptr_t limit = atomic_load_explicit(&hs__flat.limit, memory_order_relaxed);
   if (limit > flat_used) {

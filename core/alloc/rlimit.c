@@ -17,10 +17,13 @@
 
 static int do_prlimit(pid_t pid, int resource, const struct rlimit *new_limit,
                       struct rlimit *old_limit) {
-  if (resource == RLIMIT_AS && new_limit && new_limit->rlim_cur != RLIM_INFINITY &&
-      (pid == 0 || pid == getpid()))
-    hs__pagemap_flat_shrink();
+  bool finite_as = resource == RLIMIT_AS && new_limit && new_limit->rlim_cur != RLIM_INFINITY;
+  if (finite_as && (pid == 0 || pid == getpid())) hs__pagemap_flat_shrink();
   long r = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
+  /* Once more when this process's limit is now finite: any of its thread
+   * ids names it too (prlimit(gettid())), and a first heap growth that
+   * raced the call may have reserved the range meanwhile. */
+  if (r == 0 && finite_as && hs__os_address_space_limited()) hs__pagemap_flat_shrink();
   return r == 0 ? 0 : -1; /* syscall() has set errno */
 }
 

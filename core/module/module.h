@@ -96,14 +96,25 @@ static inline bool hs__modules_unload_pending(void) {
  * for announced readers to end before the real dlclose unmaps anything.
  * Async-signal-safe: two atomic operations. */
 extern _Atomic uint32_t hs__module_readers;
+/* The calling thread's share of hs__module_readers (readers nest when a
+ * handler interrupts a handler): a fork child keeps only the forking
+ * thread's share (hs__modules_postfork_child). Raised before the shared
+ * count and lowered after it, so it never counts less than its share. */
+extern HS_TLS uint32_t hs__module_reader_depth;
 static inline bool hs__modules_read_begin(void) {
+  hs__module_reader_depth++;
+  atomic_signal_fence(memory_order_seq_cst);
   atomic_fetch_add(&hs__module_readers, 1);
   if (HS_LIKELY(!atomic_load(&hs__modules_unloading))) return true;
   atomic_fetch_sub(&hs__module_readers, 1);
+  atomic_signal_fence(memory_order_seq_cst);
+  hs__module_reader_depth--;
   return false;
 }
 static inline void hs__modules_read_end(void) {
   atomic_fetch_sub_explicit(&hs__module_readers, 1, memory_order_release);
+  atomic_signal_fence(memory_order_seq_cst);
+  hs__module_reader_depth--;
 }
 
 /* Called by the dlclose interposer before the real dlclose, while the

@@ -478,6 +478,7 @@ HS_EXPORT int dlclose(void *handle) {
 
 _Atomic uint32_t hs__modules_unloading;
 _Atomic uint32_t hs__module_readers;
+HS_TLS uint32_t hs__module_reader_depth;
 
 /* Record the object (and whatever else is loaded) while it is still mapped;
  * from here until unload_end, its addresses may be unmapped and reused by
@@ -515,6 +516,9 @@ void hs__modules_unload_end(void) {
  * full scan (the first walk refreshes while the count is non-zero) ends
  * it, so walks do not stay uncached for the child's whole life. */
 void hs__modules_postfork_child(void) {
+  /* Readers of the other threads, which the child does not have, would
+   * hold up each of its dlcloses for the full wait. */
+  atomic_store(&hs__module_readers, hs__module_reader_depth);
   if (atomic_load(&hs__modules_unloading)) {
     atomic_store(&hs__modules_unloading, 1);
     atomic_store(&clear_unloading, true);

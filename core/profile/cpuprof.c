@@ -71,6 +71,16 @@ static bool take_control(bool in_signal) {
   }
 }
 static void release_control(void) { atomic_store(&control, 0); }
+/* Waits at most timeout_ns; false when another holder keeps it. */
+static bool take_control_for(uint64_t timeout_ns) {
+  uint64_t t0 = hs__now_ns();
+  for (;;) {
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&control, &expected, 1)) return true;
+    if (hs__now_ns() - t0 > timeout_ns) return false;
+    sched_yield();
+  }
+}
 
 static const char *signame(int sig) {
   const char *n = sigabbrev_np(sig);
@@ -500,9 +510,16 @@ bool hs__cpuprof_running(void) {
 }
 
 /* Before a dlclose: the library's mapping lines join the profile while
- * it is still mapped, so its samples stay named. */
+ * it is still mapped, so its samples stay named. Under the control flag:
+ * a stop on another thread closes and unmaps the live file (the append
+ * wrote through the unmapped file, or grew whichever file had been given
+ * the closed descriptor's number), a start sets it up anew. Waited for
+ * 1 s at most: the holder may be waiting for the loader's lock, which a
+ * dlclose called from a library's constructor or destructor holds. */
 static void before_unload(void) {
+  if (atomic_load(&hs__cp.state) != CP_RUNNING || !take_control_for(1000000000ull)) return;
   if (atomic_load(&hs__cp.state) == CP_RUNNING) hs__cp_file_sync_maps(false);
+  release_control();
 }
 
 void hs__cpuprof_init(void) {

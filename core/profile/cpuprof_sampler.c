@@ -274,6 +274,18 @@ static void on_profile_signal(int sig, siginfo_t *si, void *ucv) {
   errno = saved_errno;
 }
 
+/* glibc's cancellation signal (SIGRTMIN's first, which sigfillset leaves
+ * out) in a handler's mask: a thread in asynchronous cancellation mode
+ * cancelled inside one of our handlers unwound out of it, leaving taken
+ * for good what the handler held (an in-place reader, which every later
+ * dlclose waited 1 s for; the control flag of a start or stop). Blocked,
+ * the cancellation acts as the handler returns. (sigaddset refuses the
+ * signal; the kernel takes the mask as given.) */
+static void mask_cancellation(sigset_t *mask) {
+  mask->__val[(__SIGRTMIN - 1) / (8 * sizeof mask->__val[0])] |=
+      1ul << ((__SIGRTMIN - 1) % (8 * sizeof mask->__val[0]));
+}
+
 bool hs__cp_install_handler(int signo) {
   if (signo <= 0 || signo >= 65) return false;
   struct sigaction cur;
@@ -295,6 +307,7 @@ bool hs__cp_install_handler(int signo) {
   sigfillset(&sa.sa_mask);
   static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
   for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&sa.sa_mask, faults[i]);
+  mask_cancellation(&sa.sa_mask);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
   owned_by[signo] = (void *)on_profile_signal;
   atomic_store(&owned[signo], true);
@@ -316,6 +329,7 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   sa.sa_sigaction = fn;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
+  mask_cancellation(&sa.sa_mask);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
   owned_by[signo] = (void *)fn;
   atomic_store(&owned[signo], true);
@@ -502,10 +516,24 @@ static void release_own_slot(const sigset_t *old) {
   pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+/* A settle outside the handler writes into the live file too: it counts
+ * as the handler does (stop() waits for in_handler == 0 before it unmaps
+ * the file), and writes nothing once a stop has begun. false: stopping. */
+static bool use_slot(cp_slot_t *s) {
+  atomic_store(&s->in_handler, 1);
+  if (atomic_load(&hs__cp.state) == CP_RUNNING) return true;
+  atomic_store_explicit(&s->in_handler, 0, memory_order_release);
+  return false;
+}
+static void unuse_slot(cp_slot_t *s) {
+  atomic_store_explicit(&s->in_handler, 0, memory_order_release);
+}
+
 HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
   if (atomic_load(&hs__cp.state) != CP_RUNNING || hs__cp.realtime || hs__cp.filter) return;
   sigset_t old;
   cp_slot_t *s = hold_own_slot(&old);
+  if (s && !use_slot(s)) s = NULL;
   bool ok;
   uint64_t now = s ? clock_ns(CLOCK_THREAD_CPUTIME_ID, &ok) : 0;
   uint64_t period = (uint64_t)hs__cp.period_us * 1000;
@@ -534,6 +562,7 @@ HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
       s->ahead += add;
     }
   }
+  if (s) unuse_slot(s);
   release_own_slot(&old);
 }
 
@@ -768,10 +797,13 @@ static void on_thread_exit(void *p) {
     sigset_t old;
     cp_slot_t *s = hold_own_slot(&old);
     int armed = CP_SLOT_ARMED;
-    if (s && atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
-      delete_timer(s);
-      if (!s->start_fn) s->start_fn = (uintptr_t)ts->fn; /* found in /proc at start */
-      if (atomic_load(&hs__cp.state) == CP_RUNNING) settle(s, CLOCK_THREAD_CPUTIME_ID);
+    if (s && use_slot(s)) {
+      if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
+        delete_timer(s);
+        if (!s->start_fn) s->start_fn = (uintptr_t)ts->fn; /* found in /proc at start */
+        settle(s, CLOCK_THREAD_CPUTIME_ID);
+      }
+      unuse_slot(s);
     }
     release_own_slot(&old);
   }
@@ -794,7 +826,13 @@ static void register_current(uintptr_t start_fn) {
   }
   hs__lock(&reg_lock);
   cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, start_fn);
-  if (s) activate(&s, 1);
+  if (s && use_slot(s)) { /* its first chunk is written into the file */
+    activate(&s, 1);
+    unuse_slot(s);
+  } else if (s) { /* a stop began: whoever turns ARMED into DEAD deletes the timer */
+    int armed = CP_SLOT_ARMED;
+    if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) delete_timer(s);
+  }
   hs__unlock(&reg_lock);
   hs__runtime_leave();
 }

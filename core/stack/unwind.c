@@ -230,9 +230,14 @@ static bool find_object(uintptr_t a, struct dl_find_object *fo) {
 }
 
 /* The object's program headers (*n of them), NULL when its mapping does
- * not start with a sound ELF header. The ELF header and program headers
- * are at the start of its first segment (glibc maps every object from file
- * offset 0). */
+ * not start with a sound ELF header or they are not in its first page.
+ * The ELF header is at the start of its first segment (glibc maps every
+ * object from file offset 0), and so are the program headers of objects
+ * as linkers make them; only that first page is surely readable: a file
+ * offset further on need not be where the same bytes are mapped, and may
+ * fall in a PROT_NONE hole between segments (an object whose program
+ * headers were moved to the end of its file faulted here). */
+#define FIRST_PAGE 4096
 static const ElfW(Phdr) *object_phdrs(const struct dl_find_object *fo, int *n) {
   uintptr_t start = (uintptr_t)fo->dlfo_map_start, end = (uintptr_t)fo->dlfo_map_end;
   const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
@@ -241,7 +246,8 @@ static const ElfW(Phdr) *object_phdrs(const struct dl_find_object *fo, int *n) {
       eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_phentsize != sizeof(ElfW(Phdr)))
     return NULL;
   uintptr_t phs = (uintptr_t)eh->e_phnum * sizeof(ElfW(Phdr));
-  if (eh->e_phoff > end - start || phs > end - start - eh->e_phoff) return NULL;
+  uintptr_t room = end - start < FIRST_PAGE ? end - start : FIRST_PAGE;
+  if (eh->e_phoff > room || phs > room - eh->e_phoff) return NULL;
   *n = eh->e_phnum;
   return (const ElfW(Phdr) *)(start + eh->e_phoff);
 }

@@ -675,7 +675,9 @@ def case_short_threads():
     got, total = secs(d, "f_short"), secs(d, "short_thread")
     note("160 threads of 4 ms: f_short %.3f s, short_thread %.3f s in the profile, %.3f s burned"
          % (got, total, m["f_short"]))
-    if not 0.2 * m["f_short"] <= got <= 1.1 * m["f_short"]:
+    # (The lower bound is loose: on a loaded machine fewer ticks find the
+    # short threads running; without the random first expiry f_short gets 0.)
+    if not 0.1 * m["f_short"] <= got <= 1.1 * m["f_short"]:
         fail("f_short %.3f s in the profile, %.3f s burned" % (got, m["f_short"]))
     if not 0.65 * m["f_short"] <= total <= 1.35 * m["f_short"]:
         fail("short_thread %.3f s in the profile, %.3f s burned" % (total, m["f_short"]))
