@@ -11,7 +11,7 @@
  * The configurations come from the environment: SPAWN_A and SPAWN_B are
  * space-separated NAME=VALUE lists added to the environment of each run
  * (e.g. SPAWN_B="LD_PRELOAD=/path/libheapscope.so HEAPCHECK=normal");
- * SPAWN_C optionally adds a third. */
+ * SPAWN_C, SPAWN_D, ... (up to SPAWN_F) optionally add more, in order. */
 #define _GNU_SOURCE
 #include <spawn.h>
 #include <stdint.h>
@@ -89,11 +89,19 @@ int main(int argc, char **argv) {
     return 2;
   }
   int runs = atoi(argv[1]);
-  const char *names[3] = {"A", "B", "C"};
-  const char *specs[3] = {getenv("SPAWN_A"), getenv("SPAWN_B"), getenv("SPAWN_C")};
-  int nconf = specs[2] ? 3 : 2;
-  char **envs[3];
-  double *t[3], *d[3], *u[3], *du[3];
+  enum { MAXCONF = 6 };
+  const char *names[MAXCONF] = {"A", "B", "C", "D", "E", "F"};
+  const char *specs[MAXCONF];
+  int nconf = 0;
+  for (int c = 0; c < MAXCONF; c++) {
+    char var[] = "SPAWN_A";
+    var[6] = names[c][0];
+    specs[c] = getenv(var);
+    if (specs[c] && nconf == c) nconf = c + 1;
+  }
+  if (nconf < 2) nconf = 2;
+  char **envs[MAXCONF];
+  double *t[MAXCONF], *d[MAXCONF], *u[MAXCONF], *du[MAXCONF];
   for (int c = 0; c < nconf; c++) {
     envs[c] = make_env(specs[c]);
     t[c] = calloc((size_t)runs, sizeof(double));
@@ -105,6 +113,18 @@ int main(int argc, char **argv) {
   for (int c = 0; c < nconf; c++) run_once(argv + 2, envs[c], &ignored); /* warm-up */
   for (int i = 0; i < runs; i++)
     for (int c = 0; c < nconf; c++) t[c][i] = run_once(argv + 2, envs[c], &u[c][i]);
+  /* Also paired against B (the runtime preloaded), for C, D, ...: what a
+   * setting adds to the preloaded runtime. */
+  double *db = calloc((size_t)runs, sizeof(double)), *dub = calloc((size_t)runs, sizeof(double));
+  double vs_b[MAXCONF], cpu_vs_b[MAXCONF];
+  for (int c = 2; c < nconf; c++) {
+    for (int i = 0; i < runs; i++) {
+      db[i] = t[c][i] - t[1][i];
+      dub[i] = u[c][i] - u[1][i];
+    }
+    vs_b[c] = median(db, runs);
+    cpu_vs_b[c] = median(dub, runs);
+  }
   for (int c = 1; c < nconf; c++)
     for (int i = 0; i < runs; i++) {
       d[c][i] = t[c][i] - t[0][i];
@@ -114,6 +134,7 @@ int main(int argc, char **argv) {
     printf("RESULT config=%s median_ms=%.3f cpu_median_ms=%.3f", names[c], median(t[c], runs),
            median(u[c], runs));
     if (c) printf(" extra_ms=%.3f cpu_extra_ms=%.3f", median(d[c], runs), median(du[c], runs));
+    if (c >= 2) printf(" vs_b_ms=%.3f cpu_vs_b_ms=%.3f", vs_b[c], cpu_vs_b[c]);
     printf(" env=\"%s\"\n", specs[c] ? specs[c] : "");
   }
   return 0;

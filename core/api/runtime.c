@@ -86,6 +86,7 @@ static void postfork_child(void) {
   for (size_t i = 0; i < fork_locks.n; i++) hs__lock_reset(fork_locks.lock[i]);
   hs__alloc_postfork_child();
   hs__modules_postfork_child();
+  hs__unwind_postfork_child();
   hs__heapprof_postfork_child();
   hs__cpuprof_postfork_child();
 }

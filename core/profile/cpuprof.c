@@ -57,6 +57,7 @@ static cp_config_t cfg = {.frequency = 100, .signo = SIGPROF};
 static _Atomic int control;
 static unsigned toggle_count; /* control */
 static bool took_signal_reported;
+static bool started_alone;    /* control: the last start found one thread, the caller */
 
 static bool take_control(bool in_signal) {
   int expected = 0;
@@ -131,10 +132,11 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
   s->start_time = ts.tv_sec;
   s->start_ns = hs__now_ns();
   atomic_store(&s->lost, 0);
-  /* One read of /proc/self/maps: the file's maps lines and the stacks of
-   * the threads that exist now. */
+  /* /proc/self/maps (the file's maps lines and the stacks of the threads
+   * that exist now) is read by the first sample, in one read, or by the
+   * stop when something was recorded: not for a process that exits first. */
   hs__cp_snapshot_begin();
-  hs__cp_maps_refresh_with(in_signal, hs__cp_snapshot_line, NULL);
+  hs__cp_maps_defer(in_signal);
   int err = 0;
   if (!hs__cp_file_open(&err)) {
     hs__errorf("cannot write CPU profile %s: %s; CPU profiler not started", path,
@@ -144,7 +146,8 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
   }
   atomic_fetch_add(&s->gen, 1);
   atomic_store(&s->state, CP_RUNNING);
-  if (hs__cp_arm_all(in_signal) < 0) {
+  int threads;
+  if (hs__cp_arm_all(in_signal, &threads) < 0) {
     /* A thread registering holds the slot table (only a signal handler
      * gets here): undo. */
     atomic_store(&s->state, CP_OFF);
@@ -154,13 +157,16 @@ static bool start_locked(const char *path, const struct ProfilerOptions *opt, bo
     hs__errorf("CPU profiler busy registering a thread; not started");
     return false;
   }
+  started_alone = threads == 1;
   return true;
 }
 
 /* Stops sampling and writes the profile. in_signal: inside a signal handler
  * (legacy format, bounded waits); sig: the fatal signal that ends the
- * process, or 0. */
-static void stop_locked(bool in_signal, int sig, bool quiet) {
+ * process, or 0; at_exit: the process ends next, and the kernel frees what
+ * the session mapped (unmapping the live file's 16 GiB reservation alone
+ * cost a do-nothing process ~0.2 ms here; exit tears it down for nothing). */
+static void stop_locked(bool in_signal, int sig, bool quiet, bool at_exit) {
   cp_session_t *s = &hs__cp;
   int st = atomic_load(&s->state);
   if (st == CP_OFF) return;
@@ -168,16 +174,26 @@ static void stop_locked(bool in_signal, int sig, bool quiet) {
   hs__cp_disarm_all();
   bool drained = hs__cp_drain(in_signal ? 200000000ull : 2000000000ull);
   hs__cp_settle_all();
-  /* The maps again only when something may have been mapped since: a
-   * short process reads them once. */
-  if (in_signal || hs__cp_maps_stale()) hs__cp_file_sync_maps(in_signal);
+  /* The maps when something was recorded (a profile without samples names
+   * nothing) and may have been mapped since they were read: a short
+   * process reads them at most once. */
+  if (hs__cp_file_has_records() && (in_signal || hs__cp_maps_stale()))
+    hs__cp_file_sync_maps(in_signal);
   uint64_t samples, weight, lost;
   hs__cp_counts(&samples, &weight, &lost);
   bool proto = s->proto && !in_signal;
   cp_agg_t a;
   int err = 0, terr = 0;
-  bool ok = hs__cp_aggregate(&a);
-  if (!ok) {
+  bool ok;
+  if (!proto && hs__cp_file_is_compact()) {
+    /* Nothing was recorded: the live file (header, trailer, maps) is the
+     * compact profile already. It stays as it is: no second file, no
+     * rename, and the live file's inode is not freed at exit. */
+    memset(&a, 0, sizeof a);
+    ok = true;
+    if (!hs__cp_write_tests(&a, s->path, &terr))
+      hs__errorf("cannot write %s.tests: %s", s->path, hs__cp_strerror(terr));
+  } else if (!(ok = hs__cp_aggregate(&a))) {
     err = ENOMEM;
   } else if (proto) {
     hs__runtime_enter();
@@ -191,10 +207,10 @@ static void stop_locked(bool in_signal, int sig, bool quiet) {
     if (!hs__cp_write_tests(&a, s->path, &terr))
       hs__errorf("cannot write %s.tests: %s", s->path, hs__cp_strerror(terr));
   }
-  hs__cp_agg_free(&a);
   int ferr = atomic_load(&s->file_error);
-  hs__cp_file_close(drained);
-  if (drained) {
+  if (!at_exit) hs__cp_agg_free(&a);
+  hs__cp_file_close(drained && !at_exit);
+  if (drained && !at_exit) {
     hs__cp_free_stacks();
     hs__cp_maps_free_retired();
   }
@@ -242,7 +258,7 @@ static const int fatal_signals[] = {SIGHUP, SIGINT,  SIGQUIT, SIGILL,  SIGABRT, 
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
   if (atomic_load(&hs__cp.state) != CP_OFF && take_control(true)) {
-    stop_locked(true, sig, false);
+    stop_locked(true, sig, false, true);
     release_control();
   }
   /* The default action, as if we had never been here. */
@@ -256,11 +272,17 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *uc) {
 }
 
 static void catch_fatal_signals(void) {
-  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
-    int sig = fatal_signals[i];
-    if (sig == cfg.signo || sig == cfg.toggle) continue;
-    hs__cp_take_signal(sig, on_fatal_signal, true);
+  int sigs[sizeof fatal_signals / sizeof fatal_signals[0]];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+    if (fatal_signals[i] != cfg.signo && fatal_signals[i] != cfg.toggle)
+      sigs[n++] = fatal_signals[i];
+  /* The only thread (every program at load): one system call a signal. */
+  if (started_alone) {
+    hs__cp_take_default_signals_alone(sigs, n, on_fatal_signal);
+    return;
   }
+  for (size_t i = 0; i < n; i++) hs__cp_take_signal(sigs[i], on_fatal_signal, true);
 }
 
 /* ---- CPUPROFILESIGNAL ------------------------------------------------------------------------ */
@@ -273,7 +295,7 @@ static void on_toggle_signal(int sig, siginfo_t *si, void *uc) {
     return;
   }
   if (atomic_load(&hs__cp.state) != CP_OFF) {
-    stop_locked(true, 0, false);
+    stop_locked(true, 0, false, false);
   } else {
     char path[4200];
     const char *base = cfg.env_path;
@@ -327,7 +349,7 @@ void hs__cp_program_takes_signal(int signo) {
                signo, signame(signo), hs__cp.path);
   }
   if (take_control(true)) {
-    stop_locked(false, 0, true);
+    stop_locked(false, 0, true, false);
     release_control();
   }
 }
@@ -368,12 +390,14 @@ HS_EXPORT int ProfilerStartWithOptions(const char *fname, const struct ProfilerO
 
 HS_EXPORT int ProfilerStart(const char *fname) { return ProfilerStartWithOptions(fname, NULL); }
 
-HS_EXPORT void ProfilerStop(void) {
+static void stop(bool at_exit) {
   if (atomic_load(&hs__cp.state) == CP_OFF) return;
   take_control(false);
-  stop_locked(false, 0, false);
+  stop_locked(false, 0, false, at_exit);
   release_control();
 }
+
+HS_EXPORT void ProfilerStop(void) { stop(false); }
 
 HS_EXPORT void ProfilerFlush(void) {
   if (atomic_load(&hs__cp.state) != CP_RUNNING) return;
@@ -554,7 +578,7 @@ void hs__cpuprof_init(void) {
 
 /* After the program's destructors (and before the leak checker's exit
  * check, priority 101). */
-__attribute__((destructor(102))) static void cpuprof_at_exit(void) { ProfilerStop(); }
+__attribute__((destructor(102))) static void cpuprof_at_exit(void) { stop(true); }
 
 /* Fork: control is not held across fork (a stop writing proto holds it
  * while it waits for the symbolizer's lock, which the fork handlers take

@@ -103,17 +103,20 @@ const cp_maps_t *hs__cp_maps_current(void) {
   return atomic_load_explicit(&maps_cur, memory_order_acquire);
 }
 
-/* A growable text buffer on raw mmap (safe in a signal handler). */
+/* A growable text buffer (safe in a signal handler): it starts in the
+ * caller's `local` bytes and moves to raw mmap when they are full. A short
+ * program's executable lines (~700 bytes) then cost no mmap, page faults
+ * or munmap. */
 typedef struct rawbuf {
   char *p;
   size_t len, cap;
-  bool oom;
+  bool oom, mapped;
 } rawbuf_t;
 
 static void rb_add(rawbuf_t *b, const char *s, size_t n) {
   if (b->oom) return;
   if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 16384;
+    size_t cap = b->cap < 16384 ? 16384 : b->cap * 2;
     while (cap < b->len + n) cap *= 2;
     char *p = hs__cp_map(cap);
     if (!p) {
@@ -121,9 +124,10 @@ static void rb_add(rawbuf_t *b, const char *s, size_t n) {
       return;
     }
     if (b->len) memcpy(p, b->p, b->len);
-    hs__cp_unmap(b->p, b->cap);
+    if (b->mapped) hs__cp_unmap(b->p, b->cap);
     b->p = p;
     b->cap = cap;
+    b->mapped = true;
   }
   memcpy(b->p + b->len, s, n);
   b->len += n;
@@ -189,12 +193,14 @@ static void index_ranges(cp_maps_t *m) {
 void hs__cp_maps_refresh(bool in_signal) { hs__cp_maps_refresh_with(in_signal, NULL, NULL); }
 
 /* The loader's load/unload counters when the maps were last read in full
- * outside a signal handler (stale: read again). */
+ * outside a signal handler, or when a start put off reading them (stale:
+ * read again). */
 static struct {
   unsigned long long adds, subs;
   bool valid;
 } maps_seen;
-static _Atomic bool maps_missed; /* the handler sampled a pc no line covers */
+static _Atomic bool maps_missed; /* the handler sampled a pc no line covers, or read them in part */
+static _Atomic bool maps_unread; /* not read in full since the start */
 
 static int loader_counts_cb(struct dl_phdr_info *info, size_t size, void *data) {
   unsigned long long *c = data;
@@ -210,15 +216,28 @@ static int loader_counts_cb(struct dl_phdr_info *info, size_t size, void *data) 
  * an mmap'ed blob). Saves the stop a second read of the maps. */
 bool hs__cp_maps_stale(void) {
   unsigned long long c[2];
-  if (!maps_seen.valid || atomic_load(&maps_missed) || dl_iterate_phdr(loader_counts_cb, c) != 1)
+  if (!maps_seen.valid || atomic_load(&maps_missed) || atomic_load(&maps_unread) ||
+      dl_iterate_phdr(loader_counts_cb, c) != 1)
     return true;
   return c[0] != maps_seen.adds || c[1] != maps_seen.subs;
 }
 
-void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
+void hs__cp_maps_defer(bool in_signal) {
+  unsigned long long c[2];
+  /* Whatever the loader does after these counters moves them: a read
+   * made later (the first sample's) covers everything loaded by now. */
+  maps_seen.valid = !in_signal && dl_iterate_phdr(loader_counts_cb, c) == 1;
+  if (maps_seen.valid) {
+    maps_seen.adds = c[0];
+    maps_seen.subs = c[1];
+  }
+  atomic_store(&maps_unread, true);
+}
+
+bool hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx) {
   if (in_signal) {
-    if (!try_flag(&maps_busy)) return;
+    if (!try_flag(&maps_busy)) return false;
   } else {
     wait_flag(&maps_busy);
   }
@@ -228,7 +247,8 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
   bool counted = !in_signal && dl_iterate_phdr(loader_counts_cb, c) == 1;
   atomic_store(&maps_missed, false);
   cp_maps_t *cur = atomic_load_explicit(&maps_cur, memory_order_acquire);
-  rawbuf_t add = {0};
+  char local[2048];
+  rawbuf_t add = {.p = local, .cap = sizeof local};
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   bool read_all = false;
   if (fd >= 0) {
@@ -267,11 +287,19 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
     }
     close(fd);
   }
-  maps_seen.valid = counted && read_all && !add.oom;
+  bool complete = read_all && !add.oom;
   if (counted) {
+    maps_seen.valid = complete;
     maps_seen.adds = c[0];
     maps_seen.subs = c[1];
+  } else if (!in_signal) {
+    maps_seen.valid = false;
+  } else if (!complete) {
+    /* A handler's read (no counters there: the ones seen before stay
+     * true) that missed lines: the stop reads them again. */
+    atomic_store(&maps_missed, true);
   }
+  if (complete) atomic_store(&maps_unread, false);
   if (!cur || (add.len && !add.oom)) {
     size_t old = cur ? cur->len : 1, text = old + add.len;
     size_t lines = 0;
@@ -291,8 +319,9 @@ void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, voi
       atomic_store_explicit(&maps_cur, m, memory_order_release);
     }
   }
-  hs__cp_unmap(add.p, add.cap);
+  if (add.mapped) hs__cp_unmap(add.p, add.cap);
   atomic_store(&maps_busy, 0);
+  return read_all;
 }
 
 static bool covered(const cp_maps_t *m, uintptr_t pc) {
@@ -312,7 +341,11 @@ static bool covered(const cp_maps_t *m, uintptr_t pc) {
 void hs__cp_maps_note_pc(uintptr_t pc) {
   static _Atomic uint64_t last;
   const cp_maps_t *m = hs__cp_maps_current();
-  if (!m || covered(m, pc)) return;
+  /* Known, and in the file (a sync that found the file growing wrote
+   * nothing there: a killed process's profile must name its samples). */
+  if (m && covered(m, pc) &&
+      __atomic_load_n(&hs__cp.maps_in_file, __ATOMIC_RELAXED) == m->len)
+    return;
   atomic_store_explicit(&maps_missed, true, memory_order_relaxed);
   uint64_t now = hs__now_ns(), prev = atomic_load_explicit(&last, memory_order_relaxed);
   if (now - prev < 200000000ull || !atomic_compare_exchange_strong(&last, &prev, now)) return;
@@ -335,6 +368,19 @@ void hs__cp_maps_free_retired(void) {
 }
 
 /* ---- the live file --------------------------------------------------------------- */
+
+/* A new file at tmp (a temporary beside its target). One left by an
+ * earlier process with the same pid (killed before its rename) is removed
+ * only when there is one: an unlink of a name that does not exist cost as
+ * much as the create. */
+static int create_excl(const char *tmp, int mode) {
+  int fd = open(tmp, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0 && errno == EEXIST) {
+    unlink(tmp);
+    fd = open(tmp, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  }
+  return fd;
+}
 
 /* Makes the file at least `size` bytes, its blocks allocated: writing
  * through the mapping into a hole of a full file system would raise
@@ -396,8 +442,7 @@ bool hs__cp_file_open(int *err) {
     /* Created beside the target and renamed over it: never truncating an
      * inode someone else may have mapped (a parent's live profile). */
     hs__snprintf(tmp, sizeof tmp, "%s.hs-tmp.%d", s->path, (int)getpid());
-    unlink(tmp);
-    s->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    s->fd = create_excl(tmp, O_RDWR);
     if (s->fd < 0) {
       *err = errno;
       return false;
@@ -429,7 +474,7 @@ bool hs__cp_file_open(int *err) {
       return false;
     }
   }
-  const cp_maps_t *m = hs__cp_maps_current(); /* the caller refreshed it */
+  const cp_maps_t *m = hs__cp_maps_current(); /* an earlier session's, or none yet */
   size_t mlen = m ? m->len : 0;
   if (!extend(s, (CP_HEADER_WORDS + 3) * 8 + mlen)) {
     *err = atomic_load(&s->file_error);
@@ -463,6 +508,13 @@ bool hs__cp_file_open(int *err) {
   return true;
 }
 
+bool hs__cp_file_is_compact(void) {
+  const cp_session_t *s = &hs__cp;
+  const cp_maps_t *m = hs__cp_maps_current();
+  return s->file_backed && s->base && s->tail == CP_HEADER_WORDS &&
+         s->maps_in_file == (m ? m->len : 0) && !atomic_load(&s->file_error);
+}
+
 void hs__cp_file_close(bool unmap) {
   cp_session_t *s = &hs__cp;
   if (unmap && s->base) hs__cp_unmap(s->base, s->reserved);
@@ -474,6 +526,7 @@ void hs__cp_file_close(bool unmap) {
 void hs__cp_file_postfork_child(void) {
   hs__cp_file_close(true);
   maps_seen.valid = false;
+  atomic_store(&maps_unread, true);
   atomic_store(&hs__cp.grow_flag, 0);
   atomic_store(&maps_busy, 0);
 }
@@ -494,12 +547,13 @@ static bool grow(cp_slot_t *const *slots, size_t n, uint32_t words, uint64_t wai
   }
   bool ok = false;
   const cp_maps_t *m = hs__cp_maps_current();
-  if (atomic_load_explicit(&s->file_error, memory_order_relaxed) || !m) goto out;
+  size_t mlen = m ? m->len : 0; /* none before the first read */
+  if (atomic_load_explicit(&s->file_error, memory_order_relaxed)) goto out;
   size_t t = s->tail;
   size_t mw = (s->maps_in_file + 7) / 8;
   size_t first = t + 3 + mw;
   size_t nt = first + n * words;
-  if (!extend(s, (nt + 3) * 8 + m->len)) goto out;
+  if (!extend(s, (nt + 3) * 8 + mlen)) goto out;
   uint64_t *b = s->base;
   for (size_t i = 0; i < n; i++) {
     uint64_t *c = b + first + i * words;
@@ -510,12 +564,12 @@ static bool grow(cp_slot_t *const *slots, size_t n, uint32_t words, uint64_t wai
   put(&b[nt], 0);
   put(&b[nt + 1], 1);
   put(&b[nt + 2], 0);
-  memcpy(b + nt + 3, m->text, m->len);
+  if (mlen) memcpy(b + nt + 3, m->text, mlen);
   __atomic_thread_fence(__ATOMIC_RELEASE);
   put(&b[t + 1], mw + 1);
   put(&b[t + 2], CP_FILLER_PC);
   s->tail = nt;
-  s->maps_in_file = m->len;
+  __atomic_store_n(&s->maps_in_file, mlen, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++) {
     cp_slot_t *sl = slots[i];
     sl->chunk = b + first + i * words;
@@ -534,11 +588,18 @@ bool hs__cp_file_first_chunks(cp_slot_t *const *slots, size_t n) {
   return n == 0 || grow(slots, n, CP_FIRST_CHUNK_WORDS, 50000000ull);
 }
 
-void hs__cp_file_sync_maps(bool in_signal) {
-  hs__cp_maps_refresh(in_signal);
+void hs__cp_file_sync_maps(bool in_signal) { hs__cp_file_sync_maps_with(in_signal, NULL, NULL); }
+
+bool hs__cp_file_sync_maps_with(bool in_signal, void (*also)(const char *line, void *ctx),
+                                void *ctx) {
+  bool read = hs__cp_maps_refresh_with(in_signal, also, ctx);
   cp_session_t *s = &hs__cp;
   if (in_signal) {
-    if (!try_flag(&s->grow_flag)) return;
+    /* Another thread growing the file is on another CPU for tens of
+     * microseconds (hs__cp_append waits as long). */
+    uint64_t t0 = hs__now_ns();
+    while (!try_flag(&s->grow_flag))
+      if (hs__now_ns() - t0 > 500000ull) return read;
   } else {
     wait_flag(&s->grow_flag);
   }
@@ -547,11 +608,14 @@ void hs__cp_file_sync_maps(bool in_signal) {
     size_t at = (s->tail + 3) * 8 + s->maps_in_file;
     if (extend(s, (s->tail + 3) * 8 + m->len)) {
       memcpy((char *)s->base + at, m->text + s->maps_in_file, m->len - s->maps_in_file);
-      s->maps_in_file = m->len;
+      __atomic_store_n(&s->maps_in_file, m->len, __ATOMIC_RELAXED);
     }
   }
   atomic_store(&s->grow_flag, 0);
+  return read;
 }
+
+bool hs__cp_file_has_records(void) { return hs__cp.tail != CP_HEADER_WORDS; }
 
 /* ---- appending (the signal handler) ------------------------------------------------ */
 
@@ -606,12 +670,14 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
   bool marker = s->stream_test != test;
   if (!s->chunk ||
       !(marker ? fits(s, s->pos, 3) && fits(s, s->pos + 3, len) : fits(s, s->pos, len))) {
-    /* A full chunk: the next one. Another thread growing the file now is
-     * on another CPU and needs tens of microseconds: wait that long, but
-     * never for a thread that was preempted meanwhile. */
+    /* A full chunk: the next one (or the first, for a thread that started
+     * without one: a first one's size). Another thread growing the file
+     * now is on another CPU and needs tens of microseconds: wait that
+     * long, but never for a thread that was preempted meanwhile. */
+    uint32_t words = s->chunk ? CP_CHUNK_WORDS : CP_FIRST_CHUNK_WORDS;
     s->chunk = NULL;
     s->last_rec = NULL;
-    if (!grow(&s, 1, CP_CHUNK_WORDS, 500000ull)) return false;
+    if (!grow(&s, 1, words, 500000ull)) return false;
     marker = true;
   }
   if (marker) {
@@ -751,6 +817,7 @@ void hs__cp_agg_free(cp_agg_t *a) {
 typedef struct sink {
   int fd;
   size_t len;
+  size_t total; /* bytes added */
   int err;
 } sink_t;
 static char sink_buf[1 << 16];
@@ -761,6 +828,7 @@ static void sink_flush(sink_t *k) {
 }
 static void sink_add(sink_t *k, const void *d, size_t n) {
   const char *p = d;
+  k->total += n;
   while (n) {
     if (k->len == sizeof sink_buf) sink_flush(k);
     size_t c = sizeof sink_buf - k->len < n ? sizeof sink_buf - k->len : n;
@@ -788,30 +856,50 @@ typedef struct target {
   char tmp[4200];
   const char *path;
   bool in_place;
+  size_t reserved; /* bytes allocated up front */
 } target_t;
 
-static bool target_open(target_t *t, const char *path, sink_t *k, int *err) {
+/* size: the bytes that will be written when known (else 0). They are
+ * allocated before the first write: ext4 writes a file's delayed-allocation
+ * data out at once when it is renamed over another (auto_da_alloc), which
+ * made every exit wait for a block allocation and a write submission; the
+ * allocation also reports a full disk before anything is written. */
+static bool target_open(target_t *t, const char *path, sink_t *k, size_t size, int *err) {
   struct stat st;
   t->path = path;
   t->in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+  t->reserved = 0;
   k->len = 0;
+  k->total = 0;
   k->err = 0;
   if (t->in_place) {
     k->fd = open(path, O_WRONLY | O_CLOEXEC);
   } else {
     hs__snprintf(t->tmp, sizeof t->tmp, "%s.hs-tmp.%d", path, (int)getpid());
-    unlink(t->tmp);
-    k->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    k->fd = create_excl(t->tmp, O_WRONLY);
   }
   if (k->fd < 0) {
     *err = errno;
     return false;
+  }
+  if (size && !t->in_place) {
+    if (fallocate(k->fd, 0, 0, (off_t)size) == 0) {
+      t->reserved = size;
+    } else if (errno != EOPNOTSUPP && errno != ENOSYS) {
+      *err = errno;
+      close(k->fd);
+      unlink(t->tmp);
+      return false;
+    }
   }
   return true;
 }
 
 static bool target_commit(target_t *t, sink_t *k, int *err) {
   sink_flush(k);
+  /* Never more than was written (the size was computed beforehand). */
+  if (!k->err && t->reserved && k->total != t->reserved && ftruncate(k->fd, (off_t)k->total) != 0)
+    k->err = errno;
   if (close(k->fd) != 0 && !k->err) k->err = errno;
   if (!t->in_place) {
     if (!k->err && rename(t->tmp, t->path) != 0) k->err = errno;
@@ -827,7 +915,11 @@ static bool write_legacy(const cp_table_t *tab, bool one_test, uint32_t test, co
   const cp_session_t *s = &hs__cp;
   target_t t;
   sink_t k;
-  if (!target_open(&t, path, &k, err)) return false;
+  const cp_maps_t *m = hs__cp_maps_current();
+  size_t size = (CP_HEADER_WORDS + 3) * sizeof(uint64_t) + (m ? m->len : 0);
+  for (size_t i = 0; i < tab->n; i++)
+    if (!one_test || tab->e[i].test == test) size += (2 + (size_t)tab->e[i].depth) * sizeof(uint64_t);
+  if (!target_open(&t, path, &k, size, err)) return false;
   uint64_t header[CP_HEADER_WORDS] = {0, 3, 0, s->period_us, 0};
   sink_add(&k, header, sizeof header);
   for (size_t i = 0; i < tab->n; i++) {
@@ -839,7 +931,6 @@ static bool write_legacy(const cp_table_t *tab, bool one_test, uint32_t test, co
   }
   uint64_t trailer[3] = {0, 1, 0};
   sink_add(&k, trailer, sizeof trailer);
-  const cp_maps_t *m = hs__cp_maps_current();
   if (m) sink_add(&k, m->text, m->len);
   return target_commit(&t, &k, err);
 }
@@ -887,7 +978,7 @@ bool hs__cp_write_tests(const cp_agg_t *a, const char *path, int *err) {
     /* first[id] is now the end of test id's run. */
     target_t tg;
     sink_t k;
-    if (target_open(&tg, name, &k, err)) {
+    if (target_open(&tg, name, &k, 0, err)) {
       sink_printf(&k, "heapscope test samples 1\n");
       size_t at = first[0]; /* skip the samples outside tests */
       for (uint32_t id = 1; id <= maxtest; id++) {
@@ -965,7 +1056,7 @@ bool hs__cp_write_proto(const cp_agg_t *a, const char *path, int *err) {
   }
   target_t tg;
   sink_t k;
-  if (!target_open(&tg, path, &k, err)) {
+  if (!target_open(&tg, path, &k, 0, err)) {
     hs__proto_discard(p);
     return false;
   }

@@ -148,9 +148,14 @@ typedef struct cp_maps {
  * gives up when another thread is refreshing. */
 void hs__cp_maps_refresh(bool in_signal);
 /* The same, also handing every line of /proc/self/maps (NUL-terminated) to
- * also(): one read serves several readers. */
-void hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
+ * also(): one read serves several readers. true when the whole file was
+ * read (false: unreadable, or another thread was reading in a handler). */
+bool hs__cp_maps_refresh_with(bool in_signal, void (*also)(const char *line, void *ctx),
                               void *ctx);
+/* A start that does not read the maps: the first sample's handler does
+ * (with the stacks snapshot), or the stop when something was recorded; a
+ * process that exits before its first sample never reads them. */
+void hs__cp_maps_defer(bool in_signal);
 /* A test boundary on the calling thread (the test's): the periods its
  * timer owes up to now go to `test`, the test that ends (0: none), not to
  * whatever sample comes next. */
@@ -174,6 +179,12 @@ void hs__cp_maps_note_pc(uintptr_t pc);
 bool hs__cp_file_open(int *err);
 /* Writes maps lines added since the file last got them. */
 void hs__cp_file_sync_maps(bool in_signal);
+/* The same, handing every line read to also() (hs__cp_maps_refresh_with);
+ * its result. */
+bool hs__cp_file_sync_maps_with(bool in_signal, void (*also)(const char *line, void *ctx),
+                                void *ctx);
+/* Some record (sample, marker, filler) is in the live file. */
+bool hs__cp_file_has_records(void);
 /* The handler's sample: weight w (periods) with pcs[0..n) for test. false:
  * lost (no room). */
 bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash, uint64_t w,
@@ -181,6 +192,9 @@ bool hs__cp_append(cp_slot_t *s, const uintptr_t *pcs, uint32_t n, uint64_t hash
 /* First chunks for newly registered slots (before their timers start),
  * in one growth of the file. Async-signal-safe. */
 bool hs__cp_file_first_chunks(cp_slot_t *const *slots, size_t n);
+/* The live file holds no record (no chunk was ever given): with its maps
+ * complete it is byte for byte the compact profile. */
+bool hs__cp_file_is_compact(void);
 /* Unmaps and closes the live file (not while a handler may still write). */
 void hs__cp_file_close(bool unmap);
 /* In a forked child: forget the parent's file (its mapping and descriptor
@@ -233,6 +247,10 @@ bool hs__cp_install_handler(int signo);
  * its disposition is the default (or also ignored, unless only_default).
  * The program keeps seeing its own disposition. */
 bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool only_default);
+/* hs__cp_take_signal(sig, fn, true) for each of sigs[0..n), when the
+ * caller is the process's only thread: one system call a signal. */
+void hs__cp_take_default_signals_alone(const int *sigs, size_t n,
+                                       void (*fn)(int, siginfo_t *, void *));
 /* The disposition the program would see (what it set, or had before us). */
 void hs__cp_program_action(int signo, struct sigaction *out);
 /* The program installs its own action on signo: we step aside. */
@@ -241,11 +259,17 @@ bool hs__cp_owns_signal(int signo);
 /* The stacks of existing threads: a line of /proc/self/maps at a time
  * (pass it as also() to hs__cp_maps_refresh_with). Async-signal-safe. */
 void hs__cp_snapshot_begin(void);
+/* Takes the snapshot now if no handler has yet (a handler: the first
+ * sample of a thread that existed at start). Async-signal-safe; false when
+ * another thread is reading the maps. */
+bool hs__cp_snapshot_take(void);
 void hs__cp_snapshot_line(const char *line, void *ctx);
 void hs__cp_free_stacks(void);
 /* Timers for every thread of the process (/proc/self/task). Returns the
- * number armed. Async-signal-safe; in_signal: never waits for reg_lock. */
-int hs__cp_arm_all(bool in_signal);
+ * number armed (-1: reg_lock busy in a signal handler); *threads: how many
+ * threads the process had. Async-signal-safe; in_signal: never waits for
+ * reg_lock. */
+int hs__cp_arm_all(bool in_signal, int *threads);
 /* Deletes every timer of the session (async-signal-safe). */
 void hs__cp_disarm_all(void);
 /* Periods each thread's timer owed but never delivered (the kernel checks

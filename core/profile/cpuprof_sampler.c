@@ -123,6 +123,9 @@ static inline uintptr_t thread_pointer(void) {
   return tp;
 }
 
+static _Atomic bool stacks_ready;  /* the snapshot is taken (release) */
+static _Atomic int snapshot_busy;   /* a handler is taking it */
+
 /* The snapshot range holding a, or NULL (binary search; sorted). */
 static const cp_range_t *range_of(uintptr_t a) {
   const cp_range_t *r = hs__cp.stacks;
@@ -140,7 +143,10 @@ static const cp_range_t *range_of(uintptr_t a) {
  * on a stack known to be this thread's own. */
 static bool stack_bounds(cp_slot_t *s, uintptr_t sp, uintptr_t *hi) {
   if (!s->stack_hi) {
-    /* First sample of a thread that existed at start (see the header). */
+    /* First sample of a thread that existed at start (see the header):
+     * the snapshot, taken by the first such sample of the process. */
+    if (!atomic_load_explicit(&stacks_ready, memory_order_acquire) && !hs__cp_snapshot_take())
+      return false;
     const cp_range_t *r = range_of(sp);
     if (!r) return false;
     uintptr_t tp = thread_pointer();
@@ -336,6 +342,42 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   return true;
 }
 
+void hs__cp_take_default_signals_alone(const int *sigs, size_t n,
+                                       void (*fn)(int, siginfo_t *, void *)) {
+  /* Each disposition is swapped for ours and put back when it was not the
+   * default (ignored, inherited through exec). No other thread exists to
+   * take a signal meanwhile and this one blocks them all, so a signal sent
+   * in between finds what it would have found: ours where the default
+   * was, and a pending one is discarded when SIG_IGN goes back (as the
+   * kernel does for any ignored signal). A query before each install
+   * doubled the system calls. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = fn;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
+  mask_cancellation(&sa.sa_mask);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  for (size_t i = 0; i < n; i++) {
+    int sig = sigs[i];
+    if (sig <= 0 || sig >= 65 || (atomic_load(&owned[sig]) && owned_by[sig] == (void *)fn))
+      continue;
+    struct sigaction cur;
+    if (__sigaction(sig, &sa, &cur) != 0) continue;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == fn) continue;
+    if (cur.sa_handler != SIG_DFL) {
+      __sigaction(sig, &cur, NULL);
+      continue;
+    }
+    program_act[sig] = cur;
+    owned_by[sig] = (void *)fn;
+    atomic_store(&owned[sig], true);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* ---- stacks of the threads that exist at start -------------------------------------- */
 
 static uintptr_t parse_hex(const char **p) {
@@ -349,6 +391,7 @@ static uintptr_t parse_hex(const char **p) {
 }
 
 void hs__cp_free_stacks(void) {
+  atomic_store(&stacks_ready, false);
   hs__cp_unmap(hs__cp.stacks, hs__cp.stacks_bytes);
   hs__cp.stacks = NULL;
   hs__cp.nstacks = hs__cp.stacks_bytes = 0;
@@ -356,9 +399,26 @@ void hs__cp_free_stacks(void) {
 
 void hs__cp_snapshot_begin(void) {
   cp_session_t *s = &hs__cp;
+  atomic_store(&stacks_ready, false);
   s->stacks = NULL;
   s->nstacks = s->stacks_bytes = 0;
   s->main_stack_hi = (uintptr_t)__libc_stack_end;
+}
+
+/* The stacks come from the same read of /proc/self/maps that gives the
+ * file its maps lines: a process that exits before its first sample reads
+ * neither (a start read them both: ~0.3 ms of a do-nothing process here). */
+bool hs__cp_snapshot_take(void) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&snapshot_busy, &expected, 1)) return false;
+  bool ok = atomic_load(&stacks_ready);
+  if (!ok) {
+    hs__cp.nstacks = 0; /* what a failed attempt left */
+    ok = hs__cp_file_sync_maps_with(true, hs__cp_snapshot_line, NULL);
+    if (ok) atomic_store_explicit(&stacks_ready, true, memory_order_release);
+  }
+  atomic_store(&snapshot_busy, 0);
+  return ok;
 }
 
 /* Anonymous read-write mappings (where glibc puts thread stacks) and the
@@ -616,14 +676,17 @@ static cp_slot_t *claim(int tid, uintptr_t lo, uintptr_t hi, uintptr_t start_fn)
   return s;
 }
 
-/* Claimed slots: a first chunk of the file for each that has none (one
- * growth for all, outside any handler: threads that start together would
- * otherwise all grow the file in their first sample), then their timers.
+/* Claimed slots: with chunks, a first chunk of the file for each that has
+ * none (one growth for all, outside any handler: threads that start
+ * together would otherwise all grow the file in their first sample), then
+ * their timers. Without, each slot's first sample grows the file (a lone
+ * thread at start: a process that exits before its first sample then
+ * never grows the file, and its stop has nothing to compact).
  * Called with reg_lock held. */
-static void activate(cp_slot_t *const *slots, size_t n) {
+static void activate(cp_slot_t *const *slots, size_t n, bool chunks) {
   static cp_slot_t *need[CP_MAX_SLOTS]; /* reg_lock */
   size_t k = 0;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n && chunks; i++)
     if (!slots[i]->chunk) need[k++] = slots[i];
   hs__cp_file_first_chunks(need, k); /* failing that, handlers try later */
   uint32_t gen = atomic_load(&hs__cp.gen);
@@ -652,8 +715,9 @@ struct linux_dirent64 {
   char d_name[];
 };
 
-int hs__cp_arm_all(bool in_signal) {
+int hs__cp_arm_all(bool in_signal, int *threads) {
   int armed = 0;
+  *threads = 0;
   int self = hs__cp_gettid();
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -673,6 +737,7 @@ int hs__cp_arm_all(bool in_signal) {
       const char *p = d->d_name;
       for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
       if (*p || tid <= 0) continue;
+      ++*threads;
       /* The caller's own stack is known exactly when it is not a signal
        * handler (pthread_getattr_np is not async-signal-safe). Not asked
        * for the main thread: glibc reads /proc/self/maps for it (with
@@ -697,7 +762,9 @@ int hs__cp_arm_all(bool in_signal) {
       if (s) claimed[nclaimed++] = s;
     }
   }
-  activate(claimed, nclaimed);
+  /* Threads that start together get their chunks together; a lone one
+   * (every program at load) gets its own at its first sample. */
+  activate(claimed, nclaimed, nclaimed > 1);
   armed = (int)nclaimed;
   hs__unlock(&reg_lock);
   close(fd);
@@ -827,7 +894,7 @@ static void register_current(uintptr_t start_fn) {
   hs__lock(&reg_lock);
   cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, start_fn);
   if (s && use_slot(s)) { /* its first chunk is written into the file */
-    activate(&s, 1);
+    activate(&s, 1, true);
     unuse_slot(s);
   } else if (s) { /* a stop began: whoever turns ARMED into DEAD deletes the timer */
     int armed = CP_SLOT_ARMED;

@@ -54,6 +54,8 @@ void hs__stack_init(void) {
     else hs__errorf("invalid HEAPSCOPE_UNWINDER='%s' (expected auto, fp or libunwind); using auto", u);
   }
   hs__stack_depth = (int)hs__setting_int(HS_SET_HEAPSCOPE_STACK_DEPTH);
+  const char *hooks = hs__setting_str(HS_SET_HEAPSCOPE_TEST_HOOKS);
+  if (hooks && strstr(hooks, "no-dl-find-object")) hs__unwind_no_dl_find_object = true;
   find_ldso();
   hs__stack_range_init();
 }

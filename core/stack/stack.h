@@ -144,6 +144,13 @@ int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max);
  * need nothing: a signal handler's walk finds any loaded object's CFI
  * itself (glibc's lock-free _dl_find_object) and reads it in place. */
 void hs__unwind_prepare(void);
+/* Test hook (HEAPSCOPE_TEST_HOOKS=no-dl-find-object, read by
+ * hs__stack_init): act as if glibc had no _dl_find_object (before 2.35):
+ * hs__unwind_prepare learns the loaded modules and readies their CFI. */
+extern bool hs__unwind_no_dl_find_object;
+/* In a forked child (core/api/runtime.c): forget the parent's module
+ * learner (the thread that stands in for _dl_find_object). */
+void hs__unwind_postfork_child(void);
 /* pc lies in a loaded object's code (the registry, or in a signal-safe
  * way glibc's own list). Async-signal-safe. */
 bool hs__unwind_known_text(uintptr_t pc);

@@ -43,11 +43,15 @@
 #include "core/module/module.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #define CACHE_BITS 15
 #define CACHE_SIZE (1u << CACHE_BITS)
@@ -225,8 +229,98 @@ static const hs_cfi_index_t *module_cfi(walk_t *w, const hs_module_t *m, bool *c
  * unloaded, so its unload bumps the epoch. */
 extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
 
+/* HEAPSCOPE_TEST_HOOKS=no-dl-find-object: behave as with glibc before
+ * 2.35, so that the fallback (hs__unwind_prepare) is tested here too. */
+bool hs__unwind_no_dl_find_object;
+
+static bool have_dl_find_object(void) { return _dl_find_object && !hs__unwind_no_dl_find_object; }
+
 static bool find_object(uintptr_t a, struct dl_find_object *fo) {
-  return _dl_find_object && _dl_find_object((void *)a, fo) == 0 && fo->dlfo_link_map;
+  return have_dl_find_object() && _dl_find_object((void *)a, fo) == 0 && fo->dlfo_link_map;
+}
+
+/* ---- without _dl_find_object: a thread that learns modules for handlers ----
+ * A handler can neither learn a module nor ready its CFI, and nothing
+ * lock-free finds an object for it: a library dlopen'ed after
+ * hs__unwind_prepare was walked by frame pointers only, so the callers of
+ * its code built without them were lost. So hs__unwind_prepare starts a
+ * thread of ours that learns the loaded modules and readies their CFI
+ * whenever a handler's walk meets code of no known module: the handler
+ * writes a byte to a pipe (write is async-signal-safe; the only system
+ * call a walk makes, on this path alone, at most every 50 ms). The
+ * samples taken before the thread is done keep their frame-pointer walk. */
+static int learner_fd[2] = {-1, -1};
+static _Atomic uint64_t learner_poked_ns;
+
+/* Learns every loaded module and readies the CFI of each one still loaded. */
+static void learn_modules(void) {
+  hs__modules_refresh();
+  walk_t w;
+  memset(&w, 0, sizeof w);
+  for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
+    const hs_module_t *m = hs__module_at(i);
+    bool cacheable;
+    if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
+        UINT32_MAX)
+      module_cfi(&w, m, &cacheable);
+  }
+}
+
+static void *learner_main(void *arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL); /* never sampled, never interrupted */
+  for (;;) {
+    char c[64];
+    ssize_t r = read(learner_fd[0], c, sizeof c);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return NULL;
+    hs__runtime_enter();
+    learn_modules();
+    hs__runtime_leave();
+  }
+}
+
+static _Atomic bool learner_started;
+
+/* The forked child has no learner; the pipe is the parent's. A later
+ * hs__unwind_prepare in the child (ProfilerStart) starts its own. */
+void hs__unwind_postfork_child(void) {
+  if (learner_fd[0] >= 0) close(learner_fd[0]);
+  if (learner_fd[1] >= 0) close(learner_fd[1]);
+  learner_fd[0] = learner_fd[1] = -1;
+  atomic_store(&learner_started, false);
+}
+
+static void start_learner(void) {
+  if (atomic_exchange(&learner_started, true)) return;
+  pthread_t t;
+  pthread_attr_t a;
+  if (pipe2(learner_fd, O_CLOEXEC | O_NONBLOCK) != 0) return;
+  /* Only the writer may not block (a handler); the learner waits. */
+  fcntl(learner_fd[0], F_SETFL, 0);
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, learner_main, NULL) != 0) {
+    close(learner_fd[0]);
+    close(learner_fd[1]);
+    learner_fd[0] = learner_fd[1] = -1;
+  }
+  pthread_attr_destroy(&a);
+}
+
+/* A handler's walk met code of no known module (async-signal-safe). */
+static void poke_learner(void) {
+  if (learner_fd[1] < 0) return;
+  uint64_t now = hs__now_ns(), last = atomic_load_explicit(&learner_poked_ns, memory_order_relaxed);
+  if (now - last < 50000000ull ||
+      !atomic_compare_exchange_strong(&learner_poked_ns, &last, now))
+    return;
+  int saved = errno;
+  ssize_t r = write(learner_fd[1], "", 1); /* a full pipe: one is pending already */
+  (void)r;
+  errno = saved;
 }
 
 /* The object's program headers (*n of them), NULL when its mapping does
@@ -333,6 +427,11 @@ static uint32_t module_rule(walk_t *w, uintptr_t a, bool *cacheable) {
     if (!(w->flags & HS_UNWIND_IN_SIGNAL)) return HS_CFI_NONE;
     /* Not cached when no object holds a (a later dlopen may map code
      * there without bumping the epoch). */
+    if (!have_dl_find_object()) {
+      poke_learner();
+      *cacheable = false;
+      return HS_CFI_NONE;
+    }
     return found_rule(a, cacheable);
   }
   const hs_cfi_index_t *ix = module_cfi(w, m, cacheable);
@@ -1385,19 +1484,12 @@ int hs__unwind_signal(const void *ucontext, uintptr_t *pcs, int max) {
 void hs__unwind_prepare(void) {
   hs__runtime_enter();
   cache_get(true);
-  if (!_dl_find_object) {
+  if (!have_dl_find_object()) {
     /* glibc before 2.35: a handler finds no object itself; learn every
-     * loaded module and make its CFI ready now, as before. */
-    hs__modules_refresh();
-    walk_t w;
-    memset(&w, 0, sizeof w);
-    for (uint32_t i = 0, n = hs__module_count(); i < n; i++) {
-      const hs_module_t *m = hs__module_at(i);
-      bool cacheable;
-      if (atomic_load_explicit((_Atomic uint32_t *)&m->unload_epoch, memory_order_acquire) ==
-          UINT32_MAX)
-        module_cfi(&w, m, &cacheable);
-    }
+     * loaded module and make its CFI ready now, and later ones when a
+     * handler meets them (the learner, above). */
+    learn_modules();
+    start_learner();
   }
   hs_stack_ranges_t r;
   hs__stack_ranges((uintptr_t)__builtin_frame_address(0), true, &r);
