@@ -36,9 +36,9 @@ _Noreturn void hs__invalid_free(const void *p, const char *what);
 typedef struct hs_thread_state {
   int in_runtime;           /* nesting depth */
   /* Bytes until this thread's next sampled allocation (sampled profiling,
-   * core/record/), counted down on the malloc fast path; huge when not
-   * sampling, 0 in a new thread so its first malloc takes the slow path
-   * and sets it. */
+   * core/record/), counted down on the malloc fast path while sampling; 0
+   * in a new thread, so its first malloc then takes the slow path and sets
+   * it. */
   int64_t sample_left;
   int cancel_state;         /* cancellation state saved by the outermost enter */
 } hs_thread_state_t;
@@ -55,10 +55,15 @@ extern HS_TLS hs_thread_alloc_t hs__thread;
 #define hs__tcache (hs__thread.cache)
 
 /* malloc's fast path: a small block from this thread's cache, or NULL
- * (then call hs__alloc). Two loads for the class, one TLS list pop. */
+ * (then call hs__alloc). One load for the class, one TLS list pop. Sizes
+ * up to 1 KiB (hs__size_to_class's first table) pass one size test, not
+ * two. */
 static inline void *hs__alloc_fast(size_t n) {
-  if (HS_UNLIKELY(n > HS_MAX_SMALL)) return NULL;
-  hs_freelist_t *l = &hs__tcache.lists[hs__size_to_class(n)];
+  uint32_t cls;
+  if (HS_LIKELY(n <= 1024)) cls = hs__class_small[(n + 15) >> 4];
+  else if (HS_LIKELY(n <= HS_MAX_SMALL)) cls = hs__class_mid[(n + 127) >> 7];
+  else return NULL;
+  hs_freelist_t *l = &hs__tcache.lists[cls];
   void **p = l->head;
   if (HS_LIKELY(p != NULL)) {
     l->head = p[0];
@@ -182,13 +187,18 @@ void hs__sb_free(hs_strbuf_t *sb);
 /* Non-zero when the malloc family must leave its fast paths: bit 0 while
  * every allocation is recorded, +2 for each thread inside the runtime (so
  * the slow path can route that thread to the internal heap even when
- * recording is off). Read on every malloc and free.
+ * recording is off), HS_HOOKED_USER while a new or delete hook is installed
+ * (core/record/hooks.c), HS_HOOKED_SAMPLING while allocations are sampled
+ * (alone, it sends only the sampled ones there: hs__alloc_leaves_fast_path
+ * in core/record/record.h). Read on every malloc and free.
  * The outermost enter also disables thread cancellation until the matching
  * leave: the runtime holds locks (dump, symbolizer, modules, the page heap
  * during a leak check) across cancellation points (open, read, write), and
  * a thread cancelled there would leave them held for good. Every lock taken
  * around I/O is taken inside enter/leave. */
 extern HS_HIDDEN _Atomic int hs__hooked;
+#define HS_HOOKED_USER (1 << 30)
+#define HS_HOOKED_SAMPLING (1 << 29)
 static inline void hs__runtime_enter(void) {
   if (hs__tstate.in_runtime++ == 0) hs__tstate.cancel_state = hs__cancel_disable();
   atomic_fetch_add_explicit(&hs__hooked, 2, memory_order_relaxed);

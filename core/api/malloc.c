@@ -7,7 +7,12 @@
  * some thread inside the runtime) or a due sample sends the call to the
  * recorder (core/record/record.h), which calls back into the allocator.
  * The recorder expects to be called directly by these functions: stacks
- * start at their caller, the user. */
+ * start at their caller, the user.
+ *
+ * malloc, free, calloc and realloc keep no frame (HS_FRAMELESS): their fast
+ * paths then push and pop nothing (a frame pointer's store and load were
+ * ~7 % of a malloc(32)+free pair). They reach the recorder only by a jump
+ * to an hs__entry_* function, whose frame stands in for theirs. */
 #include "core/api/runtime.h"
 
 #include <errno.h>
@@ -20,39 +25,61 @@ static bool is_pow2(size_t a) { return a && !(a & (a - 1)); }
 
 /* ---- public entry points ------------------------------------------------- */
 
-#define HOOKED() HS_UNLIKELY(atomic_load_explicit(&hs__hooked, memory_order_relaxed))
+/* A function without a frame of its own, which makes its calls into the
+ * recorder as tail calls (jumps: the file is otherwise built without
+ * sibling calls). Its every call of an hs__entry_* function must be a
+ * `return f(...)`: a real call from a frameless function would lose the
+ * user's frame. Only where the compiler is known to honour it (GCC's
+ * optimize attribute) and optimizes (at -O0 it makes no tail calls);
+ * elsewhere the entry points keep their frames and call the recorder
+ * directly, as the other entry points do. tests/api/api_entry_frames.c
+ * checks every entry point's first recorded frame. */
+#if defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(__clang__)
+#define HS_FRAMELESS __attribute__((optimize("omit-frame-pointer", "optimize-sibling-calls")))
+#define ENTRY_ALLOC_RECORDED hs__entry_alloc_recorded
+#define ENTRY_DEALLOC_RECORDED hs__entry_dealloc_recorded
+#define ENTRY_REALLOC_RECORDED hs__entry_realloc_recorded
+#else
+#define HS_FRAMELESS
+#define ENTRY_ALLOC_RECORDED hs__alloc_recorded
+#define ENTRY_DEALLOC_RECORDED hs__dealloc_recorded
+#define ENTRY_REALLOC_RECORDED hs__realloc_recorded
+#endif
 
-HS_EXPORT void *malloc(size_t n) {
-  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, 0, false);
+#define LEAVES_FAST_PATH(n) hs__alloc_leaves_fast_path(n)
+
+HS_EXPORT HS_FRAMELESS void *malloc(size_t n) {
+  if (LEAVES_FAST_PATH(n)) return ENTRY_ALLOC_RECORDED(n, 0, false);
   void *p = hs__alloc_fast(n);
   return HS_LIKELY(p != NULL) ? p : hs__alloc(n);
 }
 
-HS_EXPORT void free(void *p) {
-  if (HOOKED()) {
-    hs__dealloc_recorded(p);
+HS_EXPORT HS_FRAMELESS void free(void *p) {
+  if (hs__dealloc_leaves_fast_path()) {
+    ENTRY_DEALLOC_RECORDED(p);
     return;
   }
   if (HS_LIKELY(hs__dealloc_fast(p))) return;
   hs__dealloc_unhooked(p);
 }
 
-HS_EXPORT void *calloc(size_t nmemb, size_t size) {
+HS_EXPORT HS_FRAMELESS void *calloc(size_t nmemb, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(nmemb, size, &n)) {
     errno = ENOMEM;
     return NULL;
   }
-  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, 0, true);
+  if (LEAVES_FAST_PATH(n)) return ENTRY_ALLOC_RECORDED(n, 0, true);
   void *p = hs__alloc(n);
   if (p) memset(p, 0, n);
   return p;
 }
 
 /* Inlined into realloc and reallocarray: the recorder expects to be called
- * directly by the public entry point. */
+ * directly by the public entry point. (Its calls that are not tail calls
+ * record nothing and capture no stack.) */
 static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n) {
-  if (HOOKED() || hs__sample_due(n)) return hs__realloc_recorded(p, n);
+  if (LEAVES_FAST_PATH(n)) return ENTRY_REALLOC_RECORDED(p, n);
   if (!p) return hs__alloc(n);
   if (n == 0) {
     if (!hs__dealloc_fast(p)) hs__dealloc_unhooked(p);
@@ -61,9 +88,9 @@ static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t 
   return hs__realloc_unhooked(p, n);
 }
 
-HS_EXPORT void *realloc(void *p, size_t n) { return realloc_impl(p, n); }
+HS_EXPORT HS_FRAMELESS void *realloc(void *p, size_t n) { return realloc_impl(p, n); }
 
-HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
+HS_EXPORT HS_FRAMELESS void *reallocarray(void *p, size_t nmemb, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(nmemb, size, &n)) {
     errno = ENOMEM;
@@ -73,9 +100,10 @@ HS_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size) {
 }
 
 /* Inlined into every entry point: the recorder expects to be called directly
- * by the public function whose caller is the user. */
+ * by the public function whose caller is the user. (These keep their
+ * frames: posix_memalign does more after the call.) */
 static inline __attribute__((always_inline)) void *memalign_impl(size_t align, size_t n) {
-  if (HOOKED() || hs__sample_due(n)) return hs__alloc_recorded(n, align, false);
+  if (LEAVES_FAST_PATH(n)) return hs__alloc_recorded(n, align, false);
   return hs__alloc_aligned(align, n);
 }
 
@@ -127,18 +155,19 @@ HS_EXPORT void *pvalloc(size_t n) {
 
 HS_EXPORT size_t malloc_usable_size(void *p) { return hs__usable_size(p); }
 
-HS_EXPORT void free_sized(void *p, size_t n) {
+/* Frameless: their call of free is a jump, so its caller is theirs. */
+HS_EXPORT HS_FRAMELESS void free_sized(void *p, size_t n) {
   (void)n;
   free(p);
 }
 
-HS_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
+HS_EXPORT HS_FRAMELESS void free_aligned_sized(void *p, size_t align, size_t n) {
   (void)align;
   (void)n;
   free(p);
 }
 
-HS_EXPORT void cfree(void *p) { free(p); }
+HS_EXPORT HS_FRAMELESS void cfree(void *p) { free(p); }
 
 HS_EXPORT int malloc_trim(size_t pad) {
   (void)pad;

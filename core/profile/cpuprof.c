@@ -59,26 +59,53 @@ static unsigned toggle_count; /* control */
 static bool took_signal_reported;
 static bool started_alone;    /* control: the last start found one thread, the caller */
 
+/* The holder's cancellation state from before it took the flag, or -1
+ * (taken inside a signal handler: nothing to restore). Outside signal
+ * handlers the flag is held with cancellation disabled: the holder makes
+ * system calls that are cancellation points (open, write, fallocate), and
+ * a thread cancelled there kept the flag, so every later start or stop,
+ * the one at exit too, waited for it forever. */
+static int control_cancel = -1; /* control */
+
 static bool take_control(bool in_signal) {
   int expected = 0;
-  if (atomic_compare_exchange_strong(&control, &expected, 1)) return true;
-  if (in_signal) return false;
+  if (in_signal) {
+    if (!atomic_compare_exchange_strong(&control, &expected, 1)) return false;
+    control_cancel = -1;
+    return true;
+  }
+  int cancel = hs__cancel_disable();
   /* The holder is another thread, or a signal handler that interrupted
    * one: it finishes. (Never this thread: nothing here re-enters.) */
   for (;;) {
     expected = 0;
-    if (atomic_compare_exchange_strong(&control, &expected, 1)) return true;
+    if (atomic_compare_exchange_strong(&control, &expected, 1)) break;
     sched_yield();
   }
+  control_cancel = cancel;
+  return true;
 }
-static void release_control(void) { atomic_store(&control, 0); }
-/* Waits at most timeout_ns; false when another holder keeps it. */
+static void release_control(void) {
+  int cancel = control_cancel;
+  control_cancel = -1;
+  atomic_store(&control, 0);
+  if (cancel >= 0) hs__cancel_restore(cancel);
+}
+/* Outside signal handlers; waits at most timeout_ns; false when another
+ * holder keeps it. */
 static bool take_control_for(uint64_t timeout_ns) {
+  int cancel = hs__cancel_disable();
   uint64_t t0 = hs__now_ns();
   for (;;) {
     int expected = 0;
-    if (atomic_compare_exchange_strong(&control, &expected, 1)) return true;
-    if (hs__now_ns() - t0 > timeout_ns) return false;
+    if (atomic_compare_exchange_strong(&control, &expected, 1)) {
+      control_cancel = cancel;
+      return true;
+    }
+    if (hs__now_ns() - t0 > timeout_ns) {
+      hs__cancel_restore(cancel);
+      return false;
+    }
     sched_yield();
   }
 }
@@ -348,7 +375,7 @@ void hs__cp_program_takes_signal(int signo) {
                "stops here, the profile is %s (CPUPROFILE_TIMER_SIGNAL=N profiles such programs)",
                signo, signame(signo), hs__cp.path);
   }
-  if (take_control(true)) {
+  if (take_control_for(0)) {
     stop_locked(false, 0, true, false);
     release_control();
   }
@@ -590,6 +617,7 @@ void hs__cpuprof_postfork_child(void) {
   cp_session_t *s = &hs__cp;
   bool was_running = atomic_load(&s->state) == CP_RUNNING;
   atomic_store(&control, 1);
+  control_cancel = -1; /* (a parent's holder's, not this thread's) */
   hs__cp_sampler_postfork_child();
   hs__cp_file_postfork_child();
   hs__cp_free_stacks();

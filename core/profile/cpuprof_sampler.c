@@ -561,20 +561,30 @@ static void settle(cp_slot_t *s, clockid_t clock) {
 static cp_slot_t *own_slot(int tid);
 
 /* The calling thread's slot (NULL if it has none), with the profiling
- * signal blocked (the handler writes the same fields) and the registry
- * locked, until release_own_slot. */
-static cp_slot_t *hold_own_slot(sigset_t *old) {
+ * signal blocked (the handler writes the same fields), the registry
+ * locked and cancellation disabled (growing the file calls fallocate or
+ * pwrite, cancellation points: a thread cancelled there kept the lock, and
+ * its own exit, like every thread created after, waited for it forever),
+ * until release_own_slot. */
+typedef struct own_hold {
+  sigset_t mask;
+  int cancel;
+} own_hold_t;
+
+static cp_slot_t *hold_own_slot(own_hold_t *h) {
   sigset_t block;
   sigemptyset(&block);
   sigaddset(&block, hs__cp.signo);
-  pthread_sigmask(SIG_BLOCK, &block, old);
+  h->cancel = hs__cancel_disable();
+  pthread_sigmask(SIG_BLOCK, &block, &h->mask);
   hs__lock(&reg_lock);
   return own_slot(hs__cp_gettid());
 }
 
-static void release_own_slot(const sigset_t *old) {
+static void release_own_slot(const own_hold_t *h) {
   hs__unlock(&reg_lock);
-  pthread_sigmask(SIG_SETMASK, old, NULL);
+  pthread_sigmask(SIG_SETMASK, &h->mask, NULL);
+  hs__cancel_restore(h->cancel);
 }
 
 /* A settle outside the handler writes into the live file too: it counts
@@ -592,8 +602,8 @@ static void unuse_slot(cp_slot_t *s) {
 
 HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
   if (atomic_load(&hs__cp.state) != CP_RUNNING || hs__cp.realtime || hs__cp.filter) return;
-  sigset_t old;
-  cp_slot_t *s = hold_own_slot(&old);
+  own_hold_t hold;
+  cp_slot_t *s = hold_own_slot(&hold);
   if (s && !use_slot(s)) s = NULL;
   bool ok;
   uint64_t now = s ? clock_ns(CLOCK_THREAD_CPUTIME_ID, &ok) : 0;
@@ -624,7 +634,7 @@ HS_NOINLINE void hs__cp_settle_test(uint32_t test) {
     }
   }
   if (s) unuse_slot(s);
-  release_own_slot(&old);
+  release_own_slot(&hold);
 }
 
 void hs__cp_settle_all(void) {
@@ -885,8 +895,8 @@ static void on_thread_exit(void *p) {
   thread_start_t *ts = p;
   if (atomic_load(&hs__cp.state) == CP_RUNNING) {
     /* stop() may get there first (whoever turns ARMED into DEAD settles). */
-    sigset_t old;
-    cp_slot_t *s = hold_own_slot(&old);
+    own_hold_t hold;
+    cp_slot_t *s = hold_own_slot(&hold);
     int armed = CP_SLOT_ARMED;
     if (s && use_slot(s)) {
       if (atomic_compare_exchange_strong(&s->state, &armed, CP_SLOT_DEAD)) {
@@ -896,7 +906,7 @@ static void on_thread_exit(void *p) {
       }
       unuse_slot(s);
     }
-    release_own_slot(&old);
+    release_own_slot(&hold);
   }
   hs__arena_free(ts);
 }

@@ -116,15 +116,20 @@ static void notify(size_t n, bool alloc) {
 bool hs__record_take_early_profiler_use(void) { return atomic_exchange(&early_profiler_use, false); }
 
 /* Full recording sends every call down the slow path (hs__hooked bit 0).
- * Sampled profiling does not: the malloc fast path counts bytes down
- * (hs__sample_due) and only a sampled allocation leaves it; free leaves it
- * only for spans that keep records. */
+ * Sampled profiling does not (HS_HOOKED_SAMPLING): the malloc fast path
+ * counts bytes down (hs__sample_due) and only a sampled allocation leaves
+ * it; free leaves it only for spans that keep records. */
 void hs__recording_start(bool every) {
   hs__lock(&users_lock);
   if (every) hs__sample_bytes = 0;
   recording_users++;
   atomic_store(&hs__recording, 1);
-  if (hs__sample_bytes == 0) atomic_fetch_or(&hs__hooked, 1);
+  if (hs__sample_bytes == 0) {
+    atomic_fetch_or(&hs__hooked, 1);
+    atomic_fetch_and(&hs__hooked, ~HS_HOOKED_SAMPLING);
+  } else {
+    atomic_fetch_or(&hs__hooked, HS_HOOKED_SAMPLING);
+  }
   hs__unlock(&users_lock);
 }
 
@@ -132,7 +137,7 @@ void hs__recording_stop(void) {
   hs__lock(&users_lock);
   if (recording_users > 0 && --recording_users == 0 &&
       atomic_exchange(&hs__recording, 0) == 1) {
-    atomic_fetch_and(&hs__hooked, ~1);
+    atomic_fetch_and(&hs__hooked, ~(1 | HS_HOOKED_SAMPLING));
     hs__records_complete = false;
     /* Frees no longer clear records: forget them all now, or a later
      * restart would take freed (and reused) blocks for live ones. */
@@ -208,16 +213,10 @@ static int64_t next_gap(void) {
  * be live, so record_free stops calling that a double free. */
 HS_COLD static void records_incomplete(void) { hs__records_complete = false; }
 
-static bool sampling(void) {
-  return hs__sample_bytes > 0 && atomic_load_explicit(&hs__recording, memory_order_relaxed);
-}
-
-/* Not sampling: park the countdown so the fast path stays fast. */
-static void park_countdown(void) { hs__tstate.sample_left = INT64_MAX / 2; }
-
 /* Called on the slow path for an allocation of n bytes. The fast path has
  * already counted n off unless the call came here for another reason
- * (hs__hooked), which a non-negative budget tells. */
+ * (hs__hooked has more than HS_HOOKED_SAMPLING), which a non-negative
+ * budget tells. */
 static bool sample_this(size_t n) {
   if (HS_LIKELY(hs__sample_bytes == 0)) return true;
   if (HS_UNLIKELY(!sample_started)) { /* a new thread: draw its first gap */
@@ -334,7 +333,6 @@ alloc_and_record(size_t n, size_t align, bool zero, void *frame) {
    * the next free (soon allocated) block: leaked blocks would look indirect
    * and a stale link in a live block could hide a real leak. */
   else if (n >= sizeof(void *)) *(void **)p = NULL;
-  if (!sampling()) park_countdown();
   if (atomic_load_explicit(&hs__recording, memory_order_relaxed)) record_alloc(p, n, frame);
   if (hs__hooks_on()) hs__hooks_run_new(p, n, frame); /* MallocHook (hooks.c) */
   return p;
@@ -364,6 +362,17 @@ static inline __attribute__((always_inline)) void dealloc_and_record(void *p, vo
 
 HS_NOINLINE void hs__dealloc_recorded(void *p) {
   dealloc_and_record(p, __builtin_frame_address(0));
+}
+
+/* Frames for the frameless entry points (record.h). This file is built
+ * with frame pointers and without sibling calls: each keeps its frame and
+ * really calls. */
+HS_NOINLINE void *hs__entry_alloc_recorded(size_t n, size_t align, bool zero) {
+  return hs__alloc_recorded(n, align, zero);
+}
+HS_NOINLINE void hs__entry_dealloc_recorded(void *p) { hs__dealloc_recorded(p); }
+HS_NOINLINE void *hs__entry_realloc_recorded(void *p, size_t n) {
+  return hs__realloc_recorded(p, n);
 }
 
 void hs__dealloc_unhooked(void *p) {
@@ -437,7 +446,6 @@ static void record_resize(const hs_block_t *b, size_t old_size, size_t n, void *
 
 static inline __attribute__((always_inline)) void *realloc_and_record(void *p, size_t n,
                                                                      void *frame) {
-  if (!sampling()) park_countdown();
   if (!atomic_load_explicit(&hs__recording, memory_order_relaxed)) return hs__realloc_plain(p, n);
   if (hs__tstate.in_runtime) { /* no stacks from inside the runtime */
     hs_block_t b;

@@ -65,6 +65,14 @@ void hs__record_set_listener(hs_record_listener_fn fn);
 void *hs__alloc_recorded(size_t n, size_t align, bool zero);
 void hs__dealloc_recorded(void *p);
 void *hs__realloc_recorded(void *p, size_t n);
+/* The same, for public entry points that keep no frame of their own
+ * (HS_FRAMELESS in core/api/malloc.c: malloc, free...): reached only by a
+ * jump (a tail call) from one, each keeps a frame and calls the function
+ * above, so its frame stands where the entry point's would be (its return
+ * address is the user's). */
+void *hs__entry_alloc_recorded(size_t n, size_t align, bool zero);
+void hs__entry_dealloc_recorded(void *p);
+void *hs__entry_realloc_recorded(void *p, size_t n);
 /* free() and realloc() that left the fast path while not hooked: the block
  * may still carry a sampled record, which is cleared first. */
 void hs__dealloc_unhooked(void *p);
@@ -74,6 +82,21 @@ void *hs__realloc_unhooked(void *p, size_t n);
  * to the recording path to be sampled. One TLS subtraction per call. */
 static inline bool hs__sample_due(size_t n) {
   return HS_UNLIKELY((hs__tstate.sample_left -= (int64_t)n) < 0);
+}
+/* True when an allocation of n bytes must take the recording path: while
+ * hs__hooked has any reason set, except that when its only reason is
+ * sampling, only an allocation whose sample is due. Without sampling the
+ * fast path then counts nothing down (a read-modify-write of a TLS word
+ * per malloc, on the chain of dependent stores malloc+free make). */
+static inline bool hs__alloc_leaves_fast_path(size_t n) {
+  int h = atomic_load_explicit(&hs__hooked, memory_order_relaxed);
+  return HS_UNLIKELY(h != 0) && (h != HS_HOOKED_SAMPLING || hs__sample_due(n));
+}
+/* True when a free must take the recording path (sampling alone does not
+ * send it there: a sampled block's page says so, see hs__dealloc_fast). */
+static inline bool hs__dealloc_leaves_fast_path(void) {
+  return HS_UNLIKELY(atomic_load_explicit(&hs__hooked, memory_order_relaxed) &
+                     ~HS_HOOKED_SAMPLING);
 }
 
 /* ---- queries (the profiler and the leak checker) ------------------------- */
@@ -170,7 +193,6 @@ extern const hs_range_t hs__live_range;
  * which run the hooks once the allocator is done; with none installed the
  * fast paths are untouched. Hooks never run for the runtime's own calls nor
  * from inside a hook. */
-#define HS_HOOKED_USER (1 << 30)
 typedef enum hs_hook_kind {
   HS_HOOK_NEW, HS_HOOK_DELETE, HS_HOOK_PRE_MMAP, HS_HOOK_MMAP, HS_HOOK_MUNMAP,
   HS_HOOK_MREMAP, HS_HOOK_PRE_SBRK, HS_HOOK_SBRK,

@@ -130,6 +130,9 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
  * loop. -1 when it cannot: then call hs__unwind_walk. */
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     uint64_t *hash);
+/* Walks hs__unwind_fast answered from this thread's leaf memo (whole walks
+ * from frames without a frame pointer, kept per (pc, sp)): for tests. */
+extern HS_TLS uint64_t hs__unwind_leaf_hits;
 /* For a signal handler (the CPU profiler's SIGPROF): the stack of the
  * context the signal interrupted (the handler's third argument), pcs[0]
  * being the interrupted pc itself, bounded by that thread's stack.

@@ -8,7 +8,9 @@
  * mapped on first use); a miss reads the module's .eh_frame_hdr and runs
  * one FDE's program (about a microsecond), then fills the entry. A
  * program's hot return addresses stay in the cache, so a step is one load
- * of the entry and one or two stack loads.
+ * of the entry and one or two stack loads. On the recording path, per-thread
+ * memos skip most of that for stacks seen before (see "per-thread memos"
+ * and "the leaf memo" below).
  *
  * What the walk does with each kind of frame:
  *   CFI rule (rsp/rbp/realigned)  exact step
@@ -789,6 +791,9 @@ typedef struct walk_memo {
   _Atomic uint32_t seq;
   tail_memo_t tail[TAIL_WAYS];
   _Alignas(64) _Atomic uint64_t chain[1u << CHAIN_BITS][CHAIN_WAYS];
+  struct leaf_memo *leaf;    /* mapped on first use (leaf_memo_get) */
+  bool leaf_failed;
+  volatile bool leaf_reading; /* a leaf memo read is in progress on this thread */
 } walk_memo_t;
 
 static HS_TLS walk_memo_t *tl_memo;
@@ -796,9 +801,12 @@ static HS_TLS bool tl_memo_failed;
 static pthread_key_t memo_key;
 static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
 
+static void leaf_memo_unmap(walk_memo_t *m);
+
 static void memo_free(void *p) {
   tl_memo = NULL;
   tl_memo_failed = true; /* walks after this destructor go without */
+  leaf_memo_unmap(p);
   hs__arena_free(p);
 }
 
@@ -1042,6 +1050,386 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
   return walk_hot(cu, end, cache, mix, hi);
 }
 
+/* ---- the leaf memo: whole walks from frames without a frame pointer ---------------
+ * Code built without frame pointers has no chain to follow: each step waits
+ * for its frame's rule (return address -> cache entry -> rule -> the next
+ * slot, a chain of dependent loads) and costs ~50 instructions. But a walk
+ * is a function of its starting registers, the rules of the pcs it meets
+ * (module epoch) and the stack words it reads, and a test calls the same
+ * allocation sites from the same stack depths again and again. So, per
+ * (pc, sp) of frame 0, the memo keeps the frames of the walk and where each
+ * return address was read (its offset from sp); a later walk from the same
+ * registers reads those words (independent loads) into its output and,
+ * when all equal the memo's frames, is done, hash and all.
+ * %rbp counts only when a rule reads it (an rbp-based CFA, a frame-pointer
+ * frame): then the word it was last restored from is compared too, or the
+ * starting %rbp is part of the key when the rule read that. A walk longer
+ * than LEAF_FRAMES goes on from the memo's last frame by walk_hot.
+ * One (pc, sp) often has several stacks (the same leaf under different
+ * callers, at the same depth): entries are filed by (pc, sp) and the words
+ * at the first two return address slots, whose offsets a small hint table
+ * keyed by (pc, sp) gives, so a lookup reads one set of one stack's entries.
+ * Per thread: 256 sets x 4 ways of 448-byte entries, their tags and a
+ * 1024-entry hint table (~475 KiB, mapped on a thread's first such walk
+ * after its memo is made, pages touched as entries are). Written
+ * under the walk memo's seq, never while a read is in progress on the
+ * thread (leaf_reading: a signal handler that records may interrupt it),
+ * so a reader trusts an entry whose key matches. */
+#define LEAF_FRAMES 32
+#define LEAF_EXTRA 4 /* other words compared: %rbp restores a rule read, a last return address < 4096 */
+#define LEAF_SET_BITS 8
+#define LEAF_WAYS 4
+#define LEAF_HINT_BITS 10
+#define LEAF_OFF_MAX 0xffff /* farther stack words are not held */
+#define LEAF_MISSED (-2)    /* leaf_walk: not answered, walk by walk_hot */
+enum { LEAF_END = 1, LEAF_CONT = 2, LEAF_NONE = 4, LEAF_BP = 8 };
+
+HS_TLS uint64_t hs__unwind_leaf_hits;
+
+typedef struct leaf_entry {
+  _Alignas(64) uintptr_t pc; /* the key: pc, sp, bp (only with LEAF_BP), hi, mix */
+  uintptr_t sp, bp, hi;
+  uint64_t acc;             /* the hash of pcs[0..n) at output positions 1..n */
+  uint32_t mix;
+  uint8_t n, nextra, flags; /* LEAF_END: the walk ends after pcs[n - 1]; LEAF_CONT: goes on;
+                               LEAF_NONE: walk_hot cannot take it (a negative entry) */
+  uintptr_t end_sp, end_bp; /* LEAF_CONT: the registers of the frame at pcs[n - 1] */
+  uint16_t off[LEAF_FRAMES]; /* pcs[i] was read at sp + off[i] */
+  uint16_t xoff[LEAF_EXTRA];
+  uintptr_t xval[LEAF_EXTRA];
+  uintptr_t pcs[LEAF_FRAMES];
+} leaf_entry_t;
+
+/* A set's tags (the filing hash of each way's entry, | 1; 0: empty), so a
+ * lookup reads the one entry that may match, and which ways were hit since
+ * the set's last fill (not the victim of the next). */
+typedef struct leaf_tags {
+  _Alignas(32) uint64_t tag[LEAF_WAYS];
+} leaf_tags_t;
+
+/* A hint: a tag of (pc, sp)'s hash (leaf_hint_tag) in the upper half, and
+ * the offsets of the first two return address slots of the walk last filed
+ * for them; two a hash index. */
+typedef struct leaf_memo {
+  leaf_tags_t tags[1u << LEAF_SET_BITS];
+  uint8_t used[1u << LEAF_SET_BITS][LEAF_WAYS];
+  uint64_t hint[1u << LEAF_HINT_BITS];
+  leaf_entry_t e[(1u << LEAF_SET_BITS) * LEAF_WAYS];
+} leaf_memo_t;
+
+static void leaf_memo_unmap(walk_memo_t *m) {
+  if (m->leaf) hs__os_unmap(m->leaf, sizeof(leaf_memo_t));
+  m->leaf = NULL;
+}
+
+static HS_NOINLINE leaf_memo_t *leaf_memo_map(walk_memo_t *m) {
+  m->leaf_failed = true;
+  leaf_memo_t *lm = hs__os_map(sizeof *lm); /* zero pages: every entry empty (pc 0) */
+  if (!lm) return NULL;
+  m->leaf_failed = false;
+  return m->leaf = lm;
+}
+
+static inline leaf_memo_t *leaf_memo_get(walk_memo_t *m) {
+  leaf_memo_t *lm = m->leaf;
+  if (HS_UNLIKELY(!lm) && !m->leaf_failed) lm = leaf_memo_map(m);
+  return lm;
+}
+
+static inline uint64_t leaf_key_hash(uintptr_t pc, uintptr_t sp) {
+  return ((uint64_t)pc ^ (uint64_t)sp << 17 ^ (uint64_t)sp >> 3) * 0x9e3779b97f4a7c15ull;
+}
+
+/* A multiplicative hash's upper bits depend on all of the key's (its
+ * lower ones only on the key's lower bits): the index and the tag come
+ * from there. */
+static inline uint32_t leaf_hint_index(uint64_t h) { /* the first of a pair */
+  return (uint32_t)(h >> (64 - LEAF_HINT_BITS)) & ~1u;
+}
+static inline uint32_t leaf_hint_tag(uint64_t h) { return (uint32_t)(h >> 20); }
+
+/* The hash a walk from (pc, sp) is filed by (h: leaf_key_hash; its top
+ * bits pick the set), never 0. lim: the farthest offset from sp a word may
+ * be read at. */
+static inline uint64_t leaf_file_hash(leaf_memo_t *lm, uint64_t h, uintptr_t sp, uintptr_t lim) {
+  const uint64_t *pair = &lm->hint[leaf_hint_index(h)];
+  uint64_t hint = pair[0];
+  if ((uint32_t)(hint >> 32) != leaf_hint_tag(h)) hint = pair[1];
+  if ((uint32_t)(hint >> 32) == leaf_hint_tag(h)) {
+    uintptr_t off0 = hint & 0xffff, off1 = (hint >> 16) & 0xffff;
+    if (off0 <= lim && off1 <= lim)
+      h ^= (*(const uintptr_t *)(sp + off0) * 0xff51afd7ed558ccdull) ^
+           (*(const uintptr_t *)(sp + off1) * 0xc4ceb9fe1a85ec53ull);
+    h *= 0x9e3779b97f4a7c15ull;
+  }
+  return h | 1;
+}
+
+/* The walk from frame 0's registers as walk_hot takes it, into e (all but
+ * the key), at most cap frames. False when it is not one the memo can hold
+ * (*keep: worth a negative entry; not after a rule cache miss, which the
+ * slow walk fills). */
+static bool leaf_fill(leaf_entry_t *e, uintptr_t pc, uintptr_t sp, uintptr_t bp, int cap,
+                      _Atomic uint64_t *cache, uint32_t mix, uintptr_t hi, bool *keep) {
+  const uintptr_t sp0 = sp, hi8 = hi - 8;
+  /* The words read that are not return addresses; bp_src is where %rbp
+   * now comes from (-1: the starting registers). */
+  uint16_t rd_off[LEAF_FRAMES + 2];
+  uintptr_t rd_val[LEAF_FRAMES + 2];
+  bool rd_need[LEAF_FRAMES + 2];
+  int nrd = 0, bp_src = -1, n = 0;
+  bool bp_keyed = false;
+  uint64_t acc = 0, seed = 2 * HS_FRAME_SEED;
+  *keep = true;
+  e->flags = LEAF_END;
+  for (;;) {
+    if (n == cap) { /* walk_hot goes on from here (if there is room), %rbp and all */
+      e->flags = LEAF_CONT;
+      e->end_sp = sp;
+      e->end_bp = bp;
+      if (bp_src < 0) bp_keyed = true;
+      else rd_need[bp_src] = true;
+      break;
+    }
+    uint64_t ce = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
+    if ((uint32_t)(ce >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !ce) {
+      *keep = false;
+      return false;
+    }
+    uint32_t r = (uint32_t)ce;
+    if (!((PLAIN_RULES >> (r & 31)) & 1)) {
+      if (hs__cfi_kind(r) == HS_CFI_STOP) break;
+      return false;
+    }
+    if (r == FP_RULE || hs__cfi_kind(r) == HS_CFI_RBP) { /* this step reads %rbp */
+      if (bp_src < 0) bp_keyed = true;
+      else rd_need[bp_src] = true;
+    }
+    uintptr_t ra, slot;
+    bool restores = true;
+    if (r == FP_RULE) {
+      if (!(bp >= sp && bp <= hi8 - 8)) return false;
+      ra = bp + 8;
+      slot = bp;
+    } else {
+      ra = (hs__cfi_kind(r) == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+      if (!(ra >= sp && ra <= hi8)) return false;
+      slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
+      restores = r & HS_CFI_BP_AT_CFA << 3;
+      if (restores && !(slot >= sp && slot <= hi8)) return false;
+    }
+    if (ra - sp0 > LEAF_OFF_MAX || (restores && slot - sp0 > LEAF_OFF_MAX)) return false;
+    if (restores) {
+      if (nrd == LEAF_FRAMES + 1) return false;
+      bp = *(const uintptr_t *)slot;
+      rd_off[nrd] = (uint16_t)(slot - sp0);
+      rd_val[nrd] = bp;
+      rd_need[nrd] = false;
+      bp_src = nrd++;
+    }
+    pc = *(const uintptr_t *)ra;
+    sp = ra + 8;
+    if (pc < 4096) { /* the end: this word must read the same */
+      rd_off[nrd] = (uint16_t)(ra - sp0);
+      rd_val[nrd] = pc;
+      rd_need[nrd++] = true;
+      break;
+    }
+    e->off[n] = (uint16_t)(ra - sp0);
+    e->pcs[n++] = pc;
+    acc += HS_FRAME_HASH_SEEDED(pc, seed);
+    seed += HS_FRAME_SEED;
+  }
+  int nx = 0;
+  for (int i = 0; i < nrd; i++) {
+    if (!rd_need[i]) continue;
+    if (nx == LEAF_EXTRA) return false;
+    e->xoff[nx] = rd_off[i];
+    e->xval[nx++] = rd_val[i];
+  }
+  e->n = (uint8_t)n;
+  e->nextra = (uint8_t)nx;
+  e->acc = acc;
+  if (bp_keyed) e->flags |= LEAF_BP;
+  return true;
+}
+
+/* Frames 1..m of the walk are in pcs (m = n, or fewer when the caller's
+ * room ends first), frame 0 in pcs[0]: the hash, and the walk on by
+ * walk_hot from the memo's last frame when it goes on (cont). As
+ * hs__unwind_fast returns. */
+static int leaf_finish(uintptr_t *pcs, int max, int n, int m, bool cont, uintptr_t end_sp,
+                       uintptr_t end_bp, uint64_t acc, _Atomic uint64_t *cache, uint32_t mix,
+                       uintptr_t hi, uint64_t *hash) {
+  if (m < n) { /* acc is the whole memo's: hash the frames kept instead */
+    acc = HS_FRAME_HASH_SEEDED(pcs[0], HS_FRAME_SEED);
+    uint64_t seed = 2 * HS_FRAME_SEED;
+    for (int i = 1; i <= m; i++) {
+      acc += HS_FRAME_HASH_SEEDED(pcs[i], seed);
+      seed += HS_FRAME_SEED;
+    }
+  }
+  if (m < n || !cont || n == max - 1) {
+    *hash = hs__stack_hash_final(acc, m + 1);
+    return m + 1;
+  }
+  cursor_t cu = {pcs[n], end_sp, end_bp, pcs + n + 1, acc, (uint64_t)(n + 2) * HS_FRAME_SEED, 0};
+  int why = walk_hot(&cu, pcs + max, cache, mix, hi);
+  if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
+  int depth = (int)(cu.out - pcs);
+  *hash = hs__stack_hash_final(cu.acc, depth);
+  return depth;
+}
+
+/* out[i] = the word at sp + off[i] (i < n); true when they are val[0..n).
+ * (Every offset of an entry whose key matched lies inside the stack.) Four
+ * at a time: independent loads, one branch for all. */
+static inline bool leaf_read_same(uintptr_t *out, const uint16_t *off, const uintptr_t *val, int n,
+                                  uintptr_t sp) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    uintptr_t a = *(const uintptr_t *)(sp + off[i]), b = *(const uintptr_t *)(sp + off[i + 1]);
+    uintptr_t c = *(const uintptr_t *)(sp + off[i + 2]), d = *(const uintptr_t *)(sp + off[i + 3]);
+    out[i] = a;
+    out[i + 1] = b;
+    out[i + 2] = c;
+    out[i + 3] = d;
+    if ((a ^ val[i]) | (b ^ val[i + 1]) | (c ^ val[i + 2]) | (d ^ val[i + 3])) return false;
+  }
+  for (; i < n; i++) {
+    uintptr_t a = *(const uintptr_t *)(sp + off[i]);
+    out[i] = a;
+    if (a != val[i]) return false;
+  }
+  return true;
+}
+
+/* The same without keeping the words. */
+static inline bool leaf_same(const uint16_t *off, const uintptr_t *val, int n, uintptr_t sp) {
+  for (int i = 0; i < n; i++)
+    if (*(const uintptr_t *)(sp + off[i]) != val[i]) return false;
+  return true;
+}
+
+/* The walk from frame 0's registers when the leaf memo does not hold it:
+ * walked as walk_hot would, into the memo, with a victim from its set. */
+static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h, uintptr_t pc,
+                                 uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pcs, int max,
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
+  leaf_entry_t fresh;
+  /* (Filled as far as the caller keeps: one HEAPSCOPE_STACK_DEPTH a process.) */
+  int cap = max - 1 < LEAF_FRAMES ? max - 1 : LEAF_FRAMES;
+  bool keep, held = leaf_fill(&fresh, pc, sp, bp, cap, cache, mix, hi, &keep);
+  /* Not while this thread reads the memo (a signal handler interrupted the
+   * read): readers trust an entry whose key matches. */
+  if ((held || keep) && !memo->leaf_reading && memo_write_begin(memo)) {
+    if (held && fresh.n) { /* where the next walk from (pc, sp) looks first */
+      /* Two hints share an index: this key's own, else the older one goes
+       * (pair[1] moves to pair[0]: the newer stays). */
+      uint64_t *pair = &lm->hint[leaf_hint_index(h)], tag = leaf_hint_tag(h);
+      uint64_t hint = tag << 32 | (uint64_t)fresh.off[fresh.n > 1] << 16 | fresh.off[0];
+      if (pair[0] >> 32 == tag) pair[0] = hint;
+      else {
+        if (pair[1] >> 32 != tag) pair[0] = pair[1];
+        pair[1] = hint;
+      }
+    }
+    uint64_t fh = leaf_file_hash(lm, h, sp, hi - 8 - sp);
+    uint32_t set = (uint32_t)(fh >> (64 - LEAF_SET_BITS));
+    uint8_t *used = lm->used[set];
+    int w = 0;
+    while (w < LEAF_WAYS && used[w]) w++;
+    if (w == LEAF_WAYS) w = 0;
+    memset(used, 0, LEAF_WAYS);
+    used[w] = 1;
+    leaf_entry_t *v = &lm->e[set * LEAF_WAYS + w];
+    lm->tags[set].tag[w] = 0; /* no reader looks at v meanwhile */
+    v->pc = 0; /* no reader matches it meanwhile */
+    atomic_signal_fence(memory_order_seq_cst);
+    if (held) {
+      v->n = fresh.n;
+      v->nextra = fresh.nextra;
+      v->flags = fresh.flags;
+      v->acc = fresh.acc;
+      v->end_sp = fresh.end_sp;
+      v->end_bp = fresh.end_bp;
+      memcpy(v->off, fresh.off, fresh.n * sizeof *v->off);
+      memcpy(v->pcs, fresh.pcs, fresh.n * sizeof *v->pcs);
+      memcpy(v->xoff, fresh.xoff, fresh.nextra * sizeof *v->xoff);
+      memcpy(v->xval, fresh.xval, fresh.nextra * sizeof *v->xval);
+    } else {
+      v->flags = LEAF_NONE | LEAF_BP;
+      v->n = v->nextra = 0;
+    }
+    v->sp = sp;
+    v->bp = bp;
+    v->hi = hi;
+    v->mix = mix;
+    atomic_signal_fence(memory_order_seq_cst);
+    v->pc = pc;
+    lm->tags[set].tag[w] = fh;
+    memo_write_end(memo);
+  }
+  if (!held) return LEAF_MISSED;
+  int n = fresh.n, m = n < max - 1 ? n : max - 1;
+  pcs[0] = pc;
+  memcpy(pcs + 1, fresh.pcs, (size_t)m * sizeof *pcs);
+  return leaf_finish(pcs, max, n, m, fresh.flags & LEAF_CONT, fresh.end_sp, fresh.end_bp,
+                     HS_FRAME_HASH_SEEDED(pc, HS_FRAME_SEED) + fresh.acc, cache, mix, hi, hash);
+}
+
+/* The walk from frame 0 (not a frame-pointer frame) by the leaf memo, and
+ * into it when it does not hold this one. Returns as hs__unwind_fast, or
+ * LEAF_MISSED: walk by walk_hot. (Out of line: inlined into
+ * hs__unwind_fast it cost the frame-pointer path instructions.) */
+/* (No SLP vectorization: it pairs leaf_read_same's stores through vector
+ * registers, three instructions more a pair.) */
+__attribute__((noinline, optimize("no-tree-slp-vectorize"))) static int
+leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
+                                 uintptr_t hi, uintptr_t *pcs, int max,
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
+  const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
+  if (!(sp < hi && hi - sp >= 8)) return LEAF_MISSED;
+  uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
+  if (seq & 1) return LEAF_MISSED; /* a handler interrupted a write */
+  const bool was_reading = memo->leaf_reading;
+  memo->leaf_reading = true;
+  atomic_signal_fence(memory_order_seq_cst);
+  const uint64_t h = leaf_key_hash(pc, sp);
+  const uint64_t fh = leaf_file_hash(lm, h, sp, hi - 8 - sp);
+  const uint32_t set = (uint32_t)(fh >> (64 - LEAF_SET_BITS));
+  const leaf_tags_t *tags = &lm->tags[set];
+  for (int w = 0; w < LEAF_WAYS; w++) {
+    if (tags->tag[w] != fh) continue;
+    leaf_entry_t *e = &lm->e[set * LEAF_WAYS + w];
+    if (e->pc != pc || e->sp != sp || e->hi != hi || e->mix != mix ||
+        ((e->flags & LEAF_BP) && e->bp != bp))
+      continue;
+    uint8_t flags = e->flags;
+    if (flags & LEAF_NONE) {
+      memo->leaf_reading = was_reading;
+      return LEAF_MISSED;
+    }
+    int n = e->n, m = n < max - 1 ? n : max - 1;
+    if (!leaf_read_same(pcs + 1, e->off, e->pcs, m, sp) ||
+        !leaf_same(e->off + m, e->pcs + m, n - m, sp) ||
+        !leaf_same(e->xoff, e->xval, e->nextra, sp))
+      continue; /* another caller's stack */
+    pcs[0] = pc;
+    uint64_t acc = HS_FRAME_HASH_SEEDED(pc, HS_FRAME_SEED) + e->acc;
+    uintptr_t end_sp = e->end_sp, end_bp = e->end_bp;
+    lm->used[set][w] = 1;
+    hs__unwind_leaf_hits++;
+    atomic_signal_fence(memory_order_seq_cst);
+    memo->leaf_reading = was_reading;
+    return leaf_finish(pcs, max, n, m, flags & LEAF_CONT, end_sp, end_bp, acc, cache, mix, hi,
+                       hash);
+  }
+  atomic_signal_fence(memory_order_seq_cst);
+  memo->leaf_reading = was_reading;
+  return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash);
+}
+
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     uint64_t *hash) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
@@ -1062,6 +1450,12 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
     why = memo ? walk_tail(memo, &cu, pcs + max, cache, mix, hi)
                : walk_hot(&cu, pcs + max, cache, mix, hi);
   } else {
+    /* No frame pointer at frame 0: the leaf memo, once the thread has one. */
+    leaf_memo_t *lm = (memo = memo_get()) ? leaf_memo_get(memo) : NULL;
+    if (lm) {
+      int n = leaf_walk(memo, lm, st, hi, pcs, max, cache, mix, hash);
+      if (n != LEAF_MISSED) return n;
+    }
     cu = (cursor_t){st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),
                     2 * HS_FRAME_SEED, 0};
     pcs[0] = st->pc;

@@ -174,10 +174,44 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+/* The leaf memo (whole walks from a frame without a frame pointer, kept
+ * per thread) follows unloads: the module epoch is part of its key, so a
+ * walk it answered before a dlclose is walked again after it (the unloaded
+ * module's rules may have been among those the memo's walk used), then
+ * answered again. (Before the second thread starts: the hit counts are
+ * exact.) */
+NOINLINE static void *leaf_alloc(void) {
+  void *p = malloc(24);
+  __asm__ volatile("" ::: "memory");
+  return p;
+}
+
+NOINLINE static void leaf_memo_unload(void) {
+  for (int i = 0; i < 104; i++) { /* one call site: the same registers each time */
+    uint64_t h0 = hs__unwind_leaf_hits;
+    void *p = leaf_alloc();
+    unsigned long hits = (unsigned long)(hs__unwind_leaf_hits - h0);
+    if (i == 100) CHECKF(hits == 1, "before dlclose: %lu leaf memo hits, expected 1", hits);
+    if (i == 101) {
+      CHECKF(hits == 0, "after dlclose: %lu leaf memo hits, expected none", hits);
+      const char *names[8];
+      int n = names_of(p, names, 8);
+      CHECKF(n >= 2 && !strcmp(names[0], "leaf_alloc") && !strcmp(names[1], "leaf_memo_unload"),
+             "after dlclose: the stack is %s <- %s", n > 0 ? names[0] : "-",
+             n > 1 ? names[1] : "-");
+    }
+    /* (Walk 101 found the rule cache retired too; 102 refills the memo.) */
+    if (i == 103) CHECKF(hits == 1, "after the walks again: %lu leaf memo hits, expected 1", hits);
+    free(p);
+    if (i == 100) CHECK(dlclose(open_lib("libunw_cfi.so")) == 0);
+  }
+}
+
 int main(int argc, char **argv) {
   CHECK(argc == 2);
   dir = argv[1];
   heapscope_start_recording();
+  leaf_memo_unload();
   unload_window();
   pthread_t t;
   CHECK(pthread_create(&t, NULL, churn, NULL) == 0);

@@ -138,6 +138,45 @@ NOINLINE static void memo_cases(void) {
          memo_walks);
 }
 
+/* The leaf memo (core/stack/unwind.c: whole walks from a frame without a
+ * frame pointer, kept per (pc, sp)). leaf_nofp is frame 0; below it
+ * leaf_mid1 and leaf_mid2, then leaf_x or leaf_y (the same code). Every
+ * walk starts from the same registers and reads the same first two return
+ * addresses, so both stacks are filed together: only the third word tells
+ * them apart. Each walk is checked against the walker and libunwind (in
+ * check_here), and after the first few the memo must answer them all. */
+WITHOUT_FP static void leaf_nofp(void) {
+  check_here();
+  memo_sink++;
+}
+WITHOUT_FP static void leaf_mid1(void) {
+  leaf_nofp();
+  memo_sink++;
+}
+WITHOUT_FP static void leaf_mid2(void) {
+  leaf_mid1();
+  memo_sink++;
+}
+WITHOUT_FP static void leaf_x(void) {
+  leaf_mid2();
+  memo_sink++;
+}
+WITHOUT_FP static void leaf_y(void) {
+  leaf_mid2();
+  memo_sink++;
+}
+
+NOINLINE static void leaf_cases(void) {
+  for (int i = 0; i < 40; i++) (i & 1 ? leaf_x : leaf_y)(); /* the thread's memo is made */
+  long fast0 = fast, walks0 = walks;
+  uint64_t hits0 = hs__unwind_leaf_hits;
+  for (int i = 0; i < 300; i++) (i % 3 ? leaf_x : leaf_y)();
+  long nwalks = walks - walks0, nfast = fast - fast0;
+  long hits = (long)(hs__unwind_leaf_hits - hits0);
+  CHECKF(nfast == nwalks, "leaf cases: %ld of %ld walks by the fast path", nfast, nwalks);
+  CHECKF(hits >= nwalks - 4, "leaf cases: %ld of %ld walks from the leaf memo", hits, nwalks);
+}
+
 int main(int argc, char **argv) {
   long rounds = argc > 1 ? atol(argv[1]) : 20000;
   steps[0] = s_fp;
@@ -148,6 +187,7 @@ int main(int argc, char **argv) {
   steps[5] = s_loop;
   hs__unwind_prepare();
   memo_cases();
+  leaf_cases();
   while (walks < rounds) next(1 + (int)(next_rand() % 19));
   printf("unwind_oracle: %ld walks (mean depth %.1f) agree with libunwind, %ld of them also by "
          "the fast path\n", walks, (double)frames / (double)walks, fast);
