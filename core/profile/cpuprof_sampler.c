@@ -293,6 +293,19 @@ static void mask_cancellation(sigset_t *mask) {
       1ul << ((__SIGRTMIN - 1) % (8 * sizeof mask->__val[0]));
 }
 
+/* The action our handlers are installed with. SA_RESTART: a read() or
+ * waitpid() they interrupt goes on. The full mask keeps our other handlers
+ * from running inside one (callers may let faults through). */
+static struct sigaction our_action(void (*fn)(int, siginfo_t *, void *)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = fn;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  mask_cancellation(&sa.sa_mask);
+  return sa;
+}
+
 bool hs__cp_install_handler(int signo) {
   if (signo <= 0 || signo >= 65) return false;
   struct sigaction cur;
@@ -304,17 +317,10 @@ bool hs__cp_install_handler(int signo) {
   }
   if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN) return false;
   program_act[signo] = cur;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_profile_signal;
-  /* SA_RESTART: a read() or waitpid() the timer interrupts goes on. The
-   * mask keeps our other handlers (fatal signals, CPUPROFILESIGNAL) from
-   * running inside this one; faults stay deliverable. */
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigfillset(&sa.sa_mask);
+  struct sigaction sa = our_action(on_profile_signal);
+  /* Faults stay deliverable inside the profiling handler. */
   static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
   for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&sa.sa_mask, faults[i]);
-  mask_cancellation(&sa.sa_mask);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
   owned_by[signo] = (void *)on_profile_signal;
   atomic_store(&owned[signo], true);
@@ -331,12 +337,7 @@ bool hs__cp_take_signal(int signo, void (*fn)(int, siginfo_t *, void *), bool on
   if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == fn) return true;
   if (cur.sa_handler != SIG_DFL && (only_default || cur.sa_handler != SIG_IGN)) return false;
   program_act[signo] = cur;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = fn;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
-  mask_cancellation(&sa.sa_mask);
+  struct sigaction sa = our_action(fn);
   if (__sigaction(signo, &sa, NULL) != 0) return false;
   owned_by[signo] = (void *)fn;
   atomic_store(&owned[signo], true);
@@ -352,12 +353,7 @@ void hs__cp_take_default_signals_alone(const int *sigs, size_t n,
    * was, and a pending one is discarded when SIG_IGN goes back (as the
    * kernel does for any ignored signal). A query before each install
    * doubled the system calls. */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = fn;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigfillset(&sa.sa_mask); /* nothing of ours runs inside it */
-  mask_cancellation(&sa.sa_mask);
+  struct sigaction sa = our_action(fn);
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
