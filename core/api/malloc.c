@@ -54,7 +54,11 @@ HS_EXPORT HS_FRAMELESS void *malloc(size_t n) {
   return HS_LIKELY(p != NULL) ? p : hs__alloc(n);
 }
 
-HS_EXPORT HS_FRAMELESS void free(void *p) {
+/* Inlined into free and the other names of free: the recorder expects to
+ * be called (or jumped to) by the public entry point itself. (Their call
+ * of free was a jump only where HS_FRAMELESS is: elsewhere, clang or -O0,
+ * it was a real call and the entry point was recorded as frame #0.) */
+static inline __attribute__((always_inline)) void free_impl(void *p) {
   if (hs__dealloc_leaves_fast_path()) {
     ENTRY_DEALLOC_RECORDED(p);
     return;
@@ -62,6 +66,8 @@ HS_EXPORT HS_FRAMELESS void free(void *p) {
   if (HS_LIKELY(hs__dealloc_fast(p))) return;
   hs__dealloc_unhooked(p);
 }
+
+HS_EXPORT HS_FRAMELESS void free(void *p) { free_impl(p); }
 
 HS_EXPORT HS_FRAMELESS void *calloc(size_t nmemb, size_t size) {
   size_t n;
@@ -155,19 +161,18 @@ HS_EXPORT void *pvalloc(size_t n) {
 
 HS_EXPORT size_t malloc_usable_size(void *p) { return hs__usable_size(p); }
 
-/* Frameless: their call of free is a jump, so its caller is theirs. */
 HS_EXPORT HS_FRAMELESS void free_sized(void *p, size_t n) {
   (void)n;
-  free(p);
+  free_impl(p);
 }
 
 HS_EXPORT HS_FRAMELESS void free_aligned_sized(void *p, size_t align, size_t n) {
   (void)align;
   (void)n;
-  free(p);
+  free_impl(p);
 }
 
-HS_EXPORT HS_FRAMELESS void cfree(void *p) { free(p); }
+HS_EXPORT HS_FRAMELESS void cfree(void *p) { free_impl(p); }
 
 HS_EXPORT int malloc_trim(size_t pad) {
   (void)pad;
