@@ -42,7 +42,8 @@
 #define HS_DW_FUNCS(X)                                                                   \
   X(dwarf_attr) X(dwarf_attr_integrate) X(dwarf_filesrc) X(dwarf_formstring)             \
   X(dwarf_formudata) X(dwarf_getscopes) X(dwarf_getscopes_die) X(dwarf_getsrcfiles)      \
-  X(dwarf_tag) X(dwfl_begin) X(dwfl_end) X(dwfl_linecu) X(dwfl_lineinfo)                 \
+  X(dwarf_getsrc_die) X(dwarf_haspc) X(dwarf_lineno) X(dwarf_linesrc)                    \
+  X(dwfl_module_nextcu) X(dwarf_tag) X(dwfl_begin) X(dwfl_end) X(dwfl_linecu) X(dwfl_lineinfo)                 \
   X(dwfl_module_addrdie) X(dwfl_module_addrinfo) X(dwfl_module_build_id)                 \
   X(dwfl_module_getsrc) X(dwfl_offline_section_address) X(dwfl_report_begin)             \
   X(dwfl_report_elf) X(dwfl_report_end) X(dwfl_standard_find_debuginfo) X(elf_version)
@@ -65,6 +66,11 @@ static hs_lazy_lib_t dw_lib = {.soname = "libdw.so.1", .names = dw_names, .syms 
 #define dwarf_getscopes_die HS_DW_REDIRECT(dwarf_getscopes_die)
 #define dwarf_getsrcfiles HS_DW_REDIRECT(dwarf_getsrcfiles)
 #define dwarf_tag HS_DW_REDIRECT(dwarf_tag)
+#define dwarf_getsrc_die HS_DW_REDIRECT(dwarf_getsrc_die)
+#define dwarf_haspc HS_DW_REDIRECT(dwarf_haspc)
+#define dwarf_lineno HS_DW_REDIRECT(dwarf_lineno)
+#define dwarf_linesrc HS_DW_REDIRECT(dwarf_linesrc)
+#define dwfl_module_nextcu HS_DW_REDIRECT(dwfl_module_nextcu)
 #define dwfl_begin HS_DW_REDIRECT(dwfl_begin)
 #define dwfl_end HS_DW_REDIRECT(dwfl_end)
 #define dwfl_linecu HS_DW_REDIRECT(dwfl_linecu)
@@ -421,9 +427,33 @@ static int resolve(const hs_module_t *m, dwobj_t *o, uintptr_t addr, hs_symbol_t
   GElf_Sym sym;
   const char *symname = dwfl_module_addrinfo(dm, addr, &off, &sym, NULL, NULL, NULL);
 
+  /* libdw finds an address's unit through .debug_aranges; clang does not
+   * emit that section by default, and libdw 0.188 then finds nothing.
+   * Without it the units are searched by their own ranges. */
+  Dwarf_Addr bias = 0;
+  Dwarf_Die *cudie = dwfl_module_addrdie(dm, addr, &bias);
+  bool by_ranges = false;
+  if (!cudie) {
+    for (Dwarf_Die *cu = NULL; (cu = dwfl_module_nextcu(dm, cu, &bias)) != NULL;)
+      if (dwarf_haspc(cu, addr - bias) > 0) {
+        cudie = cu;
+        by_ranges = true;
+        break;
+      }
+  }
+
   loc_t cur = {NULL, 0};
-  Dwfl_Line *dl = dwfl_module_getsrc(dm, addr);
-  if (dl) {
+  Dwfl_Line *dl = by_ranges ? NULL : dwfl_module_getsrc(dm, addr);
+  Dwarf_Line *ranged = by_ranges ? dwarf_getsrc_die(cudie, addr - bias) : NULL;
+  if (ranged) {
+    int line = 0;
+    const char *f = dwarf_linesrc(ranged, NULL, NULL);
+    if (f && dwarf_lineno(ranged, &line) == 0) {
+      Dwarf_Attribute a;
+      cur.file = intern_file(f, dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &a)));
+      cur.line = line;
+    }
+  } else if (dl) {
     Dwarf_Addr la;
     int line = 0;
     const char *f = dwfl_lineinfo(dl, &la, &line, NULL, NULL, NULL);
@@ -438,8 +468,6 @@ static int resolve(const hs_module_t *m, dwobj_t *o, uintptr_t addr, hs_symbol_t
   }
 
   bool done = false;
-  Dwarf_Addr bias = 0;
-  Dwarf_Die *cudie = dwfl_module_addrdie(dm, addr, &bias);
   if (cudie) {
     Dwarf_Die *scopes = NULL;
     int ns = dwarf_getscopes(cudie, addr - bias, &scopes);
