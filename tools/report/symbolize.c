@@ -528,11 +528,22 @@ static const char *demangled(rp_symbolizer_t *s, const char *name, char **owned)
   return d;
 }
 
+/* The unit holding addr. libdw looks units up through .debug_aranges,
+ * which clang does not emit by default (libdw 0.188 has no fallback):
+ * then each unit's own ranges. */
+static Dwarf_Die *unit_at(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias) {
+  Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, bias);
+  if (cu) return cu;
+  while ((cu = dwfl_module_nextcu(mod, cu, bias)) != NULL)
+    if (dwarf_haspc(cu, addr - *bias) > 0) return cu;
+  return NULL;
+}
+
 /* The frames at file address addr, innermost first; returns the count. */
 static int resolve(module_t *m, uint64_t addr, frame_t *out, char *pathbuf, size_t pathsize) {
   int n = 0;
   Dwarf_Addr bias = 0;
-  Dwarf_Die *cudie = m->dw ? dwfl_module_addrdie(m->mod, addr, &bias) : NULL;
+  Dwarf_Die *cudie = m->dw ? unit_at(m->mod, addr, &bias) : NULL;
   if (cudie) {
     uint64_t a = addr - bias;
     cu_t *c = cu_table(m, cudie);
