@@ -722,6 +722,21 @@ struct linux_dirent64 {
   char d_name[];
 };
 
+/* The calling thread's stack, [*lo, *hi); left as they are when unknown.
+ * Not in a signal handler: pthread_getattr_np allocates (callers are
+ * inside the runtime). */
+static void own_stack(uintptr_t *lo, uintptr_t *hi) {
+  pthread_attr_t a;
+  if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+  void *addr;
+  size_t size;
+  if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+    *lo = (uintptr_t)addr;
+    *hi = *lo + size;
+  }
+  pthread_attr_destroy(&a);
+}
+
 /* Claims a slot for thread tid (reg_lock held). The caller's own stack is
  * known exactly when it is not a signal handler (pthread_getattr_np is not
  * async-signal-safe). Not asked for the main thread: glibc reads
@@ -730,17 +745,8 @@ struct linux_dirent64 {
 static cp_slot_t *claim_found(int tid, int self, bool in_signal) {
   uintptr_t lo = 0, hi = 0;
   if (tid == self && !in_signal && tid != getpid()) {
-    pthread_attr_t a;
     hs__runtime_enter(); /* it allocates (and reads /proc for the main thread) */
-    if (pthread_getattr_np(pthread_self(), &a) == 0) {
-      void *addr;
-      size_t size;
-      if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-        lo = (uintptr_t)addr;
-        hi = lo + size;
-      }
-      pthread_attr_destroy(&a);
-    }
+    own_stack(&lo, &hi);
     hs__runtime_leave();
   }
   return claim(tid, lo, hi, 0);
@@ -910,17 +916,8 @@ static void on_thread_exit(void *p) {
 static void register_current(uintptr_t start_fn) {
   if (atomic_load(&hs__cp.state) != CP_RUNNING) return;
   uintptr_t lo = 0, hi = 0;
-  pthread_attr_t a;
   hs__runtime_enter(); /* pthread_getattr_np allocates */
-  if (pthread_getattr_np(pthread_self(), &a) == 0) {
-    void *addr;
-    size_t size;
-    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-      lo = (uintptr_t)addr;
-      hi = lo + size;
-    }
-    pthread_attr_destroy(&a);
-  }
+  own_stack(&lo, &hi);
   hs__lock(&reg_lock);
   cp_slot_t *s = claim(hs__cp_gettid(), lo, hi, start_fn);
   if (s && use_slot(s)) { /* its first chunk is written into the file */
