@@ -46,10 +46,8 @@ static bool is_pow2(size_t a) { return a && !(a & (a - 1)); }
 #define ENTRY_REALLOC_RECORDED hs__realloc_recorded
 #endif
 
-#define LEAVES_FAST_PATH(n) hs__alloc_leaves_fast_path(n)
-
 HS_EXPORT HS_FRAMELESS void *malloc(size_t n) {
-  if (LEAVES_FAST_PATH(n)) return ENTRY_ALLOC_RECORDED(n, 0, false);
+  if (hs__alloc_leaves_fast_path(n)) return ENTRY_ALLOC_RECORDED(n, 0, false);
   void *p = hs__alloc_fast(n);
   return HS_LIKELY(p != NULL) ? p : hs__alloc(n);
 }
@@ -75,7 +73,7 @@ HS_EXPORT HS_FRAMELESS void *calloc(size_t nmemb, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (LEAVES_FAST_PATH(n)) return ENTRY_ALLOC_RECORDED(n, 0, true);
+  if (hs__alloc_leaves_fast_path(n)) return ENTRY_ALLOC_RECORDED(n, 0, true);
   void *p = hs__alloc(n);
   if (p) memset(p, 0, n);
   return p;
@@ -85,7 +83,7 @@ HS_EXPORT HS_FRAMELESS void *calloc(size_t nmemb, size_t size) {
  * directly by the public entry point. (Its calls that are not tail calls
  * record nothing and capture no stack.) */
 static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n) {
-  if (LEAVES_FAST_PATH(n)) return ENTRY_REALLOC_RECORDED(p, n);
+  if (hs__alloc_leaves_fast_path(n)) return ENTRY_REALLOC_RECORDED(p, n);
   if (!p) return hs__alloc(n);
   if (n == 0) {
     if (!hs__dealloc_fast(p)) hs__dealloc_unhooked(p);
@@ -109,7 +107,7 @@ HS_EXPORT HS_FRAMELESS void *reallocarray(void *p, size_t nmemb, size_t size) {
  * by the public function whose caller is the user. (These keep their
  * frames: posix_memalign does more after the call.) */
 static inline __attribute__((always_inline)) void *memalign_impl(size_t align, size_t n) {
-  if (LEAVES_FAST_PATH(n)) return hs__alloc_recorded(n, align, false);
+  if (hs__alloc_leaves_fast_path(n)) return hs__alloc_recorded(n, align, false);
   return hs__alloc_aligned(align, n);
 }
 
