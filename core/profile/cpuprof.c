@@ -615,7 +615,7 @@ void hs__cpuprof_postfork_child(void) {
    * Drop the parent's profile without touching its file, then profile
    * this process into PATH_<pid> if the parent was profiling. */
   cp_session_t *s = &hs__cp;
-  bool was_running = atomic_load(&s->state) == CP_RUNNING;
+  bool was_running = atomic_load(&s->state) == CP_RUNNING, started = false;
   atomic_store(&control, 1);
   control_cancel = -1; /* (a parent's holder's, not this thread's) */
   hs__cp_sampler_postfork_child();
@@ -626,7 +626,11 @@ void hs__cpuprof_postfork_child(void) {
     char path[4200];
     hs__snprintf(path, sizeof path, "%s_%d", s->path, (int)getpid());
     struct ProfilerOptions opt = {s->filter, s->filter_arg};
-    start_locked(path, &opt, true);
+    started = start_locked(path, &opt, true);
   }
   release_control();
+  /* Without _dl_find_object, the thread that learns modules for the
+   * handlers (the parent's stayed in the parent): else the child's samples
+   * in code it dlopens keep only their frame-pointer walk. */
+  if (started) hs__unwind_restart_learner();
 }

@@ -600,17 +600,24 @@ def case_dlclose():
             fail("proto: the dlclose'd library's functions are not named:\n" + out)
 
 
-def dlnofp_whole_stacks(env, share):
+def dlnofp_whole_stacks(env, share, fork=False):
     # cpu_dlnofp: a library built without frame pointers, dlopen'ed after
     # the profile started and dlclose'd before it is written; at least
     # `share` of the library's samples keep its frames and their callers in
-    # the program, all named after the dlclose.
+    # the program, all named after the dlclose. fork: a forked child loads
+    # it and burns; its PATH_<pid> is checked.
     lib = os.environ["HS_CPUDL_NOFP"]
     e = {"CPUPROFILE": W + "/dn.prof", "CPUPROFILE_FREQUENCY": "1000"}
     e.update(env)
-    p = run([prog("cpu_dlnofp"), lib], e)
+    p = run([prog("cpu_dlnofp"), lib] + (["fork"] if fork else []), e)
     m = measured(p.stdout)
-    d = check("dn.prof")
+    path = "dn.prof"
+    if fork:
+        child = re.search(r"^child (\d+)$", p.stdout, re.M)
+        if not child:
+            fail("no child pid in the output\n%s" % p.stdout)
+        path = "dn.prof_" + child.group(1)
+    d = check(path)
     if not any(x == os.path.realpath(lib) or x == lib for x in d["modules"]):
         fail("the dlclose'd library is not in the maps: %s" % d["modules"])
     burned = m["dl_chain"]
@@ -646,6 +653,15 @@ def case_fallback_nofp():
         if '"/proc/self/exe"' not in trace or "pipe2(" not in trace:
             fail("the test hook did not select the fallback\n%s" % trace)
     dlnofp_whole_stacks(hook, 0.9)
+
+
+def case_fallback_nofp_fork():
+    # The same in a forked child, which profiles on into PATH_<pid>: the
+    # parent's learner thread is not in the child (fork copies the calling
+    # thread only), so the child starts its own; without it, the child's
+    # samples in the library it loads kept the frame-pointer walk only
+    # (its callers lost).
+    dlnofp_whole_stacks({"HEAPSCOPE_TEST_HOOKS": "no-dl-find-object"}, 0.9, fork=True)
 
 
 def case_startup_cost():
