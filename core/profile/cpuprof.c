@@ -573,6 +573,12 @@ static void before_unload(void) {
   release_control();
 }
 
+static __attribute__((noinline)) void start_with_pid(const char *base) {
+  char path[4200];
+  hs__snprintf(path, sizeof path, "%s_%d", base, (int)getpid());
+  ProfilerStart(path);
+}
+
 void hs__cpuprof_init(void) {
   hs__cp_sampler_init();
   hs__modules_set_unload_listener(before_unload);
@@ -597,10 +603,10 @@ void hs__cpuprof_init(void) {
     else hs__unwind_prepare(); /* profiling starts in a signal handler */
     return;
   }
-  char path[4200];
-  if (cfg.use_pid) hs__snprintf(path, sizeof path, "%s_%d", cfg.env_path, (int)getpid());
-  else hs__snprintf(path, sizeof path, "%s", cfg.env_path);
-  ProfilerStart(path); /* it catches the fatal signals */
+  /* (No copy of CPUPROFILE on the stack: a 4 KiB buffer written at its
+   * far end cost the start a page fault of a stack page, ~40 us here.) */
+  if (cfg.use_pid) start_with_pid(cfg.env_path);
+  else ProfilerStart(cfg.env_path); /* it catches the fatal signals */
 }
 
 /* After the program's destructors (and before the leak checker's exit
