@@ -600,7 +600,7 @@ def case_dlclose():
             fail("proto: the dlclose'd library's functions are not named:\n" + out)
 
 
-def dlnofp_whole_stacks(env, share, fork=False):
+def dlnofp_whole_stacks(env, share, fork=False, leaf_share=None):
     # cpu_dlnofp: a library built without frame pointers, dlopen'ed after
     # the profile started and dlclose'd before it is written; at least
     # `share` of the library's samples keep its frames and their callers in
@@ -621,12 +621,20 @@ def dlnofp_whole_stacks(env, share, fork=False):
     if not any(x == os.path.realpath(lib) or x == lib for x in d["modules"]):
         fail("the dlclose'd library is not in the maps: %s" % d["modules"])
     burned = m["dl_chain"]
-    expect_time("dlnofp_leaf", secs(d, "dlnofp_leaf"), burned, 0.001)
+    if leaf_share is None:
+        expect_time("dlnofp_leaf", secs(d, "dlnofp_leaf"), burned, 0.001)
+    elif secs(d, "dlnofp_leaf") < leaf_share * burned:
+        fail("dlnofp_leaf: %.3f s in the profile of %.3f s burned: its frame lost"
+             % (secs(d, "dlnofp_leaf"), burned))
     for fn in ("dlnofp_mid", "dlnofp_outer", "prog_mid", "prog_outer", "main"):
         if d["cum"].get(fn, 0) < share * d["cum"]["dlnofp_leaf"]:
             fail("%s holds %d of dlnofp_leaf's %d periods: callers lost\n%s"
                  % (fn, d["cum"].get(fn, 0), d["cum"]["dlnofp_leaf"], d["cum"]))
-    expect_time("main over the library's chain", secs(d, "main"), burned, 0.001)
+    if leaf_share is None:
+        expect_time("main over the library's chain", secs(d, "main"), burned, 0.001)
+    elif secs(d, "main") < leaf_share * burned:
+        fail("main: %.3f s in the profile of %.3f s burned under it: callers lost"
+             % (secs(d, "main"), burned))
 
 
 def case_dlclose_nofp():
@@ -661,7 +669,12 @@ def case_fallback_nofp_fork():
     # thread only), so the child starts its own; without it, the child's
     # samples in the library it loads kept the frame-pointer walk only
     # (its callers lost).
-    dlnofp_whole_stacks({"HEAPSCOPE_TEST_HOOKS": "no-dl-find-object"}, 0.9, fork=True)
+    # The samples taken before the child's learner is done keep the
+    # frame-pointer walk (a few ms; tens on a machine loaded 7 to a core:
+    # 0.267 of 0.300 s seen), so the leaf's frame is asked for in 80 % of
+    # the time burned; without the learner it was in none.
+    dlnofp_whole_stacks({"HEAPSCOPE_TEST_HOOKS": "no-dl-find-object"}, 0.9, fork=True,
+                        leaf_share=0.8)
 
 
 def case_startup_cost():
