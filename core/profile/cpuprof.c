@@ -611,7 +611,7 @@ void hs__cpuprof_init(void) {
     return;
   }
   /* (No copy of CPUPROFILE on the stack: a 4 KiB buffer written at its
-   * far end cost the start a page fault of a stack page, ~40 us here.) */
+   * far end cost the start a page fault of a stack page, ~24 us here.) */
   if (cfg.use_pid) start_with_pid(cfg.env_path);
   else ProfilerStart(cfg.env_path); /* it catches the fatal signals */
 }

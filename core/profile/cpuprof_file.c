@@ -1017,7 +1017,7 @@ static _Atomic uint32_t ntests; /* tests named so far (below) */
 bool hs__cp_write_tests(const cp_agg_t *a, const char *path, int *err) {
   /* Sized to the name (a path is shorter than hs__cp.path): a fixed 4 KiB
    * buffer took every stop two stack pages deeper (two page faults of a
-   * process that exits, ~40 us each here). */
+   * process that exits, ~24 us each here). */
   size_t plen = strnlen(path, sizeof hs__cp.path);
   char name[plen + sizeof ".tests"];
   memcpy(name, path, plen);
