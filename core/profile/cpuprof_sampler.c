@@ -760,24 +760,26 @@ static int thread_count(void) {
   return (int)(st.st_nlink - 2);
 }
 
-int hs__cp_arm_all(bool in_signal, int *threads) {
+/* glibc (2.32+) keeps it true until the process's first pthread_create;
+ * weak: absent from older glibc. */
+extern char __libc_single_threaded __attribute__((weak));
+
+/* The caller is the process's only thread. glibc's flag answers without a
+ * system call (the stat of /proc/self/task cost ~30 us of a new process's
+ * CPU here: procfs builds the process's /proc entries on first use); a
+ * thread made by a raw clone does not clear it (as for the rest of glibc),
+ * and such a thread is registered by ProfilerRegisterThread. */
+static bool alone(void) {
+  if (&__libc_single_threaded && __libc_single_threaded) return true;
+  return thread_count() == 1;
+}
+
+/* Every thread in /proc/self/task, claimed and armed (reg_lock taken
+ * here). Its own function: the listing's 4 KiB buffer would otherwise
+ * deepen the lone thread's start by a stack page (a page fault). */
+static __attribute__((noinline)) int arm_listed(bool in_signal, int self, int *threads) {
   static cp_slot_t *claimed[CP_MAX_SLOTS]; /* reg_lock */
   size_t nclaimed = 0;
-  *threads = 0;
-  int self = hs__cp_gettid();
-  /* The caller alone (every program at load): no listing of
-   * /proc/self/task, whose open and reads cost several times the stat. A
-   * thread started meanwhile registers itself (our pthread_create). */
-  if (thread_count() == 1) {
-    if (!lock_reg(in_signal)) return -1;
-    cp_slot_t *s = claim_found(self, self, in_signal);
-    if (s) claimed[nclaimed++] = s;
-    *threads = 1;
-    /* A lone thread gets its first chunk at its first sample. */
-    activate(claimed, nclaimed, false);
-    hs__unlock(&reg_lock);
-    return (int)nclaimed;
-  }
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
   if (!lock_reg(in_signal)) {
@@ -805,6 +807,22 @@ int hs__cp_arm_all(bool in_signal, int *threads) {
   hs__unlock(&reg_lock);
   close(fd);
   return (int)nclaimed;
+}
+
+int hs__cp_arm_all(bool in_signal, int *threads) {
+  *threads = 0;
+  int self = hs__cp_gettid();
+  /* The caller alone (every program at load): no listing of
+   * /proc/self/task, whose open and reads cost several times the stat. A
+   * thread started meanwhile registers itself (our pthread_create). */
+  if (!alone()) return arm_listed(in_signal, self, threads);
+  if (!lock_reg(in_signal)) return -1;
+  cp_slot_t *s = claim_found(self, self, in_signal);
+  *threads = 1;
+  /* A lone thread gets its first chunk at its first sample. */
+  if (s) activate(&s, 1, false);
+  hs__unlock(&reg_lock);
+  return s ? 1 : 0;
 }
 
 void hs__cp_disarm_all(void) {

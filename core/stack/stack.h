@@ -151,6 +151,10 @@ extern bool hs__unwind_no_dl_find_object;
 /* In a forked child (core/api/runtime.c): forget the parent's module
  * learner (the thread that stands in for _dl_find_object). */
 void hs__unwind_postfork_child(void);
+/* In a forked child that profiles on (its atfork handler, after the
+ * runtime's locks were reset): start the child's own learner when the
+ * parent had one. */
+void hs__unwind_restart_learner(void);
 /* pc lies in a loaded object's code (the registry, or in a signal-safe
  * way glibc's own list). Async-signal-safe. */
 bool hs__unwind_known_text(uintptr_t pc);

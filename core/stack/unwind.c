@@ -283,14 +283,33 @@ static void *learner_main(void *arg) {
 }
 
 static _Atomic bool learner_started;
+static bool learner_lost_in_fork; /* the parent had one; this child has none */
 
-/* The forked child has no learner; the pipe is the parent's. A later
- * hs__unwind_prepare in the child (ProfilerStart) starts its own. */
+static void start_learner(void);
+
+/* The forked child has no learner (fork copies the calling thread only);
+ * the pipe is the parent's. hs__unwind_restart_learner (a child that
+ * profiles on) or a later hs__unwind_prepare (ProfilerStart) starts its
+ * own. */
 void hs__unwind_postfork_child(void) {
   if (learner_fd[0] >= 0) close(learner_fd[0]);
   if (learner_fd[1] >= 0) close(learner_fd[1]);
   learner_fd[0] = learner_fd[1] = -1;
-  atomic_store(&learner_started, false);
+  learner_lost_in_fork = atomic_exchange(&learner_started, false);
+}
+
+/* Called from the runtime's atfork child handler, after every runtime lock
+ * was reset. The modules and the CFI readied in the parent are inherited:
+ * only the thread is missing. Starting it takes no lock that a fork
+ * handler holds: the pipe and the thread's creation are system calls and
+ * glibc's pthread_create, whose stack cache and malloc glibc resets before
+ * the child handlers run (its malloc is ours, reset above); the thread
+ * itself only blocks in read until a handler pokes it, by then the other
+ * libraries' child handlers have long run. */
+void hs__unwind_restart_learner(void) {
+  if (!learner_lost_in_fork || have_dl_find_object()) return;
+  learner_lost_in_fork = false;
+  start_learner();
 }
 
 static void start_learner(void) {
