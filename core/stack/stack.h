@@ -133,6 +133,9 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
 /* Walks hs__unwind_fast answered from this thread's leaf memo (whole walks
  * from frames without a frame pointer, kept per (pc, sp)): for tests. */
 extern HS_TLS uint64_t hs__unwind_leaf_hits;
+/* Walks it answered from this thread's frame-pointer memo (whole walks
+ * from frames with a frame pointer, kept per (pc, sp, bp)): for tests. */
+extern HS_TLS uint64_t hs__unwind_fp_memo_hits;
 /* For a signal handler (the CPU profiler's SIGPROF): the stack of the
  * context the signal interrupted (the handler's third argument), pcs[0]
  * being the interrupted pc itself, bounded by that thread's stack.

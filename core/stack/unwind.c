@@ -43,6 +43,7 @@
 #include "core/module/module.h"
 
 #include <dlfcn.h>
+#include <emmintrin.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -792,7 +793,8 @@ typedef struct walk_memo {
   tail_memo_t tail[TAIL_WAYS];
   _Alignas(64) _Atomic uint64_t chain[1u << CHAIN_BITS][CHAIN_WAYS];
   struct leaf_memo *leaf;    /* mapped on first use (leaf_memo_get) */
-  bool leaf_failed;
+  struct fp_memo *fpm;       /* mapped on first use (fp_memo_get) */
+  bool leaf_failed, fpm_failed;
   volatile bool leaf_reading; /* a leaf memo read is in progress on this thread */
 } walk_memo_t;
 
@@ -802,11 +804,13 @@ static pthread_key_t memo_key;
 static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
 
 static void leaf_memo_unmap(walk_memo_t *m);
+static void fp_memo_unmap(walk_memo_t *m);
 
 static void memo_free(void *p) {
   tl_memo = NULL;
   tl_memo_failed = true; /* walks after this destructor go without */
   leaf_memo_unmap(p);
+  fp_memo_unmap(p);
   hs__arena_free(p);
 }
 
@@ -1430,6 +1434,205 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
   return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash);
 }
 
+/* ---- the frame-pointer memo: whole walks of frame-pointer stacks -----------------
+ * A walk that starts in a frame-pointer frame is a function of its starting
+ * registers, the rules of the pcs it meets (module epoch) and the stack
+ * words it reads: the frame records (saved %rbp, return address) the chain
+ * steps through, then the words the rule walk below the chain reads (libc's
+ * frames without a frame pointer). So per (pc, sp, bp) of frame 0, the
+ * stack top, the epoch and the caller's depth limit, the memo keeps the
+ * records' contents, the other words with their addresses, and the walk's
+ * frames and hash. Each record's address is the saved %rbp of the record
+ * before it (the first is bp): the memo holds those, so a later walk from
+ * the same registers reads every record at once (16 bytes, one SSE2
+ * compare each: independent loads, ~5 instructions a frame, against the
+ * chain loop's 17 and its chain of dependent loads) and, when all equal the
+ * memo's, has the same frames without walking. Every address an entry
+ * holds was inside [sp, hi) when it was filled, and sp and hi are part of
+ * its key: a read never leaves the thread's stack.
+ * One (pc, sp, bp) has several stacks (the same allocation site at the same
+ * depth under other callers): entries are filed by the key's hash mixed
+ * with the first two records' words, whose addresses need one dependent
+ * load. Per thread: 256 sets x 4 ways of 1 KiB entries (1 MiB of address
+ * space mapped at the thread's first such walk once its memo is made,
+ * pages touched as entries are). Written under the walk memo's seq, never
+ * while a read is in progress on the thread (leaf_reading), as the leaf
+ * memo is. */
+#define FPM_FRAMES 32 /* frames kept: deeper walks are not held */
+#define FPM_PAIRS (FPM_FRAMES - 1)
+#define FPM_WORDS TAIL_READS
+#define FPM_SET_BITS 8
+#define FPM_WAYS 4
+
+HS_TLS uint64_t hs__unwind_fp_memo_hits;
+
+typedef struct fp_entry {
+  _Alignas(64) uintptr_t pc; /* the key: pc, sp, bp, hi, mix, max */
+  uintptr_t sp, bp, hi;
+  uint32_t mix;
+  uint8_t max, n, npairs, nwords; /* n 0: a negative entry (walk, do not fill) */
+  uint64_t hash;                  /* hs__stack_hash of pcs[0..n) */
+  uintptr_t addr[FPM_WORDS], val[FPM_WORDS];
+  uintptr_t pcs[FPM_FRAMES];
+  _Alignas(16) uintptr_t rec[FPM_PAIRS][2]; /* frame records: saved %rbp, return address */
+} fp_entry_t;
+
+typedef struct fp_memo {
+  uint64_t tag[1u << FPM_SET_BITS][FPM_WAYS]; /* the filing hash | 1 of each way; 0 empty */
+  uint8_t used[1u << FPM_SET_BITS][FPM_WAYS];
+  fp_entry_t e[(1u << FPM_SET_BITS) * FPM_WAYS];
+} fp_memo_t;
+
+static void fp_memo_unmap(walk_memo_t *m) {
+  if (m->fpm) hs__os_unmap(m->fpm, sizeof(fp_memo_t));
+  m->fpm = NULL;
+}
+
+static HS_NOINLINE fp_memo_t *fp_memo_map(walk_memo_t *m) {
+  m->fpm_failed = true;
+  fp_memo_t *fm = hs__os_map(sizeof *fm); /* zero pages: every entry empty */
+  if (!fm) return NULL;
+  m->fpm_failed = false;
+  return m->fpm = fm;
+}
+
+static inline fp_memo_t *fp_memo_get(walk_memo_t *m) {
+  fp_memo_t *fm = m->fpm;
+  if (HS_UNLIKELY(!fm) && !m->fpm_failed) fm = fp_memo_map(m);
+  return fm;
+}
+
+/* The filing hash of a walk from (pc, sp, bp): the registers and the first
+ * two frame records' words (saved %rbp, return address; the second record
+ * only where the first's saved %rbp points inside the stack), never 0. */
+static inline uint64_t fp_file_hash(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi) {
+  uint64_t h = (uint64_t)pc ^ (uint64_t)sp << 17 ^ (uint64_t)sp >> 3;
+  if (bp >= sp && bp <= hi - 16) {
+    uintptr_t fp1 = ((const uintptr_t *)bp)[0];
+    h ^= ((const uintptr_t *)bp)[1] * 0xff51afd7ed558ccdull;
+    if (fp1 >= bp + 16 && fp1 <= hi - 16)
+      h ^= (fp1 ^ ((const uintptr_t *)fp1)[1]) * 0xc4ceb9fe1a85ec53ull;
+  }
+  return h * 0x9e3779b97f4a7c15ull | 1;
+}
+
+/* The stack still holds what entry e's walk read: its frame records
+ * (starting at bp) and its other words. */
+static inline bool fp_entry_same(const fp_entry_t *e, uintptr_t bp) {
+  __m128i ok = _mm_set1_epi32(-1);
+  uintptr_t a = bp;
+  int np = e->npairs, nw = e->nwords;
+  for (int j = 0; j < np; j++) {
+    __m128i w = _mm_loadu_si128((const __m128i *)a);
+    ok = _mm_and_si128(ok, _mm_cmpeq_epi32(w, _mm_load_si128((const __m128i *)e->rec[j])));
+    a = e->rec[j][0];
+  }
+  uintptr_t diff = 0;
+  for (int i = 0; i < nw; i++) diff |= *(const uintptr_t *)e->addr[i] ^ e->val[i];
+  return _mm_movemask_epi8(ok) == 0xffff && !diff;
+}
+
+/* The walk from (pc, sp, bp) by the frame-pointer memo: its depth (frames
+ * and hash in pcs and *hash), or -1 when the memo does not hold it (then
+ * *fh is its filing hash, for fp_memo_fill). */
+static inline int fp_memo_read(walk_memo_t *memo, fp_memo_t *fm, const hs_unwind_regs_t *st,
+                               uintptr_t hi, uintptr_t *pcs, int max, uint32_t mix,
+                               uint64_t *hash, uint64_t *fh) {
+  *fh = 0;
+  const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
+  uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
+  if (HS_UNLIKELY(seq & 1)) return -1; /* a handler interrupted a write */
+  const bool was_reading = memo->leaf_reading;
+  memo->leaf_reading = true;
+  atomic_signal_fence(memory_order_seq_cst);
+  const uint64_t h = fp_file_hash(pc, sp, bp, hi);
+  const uint32_t set = (uint32_t)(h >> (64 - FPM_SET_BITS));
+  int n = -1;
+  for (int w = 0; w < FPM_WAYS; w++) {
+    if (fm->tag[set][w] != h) continue;
+    const fp_entry_t *e = &fm->e[set * FPM_WAYS + w];
+    if (e->pc != pc || e->sp != sp || e->bp != bp || e->hi != hi || e->mix != mix ||
+        e->max != max)
+      continue;
+    if (!e->n) { /* negative: walk, do not fill */
+      n = -2;
+      break;
+    }
+    if (!fp_entry_same(e, bp)) continue; /* another caller's stack */
+    n = e->n;
+    memcpy(pcs, e->pcs, (size_t)n * sizeof *pcs);
+    *hash = e->hash;
+    fm->used[set][w] = 1;
+    hs__unwind_fp_memo_hits++;
+    break;
+  }
+  atomic_signal_fence(memory_order_seq_cst);
+  memo->leaf_reading = was_reading;
+  if (n == -1) *fh = h;
+  return n < 0 ? -1 : n;
+}
+
+/* Files the walk just taken from st (pcs[0..n), hash; frames 0..k-1 were
+ * stepped by the frame-pointer chain, the rest walked by rules from *at_k,
+ * when tail) into the memo, or a negative entry when the memo cannot
+ * hold it. */
+static HS_NOINLINE void fp_memo_fill(walk_memo_t *memo, fp_memo_t *fm, uint64_t fh,
+                                     const hs_unwind_regs_t *st, uintptr_t hi, int max,
+                                     const uintptr_t *pcs, int n, uint64_t hash, int k,
+                                     const cursor_t *at_k, bool tail, _Atomic uint64_t *cache,
+                                     uint32_t mix) {
+  if (memo->leaf_reading) return; /* a handler interrupted a read: readers trust keys */
+  tail_memo_t t;
+  bool held = n <= FPM_FRAMES && k <= FPM_PAIRS, keep = true;
+  if (held && tail) {
+    held = tail_fill(&t, at_k, cache, mix, hi, &keep);
+    /* Its frames must be the walk's (fewer where max cut the walk). */
+    int m = n - (k + 1);
+    held = held && m >= 0 && m <= t.ntail && (m == t.ntail || n == max) &&
+           !memcmp(t.pcs, pcs + k + 1, (size_t)m * sizeof *pcs);
+  }
+  if (!held && !keep) return; /* a rule cache miss: the next walk fills it */
+  if (!memo_write_begin(memo)) return;
+  const uint32_t set = (uint32_t)(fh >> (64 - FPM_SET_BITS));
+  uint8_t *used = fm->used[set];
+  int w = 0;
+  while (w < FPM_WAYS && used[w]) w++;
+  if (w == FPM_WAYS) w = 0;
+  memset(used, 0, FPM_WAYS);
+  used[w] = 1;
+  fp_entry_t *v = &fm->e[set * FPM_WAYS + w];
+  fm->tag[set][w] = 0; /* no reader looks at v meanwhile */
+  atomic_signal_fence(memory_order_seq_cst);
+  v->n = 0;
+  if (held) {
+    uintptr_t fp = st->bp;
+    for (int j = 0; j < k; j++) { /* the records the chain stepped through (read before) */
+      v->rec[j][0] = ((const uintptr_t *)fp)[0];
+      v->rec[j][1] = ((const uintptr_t *)fp)[1];
+      fp = v->rec[j][0];
+    }
+    int nw = tail ? t.nreads : 0;
+    for (int i = 0; i < nw; i++) {
+      v->addr[i] = t.addr[i];
+      v->val[i] = t.val[i];
+    }
+    memcpy(v->pcs, pcs, (size_t)n * sizeof *pcs);
+    v->npairs = (uint8_t)k;
+    v->nwords = (uint8_t)nw;
+    v->hash = hash;
+    v->n = (uint8_t)n;
+  }
+  v->pc = st->pc;
+  v->sp = st->sp;
+  v->bp = st->bp;
+  v->hi = hi;
+  v->mix = mix;
+  v->max = (uint8_t)max;
+  atomic_signal_fence(memory_order_seq_cst);
+  fm->tag[set][w] = fh;
+  memo_write_end(memo);
+}
+
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
                     uint64_t *hash) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
@@ -1442,13 +1645,26 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
   uint64_t e0 = atomic_load_explicit(&cache[cache_index(st->pc)], memory_order_relaxed);
   if (e0 == ((uint64_t)((uint32_t)(st->pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) {
     memo = memo_get();
-    int n = fp_first(st, hi, pcs, max, cache, mix, memo, &cu);
-    if (n == max) {
-      *hash = hs__stack_hash_final(cu.acc, n);
-      return n;
+    fp_memo_t *fm = memo ? fp_memo_get(memo) : NULL;
+    uint64_t fh = 0;
+    if (fm) {
+      int n = fp_memo_read(memo, fm, st, hi, pcs, max, mix, hash, &fh);
+      if (n >= 0) return n;
     }
-    why = memo ? walk_tail(memo, &cu, pcs + max, cache, mix, hi)
-               : walk_hot(&cu, pcs + max, cache, mix, hi);
+    int n = fp_first(st, hi, pcs, max, cache, mix, memo, &cu);
+    const cursor_t at_k = cu;
+    if (n < max)
+      why = memo ? walk_tail(memo, &cu, pcs + max, cache, mix, hi)
+                 : walk_hot(&cu, pcs + max, cache, mix, hi);
+    else
+      why = HOT_FULL;
+    if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
+    int depth = (int)(cu.out - pcs);
+    *hash = hs__stack_hash_final(cu.acc, depth);
+    if (fh)
+      fp_memo_fill(memo, fm, fh, st, hi, max, pcs, depth, *hash, n - 1, &at_k, n < max, cache,
+                   mix);
+    return depth;
   } else {
     /* No frame pointer at frame 0: the leaf memo, once the thread has one. */
     leaf_memo_t *lm = (memo = memo_get()) ? leaf_memo_get(memo) : NULL;

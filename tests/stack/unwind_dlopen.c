@@ -207,11 +207,45 @@ NOINLINE static void leaf_memo_unload(void) {
   }
 }
 
+/* The same for the frame-pointer memo (whole walks from a frame with a
+ * frame pointer): its key holds the epoch too. */
+#define WITH_FP __attribute__((noinline, optimize("no-omit-frame-pointer")))
+WITH_FP static void *fp_leaf_alloc(void) {
+  void *p = malloc(24);
+  __asm__ volatile("" ::: "memory");
+  return p;
+}
+
+WITH_FP static void fp_memo_unload(void) {
+  for (int i = 0; i < 104; i++) { /* one call site: the same registers each time */
+    uint64_t h0 = hs__unwind_fp_memo_hits;
+    void *p = fp_leaf_alloc();
+    unsigned long hits = (unsigned long)(hs__unwind_fp_memo_hits - h0);
+    if (i == 100) CHECKF(hits == 1, "before dlclose: %lu fp memo hits, expected 1", hits);
+    if (i == 101) {
+      CHECKF(hits == 0, "after dlclose: %lu fp memo hits, expected none", hits);
+      const char *names[8];
+      int n = names_of(p, names, 8);
+      CHECKF(n >= 2 && !strcmp(names[0], "fp_leaf_alloc") && !strcmp(names[1], "fp_memo_unload"),
+             "after dlclose: the stack is %s <- %s", n > 0 ? names[0] : "-",
+             n > 1 ? names[1] : "-");
+    }
+    /* Walk 101 went the slow way (the rule cache was retired too) and
+     * refilled the rule cache: walk 102 meets the memo's entry of the old
+     * epoch, which must not answer. */
+    if (i == 102) CHECKF(hits == 0, "the walk after: %lu fp memo hits, expected none", hits);
+    if (i == 103) CHECKF(hits == 1, "after the walks again: %lu fp memo hits, expected 1", hits);
+    free(p);
+    if (i == 100) CHECK(dlclose(open_lib("libunw_cfi.so")) == 0);
+  }
+}
+
 int main(int argc, char **argv) {
   CHECK(argc == 2);
   dir = argv[1];
   heapscope_start_recording();
   leaf_memo_unload();
+  fp_memo_unload();
   unload_window();
   pthread_t t;
   CHECK(pthread_create(&t, NULL, churn, NULL) == 0);
