@@ -778,6 +778,7 @@ typedef struct tail_memo {
   uintptr_t pc, sp, bp, hi;  /* the registers the walk started from, the stack top */
   uint32_t mix;              /* the module epoch's mix */
   uint8_t nreads, ntail;     /* ntail TAIL_NONE: a negative entry */
+  bool bp_read;              /* the walk read the starting %rbp (before restoring it) */
   uintptr_t addr[TAIL_READS], val[TAIL_READS];
   uintptr_t pcs[TAIL_FRAMES];
 } tail_memo_t;
@@ -955,7 +956,9 @@ static bool tail_fill(tail_memo_t *t, const cursor_t *cu, _Atomic uint64_t *cach
                       uintptr_t hi, bool *keep) {
   uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp;
   int nr = 0, nt = 0;
+  bool bp_start = true; /* bp is still the starting one */
   *keep = true;
+  t->bp_read = false;
   for (;;) {
     uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
     if ((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e) {
@@ -968,11 +971,13 @@ static bool tail_fill(tail_memo_t *t, const cursor_t *cu, _Atomic uint64_t *cach
     if ((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP) return false;
     if (nt == TAIL_FRAMES) return false;
     uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+    if (kind == HS_CFI_RBP && bp_start) t->bp_read = true;
     if (!(ra >= sp && ra <= hi - 8)) return false;
     if (bpk == HS_CFI_BP_AT_CFA) {
       uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
       if (!(slot >= sp && slot <= hi - 8)) return false;
       bp = *(const uintptr_t *)slot;
+      bp_start = false;
       t->addr[nr] = slot;
       t->val[nr++] = bp;
     }
@@ -1054,6 +1059,42 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
   return walk_hot(cu, end, cache, mix, hi);
 }
 
+/* ---- depot ids from the memos -------------------------------------------------------
+ * A memo entry that holds a whole walk also keeps the depot's id of its
+ * stack (hs__unwind_fast with id): a later walk it answers returns the id
+ * and frame 0 only, so the recorder neither copies the frames nor looks the
+ * stack up again. The id is learned after the walk that filled or hit the
+ * entry (hs__unwind_memo_id), into that entry only if no memo write came in
+ * between (the seq the walk saw; the store itself under seq, so a signal
+ * handler's walk on this thread neither reads the entry half-written nor
+ * rewrites it meanwhile). Entries rewritten for another walk start without
+ * an id. */
+static HS_TLS uint32_t *tl_id_slot; /* the entry of the last walk, when its id is unknown */
+static HS_TLS uint32_t tl_id_seq;
+
+static inline void id_slot_offer(walk_memo_t *memo, uint32_t *slot, uint32_t *id) {
+  if (!id) return;
+  *id = 0;
+  tl_id_slot = slot;
+  tl_id_seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
+}
+
+void hs__unwind_memo_id(uint32_t id) {
+  uint32_t *slot = tl_id_slot;
+  walk_memo_t *m = tl_memo;
+  tl_id_slot = NULL;
+  if (!slot || !m || !id) return;
+  uint32_t seq = tl_id_seq;
+  /* (A compare-exchange: a handler's write between the test and the
+   * store would otherwise go unseen.) */
+  if (!atomic_compare_exchange_strong_explicit(&m->seq, &seq, seq + 1, memory_order_relaxed,
+                                               memory_order_relaxed))
+    return;
+  atomic_signal_fence(memory_order_seq_cst);
+  *slot = id;
+  memo_write_end(m);
+}
+
 /* ---- the leaf memo: whole walks from frames without a frame pointer ---------------
  * Code built without frame pointers has no chain to follow: each step waits
  * for its frame's rule (return address -> cache entry -> rule -> the next
@@ -1095,6 +1136,7 @@ typedef struct leaf_entry {
   uintptr_t sp, bp, hi;
   uint64_t acc;             /* the hash of pcs[0..n) at output positions 1..n */
   uint32_t mix;
+  uint32_t id;              /* the depot's id of the stack pc, pcs[0..n) (when whole); 0 not known */
   uint8_t n, nextra, flags; /* LEAF_END: the walk ends after pcs[n - 1]; LEAF_CONT: goes on;
                                LEAF_NONE: walk_hot cannot take it (a negative entry) */
   uintptr_t end_sp, end_bp; /* LEAF_CONT: the registers of the frame at pcs[n - 1] */
@@ -1308,6 +1350,19 @@ static inline bool leaf_read_same(uintptr_t *out, const uint16_t *off, const uin
   return true;
 }
 
+/* The same without keeping the words, four at a time. */
+static inline bool leaf_same4(const uint16_t *off, const uintptr_t *val, int n, uintptr_t sp) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    uintptr_t a = *(const uintptr_t *)(sp + off[i]), b = *(const uintptr_t *)(sp + off[i + 1]);
+    uintptr_t c = *(const uintptr_t *)(sp + off[i + 2]), d = *(const uintptr_t *)(sp + off[i + 3]);
+    if ((a ^ val[i]) | (b ^ val[i + 1]) | (c ^ val[i + 2]) | (d ^ val[i + 3])) return false;
+  }
+  for (; i < n; i++)
+    if (*(const uintptr_t *)(sp + off[i]) != val[i]) return false;
+  return true;
+}
+
 /* The same without keeping the words. */
 static inline bool leaf_same(const uint16_t *off, const uintptr_t *val, int n, uintptr_t sp) {
   for (int i = 0; i < n; i++)
@@ -1319,11 +1374,13 @@ static inline bool leaf_same(const uint16_t *off, const uintptr_t *val, int n, u
  * walked as walk_hot would, into the memo, with a victim from its set. */
 static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h, uintptr_t pc,
                                  uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pcs, int max,
-                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash,
+                                 uint32_t *id) {
   leaf_entry_t fresh;
   /* (Filled as far as the caller keeps: one HEAPSCOPE_STACK_DEPTH a process.) */
   int cap = max - 1 < LEAF_FRAMES ? max - 1 : LEAF_FRAMES;
   bool keep, held = leaf_fill(&fresh, pc, sp, bp, cap, cache, mix, hi, &keep);
+  uint32_t *slot = NULL;
   /* Not while this thread reads the memo (a signal handler interrupted the
    * read): readers trust an entry whose key matches. */
   if ((held || keep) && !memo->leaf_reading && memo_write_begin(memo)) {
@@ -1369,12 +1426,17 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
     v->bp = bp;
     v->hi = hi;
     v->mix = mix;
+    v->id = 0;
     atomic_signal_fence(memory_order_seq_cst);
     v->pc = pc;
     lm->tags[set].tag[w] = fh;
     memo_write_end(memo);
+    slot = &v->id;
   }
   if (!held) return LEAF_MISSED;
+  /* The entry holds the whole stack: its id is worth keeping. */
+  if (slot && fresh.n <= max - 1 && (!(fresh.flags & LEAF_CONT) || fresh.n == max - 1))
+    id_slot_offer(memo, slot, id);
   int n = fresh.n, m = n < max - 1 ? n : max - 1;
   pcs[0] = pc;
   memcpy(pcs + 1, fresh.pcs, (size_t)m * sizeof *pcs);
@@ -1391,7 +1453,8 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
 __attribute__((noinline, optimize("no-tree-slp-vectorize"))) static int
 leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
                                  uintptr_t hi, uintptr_t *pcs, int max,
-                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash,
+                                 uint32_t *id) {
   const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
   if (!(sp < hi && hi - sp >= 8)) return LEAF_MISSED;
   uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
@@ -1415,6 +1478,20 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
       return LEAF_MISSED;
     }
     int n = e->n, m = n < max - 1 ? n : max - 1;
+    /* The entry holds the whole stack (not cut by max, not continued). */
+    const bool whole = m == n && (!(flags & LEAF_CONT) || n == max - 1);
+    if (id && whole && e->id) { /* the id is known: compare, copy nothing */
+      if (!leaf_same4(e->off, e->pcs, n, sp) || !leaf_same(e->xoff, e->xval, e->nextra, sp))
+        continue;
+      pcs[0] = pc;
+      *id = e->id;
+      *hash = hs__stack_hash_final(HS_FRAME_HASH_SEEDED(pc, HS_FRAME_SEED) + e->acc, n + 1);
+      lm->used[set][w] = 1;
+      hs__unwind_leaf_hits++;
+      atomic_signal_fence(memory_order_seq_cst);
+      memo->leaf_reading = was_reading;
+      return n + 1;
+    }
     if (!leaf_read_same(pcs + 1, e->off, e->pcs, m, sp) ||
         !leaf_same(e->off + m, e->pcs + m, n - m, sp) ||
         !leaf_same(e->xoff, e->xval, e->nextra, sp))
@@ -1424,6 +1501,7 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
     uintptr_t end_sp = e->end_sp, end_bp = e->end_bp;
     lm->used[set][w] = 1;
     hs__unwind_leaf_hits++;
+    if (whole) id_slot_offer(memo, &e->id, id);
     atomic_signal_fence(memory_order_seq_cst);
     memo->leaf_reading = was_reading;
     return leaf_finish(pcs, max, n, m, flags & LEAF_CONT, end_sp, end_bp, acc, cache, mix, hi,
@@ -1431,7 +1509,7 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
   }
   atomic_signal_fence(memory_order_seq_cst);
   memo->leaf_reading = was_reading;
-  return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash);
+  return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash, id);
 }
 
 /* ---- the frame-pointer memo: whole walks of frame-pointer stacks -----------------
@@ -1471,9 +1549,15 @@ typedef struct fp_entry {
   uintptr_t sp, bp, hi;
   uint32_t mix;
   uint8_t max, n, npairs, nwords; /* n 0: a negative entry (walk, do not fill) */
+  uint32_t id;                    /* the depot's id of pcs[0..n); 0 not known yet */
   uint64_t hash;                  /* hs__stack_hash of pcs[0..n) */
   uintptr_t addr[FPM_WORDS], val[FPM_WORDS];
   uintptr_t pcs[FPM_FRAMES];
+  /* Ones over the last record's saved %rbp when the walk never used it: it
+   * is the first frame without a frame pointer's %rbp (any value: code
+   * without frame pointers uses the register freely) and the rule walk
+   * from there restores it before reading it. */
+  _Alignas(16) uintptr_t last_free[2];
   _Alignas(16) uintptr_t rec[FPM_PAIRS][2]; /* frame records: saved %rbp, return address */
 } fp_entry_t;
 
@@ -1522,10 +1606,15 @@ static inline bool fp_entry_same(const fp_entry_t *e, uintptr_t bp) {
   __m128i ok = _mm_set1_epi32(-1);
   uintptr_t a = bp;
   int np = e->npairs, nw = e->nwords;
-  for (int j = 0; j < np; j++) {
+  for (int j = 0; j < np - 1; j++) {
     __m128i w = _mm_loadu_si128((const __m128i *)a);
     ok = _mm_and_si128(ok, _mm_cmpeq_epi32(w, _mm_load_si128((const __m128i *)e->rec[j])));
     a = e->rec[j][0];
+  }
+  if (np > 0) {
+    __m128i w = _mm_loadu_si128((const __m128i *)a);
+    __m128i same = _mm_cmpeq_epi32(w, _mm_load_si128((const __m128i *)e->rec[np - 1]));
+    ok = _mm_and_si128(ok, _mm_or_si128(same, _mm_load_si128((const __m128i *)e->last_free)));
   }
   uintptr_t diff = 0;
   for (int i = 0; i < nw; i++) diff |= *(const uintptr_t *)e->addr[i] ^ e->val[i];
@@ -1537,7 +1626,7 @@ static inline bool fp_entry_same(const fp_entry_t *e, uintptr_t bp) {
  * *fh is its filing hash, for fp_memo_fill). */
 static inline int fp_memo_read(walk_memo_t *memo, fp_memo_t *fm, const hs_unwind_regs_t *st,
                                uintptr_t hi, uintptr_t *pcs, int max, uint32_t mix,
-                               uint64_t *hash, uint64_t *fh) {
+                               uint64_t *hash, uint64_t *fh, uint32_t *id) {
   *fh = 0;
   const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
   uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
@@ -1550,7 +1639,7 @@ static inline int fp_memo_read(walk_memo_t *memo, fp_memo_t *fm, const hs_unwind
   int n = -1;
   for (int w = 0; w < FPM_WAYS; w++) {
     if (fm->tag[set][w] != h) continue;
-    const fp_entry_t *e = &fm->e[set * FPM_WAYS + w];
+    fp_entry_t *e = &fm->e[set * FPM_WAYS + w];
     if (e->pc != pc || e->sp != sp || e->bp != bp || e->hi != hi || e->mix != mix ||
         e->max != max)
       continue;
@@ -1560,7 +1649,13 @@ static inline int fp_memo_read(walk_memo_t *memo, fp_memo_t *fm, const hs_unwind
     }
     if (!fp_entry_same(e, bp)) continue; /* another caller's stack */
     n = e->n;
-    memcpy(pcs, e->pcs, (size_t)n * sizeof *pcs);
+    if (id && e->id) { /* the id is known: frame 0 is all the caller reads */
+      pcs[0] = pc;
+      *id = e->id;
+    } else {
+      memcpy(pcs, e->pcs, (size_t)n * sizeof *pcs);
+      id_slot_offer(memo, &e->id, id);
+    }
     *hash = e->hash;
     fm->used[set][w] = 1;
     hs__unwind_fp_memo_hits++;
@@ -1580,7 +1675,7 @@ static HS_NOINLINE void fp_memo_fill(walk_memo_t *memo, fp_memo_t *fm, uint64_t 
                                      const hs_unwind_regs_t *st, uintptr_t hi, int max,
                                      const uintptr_t *pcs, int n, uint64_t hash, int k,
                                      const cursor_t *at_k, bool tail, _Atomic uint64_t *cache,
-                                     uint32_t mix) {
+                                     uint32_t mix, uint32_t *id) {
   if (memo->leaf_reading) return; /* a handler interrupted a read: readers trust keys */
   tail_memo_t t;
   bool held = n <= FPM_FRAMES && k <= FPM_PAIRS, keep = true;
@@ -1604,6 +1699,7 @@ static HS_NOINLINE void fp_memo_fill(walk_memo_t *memo, fp_memo_t *fm, uint64_t 
   fm->tag[set][w] = 0; /* no reader looks at v meanwhile */
   atomic_signal_fence(memory_order_seq_cst);
   v->n = 0;
+  v->id = 0;
   if (held) {
     uintptr_t fp = st->bp;
     for (int j = 0; j < k; j++) { /* the records the chain stepped through (read before) */
@@ -1619,6 +1715,8 @@ static HS_NOINLINE void fp_memo_fill(walk_memo_t *memo, fp_memo_t *fm, uint64_t 
     memcpy(v->pcs, pcs, (size_t)n * sizeof *pcs);
     v->npairs = (uint8_t)k;
     v->nwords = (uint8_t)nw;
+    v->last_free[0] = tail && t.bp_read ? 0 : ~(uintptr_t)0;
+    v->last_free[1] = 0;
     v->hash = hash;
     v->n = (uint8_t)n;
   }
@@ -1631,13 +1729,18 @@ static HS_NOINLINE void fp_memo_fill(walk_memo_t *memo, fp_memo_t *fm, uint64_t 
   atomic_signal_fence(memory_order_seq_cst);
   fm->tag[set][w] = fh;
   memo_write_end(memo);
+  if (held) id_slot_offer(memo, &v->id, id);
 }
 
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
-                    uint64_t *hash) {
+                    uint64_t *hash, uint32_t *id) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
   if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096 || hs__modules_unload_pending())) return -1;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  if (id) {
+    *id = 0;
+    tl_id_slot = NULL;
+  }
   const uint32_t mix = epoch_mix(hs__modules_epoch());
   cursor_t cu;
   walk_memo_t *memo = NULL;
@@ -1648,7 +1751,7 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
     fp_memo_t *fm = memo ? fp_memo_get(memo) : NULL;
     uint64_t fh = 0;
     if (fm) {
-      int n = fp_memo_read(memo, fm, st, hi, pcs, max, mix, hash, &fh);
+      int n = fp_memo_read(memo, fm, st, hi, pcs, max, mix, hash, &fh, id);
       if (n >= 0) return n;
     }
     int n = fp_first(st, hi, pcs, max, cache, mix, memo, &cu);
@@ -1663,13 +1766,13 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
     *hash = hs__stack_hash_final(cu.acc, depth);
     if (fh)
       fp_memo_fill(memo, fm, fh, st, hi, max, pcs, depth, *hash, n - 1, &at_k, n < max, cache,
-                   mix);
+                   mix, id);
     return depth;
   } else {
     /* No frame pointer at frame 0: the leaf memo, once the thread has one. */
     leaf_memo_t *lm = (memo = memo_get()) ? leaf_memo_get(memo) : NULL;
     if (lm) {
-      int n = leaf_walk(memo, lm, st, hi, pcs, max, cache, mix, hash);
+      int n = leaf_walk(memo, lm, st, hi, pcs, max, cache, mix, hash, id);
       if (n != LEAF_MISSED) return n;
     }
     cu = (cursor_t){st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),

@@ -240,12 +240,74 @@ WITH_FP static void fp_memo_unload(void) {
   }
 }
 
+/* The stack recorded for a block when a memo answers the walk with the
+ * stack's depot id (no frames copied, no lookup): two stacks from one call
+ * site at one depth, told apart only by their fifth frame (the callers
+ * _x and _y are the same code), must each keep their own, with and
+ * without frame pointers. */
+#define WITHOUT_FP __attribute__((noinline, optimize("omit-frame-pointer")))
+static volatile int id_sink;
+/* (Bodies that differ a little: identical functions would be folded.) */
+#define ID_CASE(tag, ATTR)                                                    \
+  ATTR static void *tag##_leaf(void) {                                        \
+    void *p = malloc(sizeof #tag);                                            \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_mid1(void) {                                        \
+    void *p = tag##_leaf();                                                   \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_mid2(void) {                                        \
+    void *p = tag##_mid1();                                                   \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_mid3(void) {                                        \
+    void *p = tag##_mid2();                                                   \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_x(void) {                                           \
+    void *p = tag##_mid3();                                                   \
+    id_sink = 1;                                                              \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_y(void) {                                           \
+    void *p = tag##_mid3();                                                   \
+    id_sink = 2;                                                              \
+    return p;                                                                 \
+  }
+ID_CASE(idfp, WITH_FP)
+ID_CASE(idleaf, WITHOUT_FP)
+
+static void id_cases(void *(*x)(void), void *(*y)(void), const char *xname, const char *yname,
+                     const char *leaf, uint64_t *hits_counter) {
+  uint64_t h0 = *hits_counter;
+  for (int i = 0; i < 200; i++) {
+    bool is_x = i % 3 != 0;
+    void *p = (is_x ? x : y)();
+    const char *names[8];
+    int n = names_of(p, names, 8);
+    const char *want = is_x ? xname : yname;
+    CHECKF(n >= 6 && !strcmp(names[0], leaf) && !strcmp(names[4], want),
+           "walk %d: %s's stack recorded as %s <- ... <- %s", i, want, n > 0 ? names[0] : "-",
+           n > 4 ? names[4] : "-");
+    free(p);
+  }
+  unsigned long hits = (unsigned long)(*hits_counter - h0);
+  CHECKF(hits >= 190, "%s/%s: %lu of 200 walks from the memo", xname, yname, hits);
+}
+
 int main(int argc, char **argv) {
   CHECK(argc == 2);
   dir = argv[1];
   heapscope_start_recording();
   leaf_memo_unload();
   fp_memo_unload();
+  id_cases(idfp_x, idfp_y, "idfp_x", "idfp_y", "idfp_leaf", &hs__unwind_fp_memo_hits);
+  id_cases(idleaf_x, idleaf_y, "idleaf_x", "idleaf_y", "idleaf_leaf", &hs__unwind_leaf_hits);
   unload_window();
   pthread_t t;
   CHECK(pthread_create(&t, NULL, churn, NULL) == 0);

@@ -53,7 +53,7 @@ WITH_FP static void check_here(void) {
   uintptr_t c[HS_MAX_DEPTH];
   uint64_t hc;
   hs_unwind_regs_t st2 = {.pc = fp[1], .sp = (uintptr_t)(fp + 2), .bp = fp[0]};
-  int nc = hs__unwind_fast(&st2, r.hi, c, 40, &hc);
+  int nc = hs__unwind_fast(&st2, r.hi, c, 40, &hc, NULL);
   if (nc >= 0) {
     fast++;
     CHECKF(nc == na && !memcmp(a, c, (size_t)na * sizeof *a) && hc == ha,
