@@ -1606,7 +1606,23 @@ static inline bool fp_entry_same(const fp_entry_t *e, uintptr_t bp) {
   __m128i ok = _mm_set1_epi32(-1);
   uintptr_t a = bp;
   int np = e->npairs, nw = e->nwords;
-  for (int j = 0; j < np - 1; j++) {
+  int j = 0;
+  /* Four records a round: the addresses come from the memo, so the loads
+   * are independent; one loop test for four. */
+  for (; j + 4 <= np - 1; j += 4) {
+    const uintptr_t a1 = e->rec[j][0], a2 = e->rec[j + 1][0], a3 = e->rec[j + 2][0];
+    __m128i s0 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a),
+                                 _mm_load_si128((const __m128i *)e->rec[j]));
+    __m128i s1 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a1),
+                                 _mm_load_si128((const __m128i *)e->rec[j + 1]));
+    __m128i s2 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a2),
+                                 _mm_load_si128((const __m128i *)e->rec[j + 2]));
+    __m128i s3 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a3),
+                                 _mm_load_si128((const __m128i *)e->rec[j + 3]));
+    ok = _mm_and_si128(ok, _mm_and_si128(_mm_and_si128(s0, s1), _mm_and_si128(s2, s3)));
+    a = e->rec[j + 3][0];
+  }
+  for (; j < np - 1; j++) {
     __m128i w = _mm_loadu_si128((const __m128i *)a);
     ok = _mm_and_si128(ok, _mm_cmpeq_epi32(w, _mm_load_si128((const __m128i *)e->rec[j])));
     a = e->rec[j][0];
@@ -1640,8 +1656,9 @@ static inline int fp_memo_read(walk_memo_t *memo, fp_memo_t *fm, const hs_unwind
   for (int w = 0; w < FPM_WAYS; w++) {
     if (fm->tag[set][w] != h) continue;
     fp_entry_t *e = &fm->e[set * FPM_WAYS + w];
-    if (e->pc != pc || e->sp != sp || e->bp != bp || e->hi != hi || e->mix != mix ||
-        e->max != max)
+    /* (One test for the key: fewer branches than a field at a time.) */
+    if ((e->pc ^ pc) | (e->sp ^ sp) | (e->bp ^ bp) | (e->hi ^ hi) |
+        ((e->mix ^ mix) | (uint32_t)(e->max ^ max)))
       continue;
     if (!e->n) { /* negative: walk, do not fill */
       n = -2;
