@@ -1114,15 +1114,15 @@ void hs__unwind_memo_id(uint32_t id) {
  * callers, at the same depth): entries are filed by (pc, sp) and the words
  * at the first two return address slots, whose offsets a small hint table
  * keyed by (pc, sp) gives, so a lookup reads one set of one stack's entries.
- * Per thread: 256 sets x 4 ways of 448-byte entries, their tags and a
- * 1024-entry hint table (~475 KiB, mapped on a thread's first such walk
+ * Per thread: 512 sets x 4 ways of 448-byte entries, their tags and a
+ * 1024-entry hint table (~940 KiB, mapped on a thread's first such walk
  * after its memo is made, pages touched as entries are). Written
  * under the walk memo's seq, never while a read is in progress on the
  * thread (leaf_reading: a signal handler that records may interrupt it),
  * so a reader trusts an entry whose key matches. */
 #define LEAF_FRAMES 32
 #define LEAF_EXTRA 4 /* other words compared: %rbp restores a rule read, a last return address < 4096 */
-#define LEAF_SET_BITS 8
+#define LEAF_SET_BITS 9
 #define LEAF_WAYS 4
 #define LEAF_HINT_BITS 10
 #define LEAF_OFF_MAX 0xffff /* farther stack words are not held */
@@ -1531,7 +1531,7 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
  * One (pc, sp, bp) has several stacks (the same allocation site at the same
  * depth under other callers): entries are filed by the key's hash mixed
  * with the first two records' words, whose addresses need one dependent
- * load. Per thread: 256 sets x 4 ways of 1 KiB entries (1 MiB of address
+ * load. Per thread: 512 sets x 4 ways of 1 KiB entries (2 MiB of address
  * space mapped at the thread's first such walk once its memo is made,
  * pages touched as entries are). Written under the walk memo's seq, never
  * while a read is in progress on the thread (leaf_reading), as the leaf
@@ -1539,7 +1539,7 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
 #define FPM_FRAMES 32 /* frames kept: deeper walks are not held */
 #define FPM_PAIRS (FPM_FRAMES - 1)
 #define FPM_WORDS TAIL_READS
-#define FPM_SET_BITS 8
+#define FPM_SET_BITS 9
 #define FPM_WAYS 4
 
 HS_TLS uint64_t hs__unwind_fp_memo_hits;
