@@ -23,7 +23,8 @@ void hs__stack_find_self(void); /* learns hs__self_lo/hi (constructor) */
  * and, in *hash, hs__stack_hash of the result. */
 int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash);
 /* The same for the recording path: *id is the stack's depot id when a
- * walk memo knew it (then only pcs[0] is written), else 0: the caller
+ * walk memo knew it (then only pcs[0] is written, and *hash may not be the
+ * stack's), else 0: the caller
  * interns pcs and passes the id to hs__unwind_memo_id. */
 int hs__capture_hashed_id(uintptr_t *pcs, int max, void *frame, uint64_t *hash, uint32_t *id);
 /* The dynamic linker's code: what it allocates (DTVs, dynamic TLS blocks,
@@ -136,8 +137,8 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
                     uint64_t *hash, uint32_t *id);
 /* With id (the recording path; *id is 0 unless set otherwise, by the
  * capture): when a per-thread memo answers the walk and knows the depot id
- * of its stack, *id is that id and only pcs[0] is written (the depth and
- * hash are the stack's); when it answers without knowing it, the caller
+ * of its stack, *id is that id and only pcs[0] is written (the depth is
+ * the stack's; *hash may not be); when it answers without knowing it, the caller
  * passes the id it interned next to hs__unwind_memo_id (ignored when a
  * memo write came in between). */
 void hs__unwind_memo_id(uint32_t id);

@@ -1484,8 +1484,7 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
       if (!leaf_same4(e->off, e->pcs, n, sp) || !leaf_same(e->xoff, e->xval, e->nextra, sp))
         continue;
       pcs[0] = pc;
-      *id = e->id;
-      *hash = hs__stack_hash_final(HS_FRAME_HASH_SEEDED(pc, HS_FRAME_SEED) + e->acc, n + 1);
+      *id = e->id; /* (the hash is not needed then) */
       lm->used[set][w] = 1;
       hs__unwind_leaf_hits++;
       atomic_signal_fence(memory_order_seq_cst);
