@@ -243,14 +243,18 @@ static void record_alloc(void *p, size_t n, void *frame) {
   }
   uintptr_t pcs[HS_MAX_DEPTH];
   uint64_t hash;
+  uint32_t id;
   hs__tstate.in_runtime++;
-  int depth = hs__capture_hashed(pcs, HS_MAX_DEPTH, frame, &hash);
-  if (depth <= 0) {
-    pcs[0] = 0; /* unknown stack: still counted, in one bucket */
-    depth = 1;
-    hash = hs__stack_hash(pcs, depth);
+  int depth = hs__capture_hashed_id(pcs, HS_MAX_DEPTH, frame, &hash, &id);
+  if (!id) { /* (else a walk memo knew the stack's id: only pcs[0] is written) */
+    if (depth <= 0) {
+      pcs[0] = 0; /* unknown stack: still counted, in one bucket */
+      depth = 1;
+      hash = hs__stack_hash(pcs, depth);
+    }
+    id = hs__depot_intern_hashed(pcs, depth, hash);
+    hs__unwind_memo_id(id);
   }
-  uint32_t id = hs__depot_intern_hashed(pcs, depth, hash);
   hs__tstate.in_runtime--;
   if (!id) {
     records_incomplete();

@@ -243,7 +243,8 @@ static HS_NOINLINE int capture_cfi_slow(hs_unwind_regs_t *st, hs_stack_ranges_t 
   return n;
 }
 
-static inline int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+static inline int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *hash,
+                              uint32_t *id) {
   uintptr_t fp = (uintptr_t)frame;
   hs_stack_ranges_t r;
   hs__stack_ranges(fp, true, &r);
@@ -261,14 +262,14 @@ static inline int capture_cfi(uintptr_t *pcs, int max, void *frame, uint64_t *ha
       .exact = false,
   };
   r.lo = st.sp; /* nothing below the user's frame is read */
-  int n = r.own ? hs__unwind_fast(&st, r.hi, pcs, max, hash) : -1;
+  int n = r.own ? hs__unwind_fast(&st, r.hi, pcs, max, hash, id) : -1;
   if (HS_LIKELY(n >= 0)) return n;
   return capture_cfi_slow(&st, &r, pcs, max, frame, hash);
 }
 
-int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+static inline int capture(uintptr_t *pcs, int max, void *frame, uint64_t *hash, uint32_t *id) {
   if (max > hs__stack_depth) max = hs__stack_depth;
-  if (HS_LIKELY(hs__unwinder == HS_UNWIND_AUTO)) return capture_cfi(pcs, max, frame, hash);
+  if (HS_LIKELY(hs__unwinder == HS_UNWIND_AUTO)) return capture_cfi(pcs, max, frame, hash, id);
   switch (hs__unwinder) {
   case HS_UNWIND_FP:
     return capture_fp(pcs, max, frame, hash);
@@ -278,6 +279,15 @@ int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
     return n;
   }
   default:
-    return capture_cfi(pcs, max, frame, hash);
+    return capture_cfi(pcs, max, frame, hash, id);
   }
+}
+
+int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash) {
+  return capture(pcs, max, frame, hash, NULL);
+}
+
+int hs__capture_hashed_id(uintptr_t *pcs, int max, void *frame, uint64_t *hash, uint32_t *id) {
+  *id = 0;
+  return capture(pcs, max, frame, hash, id);
 }

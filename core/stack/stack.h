@@ -22,6 +22,11 @@ void hs__stack_find_self(void); /* learns hs__self_lo/hi (constructor) */
  * public entry point. Returns the depth (>= 1 unless the stack is unknown)
  * and, in *hash, hs__stack_hash of the result. */
 int hs__capture_hashed(uintptr_t *pcs, int max, void *frame, uint64_t *hash);
+/* The same for the recording path: *id is the stack's depot id when a
+ * walk memo knew it (then only pcs[0] is written, and *hash may not be the
+ * stack's), else 0: the caller
+ * interns pcs and passes the id to hs__unwind_memo_id. */
+int hs__capture_hashed_id(uintptr_t *pcs, int max, void *frame, uint64_t *hash, uint32_t *id);
 /* The dynamic linker's code: what it allocates (DTVs, dynamic TLS blocks,
  * link maps) is libc's own bookkeeping, never the program's leak. */
 extern uintptr_t hs__ldso_lo, hs__ldso_hi;
@@ -129,10 +134,20 @@ int hs__unwind_walk(hs_unwind_regs_t *st, const hs_stack_ranges_t *ranges, int f
  * been seen), on the thread's own stack [st->sp, hi): no setup, one tight
  * loop. -1 when it cannot: then call hs__unwind_walk. */
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
-                    uint64_t *hash);
+                    uint64_t *hash, uint32_t *id);
+/* With id (the recording path; *id is 0 unless set otherwise, by the
+ * capture): when a per-thread memo answers the walk and knows the depot id
+ * of its stack, *id is that id and only pcs[0] is written (the depth is
+ * the stack's; *hash may not be); when it answers without knowing it, the caller
+ * passes the id it interned next to hs__unwind_memo_id (ignored when a
+ * memo write came in between). */
+void hs__unwind_memo_id(uint32_t id);
 /* Walks hs__unwind_fast answered from this thread's leaf memo (whole walks
  * from frames without a frame pointer, kept per (pc, sp)): for tests. */
 extern HS_TLS uint64_t hs__unwind_leaf_hits;
+/* Walks it answered from this thread's frame-pointer memo (whole walks
+ * from frames with a frame pointer, kept per (pc, sp, bp)): for tests. */
+extern HS_TLS uint64_t hs__unwind_fp_memo_hits;
 /* For a signal handler (the CPU profiler's SIGPROF): the stack of the
  * context the signal interrupted (the handler's third argument), pcs[0]
  * being the interrupted pc itself, bounded by that thread's stack.

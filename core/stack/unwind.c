@@ -43,6 +43,7 @@
 #include "core/module/module.h"
 
 #include <dlfcn.h>
+#include <emmintrin.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -796,6 +797,7 @@ typedef struct tail_memo {
   uintptr_t pc, sp, bp, hi;  /* the registers the walk started from, the stack top */
   uint32_t mix;              /* the module epoch's mix */
   uint8_t nreads, ntail;     /* ntail TAIL_NONE: a negative entry */
+  bool bp_read;              /* the walk read the starting %rbp (before restoring it) */
   uintptr_t addr[TAIL_READS], val[TAIL_READS];
   uintptr_t pcs[TAIL_FRAMES];
 } tail_memo_t;
@@ -811,7 +813,8 @@ typedef struct walk_memo {
   tail_memo_t tail[TAIL_WAYS];
   _Alignas(64) _Atomic uint64_t chain[1u << CHAIN_BITS][CHAIN_WAYS];
   struct leaf_memo *leaf;    /* mapped on first use (leaf_memo_get) */
-  bool leaf_failed;
+  struct fp_memo *fpm;       /* mapped on first use (fp_memo_get) */
+  bool leaf_failed, fpm_failed;
   volatile bool leaf_reading; /* a leaf memo read is in progress on this thread */
 } walk_memo_t;
 
@@ -821,11 +824,13 @@ static pthread_key_t memo_key;
 static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
 
 static void leaf_memo_unmap(walk_memo_t *m);
+static void fp_memo_unmap(walk_memo_t *m);
 
 static void memo_free(void *p) {
   tl_memo = NULL;
   tl_memo_failed = true; /* walks after this destructor go without */
   leaf_memo_unmap(p);
+  fp_memo_unmap(p);
   hs__arena_free(p);
 }
 
@@ -970,7 +975,9 @@ static bool tail_fill(tail_memo_t *t, const cursor_t *cu, _Atomic uint64_t *cach
                       uintptr_t hi, bool *keep) {
   uintptr_t pc = cu->pc, sp = cu->sp, bp = cu->bp;
   int nr = 0, nt = 0;
+  bool bp_start = true; /* bp is still the starting one */
   *keep = true;
+  t->bp_read = false;
   for (;;) {
     uint64_t e = atomic_load_explicit(&cache[cache_index(pc)], memory_order_relaxed);
     if ((uint32_t)(e >> 32) != ((uint32_t)(pc >> CACHE_BITS) ^ mix) || !e) {
@@ -983,11 +990,13 @@ static bool tail_fill(tail_memo_t *t, const cursor_t *cu, _Atomic uint64_t *cach
     if ((kind != HS_CFI_RSP && kind != HS_CFI_RBP) || bpk == HS_CFI_BP_AT_RBP) return false;
     if (nt == TAIL_FRAMES) return false;
     uintptr_t ra = (kind == HS_CFI_RSP ? sp : bp) + (uintptr_t)hs__cfi_cfa_off(r) - 8;
+    if (kind == HS_CFI_RBP && bp_start) t->bp_read = true;
     if (!(ra >= sp && ra <= hi - 8)) return false;
     if (bpk == HS_CFI_BP_AT_CFA) {
       uintptr_t slot = ra + 8 + (uintptr_t)hs__cfi_bp_off(r);
       if (!(slot >= sp && slot <= hi - 8)) return false;
       bp = *(const uintptr_t *)slot;
+      bp_start = false;
       t->addr[nr] = slot;
       t->val[nr++] = bp;
     }
@@ -1069,6 +1078,42 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
   return walk_hot(cu, end, cache, mix, hi);
 }
 
+/* ---- depot ids from the memos -------------------------------------------------------
+ * A memo entry that holds a whole walk also keeps the depot's id of its
+ * stack (hs__unwind_fast with id): a later walk it answers returns the id
+ * and frame 0 only, so the recorder neither copies the frames nor looks the
+ * stack up again. The id is learned after the walk that filled or hit the
+ * entry (hs__unwind_memo_id), into that entry only if no memo write came in
+ * between (the seq the walk saw; the store itself under seq, so a signal
+ * handler's walk on this thread neither reads the entry half-written nor
+ * rewrites it meanwhile). Entries rewritten for another walk start without
+ * an id. */
+static HS_TLS uint32_t *tl_id_slot; /* the entry of the last walk, when its id is unknown */
+static HS_TLS uint32_t tl_id_seq;
+
+static inline void id_slot_offer(walk_memo_t *memo, uint32_t *slot, uint32_t *id) {
+  if (!id) return;
+  *id = 0;
+  tl_id_slot = slot;
+  tl_id_seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
+}
+
+void hs__unwind_memo_id(uint32_t id) {
+  uint32_t *slot = tl_id_slot;
+  walk_memo_t *m = tl_memo;
+  tl_id_slot = NULL;
+  if (!slot || !m || !id) return;
+  uint32_t seq = tl_id_seq;
+  /* (A compare-exchange: a handler's write between the test and the
+   * store would otherwise go unseen.) */
+  if (!atomic_compare_exchange_strong_explicit(&m->seq, &seq, seq + 1, memory_order_relaxed,
+                                               memory_order_relaxed))
+    return;
+  atomic_signal_fence(memory_order_seq_cst);
+  *slot = id;
+  memo_write_end(m);
+}
+
 /* ---- the leaf memo: whole walks from frames without a frame pointer ---------------
  * Code built without frame pointers has no chain to follow: each step waits
  * for its frame's rule (return address -> cache entry -> rule -> the next
@@ -1088,15 +1133,15 @@ static int walk_tail(walk_memo_t *memo, cursor_t *cu, const uintptr_t *end,
  * callers, at the same depth): entries are filed by (pc, sp) and the words
  * at the first two return address slots, whose offsets a small hint table
  * keyed by (pc, sp) gives, so a lookup reads one set of one stack's entries.
- * Per thread: 256 sets x 4 ways of 448-byte entries, their tags and a
- * 1024-entry hint table (~475 KiB, mapped on a thread's first such walk
+ * Per thread: 512 sets x 4 ways of 448-byte entries, their tags and a
+ * 1024-entry hint table (~940 KiB, mapped on a thread's first such walk
  * after its memo is made, pages touched as entries are). Written
  * under the walk memo's seq, never while a read is in progress on the
  * thread (leaf_reading: a signal handler that records may interrupt it),
  * so a reader trusts an entry whose key matches. */
 #define LEAF_FRAMES 32
 #define LEAF_EXTRA 4 /* other words compared: %rbp restores a rule read, a last return address < 4096 */
-#define LEAF_SET_BITS 8
+#define LEAF_SET_BITS 9
 #define LEAF_WAYS 4
 #define LEAF_HINT_BITS 10
 #define LEAF_OFF_MAX 0xffff /* farther stack words are not held */
@@ -1110,6 +1155,7 @@ typedef struct leaf_entry {
   uintptr_t sp, bp, hi;
   uint64_t acc;             /* the hash of pcs[0..n) at output positions 1..n */
   uint32_t mix;
+  uint32_t id;              /* the depot's id of the stack pc, pcs[0..n) (when whole); 0 not known */
   uint8_t n, nextra, flags; /* LEAF_END: the walk ends after pcs[n - 1]; LEAF_CONT: goes on;
                                LEAF_NONE: walk_hot cannot take it (a negative entry) */
   uintptr_t end_sp, end_bp; /* LEAF_CONT: the registers of the frame at pcs[n - 1] */
@@ -1323,6 +1369,19 @@ static inline bool leaf_read_same(uintptr_t *out, const uint16_t *off, const uin
   return true;
 }
 
+/* The same without keeping the words, four at a time. */
+static inline bool leaf_same4(const uint16_t *off, const uintptr_t *val, int n, uintptr_t sp) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    uintptr_t a = *(const uintptr_t *)(sp + off[i]), b = *(const uintptr_t *)(sp + off[i + 1]);
+    uintptr_t c = *(const uintptr_t *)(sp + off[i + 2]), d = *(const uintptr_t *)(sp + off[i + 3]);
+    if ((a ^ val[i]) | (b ^ val[i + 1]) | (c ^ val[i + 2]) | (d ^ val[i + 3])) return false;
+  }
+  for (; i < n; i++)
+    if (*(const uintptr_t *)(sp + off[i]) != val[i]) return false;
+  return true;
+}
+
 /* The same without keeping the words. */
 static inline bool leaf_same(const uint16_t *off, const uintptr_t *val, int n, uintptr_t sp) {
   for (int i = 0; i < n; i++)
@@ -1334,11 +1393,13 @@ static inline bool leaf_same(const uint16_t *off, const uintptr_t *val, int n, u
  * walked as walk_hot would, into the memo, with a victim from its set. */
 static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h, uintptr_t pc,
                                  uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pcs, int max,
-                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash,
+                                 uint32_t *id) {
   leaf_entry_t fresh;
   /* (Filled as far as the caller keeps: one HEAPSCOPE_STACK_DEPTH a process.) */
   int cap = max - 1 < LEAF_FRAMES ? max - 1 : LEAF_FRAMES;
   bool keep, held = leaf_fill(&fresh, pc, sp, bp, cap, cache, mix, hi, &keep);
+  uint32_t *slot = NULL;
   /* Not while this thread reads the memo (a signal handler interrupted the
    * read): readers trust an entry whose key matches. */
   if ((held || keep) && !memo->leaf_reading && memo_write_begin(memo)) {
@@ -1384,12 +1445,17 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
     v->bp = bp;
     v->hi = hi;
     v->mix = mix;
+    v->id = 0;
     atomic_signal_fence(memory_order_seq_cst);
     v->pc = pc;
     lm->tags[set].tag[w] = fh;
     memo_write_end(memo);
+    slot = &v->id;
   }
   if (!held) return LEAF_MISSED;
+  /* The entry holds the whole stack: its id is worth keeping. */
+  if (slot && fresh.n <= max - 1 && (!(fresh.flags & LEAF_CONT) || fresh.n == max - 1))
+    id_slot_offer(memo, slot, id);
   int n = fresh.n, m = n < max - 1 ? n : max - 1;
   pcs[0] = pc;
   memcpy(pcs + 1, fresh.pcs, (size_t)m * sizeof *pcs);
@@ -1406,7 +1472,8 @@ static HS_NOINLINE int leaf_miss(walk_memo_t *memo, leaf_memo_t *lm, uint64_t h,
 __attribute__((noinline, optimize("no-tree-slp-vectorize"))) static int
 leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
                                  uintptr_t hi, uintptr_t *pcs, int max,
-                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash) {
+                                 _Atomic uint64_t *cache, uint32_t mix, uint64_t *hash,
+                                 uint32_t *id) {
   const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
   if (!(sp < hi && hi - sp >= 8)) return LEAF_MISSED;
   uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
@@ -1430,6 +1497,19 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
       return LEAF_MISSED;
     }
     int n = e->n, m = n < max - 1 ? n : max - 1;
+    /* The entry holds the whole stack (not cut by max, not continued). */
+    const bool whole = m == n && (!(flags & LEAF_CONT) || n == max - 1);
+    if (id && whole && e->id) { /* the id is known: compare, copy nothing */
+      if (!leaf_same4(e->off, e->pcs, n, sp) || !leaf_same(e->xoff, e->xval, e->nextra, sp))
+        continue;
+      pcs[0] = pc;
+      *id = e->id; /* (the hash is not needed then) */
+      lm->used[set][w] = 1;
+      hs__unwind_leaf_hits++;
+      atomic_signal_fence(memory_order_seq_cst);
+      memo->leaf_reading = was_reading;
+      return n + 1;
+    }
     if (!leaf_read_same(pcs + 1, e->off, e->pcs, m, sp) ||
         !leaf_same(e->off + m, e->pcs + m, n - m, sp) ||
         !leaf_same(e->xoff, e->xval, e->nextra, sp))
@@ -1439,6 +1519,7 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
     uintptr_t end_sp = e->end_sp, end_bp = e->end_bp;
     lm->used[set][w] = 1;
     hs__unwind_leaf_hits++;
+    if (whole) id_slot_offer(memo, &e->id, id);
     atomic_signal_fence(memory_order_seq_cst);
     memo->leaf_reading = was_reading;
     return leaf_finish(pcs, max, n, m, flags & LEAF_CONT, end_sp, end_bp, acc, cache, mix, hi,
@@ -1446,14 +1527,255 @@ leaf_walk(walk_memo_t *memo, leaf_memo_t *lm, const hs_unwind_regs_t *st,
   }
   atomic_signal_fence(memory_order_seq_cst);
   memo->leaf_reading = was_reading;
-  return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash);
+  return leaf_miss(memo, lm, h, pc, sp, bp, hi, pcs, max, cache, mix, hash, id);
+}
+
+/* ---- the frame-pointer memo: whole walks of frame-pointer stacks -----------------
+ * A walk that starts in a frame-pointer frame is a function of its starting
+ * registers, the rules of the pcs it meets (module epoch) and the stack
+ * words it reads: the frame records (saved %rbp, return address) the chain
+ * steps through, then the words the rule walk below the chain reads (libc's
+ * frames without a frame pointer). So per (pc, sp, bp) of frame 0, the
+ * stack top, the epoch and the caller's depth limit, the memo keeps the
+ * records' contents, the other words with their addresses, and the walk's
+ * frames and hash. Each record's address is the saved %rbp of the record
+ * before it (the first is bp): the memo holds those, so a later walk from
+ * the same registers reads every record at once (16 bytes, one SSE2
+ * compare each: independent loads, ~5 instructions a frame, against the
+ * chain loop's 17 and its chain of dependent loads) and, when all equal the
+ * memo's, has the same frames without walking. Every address an entry
+ * holds was inside [sp, hi) when it was filled, and sp and hi are part of
+ * its key: a read never leaves the thread's stack.
+ * One (pc, sp, bp) has several stacks (the same allocation site at the same
+ * depth under other callers): entries are filed by the key's hash mixed
+ * with the first two records' words, whose addresses need one dependent
+ * load. Per thread: 512 sets x 4 ways of 1 KiB entries (2 MiB of address
+ * space mapped at the thread's first such walk once its memo is made,
+ * pages touched as entries are). Written under the walk memo's seq, never
+ * while a read is in progress on the thread (leaf_reading), as the leaf
+ * memo is. */
+#define FPM_FRAMES 32 /* frames kept: deeper walks are not held */
+#define FPM_PAIRS (FPM_FRAMES - 1)
+#define FPM_WORDS TAIL_READS
+#define FPM_SET_BITS 9
+#define FPM_WAYS 4
+
+HS_TLS uint64_t hs__unwind_fp_memo_hits;
+
+typedef struct fp_entry {
+  _Alignas(64) uintptr_t pc; /* the key: pc, sp, bp, hi, mix, max */
+  uintptr_t sp, bp, hi;
+  uint32_t mix;
+  uint8_t max, n, npairs, nwords; /* n 0: a negative entry (walk, do not fill) */
+  uint32_t id;                    /* the depot's id of pcs[0..n); 0 not known yet */
+  uint64_t hash;                  /* hs__stack_hash of pcs[0..n) */
+  uintptr_t addr[FPM_WORDS], val[FPM_WORDS];
+  uintptr_t pcs[FPM_FRAMES];
+  /* Ones over the last record's saved %rbp when the walk never used it: it
+   * is the first frame without a frame pointer's %rbp (any value: code
+   * without frame pointers uses the register freely) and the rule walk
+   * from there restores it before reading it. */
+  _Alignas(16) uintptr_t last_free[2];
+  _Alignas(16) uintptr_t rec[FPM_PAIRS][2]; /* frame records: saved %rbp, return address */
+} fp_entry_t;
+
+typedef struct fp_memo {
+  uint64_t tag[1u << FPM_SET_BITS][FPM_WAYS]; /* the filing hash | 1 of each way; 0 empty */
+  uint8_t used[1u << FPM_SET_BITS][FPM_WAYS];
+  fp_entry_t e[(1u << FPM_SET_BITS) * FPM_WAYS];
+} fp_memo_t;
+
+static void fp_memo_unmap(walk_memo_t *m) {
+  if (m->fpm) hs__os_unmap(m->fpm, sizeof(fp_memo_t));
+  m->fpm = NULL;
+}
+
+static HS_NOINLINE fp_memo_t *fp_memo_map(walk_memo_t *m) {
+  m->fpm_failed = true;
+  fp_memo_t *fm = hs__os_map(sizeof *fm); /* zero pages: every entry empty */
+  if (!fm) return NULL;
+  m->fpm_failed = false;
+  return m->fpm = fm;
+}
+
+static inline fp_memo_t *fp_memo_get(walk_memo_t *m) {
+  fp_memo_t *fm = m->fpm;
+  if (HS_UNLIKELY(!fm) && !m->fpm_failed) fm = fp_memo_map(m);
+  return fm;
+}
+
+/* The filing hash of a walk from (pc, sp, bp): the registers and the first
+ * two frame records' words (saved %rbp, return address; the second record
+ * only where the first's saved %rbp points inside the stack), never 0. */
+static inline uint64_t fp_file_hash(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi) {
+  uint64_t h = (uint64_t)pc ^ (uint64_t)sp << 17 ^ (uint64_t)sp >> 3;
+  if (bp >= sp && bp <= hi - 16) {
+    uintptr_t fp1 = ((const uintptr_t *)bp)[0];
+    h ^= ((const uintptr_t *)bp)[1] * 0xff51afd7ed558ccdull;
+    if (fp1 >= bp + 16 && fp1 <= hi - 16)
+      h ^= (fp1 ^ ((const uintptr_t *)fp1)[1]) * 0xc4ceb9fe1a85ec53ull;
+  }
+  return h * 0x9e3779b97f4a7c15ull | 1;
+}
+
+/* The stack still holds what entry e's walk read: its frame records
+ * (starting at bp) and its other words. */
+static inline bool fp_entry_same(const fp_entry_t *e, uintptr_t bp) {
+  __m128i ok = _mm_set1_epi32(-1);
+  uintptr_t a = bp;
+  int np = e->npairs, nw = e->nwords;
+  int j = 0;
+  /* Four records a round: the addresses come from the memo, so the loads
+   * are independent; one loop test for four. */
+  for (; j + 4 <= np - 1; j += 4) {
+    const uintptr_t a1 = e->rec[j][0], a2 = e->rec[j + 1][0], a3 = e->rec[j + 2][0];
+    __m128i s0 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a),
+                                 _mm_load_si128((const __m128i *)e->rec[j]));
+    __m128i s1 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a1),
+                                 _mm_load_si128((const __m128i *)e->rec[j + 1]));
+    __m128i s2 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a2),
+                                 _mm_load_si128((const __m128i *)e->rec[j + 2]));
+    __m128i s3 = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)a3),
+                                 _mm_load_si128((const __m128i *)e->rec[j + 3]));
+    ok = _mm_and_si128(ok, _mm_and_si128(_mm_and_si128(s0, s1), _mm_and_si128(s2, s3)));
+    a = e->rec[j + 3][0];
+  }
+  for (; j < np - 1; j++) {
+    __m128i w = _mm_loadu_si128((const __m128i *)a);
+    ok = _mm_and_si128(ok, _mm_cmpeq_epi32(w, _mm_load_si128((const __m128i *)e->rec[j])));
+    a = e->rec[j][0];
+  }
+  if (np > 0) {
+    __m128i w = _mm_loadu_si128((const __m128i *)a);
+    __m128i same = _mm_cmpeq_epi32(w, _mm_load_si128((const __m128i *)e->rec[np - 1]));
+    ok = _mm_and_si128(ok, _mm_or_si128(same, _mm_load_si128((const __m128i *)e->last_free)));
+  }
+  uintptr_t diff = 0;
+  for (int i = 0; i < nw; i++) diff |= *(const uintptr_t *)e->addr[i] ^ e->val[i];
+  return _mm_movemask_epi8(ok) == 0xffff && !diff;
+}
+
+/* The walk from (pc, sp, bp) by the frame-pointer memo: its depth (frames
+ * and hash in pcs and *hash), or -1 when the memo does not hold it (then
+ * *fh is its filing hash, for fp_memo_fill). */
+static inline int fp_memo_read(walk_memo_t *memo, fp_memo_t *fm, const hs_unwind_regs_t *st,
+                               uintptr_t hi, uintptr_t *pcs, int max, uint32_t mix,
+                               uint64_t *hash, uint64_t *fh, uint32_t *id) {
+  *fh = 0;
+  const uintptr_t pc = st->pc, sp = st->sp, bp = st->bp;
+  uint32_t seq = atomic_load_explicit(&memo->seq, memory_order_relaxed);
+  if (HS_UNLIKELY(seq & 1)) return -1; /* a handler interrupted a write */
+  const bool was_reading = memo->leaf_reading;
+  memo->leaf_reading = true;
+  atomic_signal_fence(memory_order_seq_cst);
+  const uint64_t h = fp_file_hash(pc, sp, bp, hi);
+  const uint32_t set = (uint32_t)(h >> (64 - FPM_SET_BITS));
+  int n = -1;
+  for (int w = 0; w < FPM_WAYS; w++) {
+    if (fm->tag[set][w] != h) continue;
+    fp_entry_t *e = &fm->e[set * FPM_WAYS + w];
+    /* (One test for the key: fewer branches than a field at a time.) */
+    if ((e->pc ^ pc) | (e->sp ^ sp) | (e->bp ^ bp) | (e->hi ^ hi) |
+        ((e->mix ^ mix) | (uint32_t)(e->max ^ max)))
+      continue;
+    if (!e->n) { /* negative: walk, do not fill */
+      n = -2;
+      break;
+    }
+    if (!fp_entry_same(e, bp)) continue; /* another caller's stack */
+    n = e->n;
+    if (id && e->id) { /* the id is known: frame 0 is all the caller reads */
+      pcs[0] = pc;
+      *id = e->id;
+    } else {
+      memcpy(pcs, e->pcs, (size_t)n * sizeof *pcs);
+      id_slot_offer(memo, &e->id, id);
+    }
+    *hash = e->hash;
+    fm->used[set][w] = 1;
+    hs__unwind_fp_memo_hits++;
+    break;
+  }
+  atomic_signal_fence(memory_order_seq_cst);
+  memo->leaf_reading = was_reading;
+  if (n == -1) *fh = h;
+  return n < 0 ? -1 : n;
+}
+
+/* Files the walk just taken from st (pcs[0..n), hash; frames 0..k-1 were
+ * stepped by the frame-pointer chain, the rest walked by rules from *at_k,
+ * when tail) into the memo, or a negative entry when the memo cannot
+ * hold it. */
+static HS_NOINLINE void fp_memo_fill(walk_memo_t *memo, fp_memo_t *fm, uint64_t fh,
+                                     const hs_unwind_regs_t *st, uintptr_t hi, int max,
+                                     const uintptr_t *pcs, int n, uint64_t hash, int k,
+                                     const cursor_t *at_k, bool tail, _Atomic uint64_t *cache,
+                                     uint32_t mix, uint32_t *id) {
+  if (memo->leaf_reading) return; /* a handler interrupted a read: readers trust keys */
+  tail_memo_t t;
+  bool held = n <= FPM_FRAMES && k <= FPM_PAIRS, keep = true;
+  if (held && tail) {
+    held = tail_fill(&t, at_k, cache, mix, hi, &keep);
+    /* Its frames must be the walk's (fewer where max cut the walk). */
+    int m = n - (k + 1);
+    held = held && m >= 0 && m <= t.ntail && (m == t.ntail || n == max) &&
+           !memcmp(t.pcs, pcs + k + 1, (size_t)m * sizeof *pcs);
+  }
+  if (!held && !keep) return; /* a rule cache miss: the next walk fills it */
+  if (!memo_write_begin(memo)) return;
+  const uint32_t set = (uint32_t)(fh >> (64 - FPM_SET_BITS));
+  uint8_t *used = fm->used[set];
+  int w = 0;
+  while (w < FPM_WAYS && used[w]) w++;
+  if (w == FPM_WAYS) w = 0;
+  memset(used, 0, FPM_WAYS);
+  used[w] = 1;
+  fp_entry_t *v = &fm->e[set * FPM_WAYS + w];
+  fm->tag[set][w] = 0; /* no reader looks at v meanwhile */
+  atomic_signal_fence(memory_order_seq_cst);
+  v->n = 0;
+  v->id = 0;
+  if (held) {
+    uintptr_t fp = st->bp;
+    for (int j = 0; j < k; j++) { /* the records the chain stepped through (read before) */
+      v->rec[j][0] = ((const uintptr_t *)fp)[0];
+      v->rec[j][1] = ((const uintptr_t *)fp)[1];
+      fp = v->rec[j][0];
+    }
+    int nw = tail ? t.nreads : 0;
+    for (int i = 0; i < nw; i++) {
+      v->addr[i] = t.addr[i];
+      v->val[i] = t.val[i];
+    }
+    memcpy(v->pcs, pcs, (size_t)n * sizeof *pcs);
+    v->npairs = (uint8_t)k;
+    v->nwords = (uint8_t)nw;
+    v->last_free[0] = tail && t.bp_read ? 0 : ~(uintptr_t)0;
+    v->last_free[1] = 0;
+    v->hash = hash;
+    v->n = (uint8_t)n;
+  }
+  v->pc = st->pc;
+  v->sp = st->sp;
+  v->bp = st->bp;
+  v->hi = hi;
+  v->mix = mix;
+  v->max = (uint8_t)max;
+  atomic_signal_fence(memory_order_seq_cst);
+  fm->tag[set][w] = fh;
+  memo_write_end(memo);
+  if (held) id_slot_offer(memo, &v->id, id);
 }
 
 int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, int max,
-                    uint64_t *hash) {
+                    uint64_t *hash, uint32_t *id) {
   _Atomic uint64_t *cache = atomic_load_explicit(&rule_cache, memory_order_acquire);
   if (HS_UNLIKELY(!cache || max <= 0 || st->pc < 4096 || hs__modules_unload_pending())) return -1;
   if (max > HS_MAX_DEPTH) max = HS_MAX_DEPTH;
+  if (id) {
+    *id = 0;
+    tl_id_slot = NULL;
+  }
   const uint32_t mix = epoch_mix(hs__modules_epoch());
   cursor_t cu;
   walk_memo_t *memo = NULL;
@@ -1461,18 +1783,31 @@ int hs__unwind_fast(const hs_unwind_regs_t *st, uintptr_t hi, uintptr_t *pcs, in
   uint64_t e0 = atomic_load_explicit(&cache[cache_index(st->pc)], memory_order_relaxed);
   if (e0 == ((uint64_t)((uint32_t)(st->pc >> CACHE_BITS) ^ mix) << 32 | FP_RULE)) {
     memo = memo_get();
-    int n = fp_first(st, hi, pcs, max, cache, mix, memo, &cu);
-    if (n == max) {
-      *hash = hs__stack_hash_final(cu.acc, n);
-      return n;
+    fp_memo_t *fm = memo ? fp_memo_get(memo) : NULL;
+    uint64_t fh = 0;
+    if (fm) {
+      int n = fp_memo_read(memo, fm, st, hi, pcs, max, mix, hash, &fh, id);
+      if (n >= 0) return n;
     }
-    why = memo ? walk_tail(memo, &cu, pcs + max, cache, mix, hi)
-               : walk_hot(&cu, pcs + max, cache, mix, hi);
+    int n = fp_first(st, hi, pcs, max, cache, mix, memo, &cu);
+    const cursor_t at_k = cu;
+    if (n < max)
+      why = memo ? walk_tail(memo, &cu, pcs + max, cache, mix, hi)
+                 : walk_hot(&cu, pcs + max, cache, mix, hi);
+    else
+      why = HOT_FULL;
+    if (HS_UNLIKELY(why != HOT_END && why != HOT_FULL)) return -1;
+    int depth = (int)(cu.out - pcs);
+    *hash = hs__stack_hash_final(cu.acc, depth);
+    if (fh)
+      fp_memo_fill(memo, fm, fh, st, hi, max, pcs, depth, *hash, n - 1, &at_k, n < max, cache,
+                   mix, id);
+    return depth;
   } else {
     /* No frame pointer at frame 0: the leaf memo, once the thread has one. */
     leaf_memo_t *lm = (memo = memo_get()) ? leaf_memo_get(memo) : NULL;
     if (lm) {
-      int n = leaf_walk(memo, lm, st, hi, pcs, max, cache, mix, hash);
+      int n = leaf_walk(memo, lm, st, hi, pcs, max, cache, mix, hash, id);
       if (n != LEAF_MISSED) return n;
     }
     cu = (cursor_t){st->pc, st->sp, st->bp, pcs + 1, HS_FRAME_HASH_SEEDED(st->pc, HS_FRAME_SEED),

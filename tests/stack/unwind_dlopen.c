@@ -207,11 +207,107 @@ NOINLINE static void leaf_memo_unload(void) {
   }
 }
 
+/* The same for the frame-pointer memo (whole walks from a frame with a
+ * frame pointer): its key holds the epoch too. */
+#define WITH_FP __attribute__((noinline, optimize("no-omit-frame-pointer")))
+WITH_FP static void *fp_leaf_alloc(void) {
+  void *p = malloc(24);
+  __asm__ volatile("" ::: "memory");
+  return p;
+}
+
+WITH_FP static void fp_memo_unload(void) {
+  for (int i = 0; i < 104; i++) { /* one call site: the same registers each time */
+    uint64_t h0 = hs__unwind_fp_memo_hits;
+    void *p = fp_leaf_alloc();
+    unsigned long hits = (unsigned long)(hs__unwind_fp_memo_hits - h0);
+    if (i == 100) CHECKF(hits == 1, "before dlclose: %lu fp memo hits, expected 1", hits);
+    if (i == 101) {
+      CHECKF(hits == 0, "after dlclose: %lu fp memo hits, expected none", hits);
+      const char *names[8];
+      int n = names_of(p, names, 8);
+      CHECKF(n >= 2 && !strcmp(names[0], "fp_leaf_alloc") && !strcmp(names[1], "fp_memo_unload"),
+             "after dlclose: the stack is %s <- %s", n > 0 ? names[0] : "-",
+             n > 1 ? names[1] : "-");
+    }
+    /* Walk 101 went the slow way (the rule cache was retired too) and
+     * refilled the rule cache: walk 102 meets the memo's entry of the old
+     * epoch, which must not answer. */
+    if (i == 102) CHECKF(hits == 0, "the walk after: %lu fp memo hits, expected none", hits);
+    if (i == 103) CHECKF(hits == 1, "after the walks again: %lu fp memo hits, expected 1", hits);
+    free(p);
+    if (i == 100) CHECK(dlclose(open_lib("libunw_cfi.so")) == 0);
+  }
+}
+
+/* The stack recorded for a block when a memo answers the walk with the
+ * stack's depot id (no frames copied, no lookup): two stacks from one call
+ * site at one depth, told apart only by their fifth frame (the callers
+ * _x and _y are the same code), must each keep their own, with and
+ * without frame pointers. */
+#define WITHOUT_FP __attribute__((noinline, optimize("omit-frame-pointer")))
+static volatile int id_sink;
+/* (Bodies that differ a little: identical functions would be folded.) */
+#define ID_CASE(tag, ATTR)                                                    \
+  ATTR static void *tag##_leaf(void) {                                        \
+    void *p = malloc(sizeof #tag);                                            \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_mid1(void) {                                        \
+    void *p = tag##_leaf();                                                   \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_mid2(void) {                                        \
+    void *p = tag##_mid1();                                                   \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_mid3(void) {                                        \
+    void *p = tag##_mid2();                                                   \
+    __asm__ volatile("" ::: "memory");                                        \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_x(void) {                                           \
+    void *p = tag##_mid3();                                                   \
+    id_sink = 1;                                                              \
+    return p;                                                                 \
+  }                                                                           \
+  ATTR static void *tag##_y(void) {                                           \
+    void *p = tag##_mid3();                                                   \
+    id_sink = 2;                                                              \
+    return p;                                                                 \
+  }
+ID_CASE(idfp, WITH_FP)
+ID_CASE(idleaf, WITHOUT_FP)
+
+static void id_cases(void *(*x)(void), void *(*y)(void), const char *xname, const char *yname,
+                     const char *leaf, uint64_t *hits_counter) {
+  uint64_t h0 = *hits_counter;
+  for (int i = 0; i < 200; i++) {
+    bool is_x = i % 3 != 0;
+    void *p = (is_x ? x : y)();
+    const char *names[8];
+    int n = names_of(p, names, 8);
+    const char *want = is_x ? xname : yname;
+    CHECKF(n >= 6 && !strcmp(names[0], leaf) && !strcmp(names[4], want),
+           "walk %d: %s's stack recorded as %s <- ... <- %s", i, want, n > 0 ? names[0] : "-",
+           n > 4 ? names[4] : "-");
+    free(p);
+  }
+  unsigned long hits = (unsigned long)(*hits_counter - h0);
+  CHECKF(hits >= 190, "%s/%s: %lu of 200 walks from the memo", xname, yname, hits);
+}
+
 int main(int argc, char **argv) {
   CHECK(argc == 2);
   dir = argv[1];
   heapscope_start_recording();
   leaf_memo_unload();
+  fp_memo_unload();
+  id_cases(idfp_x, idfp_y, "idfp_x", "idfp_y", "idfp_leaf", &hs__unwind_fp_memo_hits);
+  id_cases(idleaf_x, idleaf_y, "idleaf_x", "idleaf_y", "idleaf_leaf", &hs__unwind_leaf_hits);
   unload_window();
   pthread_t t;
   CHECK(pthread_create(&t, NULL, churn, NULL) == 0);

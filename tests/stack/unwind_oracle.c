@@ -53,7 +53,7 @@ WITH_FP static void check_here(void) {
   uintptr_t c[HS_MAX_DEPTH];
   uint64_t hc;
   hs_unwind_regs_t st2 = {.pc = fp[1], .sp = (uintptr_t)(fp + 2), .bp = fp[0]};
-  int nc = hs__unwind_fast(&st2, r.hi, c, 40, &hc);
+  int nc = hs__unwind_fast(&st2, r.hi, c, 40, &hc, NULL);
   if (nc >= 0) {
     fast++;
     CHECKF(nc == na && !memcmp(a, c, (size_t)na * sizeof *a) && hc == ha,
@@ -177,6 +177,50 @@ NOINLINE static void leaf_cases(void) {
   CHECKF(hits >= nwalks - 4, "leaf cases: %ld of %ld walks from the leaf memo", hits, nwalks);
 }
 
+/* The frame-pointer memo (core/stack/unwind.c: whole walks from a frame
+ * with a frame pointer, kept per (pc, sp, bp)). Every frame keeps its frame
+ * pointer: fpm_leaf is frame 0, below it fpm_mid1..3, then fpm_x or fpm_y
+ * (the same code). Both stacks start from the same registers and share the
+ * first three frame records, which the memo files them by: only the fourth
+ * record's return address tells them apart. Each walk is checked against
+ * the walker and libunwind (check_here), and after the first few the memo
+ * must answer them all. */
+WITH_FP static void fpm_leaf(void) {
+  check_here();
+  memo_sink++;
+}
+WITH_FP static void fpm_mid1(void) {
+  fpm_leaf();
+  memo_sink++;
+}
+WITH_FP static void fpm_mid2(void) {
+  fpm_mid1();
+  memo_sink++;
+}
+WITH_FP static void fpm_mid3(void) {
+  fpm_mid2();
+  memo_sink++;
+}
+WITH_FP static void fpm_x(void) {
+  fpm_mid3();
+  memo_sink++;
+}
+WITH_FP static void fpm_y(void) {
+  fpm_mid3();
+  memo_sink++;
+}
+
+NOINLINE static void fp_memo_cases(void) {
+  for (int i = 0; i < 40; i++) (i & 1 ? fpm_x : fpm_y)(); /* the thread's memo is made */
+  long fast0 = fast, walks0 = walks;
+  uint64_t hits0 = hs__unwind_fp_memo_hits;
+  for (int i = 0; i < 300; i++) (i % 3 ? fpm_x : fpm_y)();
+  long nwalks = walks - walks0, nfast = fast - fast0;
+  long hits = (long)(hs__unwind_fp_memo_hits - hits0);
+  CHECKF(nfast == nwalks, "fp memo cases: %ld of %ld walks by the fast path", nfast, nwalks);
+  CHECKF(hits >= nwalks - 4, "fp memo cases: %ld of %ld walks from the fp memo", hits, nwalks);
+}
+
 int main(int argc, char **argv) {
   long rounds = argc > 1 ? atol(argv[1]) : 20000;
   steps[0] = s_fp;
@@ -188,6 +232,7 @@ int main(int argc, char **argv) {
   hs__unwind_prepare();
   memo_cases();
   leaf_cases();
+  fp_memo_cases();
   while (walks < rounds) next(1 + (int)(next_rand() % 19));
   printf("unwind_oracle: %ld walks (mean depth %.1f) agree with libunwind, %ld of them also by "
          "the fast path\n", walks, (double)frames / (double)walks, fast);
