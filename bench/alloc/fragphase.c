@@ -12,8 +12,26 @@
  * SMALL_MIB / 10 + BIG_MIB plus the program's own arrays (the pointer
  * array: 8 B per phase-1 object, and the shuffled order: 4 B per object).
  *
+ * With BENCH_MALLOC_STATS set, the allocator's MallocExtension_GetStats text
+ * (tcmalloc, heapscope) goes to stderr after phase 2 and at the end of
+ * phase 3 (the peak), to account for where the memory sits.
+ *
  * usage: fragphase [small_mib=1024] [big_mib=512] */
 #include "bench.h"
+
+#include <dlfcn.h>
+
+static void print_malloc_stats(const char *when) {
+  if (!getenv("BENCH_MALLOC_STATS")) return;
+  void (*stats)(char *, int) =
+      (void (*)(char *, int))dlsym(RTLD_DEFAULT, "MallocExtension_GetStats");
+  if (!stats) return;
+  static char buf[16384];
+  stats(buf, sizeof buf);
+  long hwm, rss;
+  bench_rss_kb(&hwm, &rss);
+  fprintf(stderr, "fragphase %s: VmHWM %ld KiB, VmRSS %ld KiB\n%s", when, hwm, rss, buf);
+}
 
 int main(int argc, char **argv) {
   long small_mib = bench_arg_long(argc, argv, 1, 1024);
@@ -54,6 +72,7 @@ int main(int argc, char **argv) {
   }
   long hwm2, rss2;
   bench_rss_kb(&hwm2, &rss2);
+  print_malloc_stats("after phase 2");
 
   size_t big_live = 0, n_big = 0;
   char **big = malloc((big_bytes / 1024 + 16) * sizeof *big);
@@ -68,6 +87,7 @@ int main(int argc, char **argv) {
   bench_clock_t t1 = bench_clock();
   long hwm3, rss3;
   bench_rss_kb(&hwm3, &rss3);
+  print_malloc_stats("end of phase 3");
 
   for (size_t i = 0; i < n_big; i++) free(big[i]);
   for (size_t i = 0; i < n_small; i++) free(obj[i]);
