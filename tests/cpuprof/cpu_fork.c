@@ -15,7 +15,7 @@ BURNER(f_exec)
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "exec-child")) {
-    f_exec(0.1);
+    f_exec(0.3);
     return 0;
   }
   f_before(0.1);

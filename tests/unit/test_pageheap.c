@@ -25,6 +25,13 @@ static void check_stats_add_up(int line) {
 
 static hs_span_t *span_at(uintptr_t a) { return hs__pagemap_get(a); }
 
+/* Free pages unused for HS_DECAY_NS go back to the OS at the next page-heap
+ * operation (a cached mapping is unmapped). Checks of exact free bytes or of
+ * a cached mapping's reuse run with that off (release rate 0): a run slower
+ * than HS_DECAY_NS between a free and the check (a loaded machine, the
+ * HEAPSCOPE_DEBUG=2 build's validation) saw an earlier free decay there. */
+static void decay_on(bool on) { hs__alloc_set_release_rate_milli(on ? 1000 : 0); }
+
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void) {
   rng ^= rng << 13;
@@ -35,6 +42,7 @@ static uint64_t next_rand(void) {
 
 int main(void) {
   hs__alloc_init();
+  decay_on(false);
   STATS_OK();
 
   /* Carving: consecutive allocations are adjacent in a fresh region. Use a
@@ -142,6 +150,7 @@ int main(void) {
   STATS_OK();
 
   /* Freed memory beyond the retain threshold goes back to the OS. */
+  decay_on(true);
   hs_span_t *many[12];
   for (int i = 0; i < 12; i++) {
     many[i] = hs__pageheap_alloc(1024, HS_SPAN_LARGE); /* 8 MiB each */
@@ -155,6 +164,7 @@ int main(void) {
   CHECK(st0.unmapped_bytes >= ((size_t)48 << 20));
 
   /* release_all moves every free byte to unmapped. */
+  decay_on(false);
   hs_span_t *x = hs__pageheap_alloc(64, HS_SPAN_LARGE);
   hs_span_t *fence3 = hs__pageheap_alloc(1, HS_SPAN_LARGE);
   memset((void *)x->start, 0x5a, 64 * HS_PAGE_SIZE);
@@ -215,6 +225,7 @@ int main(void) {
 
   /* Decay: free pages unused for HS_DECAY_NS go back to the OS on the next
    * tick; before that they stay mapped (no madvise on a quick reuse). */
+  decay_on(true);
   hs__pageheap_release_all();
   hs_span_t *d = hs__pageheap_alloc(100, HS_SPAN_LARGE);
   hs_span_t *fence4 = hs__pageheap_alloc(1, HS_SPAN_LARGE);
