@@ -823,15 +823,27 @@ static HS_TLS bool tl_memo_failed;
 static pthread_key_t memo_key;
 static _Atomic int memo_key_state; /* 0 none, 1 creating, 2 ready, -1 failed */
 
-static void leaf_memo_unmap(walk_memo_t *m);
-static void fp_memo_unmap(walk_memo_t *m);
+static void memo_tables_unmap(walk_memo_t *m);
 
 static void memo_free(void *p) {
   tl_memo = NULL;
   tl_memo_failed = true; /* walks after this destructor go without */
-  leaf_memo_unmap(p);
-  fp_memo_unmap(p);
+  /* A signal handler's walk on this thread must see the stores above
+   * before anything is unmapped: a compiler barrier is all it takes. */
+  atomic_signal_fence(memory_order_seq_cst);
+  memo_tables_unmap(p);
   hs__arena_free(p);
+}
+
+/* A memo table, mapped at its thread's first need (zero pages: every entry
+ * empty). *failed is set first, so a signal handler's walk landing here
+ * meanwhile goes without rather than mapping a second one, and stays set
+ * when there is no memory. */
+static HS_NOINLINE void *memo_table_map(bool *failed, size_t bytes) {
+  *failed = true;
+  void *t = hs__os_map(bytes);
+  if (t) *failed = false;
+  return t;
 }
 
 static HS_NOINLINE walk_memo_t *memo_make(void) {
@@ -1182,22 +1194,10 @@ typedef struct leaf_memo {
   leaf_entry_t e[(1u << LEAF_SET_BITS) * LEAF_WAYS];
 } leaf_memo_t;
 
-static void leaf_memo_unmap(walk_memo_t *m) {
-  if (m->leaf) hs__os_unmap(m->leaf, sizeof(leaf_memo_t));
-  m->leaf = NULL;
-}
-
-static HS_NOINLINE leaf_memo_t *leaf_memo_map(walk_memo_t *m) {
-  m->leaf_failed = true;
-  leaf_memo_t *lm = hs__os_map(sizeof *lm); /* zero pages: every entry empty (pc 0) */
-  if (!lm) return NULL;
-  m->leaf_failed = false;
-  return m->leaf = lm;
-}
-
 static inline leaf_memo_t *leaf_memo_get(walk_memo_t *m) {
   leaf_memo_t *lm = m->leaf;
-  if (HS_UNLIKELY(!lm) && !m->leaf_failed) lm = leaf_memo_map(m);
+  if (HS_UNLIKELY(!lm) && !m->leaf_failed)
+    lm = m->leaf = memo_table_map(&m->leaf_failed, sizeof *lm);
   return lm;
 }
 
@@ -1585,23 +1585,17 @@ typedef struct fp_memo {
   fp_entry_t e[(1u << FPM_SET_BITS) * FPM_WAYS];
 } fp_memo_t;
 
-static void fp_memo_unmap(walk_memo_t *m) {
-  if (m->fpm) hs__os_unmap(m->fpm, sizeof(fp_memo_t));
-  m->fpm = NULL;
-}
-
-static HS_NOINLINE fp_memo_t *fp_memo_map(walk_memo_t *m) {
-  m->fpm_failed = true;
-  fp_memo_t *fm = hs__os_map(sizeof *fm); /* zero pages: every entry empty */
-  if (!fm) return NULL;
-  m->fpm_failed = false;
-  return m->fpm = fm;
-}
-
 static inline fp_memo_t *fp_memo_get(walk_memo_t *m) {
   fp_memo_t *fm = m->fpm;
-  if (HS_UNLIKELY(!fm) && !m->fpm_failed) fm = fp_memo_map(m);
+  if (HS_UNLIKELY(!fm) && !m->fpm_failed) fm = m->fpm = memo_table_map(&m->fpm_failed, sizeof *fm);
   return fm;
+}
+
+static void memo_tables_unmap(walk_memo_t *m) {
+  if (m->leaf) hs__os_unmap(m->leaf, sizeof(leaf_memo_t));
+  if (m->fpm) hs__os_unmap(m->fpm, sizeof(fp_memo_t));
+  m->leaf = NULL;
+  m->fpm = NULL;
 }
 
 /* The filing hash of a walk from (pc, sp, bp): the registers and the first

@@ -166,15 +166,22 @@ WITHOUT_FP static void leaf_y(void) {
   memo_sink++;
 }
 
-NOINLINE static void leaf_cases(void) {
-  for (int i = 0; i < 40; i++) (i & 1 ? leaf_x : leaf_y)(); /* the thread's memo is made */
+/* Walks through x and y in turn (each checked by check_here): after the
+ * first few, which make the thread's memo, the fast path must take every
+ * one and the memo whose hit counter is *hits answer nearly all. */
+NOINLINE static void memo_answers(const char *what, void (*x)(void), void (*y)(void),
+                                const uint64_t *hits) {
+  for (int i = 0; i < 40; i++) (i & 1 ? x : y)();
   long fast0 = fast, walks0 = walks;
-  uint64_t hits0 = hs__unwind_leaf_hits;
-  for (int i = 0; i < 300; i++) (i % 3 ? leaf_x : leaf_y)();
-  long nwalks = walks - walks0, nfast = fast - fast0;
-  long hits = (long)(hs__unwind_leaf_hits - hits0);
-  CHECKF(nfast == nwalks, "leaf cases: %ld of %ld walks by the fast path", nfast, nwalks);
-  CHECKF(hits >= nwalks - 4, "leaf cases: %ld of %ld walks from the leaf memo", hits, nwalks);
+  uint64_t hits0 = *hits;
+  for (int i = 0; i < 300; i++) (i % 3 ? x : y)();
+  long nwalks = walks - walks0, nfast = fast - fast0, nhits = (long)(*hits - hits0);
+  CHECKF(nfast == nwalks, "%s: %ld of %ld walks by the fast path", what, nfast, nwalks);
+  CHECKF(nhits >= nwalks - 4, "%s: %ld of %ld walks from the memo", what, nhits, nwalks);
+}
+
+NOINLINE static void leaf_cases(void) {
+  memo_answers("leaf cases", leaf_x, leaf_y, &hs__unwind_leaf_hits);
 }
 
 /* The frame-pointer memo (core/stack/unwind.c: whole walks from a frame
@@ -211,14 +218,7 @@ WITH_FP static void fpm_y(void) {
 }
 
 NOINLINE static void fp_memo_cases(void) {
-  for (int i = 0; i < 40; i++) (i & 1 ? fpm_x : fpm_y)(); /* the thread's memo is made */
-  long fast0 = fast, walks0 = walks;
-  uint64_t hits0 = hs__unwind_fp_memo_hits;
-  for (int i = 0; i < 300; i++) (i % 3 ? fpm_x : fpm_y)();
-  long nwalks = walks - walks0, nfast = fast - fast0;
-  long hits = (long)(hs__unwind_fp_memo_hits - hits0);
-  CHECKF(nfast == nwalks, "fp memo cases: %ld of %ld walks by the fast path", nfast, nwalks);
-  CHECKF(hits >= nwalks - 4, "fp memo cases: %ld of %ld walks from the fp memo", hits, nwalks);
+  memo_answers("fp memo cases", fpm_x, fpm_y, &hs__unwind_fp_memo_hits);
 }
 
 int main(int argc, char **argv) {
